@@ -1,0 +1,2 @@
+//! The sockscope desktop app (placeholder, being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Engine.IO decoding (placeholder, being written).

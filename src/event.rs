@@ -1,0 +1,523 @@
+//! The one event stream: every decoder emits [`EventKind`] values, the pipeline stamps them into
+//! [`Event`]s, and every sink (capture file, console, GUI) consumes the same records.
+//!
+//! The serde form of [`Event`] *is* the NDJSON capture format (see `docs/capture-format.md`):
+//! one flat JSON object per event with a `type` tag, a sequence number, timestamps and the
+//! kind's own fields. Payloads are lossless: valid UTF-8 as `"text"`, anything else as `"base64"`.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Identifies one client connection accepted by the proxy (and everything carried on it).
+pub type ConnId = u64;
+/// Identifies one HTTP request/response exchange.
+pub type ExchangeId = u64;
+
+/// Which way bytes travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dir {
+    /// From the client towards the server (the proxy's upstream).
+    #[serde(rename = "c2s")]
+    ClientToServer,
+    /// From the server back to the client.
+    #[serde(rename = "s2c")]
+    ServerToClient,
+}
+
+impl Dir {
+    /// The other direction.
+    pub fn flip(self) -> Dir {
+        match self {
+            Dir::ClientToServer => Dir::ServerToClient,
+            Dir::ServerToClient => Dir::ClientToServer,
+        }
+    }
+    /// An arrow for one-line displays: `→` client to server, `←` server to client.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Dir::ClientToServer => "→",
+            Dir::ServerToClient => "←",
+        }
+    }
+    /// Index 0 for c2s, 1 for s2c (for per-direction arrays).
+    pub fn index(self) -> usize {
+        match self {
+            Dir::ClientToServer => 0,
+            Dir::ServerToClient => 1,
+        }
+    }
+}
+
+/// A payload, kept losslessly: UTF-8 text or raw bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    Text(String),
+    Binary(Bytes),
+}
+
+impl Payload {
+    /// Text when the bytes are valid UTF-8, binary otherwise.
+    pub fn from_bytes(data: &[u8]) -> Payload {
+        match std::str::from_utf8(data) {
+            Ok(s) => Payload::Text(s.to_owned()),
+            Err(_) => Payload::Binary(Bytes::copy_from_slice(data)),
+        }
+    }
+    /// Always binary (for WebSocket binary messages, where the opcode says so).
+    pub fn binary(data: &[u8]) -> Payload {
+        Payload::Binary(Bytes::copy_from_slice(data))
+    }
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Payload::Text(s) => s.as_bytes(),
+            Payload::Binary(b) => b,
+        }
+    }
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The text, when this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Payload::Text(s) => Some(s),
+            Payload::Binary(_) => None,
+        }
+    }
+}
+
+/// The JSON form: `{"text": "..."}` or `{"base64": "..."}`; flattened into records.
+#[derive(Serialize, Deserialize)]
+enum PayloadRepr {
+    #[serde(rename = "text")]
+    Text(String),
+    #[serde(rename = "base64")]
+    Base64(String),
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Payload::Text(t) => PayloadRepr::Text(t.clone()).serialize(s),
+            Payload::Binary(b) => {
+                PayloadRepr::Base64(base64::engine::general_purpose::STANDARD.encode(b)).serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match PayloadRepr::deserialize(d)? {
+            PayloadRepr::Text(t) => Ok(Payload::Text(t)),
+            PayloadRepr::Base64(b) => base64::engine::general_purpose::STANDARD
+                .decode(b.as_bytes())
+                .map(|v| Payload::Binary(Bytes::from(v)))
+                .map_err(|e| serde::de::Error::custom(format!("invalid base64 payload: {e}"))),
+        }
+    }
+}
+
+/// permessage-deflate parameters agreed in the 101 response (RFC 7692).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeflateParams {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_max_window_bits: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_max_window_bits: Option<u8>,
+}
+
+/// WebSocket data opcodes as they appear in message records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WsOpcode {
+    Text,
+    Binary,
+}
+
+/// A reassembled (and, when compressed, inflated) WebSocket data message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WsMessage {
+    pub dir: Dir,
+    pub opcode: WsOpcode,
+    /// Size of the full message after inflation (even when `truncated`).
+    pub len: u64,
+    /// Sum of the frame payload lengths on the wire (the compressed size when `compressed`).
+    pub wire_len: u64,
+    /// RSV1 was set on the first frame (permessage-deflate).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub compressed: bool,
+    /// Number of frames the message was carried in.
+    pub frames: u32,
+    /// Masking key of the first frame, as 8 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// The payload is cut at the decode cap; `len` still gives the full size.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+/// Ping or pong control frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlKind {
+    Ping,
+    Pong,
+}
+
+/// A ping or pong control frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WsControl {
+    pub dir: Dir,
+    pub kind: ControlKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+/// A close frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WsClose {
+    pub dir: Dir,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One HTTP header as seen on the wire (name case preserved, order preserved).
+pub type Header = (String, String);
+
+/// Details of a TLS session seen inside a tunnel.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// What kind of thing happened; the variant name is the record's `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A client connected to the proxy.
+    ConnOpen { client: String, listener: String },
+    /// The client connection ended.
+    ConnClose {
+        bytes_c2s: u64,
+        bytes_s2c: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A request head (the body follows as `http_body`).
+    HttpRequest {
+        exchange: ExchangeId,
+        method: String,
+        /// The absolute URL the request went to.
+        url: String,
+        version: String,
+        headers: Vec<Header>,
+    },
+    /// A response head; `status` 502/400/403 made by the proxy itself carry `generated: true`.
+    HttpResponse {
+        exchange: ExchangeId,
+        status: u16,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+        version: String,
+        headers: Vec<Header>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        generated: bool,
+        /// Microseconds from the request head to this response head.
+        #[serde(default)]
+        elapsed_us: u64,
+    },
+    /// A complete (or aborted) request or response body.
+    HttpBody {
+        exchange: ExchangeId,
+        dir: Dir,
+        /// Full size in bytes as relayed (after transfer decoding).
+        len: u64,
+        /// Body ended normally (false: aborted mid-body).
+        complete: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        truncated: bool,
+        #[serde(flatten)]
+        payload: Payload,
+    },
+    /// A CONNECT tunnel was established.
+    TunnelOpen {
+        host: String,
+        port: u16,
+        /// `tls` when a TLS ClientHello was seen, `http` for plaintext HTTP, `raw` otherwise.
+        content: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls: Option<TlsInfo>,
+        /// The tunnel's content is decoded (plaintext, or TLS intercepted).
+        decoded: bool,
+    },
+    /// A tunnel ended.
+    TunnelClose { bytes_c2s: u64, bytes_s2c: u64 },
+    /// A WebSocket was established by a 101 response on `exchange`.
+    WsOpen {
+        exchange: ExchangeId,
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extensions: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deflate: Option<DeflateParams>,
+    },
+    WsMessage(WsMessage),
+    WsControl(WsControl),
+    WsClose(WsClose),
+    /// The WebSocket's TCP connection ended.
+    WsEnd { bytes_c2s: u64, bytes_s2c: u64 },
+    /// Something violated a protocol or could not be decoded; traffic kept flowing.
+    Anomaly {
+        layer: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<Dir>,
+        message: String,
+    },
+    /// Events were dropped before reaching the sinks (a sink or the pipeline fell behind).
+    Dropped { count: u64 },
+}
+
+/// A stamped event: what every sink receives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the stream, from 1.
+    pub seq: u64,
+    /// Wall clock, RFC 3339 UTC with microseconds.
+    #[serde(serialize_with = "ser_wall", deserialize_with = "de_wall")]
+    pub ts: i64,
+    /// Microseconds since the proxy started (monotonic).
+    pub mono_us: u64,
+    /// The client connection this belongs to (0 for proxy-wide events).
+    pub conn: ConnId,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn ser_wall<S: Serializer>(us: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_rfc3339_micros(*us))
+}
+
+fn de_wall<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_rfc3339_micros(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp {s:?}")))
+}
+
+/// The proxy's clock: a wall-clock origin paired with a monotonic one.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    start: Instant,
+    start_wall_us: i64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock {
+    /// Starts the clock now.
+    pub fn new() -> Clock {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Clock {
+            start: Instant::now(),
+            start_wall_us: wall.as_micros() as i64,
+        }
+    }
+    /// Microseconds since start.
+    pub fn mono_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+    /// Wall-clock microseconds since the Unix epoch for a monotonic offset.
+    pub fn wall_us(&self, mono_us: u64) -> i64 {
+        self.start_wall_us + mono_us as i64
+    }
+    /// Wall-clock microseconds at start.
+    pub fn start_wall_us(&self) -> i64 {
+        self.start_wall_us
+    }
+}
+
+/// Formats Unix microseconds as `2026-11-26T02:11:26.123456Z`.
+pub fn format_rfc3339_micros(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Formats the local-agnostic time of day `HH:MM:SS.mmm` (UTC) for console lines.
+pub fn format_time_of_day(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let ms = us.rem_euclid(1_000_000) / 1000;
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}.{ms:03}",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Parses what [`format_rfc3339_micros`] writes (and any `Z`/offset form with 0-9 fraction digits).
+pub fn parse_rfc3339_micros(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac_us = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &s[start..i];
+        let mut v = 0i64;
+        for (k, c) in digits.bytes().take(6).enumerate() {
+            v += (c - b'0') as i64 * 10i64.pow(5 - k as u32);
+        }
+        frac_us = v;
+    }
+    let offset_s = match s.get(i..)? {
+        "Z" | "z" => 0,
+        rest if rest.len() == 6 => {
+            let sign = match &rest[..1] {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600
+                + rest.get(4..6)?.parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some((days * 86_400 + h * 3600 + mi * 60 + se - offset_s) * 1_000_000 + frac_us)
+}
+
+// Howard Hinnant's civil calendar algorithms.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats 4 mask bytes as 8 lowercase hex digits.
+pub fn mask_hex(key: [u8; 4]) -> String {
+    format!(
+        "{:02x}{:02x}{:02x}{:02x}",
+        key[0], key[1], key[2], key[3]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trip() {
+        for us in [0i64, 1_764_123_086_123_456, 951_782_400_000_001, -1] {
+            let s = format_rfc3339_micros(us);
+            assert_eq!(parse_rfc3339_micros(&s), Some(us), "{s}");
+        }
+        assert_eq!(
+            format_rfc3339_micros(1_764_123_086_123_456),
+            "2025-11-26T02:11:26.123456Z"
+        );
+        assert_eq!(
+            parse_rfc3339_micros("2025-11-26T03:11:26.5+01:00"),
+            Some(1_764_123_086_500_000)
+        );
+        assert_eq!(parse_rfc3339_micros("2025-13-26T03:11:26Z"), None);
+    }
+
+    #[test]
+    fn records_are_flat_and_lossless() {
+        let ev = Event {
+            seq: 7,
+            ts: 1_764_123_086_123_456,
+            mono_us: 42,
+            conn: 3,
+            kind: EventKind::WsMessage(WsMessage {
+                dir: Dir::ClientToServer,
+                opcode: WsOpcode::Binary,
+                len: 3,
+                wire_len: 3,
+                compressed: false,
+                frames: 1,
+                mask: Some(mask_hex([0x37, 0xfa, 0x21, 0x3d])),
+                truncated: false,
+                payload: Payload::Binary(Bytes::from_static(&[0, 159, 255])),
+            }),
+        };
+        let line = serde_json::to_string(&ev).expect("serialize");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["type"], "ws_message");
+        assert_eq!(v["dir"], "c2s");
+        assert_eq!(v["base64"], "AJ//");
+        assert_eq!(v["ts"], "2025-11-26T02:11:26.123456Z");
+        let back: Event = serde_json::from_str(&line).expect("deserialize");
+        assert_eq!(back, ev);
+    }
+}

@@ -1,0 +1,21 @@
+//! sockscope: a transparent debugging proxy for WebSocket and Socket.IO apps.
+//!
+//! ```text
+//! socket bytes ─▶ relay (byte-exact) ─▶ copy ─▶ http1 / ws frames ─▶ ws messages (+inflate)
+//!    ─▶ engine.io packets (ws + polling) ─▶ socket.io packets (+binary attachments, acks)
+//!    ─▶ session tracker (sessions, heartbeats, reconnect lineage) ─▶ sinks: ndjson · console · gui
+//! ```
+//!
+//! Module map:
+//! - [`event`]: the one `Event` enum every stage emits and every sink reads (the capture format).
+//! - [`ws`]: sans-IO WebSocket frame parser, message reassembly, permessage-deflate.
+//! - [`engineio`], [`socketio`]: sans-IO Engine.IO and Socket.IO decoders.
+//! - [`pipeline`]: the event hub thread, its stages and the [`pipeline::Sink`] trait.
+//! - [`sink`]: NDJSON capture writer, console printer, channel to the GUI.
+//! - [`proxy`]: the only module doing network IO: listener, explicit/reverse modes, relay.
+//! - [`cli`]: command-line arguments shared by the CLI and the GUI.
+
+pub mod engineio;
+pub mod event;
+pub mod socketio;
+pub mod ws;

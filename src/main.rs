@@ -1,0 +1,2 @@
+//! The `sockscope` command: parses arguments, runs, maps errors to exit codes.
+fn main() {}

@@ -1,0 +1,1 @@
+//! WebSocket decoding (placeholder, being written).
