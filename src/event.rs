@@ -107,7 +107,8 @@ impl Serialize for Payload {
         match self {
             Payload::Text(t) => PayloadRepr::Text(t.clone()).serialize(s),
             Payload::Binary(b) => {
-                PayloadRepr::Base64(base64::engine::general_purpose::STANDARD.encode(b)).serialize(s)
+                PayloadRepr::Base64(base64::engine::general_purpose::STANDARD.encode(b))
+                    .serialize(s)
             }
         }
     }
@@ -216,7 +217,10 @@ pub struct TlsInfo {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// A client connected to the proxy.
-    ConnOpen { client: String, listener: String },
+    ConnOpen {
+        client: String,
+        listener: String,
+    },
     /// The client connection ended.
     ConnClose {
         bytes_c2s: u64,
@@ -272,7 +276,10 @@ pub enum EventKind {
         decoded: bool,
     },
     /// A tunnel ended.
-    TunnelClose { bytes_c2s: u64, bytes_s2c: u64 },
+    TunnelClose {
+        bytes_c2s: u64,
+        bytes_s2c: u64,
+    },
     /// A WebSocket was established by a 101 response on `exchange`.
     WsOpen {
         exchange: ExchangeId,
@@ -288,7 +295,10 @@ pub enum EventKind {
     WsControl(WsControl),
     WsClose(WsClose),
     /// The WebSocket's TCP connection ended.
-    WsEnd { bytes_c2s: u64, bytes_s2c: u64 },
+    WsEnd {
+        bytes_c2s: u64,
+        bytes_s2c: u64,
+    },
     /// Something violated a protocol or could not be decoded; traffic kept flowing.
     Anomaly {
         layer: String,
@@ -297,7 +307,9 @@ pub enum EventKind {
         message: String,
     },
     /// Events were dropped before reaching the sinks (a sink or the pipeline fell behind).
-    Dropped { count: u64 },
+    Dropped {
+        count: u64,
+    },
 }
 
 /// A stamped event: what every sink receives.
@@ -326,7 +338,8 @@ fn ser_wall<S: Serializer>(us: &i64, s: S) -> Result<S::Ok, S::Error> {
 
 fn de_wall<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let s = String::deserialize(d)?;
-    parse_rfc3339_micros(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp {s:?}")))
+    parse_rfc3339_micros(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp {s:?}")))
 }
 
 /// The proxy's clock: a wall-clock origin paired with a monotonic one.
@@ -465,10 +478,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// Formats 4 mask bytes as 8 lowercase hex digits.
 pub fn mask_hex(key: [u8; 4]) -> String {
-    format!(
-        "{:02x}{:02x}{:02x}{:02x}",
-        key[0], key[1], key[2], key[3]
-    )
+    format!("{:02x}{:02x}{:02x}{:02x}", key[0], key[1], key[2], key[3])
 }
 
 #[cfg(test)]

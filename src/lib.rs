@@ -15,7 +15,13 @@
 //! - [`proxy`]: the only module doing network IO: listener, explicit/reverse modes, relay.
 //! - [`cli`]: command-line arguments shared by the CLI and the GUI.
 
+pub mod app;
+pub mod cli;
 pub mod engineio;
 pub mod event;
+pub mod pipeline;
+pub mod proxy;
+pub mod run;
+pub mod sink;
 pub mod socketio;
 pub mod ws;

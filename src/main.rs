@@ -1,2 +1,20 @@
-//! The `sockscope` command: parses arguments, runs, maps errors to exit codes.
-fn main() {}
+//! The `sockscope` command: parses arguments, runs, maps errors to exit codes
+//! (0 success, 2 bad usage or a setup error such as an address in use).
+
+use clap::Parser;
+use sockscope::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Proxy(args) => sockscope::run::proxy(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockscope: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

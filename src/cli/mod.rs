@@ -1,0 +1,209 @@
+//! Command-line arguments (clap) and their validation into a [`ProxyConfig`]. The GUI embeds the
+//! same [`ProxyArgs`], so both front ends take the same options and give the same errors.
+
+use crate::proxy::{Mode, ProxyConfig, Target};
+use clap::{Args, Parser, Subcommand};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// The `sockscope` command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "sockscope",
+    version,
+    about = "A transparent debugging proxy for WebSocket and Socket.IO apps",
+    long_about = "sockscope relays HTTP and WebSocket traffic byte for byte and decodes a copy: \
+                  HTTP exchanges, WebSocket frames (permessage-deflate included) and, live, \
+                  everything the decoders find."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the proxy with a live console (explicit HTTP proxy, or reverse proxy with --reverse).
+    Proxy(ProxyArgs),
+}
+
+/// Options of the proxy, shared by `sockscope proxy` and `sockscope-gui`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ProxyArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Reverse mode: send every request to this origin (e.g. http://127.0.0.1:3000).
+    #[arg(long, value_name = "URL")]
+    pub reverse: Option<String>,
+    /// In reverse mode, keep the client's Host header instead of the origin's.
+    #[arg(long)]
+    pub keep_host: bool,
+    /// Write the capture (NDJSON) to FILE as events happen.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Print the event stream as NDJSON on stdout instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not print a line per event (the summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Largest message or body kept in the capture (e.g. 16MiB, 64KiB, 1000000); bigger ones are relayed whole and captured truncated.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB")]
+    pub max_decode_bytes: String,
+}
+
+impl ProxyArgs {
+    /// Checks the options and resolves them into a configuration; the error is one line.
+    pub fn validate(&self) -> Result<ProxyConfig, String> {
+        let listen = parse_listen(&self.listen)?;
+        let mode = match &self.reverse {
+            None => {
+                if self.keep_host {
+                    return Err("--keep-host only applies with --reverse".into());
+                }
+                Mode::Explicit
+            }
+            Some(url) => Mode::Reverse(parse_origin(url)?),
+        };
+        let max_decode = parse_size(&self.max_decode_bytes).map_err(|e| {
+            format!(
+                "invalid --max-decode-bytes {:?}: {e}",
+                self.max_decode_bytes
+            )
+        })?;
+        Ok(ProxyConfig {
+            listen,
+            mode,
+            keep_host: self.keep_host,
+            max_decode,
+        })
+    }
+
+    /// The options as recorded in a capture's header.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "listen": self.listen,
+            "reverse": self.reverse,
+            "keep_host": self.keep_host,
+            "max_decode_bytes": self.max_decode_bytes,
+        })
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let mut addrs = s.to_socket_addrs().map_err(|e| {
+        format!("invalid --listen address {s:?}: {e} (expected HOST:PORT, e.g. 127.0.0.1:8080)")
+    })?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("invalid --listen address {s:?}: it resolves to no address"))
+}
+
+/// Parses `http://host[:port][/]` into an origin.
+pub fn parse_origin(url: &str) -> Result<Target, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid --reverse URL {url:?}: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!(
+                "invalid --reverse URL {url:?}: scheme {other:?} is not supported yet (use http://)"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "invalid --reverse URL {url:?}: it needs a scheme, e.g. http://127.0.0.1:3000"
+            ));
+        }
+    }
+    let Some(auth) = uri.authority() else {
+        return Err(format!("invalid --reverse URL {url:?}: it has no host"));
+    };
+    if let Some(pq) = uri.path_and_query()
+        && pq.as_str() != "/"
+        && !pq.as_str().is_empty()
+    {
+        return Err(format!(
+            "invalid --reverse URL {url:?}: give the origin only (no path or query)"
+        ));
+    }
+    Ok(Target {
+        host: auth
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port: auth.port_u16().unwrap_or(80),
+        authority: auth.as_str().to_string(),
+    })
+}
+
+/// Parses `16MiB`, `64KiB`, `1MB`, `1000` into bytes.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().map_err(|_| {
+        "expected a number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB)".to_string()
+    })?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        u => {
+            return Err(format!(
+                "unknown unit {u:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| "size too large".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("2kb"), Ok(2000));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn origins() {
+        let t = parse_origin("http://127.0.0.1:3000").expect("origin");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.authority.as_str()),
+            ("127.0.0.1", 3000, "127.0.0.1:3000")
+        );
+        assert_eq!(parse_origin("http://localhost/").map(|t| t.port), Ok(80));
+        assert!(parse_origin("127.0.0.1:3000").is_err());
+        assert!(parse_origin("ftp://x").is_err());
+        assert!(parse_origin("http://x/api").is_err());
+    }
+
+    #[test]
+    fn validation_errors_name_the_problem() {
+        let a = ProxyArgs {
+            listen: "nonsense".into(),
+            max_decode_bytes: "16MiB".into(),
+            ..Default::default()
+        };
+        let e = a.validate().expect_err("bad listen");
+        assert!(e.contains("--listen") && e.contains("nonsense"), "{e}");
+    }
+}

@@ -1,0 +1,360 @@
+//! The event hub: relay tasks hand raw [`EventKind`]s to an [`EventTx`] without ever waiting; one
+//! pipeline thread stamps them into [`Event`]s (sequence numbers), runs the analysis stages
+//! (Engine.IO / Socket.IO decoding, session tracking) and fans every event out to the [`Sink`]s.
+//!
+//! The relay never blocks on the pipeline: `EventTx::emit` uses a bounded channel with
+//! `try_send`; when it is full the event is counted as dropped and a `dropped` event says so.
+//! Sinks are flushed at least every 100 ms, so a killed proxy loses at most that much.
+
+use crate::event::{Clock, ConnId, Event, EventKind, ExchangeId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How many raw events may wait for the pipeline thread before new ones are dropped.
+pub const CHANNEL_CAPACITY: usize = 1 << 16;
+/// Sinks are flushed at least this often.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A consumer of the event stream. Runs on the pipeline thread: it must not block for long.
+pub trait Sink: Send {
+    /// One event, in stream order.
+    fn event(&mut self, ev: &Event);
+    /// Push buffered output out (called at least every 100 ms while events flow, and at the end).
+    fn flush(&mut self) {}
+    /// The stream ended; `summary` holds the totals.
+    fn finish(&mut self, _summary: &Summary) {}
+}
+
+/// An analysis stage: sees every event (in order) and may derive new ones, which are stamped,
+/// then shown to later stages and to the sinks right after the event that caused them.
+pub trait Stage: Send {
+    /// Derive events from `ev`.
+    fn process(&mut self, ev: &Event, out: &mut Vec<(ConnId, EventKind)>);
+    /// Time passes (called about every 100 ms): deadlines may fire.
+    fn tick(&mut self, _mono_us: u64, _out: &mut Vec<(ConnId, EventKind)>) {}
+}
+
+/// Totals over a run, printed on exit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub events: u64,
+    pub connections: u64,
+    pub http_exchanges: u64,
+    pub websockets: u64,
+    pub ws_messages: u64,
+    pub ws_bytes: u64,
+    pub relayed_bytes: u64,
+    pub anomalies: u64,
+    pub dropped: u64,
+}
+
+impl Summary {
+    fn count(&mut self, kind: &EventKind) {
+        self.events += 1;
+        match kind {
+            EventKind::ConnOpen { .. } => self.connections += 1,
+            EventKind::ConnClose {
+                bytes_c2s,
+                bytes_s2c,
+                ..
+            } => self.relayed_bytes += bytes_c2s + bytes_s2c,
+            EventKind::HttpRequest { .. } => self.http_exchanges += 1,
+            EventKind::WsOpen { .. } => self.websockets += 1,
+            EventKind::WsMessage(m) => {
+                self.ws_messages += 1;
+                self.ws_bytes += m.len;
+            }
+            EventKind::Anomaly { .. } => self.anomalies += 1,
+            _ => {}
+        }
+    }
+
+    /// One line for the console: `3 connections, 12 http exchanges, ...`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} connections, {} http exchanges, {} websockets, {} ws messages ({} bytes), {} bytes relayed, {} anomalies, {} events dropped",
+            self.connections,
+            self.http_exchanges,
+            self.websockets,
+            self.ws_messages,
+            self.ws_bytes,
+            self.relayed_bytes,
+            self.anomalies,
+            self.dropped
+        )
+    }
+}
+
+enum Msg {
+    Event(ConnId, u64, EventKind),
+    Shutdown,
+}
+
+/// The producer side, cloned into every relay task. Emitting never blocks.
+#[derive(Clone)]
+pub struct EventTx {
+    tx: SyncSender<Msg>,
+    clock: Clock,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dropped: AtomicU64,
+    next_conn: AtomicU64,
+    next_exchange: AtomicU64,
+}
+
+impl EventTx {
+    /// Sends an event stamped now. If the pipeline is behind, the event is dropped and counted.
+    pub fn emit(&self, conn: ConnId, kind: EventKind) {
+        let now = self.clock.mono_us();
+        match self.tx.try_send(Msg::Event(conn, now, kind)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    /// Microseconds since the proxy started.
+    pub fn now_us(&self) -> u64 {
+        self.clock.mono_us()
+    }
+    /// The clock events are stamped with.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+    /// A fresh connection id (from 1).
+    pub fn next_conn(&self) -> ConnId {
+        self.shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    /// A fresh exchange id (from 1).
+    pub fn next_exchange(&self) -> ExchangeId {
+        self.shared.next_exchange.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    /// Events dropped so far because the pipeline was behind.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Owns the pipeline thread; [`PipelineHandle::shutdown`] drains, flushes and returns the totals.
+pub struct PipelineHandle {
+    tx: SyncSender<Msg>,
+    thread: Option<JoinHandle<Summary>>,
+}
+
+impl PipelineHandle {
+    /// Processes everything already emitted, finishes the sinks and returns the totals.
+    pub fn shutdown(mut self) -> Summary {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Summary {
+        // A blocking send: the shutdown marker must not be dropped.
+        let _ = self.tx.send(Msg::Shutdown);
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_default(),
+            None => Summary::default(),
+        }
+    }
+}
+
+impl Drop for PipelineHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Starts the pipeline thread with its stages and sinks.
+pub fn start(
+    clock: Clock,
+    stages: Vec<Box<dyn Stage>>,
+    sinks: Vec<Box<dyn Sink>>,
+) -> (EventTx, PipelineHandle) {
+    let (tx, rx) = sync_channel(CHANNEL_CAPACITY);
+    let shared = Arc::new(Shared {
+        dropped: AtomicU64::new(0),
+        next_conn: AtomicU64::new(0),
+        next_exchange: AtomicU64::new(0),
+    });
+    let etx = EventTx {
+        tx: tx.clone(),
+        clock,
+        shared: shared.clone(),
+    };
+    let mut hub = Hub {
+        clock,
+        stages,
+        sinks,
+        seq: 0,
+        summary: Summary::default(),
+        shared,
+        reported_dropped: 0,
+        derived: Vec::new(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("sockscope-pipeline".into())
+        .spawn(move || hub.run(rx))
+        .ok();
+    (etx, PipelineHandle { tx, thread })
+}
+
+struct Hub {
+    clock: Clock,
+    stages: Vec<Box<dyn Stage>>,
+    sinks: Vec<Box<dyn Sink>>,
+    seq: u64,
+    summary: Summary,
+    shared: Arc<Shared>,
+    reported_dropped: u64,
+    derived: Vec<(ConnId, EventKind)>,
+}
+
+impl Hub {
+    fn run(&mut self, rx: Receiver<Msg>) -> Summary {
+        let mut last_flush = Instant::now();
+        let mut dirty = false;
+        loop {
+            let timeout = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
+            match rx.recv_timeout(timeout) {
+                Ok(Msg::Event(conn, mono, kind)) => {
+                    self.dispatch(conn, mono, kind, 0);
+                    dirty = true;
+                }
+                Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if last_flush.elapsed() >= FLUSH_INTERVAL {
+                self.periodic();
+                if dirty {
+                    for s in &mut self.sinks {
+                        s.flush();
+                    }
+                    dirty = false;
+                }
+                last_flush = Instant::now();
+            }
+        }
+        // Drain what is still queued (the shutdown marker may overtake nothing: it is sent last).
+        while let Ok(Msg::Event(conn, mono, kind)) = rx.try_recv() {
+            self.dispatch(conn, mono, kind, 0);
+        }
+        self.periodic();
+        self.summary.dropped = self.shared.dropped.load(Ordering::Relaxed);
+        for s in &mut self.sinks {
+            s.flush();
+            s.finish(&self.summary);
+        }
+        self.summary.clone()
+    }
+
+    fn periodic(&mut self) {
+        let now = self.clock.mono_us();
+        let mut out = std::mem::take(&mut self.derived);
+        for st in &mut self.stages {
+            st.tick(now, &mut out);
+        }
+        for (conn, kind) in out.drain(..) {
+            self.dispatch(conn, now, kind, 0);
+        }
+        self.derived = out;
+        let dropped = self.shared.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported_dropped {
+            let count = dropped - self.reported_dropped;
+            self.reported_dropped = dropped;
+            self.dispatch(0, now, EventKind::Dropped { count }, 0);
+        }
+    }
+
+    fn dispatch(&mut self, conn: ConnId, mono_us: u64, kind: EventKind, first_stage: usize) {
+        self.seq += 1;
+        self.summary.count(&kind);
+        let ev = Event {
+            seq: self.seq,
+            ts: self.clock.wall_us(mono_us),
+            mono_us,
+            conn,
+            kind,
+        };
+        for s in &mut self.sinks {
+            s.event(&ev);
+        }
+        // Stages after `first_stage` see the event and may derive more, which go through the
+        // stages after the one that made them.
+        for i in first_stage..self.stages.len() {
+            let mut out = Vec::new();
+            self.stages[i].process(&ev, &mut out);
+            for (c, k) in out {
+                self.dispatch(c, mono_us, k, i + 1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct Collect(Arc<Mutex<Vec<Event>>>);
+    impl Sink for Collect {
+        fn event(&mut self, ev: &Event) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(ev.clone());
+            }
+        }
+    }
+
+    struct Echo;
+    impl Stage for Echo {
+        fn process(&mut self, ev: &Event, out: &mut Vec<(ConnId, EventKind)>) {
+            if let EventKind::ConnOpen { client, .. } = &ev.kind {
+                out.push((
+                    ev.conn,
+                    EventKind::Anomaly {
+                        layer: "test".into(),
+                        dir: None,
+                        message: format!("derived from {client}"),
+                    },
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn events_are_sequenced_derived_and_counted() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (tx, handle) = start(
+            Clock::new(),
+            vec![Box::new(Echo)],
+            vec![Box::new(Collect(seen.clone()))],
+        );
+        for i in 0..3 {
+            tx.emit(
+                i,
+                EventKind::ConnOpen {
+                    client: format!("c{i}"),
+                    listener: "l".into(),
+                },
+            );
+        }
+        let summary = handle.shutdown();
+        let v = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(v.len(), 6);
+        assert_eq!(
+            v.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5, 6]
+        );
+        assert!(
+            matches!(&v[1].kind, EventKind::Anomaly { message, .. } if message == "derived from c0")
+        );
+        assert_eq!(summary.connections, 3);
+        assert_eq!(summary.anomalies, 3);
+        assert_eq!(summary.dropped, 0);
+    }
+}

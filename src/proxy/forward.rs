@@ -1,0 +1,566 @@
+//! One HTTP exchange: resolve where the request goes, rewrite what a proxy must (request line to
+//! origin-form, proxy hop-by-hop headers, Host in reverse mode), forward it over a reused origin
+//! connection, stream both bodies through a tap, and answer 400/502/508 with a body that says what
+//! went wrong. A `101 Switching Protocols` from the origin is passed back to the client as is, and
+//! then both upgraded connections are handed to the byte-exact relay.
+
+use super::body::{BodyTarget, BoxError, ProxyBody, TapBody};
+use super::relay::{self, Counters, NoTap, WsTap};
+use super::{Mode, ProxyConfig, Target};
+use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
+use crate::pipeline::EventTx;
+use crate::ws::{self, WsDecoder};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpStream;
+
+/// State shared by the exchanges of one client connection (or one decoded tunnel).
+pub struct ConnCtx {
+    pub cfg: Arc<ProxyConfig>,
+    pub events: EventTx,
+    pub conn: ConnId,
+    /// Inside a CONNECT tunnel: every request goes to this origin.
+    pub fixed: Option<Target>,
+    pub counters: Arc<Counters>,
+    handed_off: AtomicBool,
+    upstream: Mutex<Option<(String, SendRequest<ProxyBody>)>>,
+    preconnected: Mutex<Option<(String, TcpStream)>>,
+}
+
+impl ConnCtx {
+    /// Context for a new client connection.
+    pub fn new(
+        cfg: Arc<ProxyConfig>,
+        events: EventTx,
+        conn: ConnId,
+        fixed: Option<Target>,
+        counters: Arc<Counters>,
+    ) -> ConnCtx {
+        ConnCtx {
+            cfg,
+            events,
+            conn,
+            fixed,
+            counters,
+            handed_off: AtomicBool::new(false),
+            upstream: Mutex::new(None),
+            preconnected: Mutex::new(None),
+        }
+    }
+
+    /// True once the connection was upgraded or tunnelled: its new owner reports the close.
+    pub fn is_handed_off(&self) -> bool {
+        self.handed_off.load(Ordering::Relaxed)
+    }
+
+    /// Marks the connection as handed to a relay or tunnel.
+    pub fn hand_off(&self) {
+        self.handed_off.store(true, Ordering::Relaxed);
+    }
+
+    /// Offers an already dialled origin socket (from CONNECT) for the first request.
+    pub fn set_preconnected(&self, key: String, stream: TcpStream) {
+        if let Ok(mut g) = self.preconnected.lock() {
+            *g = Some((key, stream));
+        }
+    }
+
+    async fn sender(&self, target: &Target) -> Result<SendRequest<ProxyBody>, String> {
+        let key = target.key();
+        let cached = self.upstream.lock().ok().and_then(|mut g| g.take());
+        if let Some((k, mut s)) = cached
+            && k == key
+            && s.ready().await.is_ok()
+        {
+            return Ok(s);
+        }
+        let pre = self
+            .preconnected
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .filter(|(k, _)| *k == key);
+        let stream = match pre {
+            Some((_, s)) => s,
+            None => super::dial(&target.host, target.port).await?,
+        };
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .preserve_header_case(true)
+            .handshake::<_, ProxyBody>(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("http handshake failed: {e}"))?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
+    }
+
+    fn keep(&self, target: &Target, sender: SendRequest<ProxyBody>) {
+        if let Ok(mut g) = self.upstream.lock() {
+            *g = Some((target.key(), sender));
+        }
+    }
+}
+
+/// The hyper service function.
+pub async fn handle(
+    ctx: Arc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    if req.method() == Method::CONNECT {
+        if ctx.fixed.is_some() || ctx.cfg.mode != Mode::Explicit {
+            return Ok(plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "sockscope: CONNECT is only accepted by the explicit proxy\n",
+            ));
+        }
+        return Ok(super::tunnel::connect(ctx, req).await);
+    }
+    Ok(exchange(ctx, req).await)
+}
+
+/// Headers as (name, value) pairs in map order.
+pub fn header_list(h: &HeaderMap) -> Vec<Header> {
+    h.iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn version_str(v: http::Version) -> String {
+    format!("{v:?}")
+}
+
+/// A short text response made by sockscope itself.
+pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
+    let mut r = Response::new(full(Bytes::copy_from_slice(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert("x-sockscope", HeaderValue::from_static("generated"));
+    r
+}
+
+fn full(b: Bytes) -> ProxyBody {
+    Full::new(b)
+        .map_err(|e: Infallible| -> BoxError { match e {} })
+        .boxed()
+}
+
+fn empty() -> ProxyBody {
+    full(Bytes::new())
+}
+
+fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    h.get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Answers with a generated response and records it.
+fn generated(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    status: StatusCode,
+    text: String,
+) -> Response<ProxyBody> {
+    let resp = plain(status, &text);
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpResponse {
+            exchange,
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").into(),
+            version: "HTTP/1.1".into(),
+            headers: header_list(resp.headers()),
+            generated: true,
+            elapsed_us: ctx.events.now_us().saturating_sub(started),
+        },
+    );
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpBody {
+            exchange,
+            dir: Dir::ServerToClient,
+            len: text.len() as u64,
+            complete: true,
+            truncated: false,
+            payload: Payload::Text(text),
+        },
+    );
+    resp
+}
+
+fn is_self(cfg: &ProxyConfig, t: &Target) -> bool {
+    if t.port != cfg.listen.port() {
+        return false;
+    }
+    if t.host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match t.host.parse::<IpAddr>() {
+        Ok(ip) => {
+            ip == cfg.listen.ip()
+                || (cfg.listen.ip().is_unspecified() || cfg.listen.ip().is_loopback())
+                    && ip.is_loopback()
+        }
+        Err(_) => false,
+    }
+}
+
+/// Resolves the origin of a request; `Err` is the text of a 400.
+fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
+    if let Some(t) = &ctx.fixed {
+        return Ok(t.clone());
+    }
+    match &ctx.cfg.mode {
+        Mode::Reverse(t) => Ok(t.clone()),
+        Mode::Explicit => {
+            let listen = ctx.cfg.listen;
+            match (uri.scheme_str(), uri.authority()) {
+                (Some("http"), Some(a)) => Ok(Target {
+                    host: a
+                        .host()
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_string(),
+                    port: a.port_u16().unwrap_or(80),
+                    authority: a.as_str().to_string(),
+                }),
+                (Some(s), Some(_)) => Err((
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!(
+                        "sockscope: absolute-form {s}:// requests are not supported; clients should use CONNECT for https\n"
+                    ),
+                )),
+                _ => Err((
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "sockscope is an HTTP proxy, not a web server: send requests through it, e.g.\n  \
+                         curl -x http://{listen} http://example.test/\n  export HTTP_PROXY=http://{listen}\n\
+                         or run it as a reverse proxy with --reverse http://127.0.0.1:3000\n"
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
+    let exchange = ctx.events.next_exchange();
+    let started = ctx.events.now_us();
+    let target = resolve(&ctx, req.uri());
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let url = match &target {
+        Ok(t) => format!("http://{}{pq}", t.authority),
+        Err(_) => req.uri().to_string(),
+    };
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpRequest {
+            exchange,
+            method: req.method().to_string(),
+            url: url.clone(),
+            version: version_str(req.version()),
+            headers: header_list(req.headers()),
+        },
+    );
+    let target = match target {
+        Ok(t) => t,
+        Err((status, text)) => return generated(&ctx, exchange, started, status, text),
+    };
+    if is_self(&ctx.cfg, &target) {
+        return generated(
+            &ctx,
+            exchange,
+            started,
+            StatusCode::LOOP_DETECTED,
+            format!(
+                "sockscope: refusing a request addressed to the proxy itself ({}): it would loop\n",
+                target.authority
+            ),
+        );
+    }
+
+    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
+        && has_token(req.headers(), header::CONNECTION, "upgrade");
+    let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    let (mut parts, body) = req.into_parts();
+    parts.uri = match pq.parse::<Uri>() {
+        Ok(u) => u,
+        Err(e) => {
+            return generated(
+                &ctx,
+                exchange,
+                started,
+                StatusCode::BAD_REQUEST,
+                format!("sockscope: bad request target {pq:?}: {e}\n"),
+            );
+        }
+    };
+    parts.headers.remove("proxy-connection");
+    parts.headers.remove(header::PROXY_AUTHORIZATION);
+    if matches!(ctx.cfg.mode, Mode::Reverse(_)) && !ctx.cfg.keep_host && ctx.fixed.is_none() {
+        match HeaderValue::from_str(&target.authority) {
+            Ok(v) => {
+                parts.headers.insert(header::HOST, v);
+            }
+            Err(_) => {
+                parts.headers.remove(header::HOST);
+            }
+        }
+    } else if !parts.headers.contains_key(header::HOST)
+        && let Ok(v) = HeaderValue::from_str(&target.authority)
+    {
+        parts.headers.insert(header::HOST, v);
+    }
+    let body = TapBody::new(
+        body,
+        BodyTarget {
+            events: ctx.events.clone(),
+            conn: ctx.conn,
+            exchange,
+            dir: Dir::ClientToServer,
+            cap: ctx.cfg.max_decode,
+        },
+    )
+    .boxed();
+    let upstream_req = Request::from_parts(parts, body);
+
+    let mut sender = match ctx.sender(&target).await {
+        Ok(s) => s,
+        Err(e) => {
+            return generated(
+                &ctx,
+                exchange,
+                started,
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "sockscope: cannot connect to upstream {}: {e}\n",
+                    target.authority
+                ),
+            );
+        }
+    };
+    let mut resp = match sender.send_request(upstream_req).await {
+        Ok(r) => r,
+        Err(e) => {
+            return generated(
+                &ctx,
+                exchange,
+                started,
+                StatusCode::BAD_GATEWAY,
+                format!("sockscope: upstream {} failed: {e}\n", target.authority),
+            );
+        }
+    };
+    let status = resp.status();
+    let reason = resp
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpResponse {
+            exchange,
+            status: status.as_u16(),
+            reason,
+            version: version_str(resp.version()),
+            headers: header_list(resp.headers()),
+            generated: false,
+            elapsed_us: ctx.events.now_us().saturating_sub(started),
+        },
+    );
+
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return generated(
+                &ctx,
+                exchange,
+                started,
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "sockscope: upstream {} switched protocols without being asked to\n",
+                    target.authority
+                ),
+            );
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        let is_ws = resp
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+        let ws_url = url.replacen("http://", "ws://", 1);
+        let ws_open = is_ws.then(|| ws_open_event(&ctx, exchange, ws_url, resp.headers()));
+        ctx.hand_off();
+        tokio::spawn(run_upgraded(
+            ctx.clone(),
+            client_upgrade,
+            upstream_upgrade,
+            ws_open,
+        ));
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, empty());
+    }
+
+    ctx.keep(&target, sender);
+    let (parts, body) = resp.into_parts();
+    let body = TapBody::new(
+        body,
+        BodyTarget {
+            events: ctx.events.clone(),
+            conn: ctx.conn,
+            exchange,
+            dir: Dir::ServerToClient,
+            cap: ctx.cfg.max_decode,
+        },
+    )
+    .boxed();
+    Response::from_parts(parts, body)
+}
+
+fn ws_open_event(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    url: String,
+    h: &HeaderMap,
+) -> (EventKind, Option<crate::event::DeflateParams>) {
+    let ext_values: Vec<&str> = h
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let deflate = match ws::negotiated_deflate(&ext_values) {
+        Ok(d) => d,
+        Err(e) => {
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::Anomaly {
+                    layer: "ws".into(),
+                    dir: Some(Dir::ServerToClient),
+                    message: format!(
+                        "invalid permessage-deflate response, messages will not be inflated: {e}"
+                    ),
+                },
+            );
+            None
+        }
+    };
+    let extensions = (!ext_values.is_empty()).then(|| ext_values.join(", "));
+    let protocol = h
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (
+        EventKind::WsOpen {
+            exchange,
+            url,
+            protocol,
+            extensions,
+            deflate: deflate.clone(),
+        },
+        deflate,
+    )
+}
+
+async fn run_upgraded(
+    ctx: Arc<ConnCtx>,
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    ws_open: Option<(EventKind, Option<crate::event::DeflateParams>)>,
+) {
+    let (c, u) = tokio::join!(client, upstream);
+    let (c, u) = match (c, u) {
+        (Ok(c), Ok(u)) => (c, u),
+        (c, u) => {
+            let why = c
+                .err()
+                .or(u.err())
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::Anomaly {
+                    layer: "http".into(),
+                    dir: None,
+                    message: format!("upgrade failed: {why}"),
+                },
+            );
+            let (a, b) = ctx.counters.get();
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::ConnClose {
+                    bytes_c2s: a,
+                    bytes_s2c: b,
+                    error: Some(why),
+                },
+            );
+            return;
+        }
+    };
+    let (c, u) = (TokioIo::new(c), TokioIo::new(u));
+    let (bytes_c2s, bytes_s2c) = match ws_open {
+        Some((open, deflate)) => {
+            ctx.events.emit(ctx.conn, open);
+            let max = ctx.cfg.max_decode;
+            let mut t1 = WsTap::new(
+                WsDecoder::new(Dir::ClientToServer, deflate.as_ref(), max),
+                ctx.events.clone(),
+                ctx.conn,
+                Dir::ClientToServer,
+            );
+            let mut t2 = WsTap::new(
+                WsDecoder::new(Dir::ServerToClient, deflate.as_ref(), max),
+                ctx.events.clone(),
+                ctx.conn,
+                Dir::ServerToClient,
+            );
+            let r = relay::relay(c, &[], u, &[], &mut t1, &mut t2).await;
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::WsEnd {
+                    bytes_c2s: r.0,
+                    bytes_s2c: r.1,
+                },
+            );
+            r
+        }
+        None => relay::relay(c, &[], u, &[], &mut NoTap, &mut NoTap).await,
+    };
+    let _ = (bytes_c2s, bytes_s2c);
+    let (a, b) = ctx.counters.get();
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::ConnClose {
+            bytes_c2s: a,
+            bytes_s2c: b,
+            error: None,
+        },
+    );
+}

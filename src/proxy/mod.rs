@@ -1,0 +1,189 @@
+//! The only module that does network IO. It accepts client connections, serves HTTP/1.1 on them
+//! with hyper (explicit proxy or reverse mode), forwards each exchange to its origin, relays
+//! upgraded connections and opaque tunnels byte for byte, and hands copies of everything to the
+//! decoders, whose results go to the pipeline as events.
+//!
+//! - [`forward`]: one HTTP exchange: target resolution, header rewriting, 502/400 answers, upgrades.
+//! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
+//! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
+//! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
+
+pub mod body;
+pub mod forward;
+pub mod relay;
+pub mod tunnel;
+
+use crate::event::{ConnId, EventKind};
+use crate::pipeline::EventTx;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// How long dialling an origin may take before the client gets a 502.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where requests go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// An explicit HTTP proxy: absolute-form requests and CONNECT.
+    Explicit,
+    /// A reverse proxy in front of one origin.
+    Reverse(Target),
+}
+
+/// An origin: host and port to dial, and the authority for the Host header and URLs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub authority: String,
+}
+
+impl Target {
+    /// The `host:port` key used for connection reuse.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// A validated proxy configuration.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    pub listen: SocketAddr,
+    pub mode: Mode,
+    pub keep_host: bool,
+    /// Largest message or body kept in the capture (bytes).
+    pub max_decode: usize,
+}
+
+impl ProxyConfig {
+    /// A one-line description of the mode for banners and status bars.
+    pub fn describe_mode(&self) -> String {
+        match &self.mode {
+            Mode::Explicit => "explicit proxy".into(),
+            Mode::Reverse(t) => format!("reverse proxy to http://{}", t.authority),
+        }
+    }
+}
+
+/// Binds the listening socket; the error names the address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::AddrInUse => "address already in use".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        format!("cannot listen on {addr}: {what}")
+    })
+}
+
+/// Accepts connections until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: Arc<ProxyConfig>,
+    events: EventTx,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let listener_name = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let conn = events.next_conn();
+                    events.emit(conn, EventKind::ConnOpen { client: peer.to_string(), listener: listener_name.clone() });
+                    let io = CountingIo::new(stream);
+                    let ctx = Arc::new(forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone()));
+                    tokio::spawn(serve_http(ctx, io));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: say so, back off, keep serving.
+                    events.emit(0, EventKind::Anomaly { layer: "proxy".into(), dir: None, message: format!("accept failed: {e}") });
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on one client connection (a TCP connection or a decoded tunnel).
+///
+/// Boxed because a CONNECT tunnel serves HTTP again inside itself (a recursive future).
+pub fn serve_http<I>(ctx: Arc<forward::ConnCtx>, io: I) -> Pin<Box<dyn Future<Output = ()> + Send>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    Box::pin(serve_http_inner(ctx, io))
+}
+
+async fn serve_http_inner<I>(ctx: Arc<forward::ConnCtx>, io: I)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn: ConnId = ctx.conn;
+    let events = ctx.events.clone();
+    let svc_ctx = ctx.clone();
+    let service = hyper::service::service_fn(move |req| forward::handle(svc_ctx.clone(), req));
+    let result = http1::Builder::new()
+        .preserve_header_case(true)
+        .half_close(false)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
+    let error = result.err().and_then(|e| {
+        if e.is_incomplete_message() || e.to_string().contains("connection closed") {
+            None
+        } else {
+            Some(e.to_string())
+        }
+    });
+    if let Some(msg) = &error {
+        events.emit(
+            conn,
+            EventKind::Anomaly {
+                layer: "http".into(),
+                dir: None,
+                message: format!("client connection: {msg}"),
+            },
+        );
+    }
+    if !ctx.is_handed_off() {
+        // An upgraded connection or a tunnel reports its own close when its relay ends.
+        let (up, down) = ctx.counters.get();
+        events.emit(
+            conn,
+            EventKind::ConnClose {
+                bytes_c2s: up,
+                bytes_s2c: down,
+                error,
+            },
+        );
+    }
+}
+
+/// Dials an origin with a timeout; the socket has Nagle off like the client side.
+pub async fn dial(host: &str, port: u16) -> Result<TcpStream, String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+    }
+}
+
+pub use relay::CountingIo;

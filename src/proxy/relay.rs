@@ -1,0 +1,245 @@
+//! The byte-exact relay. Bytes read from one side are written to the other unchanged, first;
+//! only then does a copy go to the tap (the WebSocket decoder, or a byte counter for opaque
+//! tunnels). Each direction half-closes independently; an error on one side ends both.
+
+use crate::event::{ConnId, Dir, EventKind};
+use crate::pipeline::EventTx;
+use crate::ws::{WsDecoder, WsItem};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// Size of each direction's relay buffer.
+pub const RELAY_BUF: usize = 16 * 1024;
+
+/// Bytes seen on a client connection in each direction.
+#[derive(Debug, Default)]
+pub struct Counters {
+    c2s: AtomicU64,
+    s2c: AtomicU64,
+}
+
+impl Counters {
+    /// (client to server, server to client) bytes.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.c2s.load(Ordering::Relaxed),
+            self.s2c.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Wraps the client socket and counts bytes read from it (c2s) and written to it (s2c).
+pub struct CountingIo<I> {
+    inner: I,
+    pub counters: Arc<Counters>,
+}
+
+impl<I> CountingIo<I> {
+    /// Starts counting from zero.
+    pub fn new(inner: I) -> CountingIo<I> {
+        CountingIo {
+            inner,
+            counters: Arc::new(Counters::default()),
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for CountingIo<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.counters.c2s.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for CountingIo<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// What looks at the copy of each direction's bytes.
+pub trait Tap: Send {
+    /// Bytes that were just relayed.
+    fn data(&mut self, bytes: &[u8]);
+    /// The direction ended (`clean`: EOF rather than an error).
+    fn end(&mut self, clean: bool);
+}
+
+/// Counts only (opaque tunnels).
+pub struct NoTap;
+impl Tap for NoTap {
+    fn data(&mut self, _: &[u8]) {}
+    fn end(&mut self, _: bool) {}
+}
+
+/// Feeds one direction of a WebSocket to its decoder and emits what it finds.
+pub struct WsTap {
+    decoder: WsDecoder,
+    events: EventTx,
+    conn: ConnId,
+    items: Vec<WsItem>,
+    dir: Dir,
+}
+
+impl WsTap {
+    /// A tap for one direction.
+    pub fn new(decoder: WsDecoder, events: EventTx, conn: ConnId, dir: Dir) -> WsTap {
+        WsTap {
+            decoder,
+            events,
+            conn,
+            items: Vec::new(),
+            dir,
+        }
+    }
+    fn emit(&mut self) {
+        for item in self.items.drain(..) {
+            let kind = match item {
+                WsItem::Message(m) => EventKind::WsMessage(m),
+                WsItem::Control(c) => EventKind::WsControl(c),
+                WsItem::Close(c) => EventKind::WsClose(c),
+                WsItem::Anomaly(message) => EventKind::Anomaly {
+                    layer: "ws".into(),
+                    dir: Some(self.dir),
+                    message,
+                },
+            };
+            self.events.emit(self.conn, kind);
+        }
+    }
+}
+
+impl Tap for WsTap {
+    fn data(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes, &mut self.items);
+        if !self.items.is_empty() {
+            self.emit();
+        }
+    }
+    fn end(&mut self, _clean: bool) {
+        self.decoder.finish(&mut self.items);
+        self.emit();
+    }
+}
+
+/// Copies one direction until EOF or error. `prefix` holds bytes already read (read-ahead).
+/// Returns the byte count and whether the direction ended cleanly.
+pub async fn pump<R, W, T>(
+    prefix: &[u8],
+    mut r: R,
+    mut w: W,
+    tap: &mut T,
+) -> (u64, Result<(), io::Error>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    T: Tap,
+{
+    let mut total = 0u64;
+    if !prefix.is_empty() {
+        if let Err(e) = w.write_all(prefix).await {
+            tap.end(false);
+            return (total, Err(e));
+        }
+        total += prefix.len() as u64;
+        tap.data(prefix);
+    }
+    let mut buf = vec![0u8; RELAY_BUF];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) => {
+                let _ = w.shutdown().await;
+                tap.end(true);
+                return (total, Ok(()));
+            }
+            Ok(n) => n,
+            Err(e) => {
+                let _ = w.shutdown().await;
+                tap.end(false);
+                return (total, Err(e));
+            }
+        };
+        // Relay first, decode the copy after: decoding never delays the bytes.
+        let chunk = &buf[..n];
+        if let Err(e) = w.write_all(chunk).await {
+            tap.end(false);
+            return (total, Err(e));
+        }
+        total += n as u64;
+        tap.data(chunk);
+    }
+}
+
+/// Relays both directions between `client` and `upstream` until both ended (or one failed).
+/// Returns (c2s bytes, s2c bytes).
+pub async fn relay<C, U, T1, T2>(
+    client: C,
+    client_prefix: &[u8],
+    upstream: U,
+    upstream_prefix: &[u8],
+    tap_c2s: &mut T1,
+    tap_s2c: &mut T2,
+) -> (u64, u64)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+    T1: Tap,
+    T2: Tap,
+{
+    let (cr, cw) = tokio::io::split(client);
+    let (ur, uw) = tokio::io::split(upstream);
+    let c2s = pump(client_prefix, cr, uw, tap_c2s);
+    let s2c = pump(upstream_prefix, ur, cw, tap_s2c);
+    tokio::pin!(c2s);
+    tokio::pin!(s2c);
+    // When one direction fails (reset, abort), the other is dropped instead of waiting forever.
+    tokio::select! {
+        (a, ra) = &mut c2s => {
+            if ra.is_ok() { let (b, _) = s2c.await; (a, b) } else { (a, 0) }
+        }
+        (b, rb) = &mut s2c => {
+            if rb.is_ok() { let (a, _) = c2s.await; (a, b) } else { (0, b) }
+        }
+    }
+}

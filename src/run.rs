@@ -1,0 +1,45 @@
+//! The headless commands, shared by the CLI binary and the GUI's no-display fallback.
+
+use crate::app;
+use crate::cli::ProxyArgs;
+use crate::event::Clock;
+use crate::pipeline::Sink;
+use crate::sink::console::ConsoleSink;
+use crate::sink::ndjson::{NdjsonSink, header_record};
+
+/// The capture and console sinks the options ask for; errors name the file.
+pub fn sinks(args: &ProxyArgs, clock: &Clock) -> Result<Vec<Box<dyn Sink>>, String> {
+    let header = header_record(clock.start_wall_us(), args.to_json());
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &args.save {
+        let s = NdjsonSink::create(path, &header)
+            .map_err(|e| format!("cannot write capture file {}: {e}", path.display()))?;
+        sinks.push(Box::new(s));
+    }
+    if args.json {
+        let mut s = NdjsonSink::new(std::io::stdout(), "stdout".into());
+        s.write_value(&header)
+            .map_err(|e| format!("cannot write to stdout: {e}"))?;
+        sinks.push(Box::new(s));
+        sinks.push(Box::new(ConsoleSink::new(true)));
+    } else {
+        sinks.push(Box::new(ConsoleSink::new(args.quiet)));
+    }
+    Ok(sinks)
+}
+
+/// `sockscope proxy`: runs until Ctrl-C or SIGTERM, then prints the summary.
+pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
+    let config = args.validate()?;
+    let clock = Clock::new();
+    let sinks = sinks(args, &clock)?;
+    let running = app::start(config, clock, Vec::new(), sinks)?;
+    eprintln!("{}", app::banner(&running.config));
+    if let Some(p) = &args.save {
+        eprintln!("  saving the capture to {}", p.display());
+    }
+    app::wait_for_signal();
+    eprintln!("sockscope: stopping");
+    running.stop();
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Sinks consume the stamped event stream on the pipeline thread: [`ndjson`] writes the lossless
+//! capture (a file with `--save`, or stdout with `--json`), [`console`] prints one readable line
+//! per event, [`channel`] hands events to another thread (the GUI) without ever blocking.
+
+pub mod channel;
+pub mod console;
+pub mod ndjson;
