@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod origin;
+pub mod ws;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
