@@ -287,8 +287,10 @@ fn origin_form_request_to_the_explicit_proxy_explains_itself() {
 
 /// Runs `sockscope ARGS` to completion (bounded) and returns (exit code, stdout, stderr).
 fn run_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let home = TempDir::new("cli");
     let mut child = clean_command(sockscope_bin())
         .args(args)
+        .env("SOCKSCOPE_HOME", home.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -182,6 +182,8 @@ impl Proxy {
             .args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--save"])
             .arg(&capture)
             .args(extra)
+            // Keep sockscope's home (its CA, once TLS interception exists) inside the temp dir.
+            .env("SOCKSCOPE_HOME", dir.path().join("home"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -407,7 +409,7 @@ pub fn payload_bytes(r: &Value) -> Vec<u8> {
     if let Some(b) = r["base64"].as_str() {
         return base64::engine::general_purpose::STANDARD
             .decode(b)
-            .unwrap_or_else(|e| panic!("bad base64 in record ({e}): {}", summarize(&[r.clone()])));
+            .unwrap_or_else(|e| panic!("bad base64 in record ({e}): {}", summarize(std::slice::from_ref(r))));
     }
     Vec::new()
 }
@@ -427,7 +429,7 @@ pub fn s<'a>(r: &'a Value, k: &str) -> &'a str {
 /// An integer field of a record (panics with the record when absent).
 pub fn u(r: &Value, k: &str) -> u64 {
     r[k].as_u64()
-        .unwrap_or_else(|| panic!("record has no integer {k:?}: {}", summarize(&[r.clone()])))
+        .unwrap_or_else(|| panic!("record has no integer {k:?}: {}", summarize(std::slice::from_ref(r))))
 }
 
 // ---------------------------------------------------------------------------------------------
