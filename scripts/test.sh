@@ -73,6 +73,6 @@ say "peers: python $("$SOCKSCOPE_TEST_PYTHON" --version 2>&1), node $(node --ver
 say "cargo build --workspace"
 cargo build --workspace
 
-say "cargo test --workspace"
+say "cargo test --workspace --no-fail-fast"
 if [ "${1:-}" = "--" ]; then shift; fi
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"

@@ -537,7 +537,12 @@ fn run_case(seed: u64, deflate: bool, cap: Option<usize>) {
     assert!(anomalies.is_empty(), "no anomalies:\n{}", summarize(&recs));
     let open = of_type(&recs, "ws_open");
     assert_eq!(open.len(), 1, "{}", summarize(&recs));
-    assert_eq!(open[0]["deflate"].is_object(), deflate, "{}", open[0]);
+    assert_eq!(
+        open[0]["deflate"].is_object(),
+        deflate,
+        "ws_open carries deflate parameters iff agreed: {}",
+        open[0]
+    );
     check_dir(&recs, "c2s", &c2s.want, cap);
     check_dir(&recs, "s2c", &s2c.want, cap);
     let stopped = proxy.stop();

@@ -409,7 +409,12 @@ pub fn payload_bytes(r: &Value) -> Vec<u8> {
     if let Some(b) = r["base64"].as_str() {
         return base64::engine::general_purpose::STANDARD
             .decode(b)
-            .unwrap_or_else(|e| panic!("bad base64 in record ({e}): {}", summarize(std::slice::from_ref(r))));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "bad base64 in record ({e}): {}",
+                    summarize(std::slice::from_ref(r))
+                )
+            });
     }
     Vec::new()
 }
@@ -428,8 +433,12 @@ pub fn s<'a>(r: &'a Value, k: &str) -> &'a str {
 
 /// An integer field of a record (panics with the record when absent).
 pub fn u(r: &Value, k: &str) -> u64 {
-    r[k].as_u64()
-        .unwrap_or_else(|| panic!("record has no integer {k:?}: {}", summarize(std::slice::from_ref(r))))
+    r[k].as_u64().unwrap_or_else(|| {
+        panic!(
+            "record has no integer {k:?}: {}",
+            summarize(std::slice::from_ref(r))
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
