@@ -15,11 +15,18 @@ ROOT="$(pwd)"
 say() { printf '\n==> %s\n' "$*"; }
 
 # --- system packages --------------------------------------------------------------------------
-APT_PACKAGES=(curl ca-certificates python3-venv)
+APT_PACKAGES=(curl ca-certificates)
+# Debian's python3 needs python3-venv for `python3 -m venv`; other builds bring ensurepip along.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then APT_PACKAGES+=(python3-venv); fi
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
+if command -v dpkg >/dev/null 2>&1; then
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+elif ! command -v curl >/dev/null 2>&1; then
+  echo "error: curl is missing and this is not a Debian system: install curl" >&2
+  exit 1
+fi
 if ((${#missing[@]})); then
   say "installing system packages: ${missing[*]}"
   SUDO=""
@@ -27,7 +34,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  say "system packages present: ${APT_PACKAGES[*]}"
+  say "system packages present (${APT_PACKAGES[*]})"
 fi
 
 for tool in node npm python3 cargo; do

@@ -271,6 +271,14 @@ fn malformed_request_line_gets_400() {
         count(r, "conn_close") == 1
     });
     assert_eq!(count(&recs, "http_request"), 0, "{}", summarize(&recs));
+    let anomalies = of_type(&recs, "anomaly");
+    assert!(
+        anomalies.len() == 1 && anomalies[0]["layer"] == "http",
+        "the bad request is recorded as an http anomaly:\n{}",
+        summarize(&recs)
+    );
+    let close = of_type(&recs, "conn_close")[0];
+    assert!(close["error"].is_string(), "conn_close says why: {close}");
 }
 
 #[test]
