@@ -176,16 +176,17 @@ fn run(case: Case) {
             dump()
         );
     } else {
+        let echo_msg = "héllo wörld ✓ 日本語";
         assert!(
             ct.iter().any(|t| t.starts_with("42")
-                && t.contains("\"echo\"")
-                && t.contains("héllo wörld")),
+                && sio_args(t).is_some_and(|a| a[0] == "echo" && a[1]["msg"] == echo_msg)),
             "echo event (42...) decoded as text:\n{}",
             dump()
         );
         assert!(
-            st.iter()
-                .any(|t| t.starts_with("43") && t.contains("héllo wörld")),
+            st.iter().any(
+                |t| t.starts_with("43") && sio_args(t).is_some_and(|a| a[0]["msg"] == echo_msg)
+            ),
             "echo ack (43...) decoded as text:\n{}",
             dump()
         );
@@ -211,7 +212,24 @@ fn run(case: Case) {
             );
         }
     }
-    assert!(c.of_type("anomaly").is_empty(), "no anomalies:\n{}", dump());
+    // python-socketio (over websocket-client) really does send its disconnect packets and a
+    // second close after its first close frame; sockscope rightly flags exactly that.
+    let unexpected: Vec<&Value> = c
+        .of_type("anomaly")
+        .into_iter()
+        .filter(|a| !(case.client == Client::Python && s(a, "message").contains("after close")))
+        .collect();
+    assert!(unexpected.is_empty(), "no other anomalies:\n{}", dump());
+}
+
+/// The JSON arguments of a Socket.IO packet carried in an Engine.IO message packet: `4` (message),
+/// the Socket.IO type digit, optional `N-` attachment count and ack id digits, then a JSON array.
+fn sio_args(t: &str) -> Option<Value> {
+    let rest = t.strip_prefix('4')?.get(1..)?;
+    let json = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+    serde_json::from_str::<Value>(json)
+        .ok()
+        .filter(Value::is_array)
 }
 
 fn s<'a>(r: &'a Value, k: &str) -> &'a str {

@@ -3,7 +3,7 @@
 Usage: ws_client.py --url ws://HOST:PORT/PATH [--proxy http://HOST:PORT] [--compression deflate|none]
 
 Sends a fixed set of text and binary messages (sizes 0 to 200 KiB, non-ASCII text, random and
-compressible bytes, one message in 3 fragments), waits for each echo and compares it, sends a ping
+compressible bytes, one message in fragments), waits for each echo and compares it, sends a ping
 and waits for its pong, then closes with 1000 "done". With --proxy the connection goes through
 that HTTP proxy (websockets >= 15 uses CONNECT). Prints one JSON line:
 {"ok", "sent": [{kind, len, sha256, frames}], "mismatches": [...], "extensions", "close_code"}
@@ -63,10 +63,11 @@ async def run(args):
             echo = await asyncio.wait_for(ws.recv(), 20)
             if echo != payload:
                 mismatches.append(describe(payload) | {"echo": describe(echo)})
-        # One message in three fragments (websockets sends an iterable as fragments).
+        # One message in fragments: websockets sends each item of an iterable as a frame, then
+        # an empty final frame with FIN set (it cannot know in advance which item is the last).
         whole = "".join(FRAGMENTS)
         await ws.send(FRAGMENTS)
-        sent.append(describe(whole, len(FRAGMENTS)))
+        sent.append(describe(whole, len(FRAGMENTS) + 1))
         echo = await asyncio.wait_for(ws.recv(), 20)
         if echo != whole:
             mismatches.append(describe(whole) | {"echo": describe(echo)})
