@@ -26,6 +26,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy with a live console (explicit HTTP proxy, or reverse proxy with --reverse).
     Proxy(ProxyArgs),
+    /// Show sockscope's certificate authority (created on first use) and how to trust it.
+    Ca(CaArgs),
+}
+
+/// Options of `sockscope ca`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct CaArgs {
+    /// sockscope's home directory (default $SOCKSCOPE_HOME, else ~/.sockscope).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Write the CA certificate (PEM) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
 }
 
 /// Options of the proxy, shared by `sockscope proxy` and `sockscope-gui`.
@@ -52,6 +65,24 @@ pub struct ProxyArgs {
     /// Largest message or body kept in the capture (e.g. 16MiB, 64KiB, 1000000); bigger ones are relayed whole and captured truncated.
     #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub max_decode_bytes: String,
+    /// sockscope's home directory, where the CA lives (default $SOCKSCOPE_HOME, else ~/.sockscope).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Also trust the CA certificates in FILE (PEM) when verifying origins.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Do not verify origin certificates (dangerous: only for test servers).
+    #[arg(long)]
+    pub insecure_upstream: bool,
+    /// Only contact hosts matching REGEX; others get a 403 (e.g. '^(127\.0\.0\.1|localhost)$').
+    #[arg(long, value_name = "REGEX")]
+    pub allow_hosts: Option<String>,
+    /// Relay TLS to hosts matching REGEX as opaque tunnels instead of decrypting it.
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_hosts: Option<String>,
+    /// Do not decrypt TLS at all (every TLS tunnel stays opaque; no CA is needed).
+    #[arg(long)]
+    pub no_mitm: bool,
 }
 
 impl ProxyArgs {
@@ -73,11 +104,46 @@ impl ProxyArgs {
                 self.max_decode_bytes
             )
         })?;
+        let regex = |opt: &str, v: &Option<String>| -> Result<Option<regex::Regex>, String> {
+            v.as_ref()
+                .map(|r| {
+                    regex::Regex::new(r).map_err(|e| {
+                        format!("invalid {opt} regex {r:?}: {}", one_line(&e.to_string()))
+                    })
+                })
+                .transpose()
+        };
+        let allow_hosts = regex("--allow-hosts", &self.allow_hosts)?;
+        let ignore_hosts = regex("--ignore-hosts", &self.ignore_hosts)?;
+        if self.no_mitm && (self.upstream_ca.is_some() || self.insecure_upstream) {
+            return Err(
+                "--no-mitm turns TLS interception off; --upstream-ca and --insecure-upstream would do nothing".into(),
+            );
+        }
+        let reverse_tls = matches!(&mode, Mode::Reverse(t) if t.tls);
+        let mitm = if self.no_mitm && !reverse_tls {
+            None
+        } else {
+            let home = crate::ca::home_dir(self.home.as_deref())?;
+            let ca = crate::ca::Ca::load_or_create(&home)?;
+            for w in &ca.warnings {
+                eprintln!("sockscope: warning: {w}");
+            }
+            let m = crate::proxy::tls::Mitm::new(
+                std::sync::Arc::new(ca),
+                self.upstream_ca.as_deref(),
+                self.insecure_upstream,
+            )?;
+            Some(std::sync::Arc::new(m))
+        };
         Ok(ProxyConfig {
             listen,
             mode,
             keep_host: self.keep_host,
             max_decode,
+            mitm,
+            allow_hosts,
+            ignore_hosts,
         })
     }
 
@@ -88,6 +154,11 @@ impl ProxyArgs {
             "reverse": self.reverse,
             "keep_host": self.keep_host,
             "max_decode_bytes": self.max_decode_bytes,
+            "upstream_ca": self.upstream_ca,
+            "insecure_upstream": self.insecure_upstream,
+            "allow_hosts": self.allow_hosts,
+            "ignore_hosts": self.ignore_hosts,
+            "no_mitm": self.no_mitm,
         })
     }
 }
@@ -109,11 +180,12 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("invalid --reverse URL {url:?}: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
         Some(other) => {
             return Err(format!(
-                "invalid --reverse URL {url:?}: scheme {other:?} is not supported yet (use http://)"
+                "invalid --reverse URL {url:?}: scheme {other:?} is not supported (use http:// or https://)"
             ));
         }
         None => {
@@ -121,7 +193,7 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
                 "invalid --reverse URL {url:?}: it needs a scheme, e.g. http://127.0.0.1:3000"
             ));
         }
-    }
+    };
     let Some(auth) = uri.authority() else {
         return Err(format!("invalid --reverse URL {url:?}: it has no host"));
     };
@@ -139,9 +211,14 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string(),
-        port: auth.port_u16().unwrap_or(80),
+        port: auth.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         authority: auth.as_str().to_string(),
+        tls,
     })
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Parses `16MiB`, `64KiB`, `1MB`, `1000` into bytes.
@@ -193,6 +270,10 @@ mod tests {
         assert_eq!(parse_origin("http://localhost/").map(|t| t.port), Ok(80));
         assert!(parse_origin("127.0.0.1:3000").is_err());
         assert!(parse_origin("ftp://x").is_err());
+        assert_eq!(
+            parse_origin("https://h").map(|t| (t.port, t.tls)),
+            Ok((443, true))
+        );
         assert!(parse_origin("http://x/api").is_err());
     }
 

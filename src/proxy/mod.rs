@@ -11,6 +11,7 @@
 pub mod body;
 pub mod forward;
 pub mod relay;
+pub mod tls;
 pub mod tunnel;
 
 use crate::event::{ConnId, EventKind};
@@ -44,12 +45,23 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub authority: String,
+    /// Speak TLS to the origin (https / wss).
+    pub tls: bool,
 }
 
 impl Target {
     /// The `host:port` key used for connection reuse.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        format!(
+            "{}{}:{}",
+            if self.tls { "tls:" } else { "" },
+            self.host,
+            self.port
+        )
+    }
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 }
 
@@ -61,6 +73,47 @@ pub struct ProxyConfig {
     pub keep_host: bool,
     /// Largest message or body kept in the capture (bytes).
     pub max_decode: usize,
+    /// TLS interception (CA, leaf minting, origin verification).
+    pub mitm: Option<Arc<tls::Mitm>>,
+    /// Only hosts matching this are dialled (`--allow-hosts`).
+    pub allow_hosts: Option<regex::Regex>,
+    /// TLS to hosts matching this is relayed opaquely (`--ignore-hosts`).
+    pub ignore_hosts: Option<regex::Regex>,
+}
+
+impl ProxyConfig {
+    /// A plain configuration (no TLS interception, no host filters).
+    pub fn new(listen: SocketAddr, mode: Mode) -> ProxyConfig {
+        ProxyConfig {
+            listen,
+            mode,
+            keep_host: false,
+            max_decode: 16 << 20,
+            mitm: None,
+            allow_hosts: None,
+            ignore_hosts: None,
+        }
+    }
+
+    /// The `403` text when `host` is outside `--allow-hosts`, or `None` when it may be dialled.
+    pub fn refuse_host(&self, host: &str) -> Option<String> {
+        let re = self.allow_hosts.as_ref()?;
+        if re.is_match(host) {
+            None
+        } else {
+            Some(format!(
+                "sockscope: host {host} is outside the allowed scope (--allow-hosts {}); it was not contacted\n",
+                re.as_str()
+            ))
+        }
+    }
+
+    /// True when TLS to `host` must stay opaque.
+    pub fn ignored(&self, host: &str) -> bool {
+        self.ignore_hosts
+            .as_ref()
+            .is_some_and(|re| re.is_match(host))
+    }
 }
 
 impl ProxyConfig {
@@ -68,7 +121,7 @@ impl ProxyConfig {
     pub fn describe_mode(&self) -> String {
         match &self.mode {
             Mode::Explicit => "explicit proxy".into(),
-            Mode::Reverse(t) => format!("reverse proxy to http://{}", t.authority),
+            Mode::Reverse(t) => format!("reverse proxy to {}://{}", t.scheme(), t.authority),
         }
     }
 }
