@@ -68,7 +68,14 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
         eprintln!("  saving the capture to {}", p.display());
     }
     app::wait_for_signal();
-    eprintln!("sockscope: stopping");
+    eprintln!(
+        "sockscope: stopping (waiting up to 2 s for open exchanges; press Ctrl-C again to quit at once)"
+    );
+    std::thread::spawn(|| {
+        app::wait_for_signal();
+        eprintln!("sockscope: second signal, exiting now");
+        std::process::exit(130);
+    });
     running.stop();
     Ok(())
 }

@@ -34,6 +34,10 @@ pub struct ConnCtx {
     handed_off: AtomicBool,
     upstream: Mutex<Option<(String, SendRequest<ProxyBody>)>>,
     preconnected: Mutex<Option<(String, TcpStream)>>,
+    /// Keeps the connection counted as live for graceful shutdown.
+    pub active: Option<super::Active>,
+    /// The connection a tunnel was opened on (kept alive, and counted live, while the tunnel is).
+    pub parent: Option<Arc<ConnCtx>>,
 }
 
 impl ConnCtx {
@@ -54,6 +58,8 @@ impl ConnCtx {
             handed_off: AtomicBool::new(false),
             upstream: Mutex::new(None),
             preconnected: Mutex::new(None),
+            active: None,
+            parent: None,
         }
     }
 

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -138,13 +139,34 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     })
 }
 
-/// Accepts connections until `shutdown` turns true.
+/// How long in-flight connections may take to finish after a shutdown request.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Counts a live connection until dropped.
+pub struct Active(Arc<AtomicUsize>);
+
+impl Active {
+    fn new(n: &Arc<AtomicUsize>) -> Active {
+        n.fetch_add(1, Ordering::Relaxed);
+        Active(n.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Accepts connections until `shutdown` turns true, then lets the connections in flight finish
+/// for up to [`SHUTDOWN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
     cfg: Arc<ProxyConfig>,
     events: EventTx,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let active = Arc::new(AtomicUsize::new(0));
     let listener_name = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -157,8 +179,10 @@ pub async fn serve(
                     let conn = events.next_conn();
                     events.emit(conn, EventKind::ConnOpen { client: peer.to_string(), listener: listener_name.clone() });
                     let io = CountingIo::new(stream);
-                    let ctx = Arc::new(forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone()));
-                    tokio::spawn(serve_http(ctx, io));
+                    let mut ctx = forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone());
+                    // Held by every task serving this connection (relays, tunnels): counts it live.
+                    ctx.active = Some(Active::new(&active));
+                    tokio::spawn(serve_http(Arc::new(ctx), io));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: say so, back off, keep serving.
@@ -168,6 +192,25 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         }
+    }
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = active.load(Ordering::Relaxed);
+    if left > 0 {
+        events.emit(
+            0,
+            EventKind::Anomaly {
+                layer: "proxy".into(),
+                dir: None,
+                message: format!(
+                    "shutdown: {left} connections still open after {} s were cut",
+                    SHUTDOWN_GRACE.as_secs()
+                ),
+            },
+        );
     }
 }
 

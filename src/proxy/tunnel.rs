@@ -179,13 +179,15 @@ where
                 decoded: true,
             },
         );
-        let nested = Arc::new(ConnCtx::new(
+        let mut nested = ConnCtx::new(
             ctx.cfg.clone(),
             ctx.events.clone(),
             ctx.conn,
             Some(target.clone()),
             ctx.counters.clone(),
-        ));
+        );
+        nested.parent = Some(ctx.clone());
+        let nested = Arc::new(nested);
         nested.set_preconnected(target.key(), upstream);
         serve_http(nested, Rewind::new(Bytes::from(first), client)).await;
         return;
@@ -311,13 +313,15 @@ async fn intercept<I>(
         tls: true,
         ..target
     };
-    let nested = Arc::new(ConnCtx::new(
+    let mut nested = ConnCtx::new(
         ctx.cfg.clone(),
         ctx.events.clone(),
         ctx.conn,
         Some(target.clone()),
         ctx.counters.clone(),
-    ));
+    );
+    nested.parent = Some(ctx.clone());
+    let nested = Arc::new(nested);
     nested.set_preconnected(target.key(), upstream);
     serve_http(nested, tls).await;
 }
