@@ -142,6 +142,45 @@ pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    // Proxy authentication applies to what clients send to the proxy itself, not inside tunnels.
+    if let Some(expected) = &ctx.cfg.auth
+        && ctx.fixed.is_none()
+    {
+        let given = req
+            .headers()
+            .get(header::PROXY_AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given.map(str::trim) != Some(expected.as_str()) {
+            let exchange = ctx.events.next_exchange();
+            let what = if given.is_some() {
+                "wrong credentials"
+            } else {
+                "no Proxy-Authorization header"
+            };
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::Anomaly {
+                    layer: "proxy".into(),
+                    dir: Some(Dir::ClientToServer),
+                    message: format!("refused {} {}: {what}", req.method(), req.uri()),
+                },
+            );
+            let mut r = generated(
+                &ctx,
+                exchange,
+                ctx.events.now_us(),
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                format!(
+                    "sockscope: proxy authentication required ({what}); send Proxy-Authorization: Basic, e.g. curl -x http://USER:PASS@HOST:PORT\n"
+                ),
+            );
+            r.headers_mut().insert(
+                header::PROXY_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sockscope\""),
+            );
+            return Ok(r);
+        }
+    }
     if req.method() == Method::CONNECT {
         if ctx.fixed.is_some() || ctx.cfg.mode != Mode::Explicit {
             return Ok(plain(
