@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Run the proxy with a live console (explicit HTTP proxy, or reverse proxy with --reverse).
     Proxy(ProxyArgs),
