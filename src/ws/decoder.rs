@@ -298,8 +298,7 @@ impl WsDecoder {
                 m.frames = m.frames.saturating_add(1);
                 m.wire_len = m.wire_len.saturating_add(h.payload_len);
                 if m.body == Body::Raw {
-                    let room = m.data.room();
-                    m.data.buf.reserve(clamp(h.payload_len, room));
+                    m.data.reserve(clamp(h.payload_len, usize::MAX));
                 }
                 self.frame.target = Target::Message;
             }
@@ -352,7 +351,7 @@ impl WsDecoder {
         };
         let mut data = CappedBuf::new(self.max_message);
         if body == Body::Raw {
-            data.buf.reserve(clamp(h.payload_len, self.max_message));
+            data.reserve(clamp(h.payload_len, usize::MAX));
         }
         self.msg = Some(OpenMessage {
             opcode,

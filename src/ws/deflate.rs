@@ -58,9 +58,19 @@ impl CappedBuf {
     pub fn room(&self) -> usize {
         self.cap.saturating_sub(self.buf.len())
     }
+    /// Makes room for `n` more bytes (as far as the cap allows), growing geometrically but never
+    /// allocating past the cap.
+    pub fn reserve(&mut self, n: usize) {
+        let room = self.room();
+        let need = n.min(room);
+        if self.buf.capacity() - self.buf.len() < need {
+            self.buf.reserve_exact(need.max(self.buf.len()).min(room));
+        }
+    }
     /// Appends what fits and counts all of it.
     pub fn append(&mut self, data: &[u8]) {
         let keep = data.len().min(self.room());
+        self.reserve(keep);
         self.buf
             .extend_from_slice(data.get(..keep).unwrap_or_default());
         self.total += data.len() as u64;
@@ -368,4 +378,22 @@ fn prime(shadow: &mut Decompress, scratch: &mut [u8]) {
 
 fn byte_sum(bytes: &[u8]) -> u64 {
     bytes.iter().map(|&b| u64::from(b)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_capped_buf_never_allocates_past_the_cap() {
+        for cap in [0usize, 1, 100, 1000, 4096, 100_000] {
+            let mut b = CappedBuf::new(cap);
+            for i in 0..3000usize {
+                b.append(&vec![7u8; i % 97]);
+                assert!(b.buf.capacity() <= cap, "cap {cap}: {}", b.buf.capacity());
+            }
+            assert_eq!(b.buf.len(), cap.min(b.total as usize));
+            assert_eq!(b.truncated(), b.total > cap as u64);
+        }
+    }
 }

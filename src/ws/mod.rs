@@ -11,15 +11,24 @@
 //! ```
 //!
 //! - [`frame`]: the httparse-style header parser and the unmasking loop.
-//! - [`deflate`] (private): one inflater per direction, context takeover, decode cap.
-//! - [`decoder`] (private): the per-direction state machine behind [`WsDecoder`].
-//! - [`message`] (private): reassembled messages to records, close frames, anomaly wording.
+//! - `deflate` (private): one inflater per direction, context takeover, decode cap, and a check
+//!   for back-references before the start of a compression context.
+//! - `decoder` (private): the per-direction state machine behind [`WsDecoder`].
+//! - `message` (private): reassembled messages to records, close frames, anomaly wording.
 //! - [`handshake`]: [`accept_key`] and [`negotiated_deflate`].
 //!
-//! Documented choices: after an inflate error in a context-takeover direction the direction is
-//! "lost", and every later compressed message there yields one anomaly (no message) while
-//! uncompressed messages still decode. A message whose inflation fails yields an anomaly and no
-//! message. Anomalies come before the item they concern.
+//! Documented choices:
+//! - After an inflate error in a context-takeover direction the direction is "lost": every later
+//!   compressed message there yields one anomaly each (and no message) while uncompressed messages
+//!   still decode. Without context takeover the next message starts fresh.
+//! - A message whose inflation fails yields an anomaly and no message; so does a dropped message
+//!   (a new data frame while one is open), which in a takeover direction also loses the context.
+//! - Anomalies come before the item they concern (a message or control frame is emitted once its
+//!   last byte arrives; header anomalies are emitted when the header is complete).
+//! - RSV1 without permessage-deflate: the payload is kept raw, and the message says
+//!   `compressed: true` (its field means "RSV1 was set on the first frame").
+//! - Close codes 1004 and 5000+ are flagged too (RFC 6455 §7.4: reserved / undefined).
+//! - Control frames longer than 125 bytes are still emitted, with payloads cut at 64 KiB.
 
 mod decoder;
 mod deflate;
