@@ -16,6 +16,7 @@
 //! - [`cli`]: command-line arguments shared by the CLI and the GUI.
 
 pub mod app;
+pub mod ca;
 pub mod cli;
 pub mod engineio;
 pub mod event;

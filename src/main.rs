@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Proxy(args) => sockscope::run::proxy(&args),
+        Command::Ca(args) => sockscope::run::ca(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! The headless commands, shared by the CLI binary and the GUI's no-display fallback.
 
 use crate::app;
-use crate::cli::ProxyArgs;
+use crate::cli::{CaArgs, ProxyArgs};
 use crate::event::Clock;
 use crate::pipeline::Sink;
 use crate::sink::console::ConsoleSink;
@@ -28,6 +28,26 @@ pub fn sinks(args: &ProxyArgs, clock: &Clock) -> Result<Vec<Box<dyn Sink>>, Stri
     Ok(sinks)
 }
 
+/// `sockscope ca`: prints where the CA is, its fingerprint and how to trust it; `--export` copies it.
+pub fn ca(args: &CaArgs) -> Result<(), String> {
+    let home = crate::ca::home_dir(args.home.as_deref())?;
+    let ca = crate::ca::Ca::load_or_create(&home)?;
+    for w in &ca.warnings {
+        eprintln!("sockscope: warning: {w}");
+    }
+    if ca.created {
+        eprintln!("sockscope: created a new CA in {}", home.display());
+    }
+    if let Some(out) = &args.export {
+        std::fs::write(out, ca.cert_pem.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        eprintln!("sockscope: wrote the CA certificate to {}", out.display());
+        return Ok(());
+    }
+    println!("{}", crate::ca::trust_instructions(&ca));
+    Ok(())
+}
+
 /// `sockscope proxy`: runs until Ctrl-C or SIGTERM, then prints the summary.
 pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     let config = args.validate()?;
@@ -35,11 +55,27 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     let sinks = sinks(args, &clock)?;
     let running = app::start(config, clock, Vec::new(), sinks)?;
     eprintln!("{}", app::banner(&running.config));
+    if let Some(m) = &running.config.mitm {
+        eprintln!(
+            "  TLS interception on: clients must trust {} (see `sockscope ca`)",
+            m.ca().cert_path.display()
+        );
+        if m.insecure {
+            eprintln!("  warning: --insecure-upstream: origin certificates are NOT verified");
+        }
+    }
     if let Some(p) = &args.save {
         eprintln!("  saving the capture to {}", p.display());
     }
     app::wait_for_signal();
-    eprintln!("sockscope: stopping");
+    eprintln!(
+        "sockscope: stopping (waiting up to 2 s for open exchanges; press Ctrl-C again to quit at once)"
+    );
+    std::thread::spawn(|| {
+        app::wait_for_signal();
+        eprintln!("sockscope: second signal, exiting now");
+        std::process::exit(130);
+    });
     running.stop();
     Ok(())
 }

@@ -23,13 +23,27 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Run the proxy with a live console (explicit HTTP proxy, or reverse proxy with --reverse).
     Proxy(ProxyArgs),
+    /// Show sockscope's certificate authority (created on first use) and how to trust it.
+    Ca(CaArgs),
+}
+
+/// Options of `sockscope ca`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct CaArgs {
+    /// sockscope's home directory (default $SOCKSCOPE_HOME, else ~/.sockscope).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Write the CA certificate (PEM) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
 }
 
 /// Options of the proxy, shared by `sockscope proxy` and `sockscope-gui`.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug)]
 pub struct ProxyArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -52,6 +66,61 @@ pub struct ProxyArgs {
     /// Largest message or body kept in the capture (e.g. 16MiB, 64KiB, 1000000); bigger ones are relayed whole and captured truncated.
     #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub max_decode_bytes: String,
+    /// sockscope's home directory, where the CA lives (default $SOCKSCOPE_HOME, else ~/.sockscope).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Also trust the CA certificates in FILE (PEM) when verifying origins.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Do not verify origin certificates (dangerous: only for test servers).
+    #[arg(long)]
+    pub insecure_upstream: bool,
+    /// Only contact hosts matching REGEX; others get a 403 (e.g. '^(127\.0\.0\.1|localhost)$').
+    #[arg(long, value_name = "REGEX")]
+    pub allow_hosts: Option<String>,
+    /// Relay TLS to hosts matching REGEX as opaque tunnels instead of decrypting it.
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_hosts: Option<String>,
+    /// Do not decrypt TLS at all (every TLS tunnel stays opaque; no CA is needed).
+    #[arg(long)]
+    pub no_mitm: bool,
+    /// Require proxy authentication (Proxy-Authorization: Basic) with these credentials.
+    #[arg(long, value_name = "USER:PASS")]
+    pub auth: Option<String>,
+    /// Accept anyone on a non-loopback --listen address (prints a warning).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Largest request head accepted; larger ones get 431.
+    #[arg(long, value_name = "SIZE", default_value = "64KiB")]
+    pub max_header_bytes: String,
+    /// Most client connections served at once; more get 503.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+}
+
+impl Default for ProxyArgs {
+    /// The same defaults as the command line.
+    fn default() -> Self {
+        ProxyArgs {
+            listen: "127.0.0.1:8080".into(),
+            reverse: None,
+            keep_host: false,
+            save: None,
+            json: false,
+            quiet: false,
+            max_decode_bytes: "16MiB".into(),
+            home: None,
+            upstream_ca: None,
+            insecure_upstream: false,
+            allow_hosts: None,
+            ignore_hosts: None,
+            no_mitm: false,
+            auth: None,
+            no_auth: false,
+            max_header_bytes: "64KiB".into(),
+            max_connections: 4096,
+        }
+    }
 }
 
 impl ProxyArgs {
@@ -73,12 +142,97 @@ impl ProxyArgs {
                 self.max_decode_bytes
             )
         })?;
+        let regex = |opt: &str, v: &Option<String>| -> Result<Option<regex::Regex>, String> {
+            v.as_ref()
+                .map(|r| {
+                    regex::Regex::new(r).map_err(|e| {
+                        format!("invalid {opt} regex {r:?}: {}", one_line(&e.to_string()))
+                    })
+                })
+                .transpose()
+        };
+        let auth = self.auth_header(&listen)?;
+        let max_header_bytes = parse_size(&self.max_header_bytes).map_err(|e| {
+            format!(
+                "invalid --max-header-bytes {:?}: {e}",
+                self.max_header_bytes
+            )
+        })?;
+        if max_header_bytes < 1024 {
+            return Err(format!(
+                "--max-header-bytes {} is too small (at least 1KiB)",
+                self.max_header_bytes
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        let allow_hosts = regex("--allow-hosts", &self.allow_hosts)?;
+        let ignore_hosts = regex("--ignore-hosts", &self.ignore_hosts)?;
+        if self.no_mitm && (self.upstream_ca.is_some() || self.insecure_upstream) {
+            return Err(
+                "--no-mitm turns TLS interception off; --upstream-ca and --insecure-upstream would do nothing".into(),
+            );
+        }
+        let reverse_tls = matches!(&mode, Mode::Reverse(t) if t.tls);
+        let mitm = if self.no_mitm && !reverse_tls {
+            None
+        } else {
+            let home = crate::ca::home_dir(self.home.as_deref())?;
+            let ca = crate::ca::Ca::load_or_create(&home)?;
+            for w in &ca.warnings {
+                eprintln!("sockscope: warning: {w}");
+            }
+            let m = crate::proxy::tls::Mitm::new(
+                std::sync::Arc::new(ca),
+                self.upstream_ca.as_deref(),
+                self.insecure_upstream,
+            )?;
+            Some(std::sync::Arc::new(m))
+        };
         Ok(ProxyConfig {
             listen,
             mode,
             keep_host: self.keep_host,
             max_decode,
+            mitm,
+            allow_hosts,
+            ignore_hosts,
+            auth,
+            max_header_bytes,
+            max_connections: self.max_connections,
         })
+    }
+
+    /// The expected `Proxy-Authorization` value; refuses a non-loopback listener without a decision.
+    fn auth_header(&self, listen: &SocketAddr) -> Result<Option<String>, String> {
+        use base64::Engine as _;
+        if self.auth.is_some() && self.no_auth {
+            return Err("--auth and --no-auth contradict each other".into());
+        }
+        if let Some(a) = &self.auth {
+            if self.reverse.is_some() {
+                return Err("--auth protects the explicit proxy (Proxy-Authorization); it does not apply with --reverse".into());
+            }
+            if !a.contains(':') || a.starts_with(':') {
+                return Err(format!("invalid --auth {a:?}: expected USER:PASS"));
+            }
+            return Ok(Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(a)
+            )));
+        }
+        if !listen.ip().is_loopback() {
+            if !self.no_auth {
+                return Err(format!(
+                    "--listen {listen} is reachable from other machines: add --auth USER:PASS, or --no-auth to let anyone use the proxy"
+                ));
+            }
+            eprintln!(
+                "sockscope: warning: --no-auth: anyone who can reach {listen} can use this proxy and read what passes through it"
+            );
+        }
+        Ok(None)
     }
 
     /// The options as recorded in a capture's header.
@@ -88,6 +242,11 @@ impl ProxyArgs {
             "reverse": self.reverse,
             "keep_host": self.keep_host,
             "max_decode_bytes": self.max_decode_bytes,
+            "upstream_ca": self.upstream_ca,
+            "insecure_upstream": self.insecure_upstream,
+            "allow_hosts": self.allow_hosts,
+            "ignore_hosts": self.ignore_hosts,
+            "no_mitm": self.no_mitm,
         })
     }
 }
@@ -109,11 +268,12 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("invalid --reverse URL {url:?}: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
         Some(other) => {
             return Err(format!(
-                "invalid --reverse URL {url:?}: scheme {other:?} is not supported yet (use http://)"
+                "invalid --reverse URL {url:?}: scheme {other:?} is not supported (use http:// or https://)"
             ));
         }
         None => {
@@ -121,7 +281,7 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
                 "invalid --reverse URL {url:?}: it needs a scheme, e.g. http://127.0.0.1:3000"
             ));
         }
-    }
+    };
     let Some(auth) = uri.authority() else {
         return Err(format!("invalid --reverse URL {url:?}: it has no host"));
     };
@@ -139,9 +299,14 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string(),
-        port: auth.port_u16().unwrap_or(80),
+        port: auth.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         authority: auth.as_str().to_string(),
+        tls,
     })
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Parses `16MiB`, `64KiB`, `1MB`, `1000` into bytes.
@@ -193,7 +358,66 @@ mod tests {
         assert_eq!(parse_origin("http://localhost/").map(|t| t.port), Ok(80));
         assert!(parse_origin("127.0.0.1:3000").is_err());
         assert!(parse_origin("ftp://x").is_err());
+        assert_eq!(
+            parse_origin("https://h").map(|t| (t.port, t.tls)),
+            Ok((443, true))
+        );
         assert!(parse_origin("http://x/api").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_command_line() {
+        let cli = Cli::parse_from(["sockscope", "proxy"]);
+        let Command::Proxy(a) = cli.command else {
+            panic!("not proxy")
+        };
+        let d = ProxyArgs::default();
+        assert_eq!(
+            (
+                a.listen,
+                a.max_decode_bytes,
+                a.max_header_bytes,
+                a.max_connections
+            ),
+            (
+                d.listen,
+                d.max_decode_bytes,
+                d.max_header_bytes,
+                d.max_connections
+            )
+        );
+    }
+
+    #[test]
+    fn open_listeners_need_an_auth_decision() {
+        let home = std::env::temp_dir().join(format!("sockscope-cli-test-{}", std::process::id()));
+        let base = ProxyArgs {
+            listen: "0.0.0.0:0".into(),
+            home: Some(home.clone()),
+            no_mitm: true,
+            ..Default::default()
+        };
+        let e = base.validate().expect_err("open listener without auth");
+        assert!(e.contains("--auth") && e.contains("0.0.0.0"), "{e}");
+        let with_auth = ProxyArgs {
+            auth: Some("u:p".into()),
+            ..base.clone()
+        };
+        assert_eq!(
+            with_auth.validate().map(|c| c.auth),
+            Ok(Some("Basic dTpw".to_string()))
+        );
+        let open = ProxyArgs {
+            no_auth: true,
+            ..base.clone()
+        };
+        assert!(open.validate().is_ok());
+        let bad = ProxyArgs {
+            auth: Some("nocolon".into()),
+            ..base
+        };
+        assert!(bad.validate().is_err());
+        let _ = std::fs::remove_dir_all(home);
     }
 
     #[test]

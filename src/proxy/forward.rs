@@ -34,6 +34,10 @@ pub struct ConnCtx {
     handed_off: AtomicBool,
     upstream: Mutex<Option<(String, SendRequest<ProxyBody>)>>,
     preconnected: Mutex<Option<(String, TcpStream)>>,
+    /// Keeps the connection counted as live for graceful shutdown.
+    pub active: Option<super::Active>,
+    /// The connection a tunnel was opened on (kept alive, and counted live, while the tunnel is).
+    pub parent: Option<Arc<ConnCtx>>,
 }
 
 impl ConnCtx {
@@ -54,6 +58,8 @@ impl ConnCtx {
             handed_off: AtomicBool::new(false),
             upstream: Mutex::new(None),
             preconnected: Mutex::new(None),
+            active: None,
+            parent: None,
         }
     }
 
@@ -93,15 +99,20 @@ impl ConnCtx {
             Some((_, s)) => s,
             None => super::dial(&target.host, target.port).await?,
         };
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .preserve_header_case(true)
-            .handshake::<_, ProxyBody>(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("http handshake failed: {e}"))?;
-        tokio::spawn(async move {
-            let _ = conn.with_upgrades().await;
-        });
-        Ok(sender)
+        if target.tls {
+            let Some(mitm) = self.cfg.mitm.as_ref() else {
+                return Err("TLS to origins is not configured".into());
+            };
+            let name = super::tls::server_name(&target.host)?;
+            let tls = mitm
+                .connector()
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            handshake(TokioIo::new(tls)).await
+        } else {
+            handshake(TokioIo::new(stream)).await
+        }
     }
 
     fn keep(&self, target: &Target, sender: SendRequest<ProxyBody>) {
@@ -111,11 +122,65 @@ impl ConnCtx {
     }
 }
 
+async fn handshake<I>(io: I) -> Result<SendRequest<ProxyBody>, String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake::<_, ProxyBody>(io)
+        .await
+        .map_err(|e| format!("http handshake failed: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    Ok(sender)
+}
+
 /// The hyper service function.
 pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    // Proxy authentication applies to what clients send to the proxy itself, not inside tunnels.
+    if let Some(expected) = &ctx.cfg.auth
+        && ctx.fixed.is_none()
+    {
+        let given = req
+            .headers()
+            .get(header::PROXY_AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given.map(str::trim) != Some(expected.as_str()) {
+            let exchange = ctx.events.next_exchange();
+            let what = if given.is_some() {
+                "wrong credentials"
+            } else {
+                "no Proxy-Authorization header"
+            };
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::Anomaly {
+                    layer: "proxy".into(),
+                    dir: Some(Dir::ClientToServer),
+                    message: format!("refused {} {}: {what}", req.method(), req.uri()),
+                },
+            );
+            let mut r = generated(
+                &ctx,
+                exchange,
+                ctx.events.now_us(),
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                format!(
+                    "sockscope: proxy authentication required ({what}); send Proxy-Authorization: Basic, e.g. curl -x http://USER:PASS@HOST:PORT\n"
+                ),
+            );
+            r.headers_mut().insert(
+                header::PROXY_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sockscope\""),
+            );
+            return Ok(r);
+        }
+    }
     if req.method() == Method::CONNECT {
         if ctx.fixed.is_some() || ctx.cfg.mode != Mode::Explicit {
             return Ok(plain(
@@ -176,7 +241,7 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
 }
 
 /// Answers with a generated response and records it.
-fn generated(
+pub(super) fn generated(
     ctx: &ConnCtx,
     exchange: ExchangeId,
     started: u64,
@@ -237,20 +302,29 @@ fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
         Mode::Explicit => {
             let listen = ctx.cfg.listen;
             match (uri.scheme_str(), uri.authority()) {
-                (Some("http"), Some(a)) => Ok(Target {
-                    host: a
-                        .host()
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_string(),
-                    port: a.port_u16().unwrap_or(80),
-                    authority: a.as_str().to_string(),
-                }),
+                (Some(s @ ("http" | "https")), Some(a)) => {
+                    let tls = s == "https";
+                    if tls && ctx.cfg.mitm.is_none() {
+                        return Err((
+                            StatusCode::NOT_IMPLEMENTED,
+                            "sockscope: https:// requests need TLS interception, which is off\n"
+                                .into(),
+                        ));
+                    }
+                    Ok(Target {
+                        host: a
+                            .host()
+                            .trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .to_string(),
+                        port: a.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+                        authority: a.as_str().to_string(),
+                        tls,
+                    })
+                }
                 (Some(s), Some(_)) => Err((
                     StatusCode::NOT_IMPLEMENTED,
-                    format!(
-                        "sockscope: absolute-form {s}:// requests are not supported; clients should use CONNECT for https\n"
-                    ),
+                    format!("sockscope: absolute-form {s}:// requests are not supported\n"),
                 )),
                 _ => Err((
                     StatusCode::BAD_REQUEST,
@@ -275,7 +349,7 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let url = match &target {
-        Ok(t) => format!("http://{}{pq}", t.authority),
+        Ok(t) => format!("{}://{}{pq}", t.scheme(), t.authority),
         Err(_) => req.uri().to_string(),
     };
     ctx.events.emit(
@@ -292,6 +366,9 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
         Ok(t) => t,
         Err((status, text)) => return generated(&ctx, exchange, started, status, text),
     };
+    if let Some(text) = ctx.cfg.refuse_host(&target.host) {
+        return generated(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
+    }
     if is_self(&ctx.cfg, &target) {
         return generated(
             &ctx,
@@ -416,7 +493,11 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-        let ws_url = url.replacen("http://", "ws://", 1);
+        let ws_url = if target.tls {
+            url.replacen("https://", "wss://", 1)
+        } else {
+            url.replacen("http://", "ws://", 1)
+        };
         let ws_open = is_ws.then(|| ws_open_event(&ctx, exchange, ws_url, resp.headers()));
         ctx.hand_off();
         tokio::spawn(run_upgraded(

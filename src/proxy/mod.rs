@@ -11,6 +11,7 @@
 pub mod body;
 pub mod forward;
 pub mod relay;
+pub mod tls;
 pub mod tunnel;
 
 use crate::event::{ConnId, EventKind};
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,12 +46,23 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub authority: String,
+    /// Speak TLS to the origin (https / wss).
+    pub tls: bool,
 }
 
 impl Target {
     /// The `host:port` key used for connection reuse.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        format!(
+            "{}{}:{}",
+            if self.tls { "tls:" } else { "" },
+            self.host,
+            self.port
+        )
+    }
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 }
 
@@ -61,6 +74,56 @@ pub struct ProxyConfig {
     pub keep_host: bool,
     /// Largest message or body kept in the capture (bytes).
     pub max_decode: usize,
+    /// TLS interception (CA, leaf minting, origin verification).
+    pub mitm: Option<Arc<tls::Mitm>>,
+    /// Only hosts matching this are dialled (`--allow-hosts`).
+    pub allow_hosts: Option<regex::Regex>,
+    /// TLS to hosts matching this is relayed opaquely (`--ignore-hosts`).
+    pub ignore_hosts: Option<regex::Regex>,
+    /// The `Proxy-Authorization` value clients must send (`Basic ...`), from `--auth`.
+    pub auth: Option<String>,
+    /// Largest request head accepted (`431` beyond).
+    pub max_header_bytes: usize,
+    /// Most client connections served at once (`503` beyond).
+    pub max_connections: usize,
+}
+
+impl ProxyConfig {
+    /// A plain configuration (no TLS interception, no host filters).
+    pub fn new(listen: SocketAddr, mode: Mode) -> ProxyConfig {
+        ProxyConfig {
+            listen,
+            mode,
+            keep_host: false,
+            max_decode: 16 << 20,
+            mitm: None,
+            allow_hosts: None,
+            ignore_hosts: None,
+            auth: None,
+            max_header_bytes: 64 << 10,
+            max_connections: 4096,
+        }
+    }
+
+    /// The `403` text when `host` is outside `--allow-hosts`, or `None` when it may be dialled.
+    pub fn refuse_host(&self, host: &str) -> Option<String> {
+        let re = self.allow_hosts.as_ref()?;
+        if re.is_match(host) {
+            None
+        } else {
+            Some(format!(
+                "sockscope: host {host} is outside the allowed scope (--allow-hosts {}); it was not contacted\n",
+                re.as_str()
+            ))
+        }
+    }
+
+    /// True when TLS to `host` must stay opaque.
+    pub fn ignored(&self, host: &str) -> bool {
+        self.ignore_hosts
+            .as_ref()
+            .is_some_and(|re| re.is_match(host))
+    }
 }
 
 impl ProxyConfig {
@@ -68,7 +131,7 @@ impl ProxyConfig {
     pub fn describe_mode(&self) -> String {
         match &self.mode {
             Mode::Explicit => "explicit proxy".into(),
-            Mode::Reverse(t) => format!("reverse proxy to http://{}", t.authority),
+            Mode::Reverse(t) => format!("reverse proxy to {}://{}", t.scheme(), t.authority),
         }
     }
 }
@@ -85,13 +148,34 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     })
 }
 
-/// Accepts connections until `shutdown` turns true.
+/// How long in-flight connections may take to finish after a shutdown request.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Counts a live connection until dropped.
+pub struct Active(Arc<AtomicUsize>);
+
+impl Active {
+    fn new(n: &Arc<AtomicUsize>) -> Active {
+        n.fetch_add(1, Ordering::Relaxed);
+        Active(n.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Accepts connections until `shutdown` turns true, then lets the connections in flight finish
+/// for up to [`SHUTDOWN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
     cfg: Arc<ProxyConfig>,
     events: EventTx,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let active = Arc::new(AtomicUsize::new(0));
     let listener_name = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -101,11 +185,23 @@ pub async fn serve(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    if active.load(Ordering::Relaxed) >= cfg.max_connections {
+                        let limit = cfg.max_connections;
+                        events.emit(0, EventKind::Anomaly {
+                            layer: "proxy".into(),
+                            dir: None,
+                            message: format!("refused a connection from {peer}: {limit} connections open (--max-connections)"),
+                        });
+                        tokio::spawn(refuse_busy(stream, limit));
+                        continue;
+                    }
                     let conn = events.next_conn();
                     events.emit(conn, EventKind::ConnOpen { client: peer.to_string(), listener: listener_name.clone() });
                     let io = CountingIo::new(stream);
-                    let ctx = Arc::new(forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone()));
-                    tokio::spawn(serve_http(ctx, io));
+                    let mut ctx = forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone());
+                    // Held by every task serving this connection (relays, tunnels): counts it live.
+                    ctx.active = Some(Active::new(&active));
+                    tokio::spawn(serve_http(Arc::new(ctx), io));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: say so, back off, keep serving.
@@ -115,6 +211,25 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         }
+    }
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = active.load(Ordering::Relaxed);
+    if left > 0 {
+        events.emit(
+            0,
+            EventKind::Anomaly {
+                layer: "proxy".into(),
+                dir: None,
+                message: format!(
+                    "shutdown: {left} connections still open after {} s were cut",
+                    SHUTDOWN_GRACE.as_secs()
+                ),
+            },
+        );
     }
 }
 
@@ -140,6 +255,7 @@ where
         .preserve_header_case(true)
         .half_close(false)
         .keep_alive(true)
+        .max_header_size(ctx.cfg.max_header_bytes)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades()
         .await;
@@ -172,6 +288,18 @@ where
             },
         );
     }
+}
+
+/// Answers `503` to a connection over the limit and closes it.
+async fn refuse_busy(mut stream: TcpStream, limit: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = format!("sockscope: too many connections ({limit} open, see --max-connections)\n");
+    let resp = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(resp.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Dials an origin with a timeout; the socket has Nagle off like the client side.

@@ -39,24 +39,11 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
             headers: forward::header_list(req.headers()),
         },
     );
-    let respond = |status: StatusCode, text: String| {
-        let r = forward::plain(status, &text);
-        ctx.events.emit(
-            ctx.conn,
-            EventKind::HttpResponse {
-                exchange,
-                status: status.as_u16(),
-                reason: status.canonical_reason().unwrap_or("").into(),
-                version: "HTTP/1.1".into(),
-                headers: forward::header_list(r.headers()),
-                generated: true,
-                elapsed_us: ctx.events.now_us().saturating_sub(started),
-            },
-        );
-        r
-    };
     let Some(auth) = authority else {
-        return respond(
+        return forward::generated(
+            &ctx,
+            exchange,
+            started,
             StatusCode::BAD_REQUEST,
             "sockscope: CONNECT needs HOST:PORT\n".into(),
         );
@@ -69,11 +56,18 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
             .to_string(),
         port: auth.port_u16().unwrap_or(443),
         authority: auth.as_str().to_string(),
+        tls: false,
     };
+    if let Some(text) = ctx.cfg.refuse_host(&target.host) {
+        return forward::generated(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
+    }
     let stream = match super::dial(&target.host, target.port).await {
         Ok(s) => s,
         Err(e) => {
-            return respond(
+            return forward::generated(
+                &ctx,
+                exchange,
+                started,
                 StatusCode::BAD_GATEWAY,
                 format!(
                     "sockscope: cannot connect to upstream {}: {e}\n",
@@ -185,18 +179,28 @@ where
                 decoded: true,
             },
         );
-        let nested = Arc::new(ConnCtx::new(
+        let mut nested = ConnCtx::new(
             ctx.cfg.clone(),
             ctx.events.clone(),
             ctx.conn,
             Some(target.clone()),
             ctx.counters.clone(),
-        ));
+        );
+        nested.parent = Some(ctx.clone());
+        let nested = Arc::new(nested);
         nested.set_preconnected(target.key(), upstream);
         serve_http(nested, Rewind::new(Bytes::from(first), client)).await;
         return;
     }
-    let tls = (content == Content::Tls).then(|| client_hello_info(&first));
+    let hello = (content == Content::Tls).then(|| parse_client_hello(&first));
+    if let Some(Some(info)) = &hello
+        && let Some(mitm) = ctx.cfg.mitm.clone()
+        && !ctx.cfg.ignored(&target.host)
+    {
+        intercept(ctx, mitm, client, first, upstream, target, info.clone()).await;
+        return;
+    }
+    let tls = hello.map(|h| h.unwrap_or_default());
     ctx.events.emit(
         ctx.conn,
         EventKind::TunnelOpen {
@@ -228,9 +232,98 @@ where
 
 /// Reads SNI and offered ALPN protocols from a TLS ClientHello record (best effort).
 pub fn client_hello_info(rec: &[u8]) -> TlsInfo {
+    parse_client_hello(rec).unwrap_or_default()
+}
+
+/// Like [`client_hello_info`], but `None` unless the record really is a ClientHello.
+pub fn parse_client_hello(rec: &[u8]) -> Option<TlsInfo> {
     let mut info = TlsInfo::default();
-    let _ = parse_hello(rec, &mut info);
-    info
+    parse_hello(rec, &mut info)?;
+    Some(info)
+}
+
+/// Terminates the client's TLS with a minted certificate and serves the decrypted HTTP; the
+/// origin side is TLS too, verified unless `--insecure-upstream`.
+#[allow(clippy::too_many_arguments)]
+async fn intercept<I>(
+    ctx: Arc<ConnCtx>,
+    mitm: Arc<super::tls::Mitm>,
+    client: I,
+    first: Vec<u8>,
+    upstream: tokio::net::TcpStream,
+    target: Target,
+    hello: TlsInfo,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let name = hello.sni.clone().unwrap_or_else(|| target.host.clone());
+    let fail = |message: String| {
+        ctx.events.emit(
+            ctx.conn,
+            EventKind::Anomaly {
+                layer: "tls".into(),
+                dir: None,
+                message,
+            },
+        );
+        let (a, b) = ctx.counters.get();
+        ctx.events.emit(
+            ctx.conn,
+            EventKind::ConnClose {
+                bytes_c2s: a,
+                bytes_s2c: b,
+                error: Some("tls handshake failed".into()),
+            },
+        );
+    };
+    let acceptor = match mitm.acceptor(&name) {
+        Ok((a, _cached)) => a,
+        Err(e) => return fail(e),
+    };
+    let tls = match acceptor
+        .accept(Rewind::new(Bytes::from(first), client))
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(format!(
+                "client refused sockscope's certificate for {name}: {e}; trust the CA (run `sockscope ca`) or relay this host opaquely with --ignore-hosts"
+            ));
+        }
+    };
+    let (_, conn) = tls.get_ref();
+    let info = TlsInfo {
+        sni: hello.sni.clone(),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        version: conn.protocol_version().map(|v| format!("{v:?}")),
+    };
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::TunnelOpen {
+            host: target.host.clone(),
+            port: target.port,
+            content: "tls".into(),
+            tls: Some(info),
+            decoded: true,
+        },
+    );
+    let target = Target {
+        tls: true,
+        ..target
+    };
+    let mut nested = ConnCtx::new(
+        ctx.cfg.clone(),
+        ctx.events.clone(),
+        ctx.conn,
+        Some(target.clone()),
+        ctx.counters.clone(),
+    );
+    nested.parent = Some(ctx.clone());
+    let nested = Arc::new(nested);
+    nested.set_preconnected(target.key(), upstream);
+    serve_http(nested, tls).await;
 }
 
 fn parse_hello(rec: &[u8], info: &mut TlsInfo) -> Option<()> {
