@@ -1,5 +1,6 @@
 //! CONNECT tunnels through the explicit proxy: plaintext HTTP inside a tunnel is decoded like a
-//! direct request; TLS (or anything that looks like it) is relayed opaquely and byte-exactly.
+//! direct request; TLS that is not intercepted (`--no-mitm`, `--ignore-hosts`) is relayed
+//! opaquely and byte-exactly. Interception itself is tested in `tls_mitm.rs`.
 
 mod common;
 
@@ -153,7 +154,8 @@ fn client_hello(sni: &str) -> Vec<u8> {
 #[test]
 fn tls_looking_tunnel_is_relayed_opaquely_and_byte_exact() {
     let (server, received) = echo_server();
-    let proxy = Proxy::explicit();
+    // --no-mitm: TLS is never decrypted (this ClientHello is a fake one anyway).
+    let proxy = Proxy::start(&["--no-mitm"]);
     let mut s = connect_through(proxy.addr, &server.to_string());
     let mut sent = client_hello("tunnel.test");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -213,8 +215,9 @@ fn tls_looking_tunnel_is_relayed_opaquely_and_byte_exact() {
 fn curl_https_through_the_tunnel_is_opaque() {
     // curl speaks real TLS into the tunnel; the echo server is no TLS server, so the handshake
     // fails, but the proxy must have relayed curl's ClientHello untouched and recorded a tls tunnel.
+    // The host is exempted from interception with --ignore-hosts.
     let (server, received) = echo_server();
-    let proxy = Proxy::explicit();
+    let proxy = Proxy::start(&["--ignore-hosts", r"^127\.0\.0\.1$"]);
     let out = curl()
         .args(["-k", "-x", &proxy.url(), &format!("https://{server}/")])
         .output()

@@ -390,3 +390,34 @@ fn sigterm_exits_0_and_ends_the_capture() {
     let want: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, want);
 }
+
+#[test]
+fn allow_hosts_refuses_other_hosts_without_dialling() {
+    let origin = Origin::start();
+    let proxy = Proxy::start(&["--allow-hosts", "^localhost$"]);
+    let got = curl_run(&["-x", &proxy.url(), &format!("{}/nope", origin.url())]);
+    assert_eq!(got.status, 403, "{}", got.body);
+    assert!(
+        got.body.contains("127.0.0.1"),
+        "the 403 names the host: {:?}",
+        got.body
+    );
+    assert_eq!(
+        origin.connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the origin was never dialled"
+    );
+    let allowed = curl_run(&[
+        "-x",
+        &proxy.url(),
+        &format!("http://localhost:{}/yes", origin.addr.port()),
+    ]);
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    let c = proxy.stop().capture;
+    let resp = c.of_type("http_response");
+    assert_eq!(resp.len(), 2, "{}", c.summary());
+    assert_eq!(
+        (resp[0]["status"].as_u64(), resp[0]["generated"].as_bool()),
+        (Some(403), Some(true))
+    );
+}

@@ -233,6 +233,11 @@ impl Proxy {
         format!("http://{}", self.addr)
     }
 
+    /// sockscope's home for this proxy (`SOCKSCOPE_HOME`): its CA is `ca.pem` in there.
+    pub fn home(&self) -> PathBuf {
+        self._dir.path().join("home")
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
@@ -544,6 +549,42 @@ pub fn curl() -> Command {
     let mut c = clean_command("curl");
     c.args(["--silent", "--show-error", "--max-time", "30"]);
     c
+}
+
+/// Makes a self-signed certificate and key for `localhost` / `127.0.0.1` (a TLS origin for the
+/// interception tests) with the `openssl` command; returns (cert.pem, key.pem) in `dir`.
+pub fn origin_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("origin-cert.pem"), dir.join("origin-key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("openssl is not runnable ({e}): run scripts/test.sh first (it installs it)")
+        });
+    assert!(
+        out.status.success(),
+        "openssl could not make a test certificate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
 }
 
 /// A peer program (Python or Node script) with its stdout read line by line.

@@ -52,7 +52,7 @@ pub fn check_capture(recs: &[Value], e: &Expect) {
     assert_eq!(open.len(), 1, "one ws_open:\n{}", dump());
     let url = open[0]["url"].as_str().unwrap_or("");
     assert!(
-        url.starts_with("ws://") && url.ends_with(e.path),
+        (url.starts_with("ws://") || url.starts_with("wss://")) && url.ends_with(e.path),
         "ws_open url {url:?}"
     );
     if e.deflate {

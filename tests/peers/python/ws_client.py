@@ -1,11 +1,13 @@
 """WebSocket client for sockscope's end-to-end tests (the `websockets` library).
 
-Usage: ws_client.py --url ws://HOST:PORT/PATH [--proxy http://HOST:PORT] [--compression deflate|none]
+Usage: ws_client.py --url ws[s]://HOST:PORT/PATH [--proxy http://HOST:PORT] [--compression deflate|none]
+                    [--cafile FILE]
 
 Sends a fixed set of text and binary messages (sizes 0 to 200 KiB, non-ASCII text, random and
 compressible bytes, one message in fragments), waits for each echo and compares it, sends a ping
 and waits for its pong, then closes with 1000 "done". With --proxy the connection goes through
-that HTTP proxy (websockets >= 15 uses CONNECT). Prints one JSON line:
+that HTTP proxy (websockets >= 15 uses CONNECT). For wss:// URLs, --cafile is the CA to trust
+(sockscope's own CA when it intercepts TLS). Prints one JSON line:
 {"ok", "sent": [{kind, len, sha256, frames}], "mismatches": [...], "extensions", "close_code"}
 and exits 1 when anything did not come back intact.
 """
@@ -16,6 +18,7 @@ import hashlib
 import json
 import random
 import signal
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -48,8 +51,12 @@ def describe(msg, frames=1):
 async def run(args):
     sent, mismatches = [], []
     compression = "deflate" if args.compression == "deflate" else None
+    tls = {}
+    if args.url.startswith("wss://"):
+        tls["ssl"] = ssl.create_default_context(cafile=args.cafile)
     async with connect(
         args.url,
+        **tls,
         proxy=args.proxy,  # None: direct (and ignore any proxy from the environment)
         compression=compression,
         ping_interval=None,
@@ -90,6 +97,7 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--proxy", default=None)
     ap.add_argument("--compression", choices=["deflate", "none"], default="deflate")
+    ap.add_argument("--cafile", default=None)
     args = ap.parse_args()
     signal.alarm(120)
     result = asyncio.run(asyncio.wait_for(run(args), 100))
