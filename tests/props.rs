@@ -163,3 +163,18 @@ props! {
     http_head: "http_head", 256;
     ndjson_event: "ndjson_event", 512;
 }
+
+/// Found by the `sio_packet` fuzzer: serde_json's default float parser can be one ULP off
+/// (`1.7e301` was read as `1.7000000000000001e301`), so a capture showed Socket.IO numbers the
+/// peer never sent. The `float_roundtrip` feature of serde_json makes parsing exact.
+#[test]
+fn json_numbers_in_socketio_packets_are_exact() {
+    use sockscope::socketio::{SioVersion, decode_packet};
+    let p = decode_packet(
+        r#"2["n",1.7e301,0.1,5e-324,-2.2250738585072014e-308]"#,
+        SioVersion::V5,
+    )
+    .expect("decodes");
+    let want = serde_json::json!(["n", 1.7e301, 0.1, 5e-324, -2.2250738585072014e-308]);
+    assert_eq!(p.data, Some(want));
+}

@@ -167,8 +167,8 @@ pub fn sio_messages(p: &SioPacket, version: SioVersion) -> Vec<Payload> {
 }
 
 /// A packet as socket.io-msgpack-parser writes it: a map `{type, nsp, data?, id?}` where each
-/// placeholder the decoder put in `data` (the k-th one met depth first, `num` k) becomes the
-/// k-th attachment as a msgpack `bin` again.
+/// placeholder the decoder put in `data` (the k-th one met depth first: exactly
+/// `{"_placeholder":true,"num":k}`) becomes the k-th attachment as a msgpack `bin` again.
 pub fn sio_msgpack(p: &SioPacket) -> Vec<u8> {
     use rmpv::Value as Mp;
     let mut map = vec![
@@ -190,6 +190,7 @@ pub fn sio_msgpack(p: &SioPacket) -> Vec<u8> {
 fn json_to_mp(v: &Value, attachments: &[bytes::Bytes], k: &mut usize) -> rmpv::Value {
     use rmpv::Value as Mp;
     if let Some(obj) = v.as_object()
+        && obj.len() == 2
         && obj.get("_placeholder") == Some(&Value::Bool(true))
         && obj.get("num").and_then(Value::as_u64) == Some(*k as u64)
         && let Some(a) = attachments.get(*k)

@@ -21,26 +21,27 @@ fn version(b: u8) -> SioVersion {
 
 /// The fields a round trip must keep (`invalid` is derived from them, or from text that the
 /// encoder normalises, such as JSON that does not parse).
-fn shape(
-    p: &SioPacket,
-) -> (
-    SioType,
-    &str,
-    Option<u64>,
-    Option<&Value>,
-    &[Bytes],
-    usize,
-    Option<&str>,
-) {
-    (
-        p.ptype,
-        &p.nsp,
-        p.id,
-        p.data.as_ref(),
-        &p.attachments,
-        p.attachment_count,
-        p.query.as_deref(),
-    )
+#[derive(Debug, PartialEq)]
+struct Shape<'a> {
+    ptype: SioType,
+    nsp: &'a str,
+    id: Option<u64>,
+    data: Option<&'a Value>,
+    attachments: &'a [Bytes],
+    attachment_count: usize,
+    query: Option<&'a str>,
+}
+
+fn shape(p: &SioPacket) -> Shape<'_> {
+    Shape {
+        ptype: p.ptype,
+        nsp: &p.nsp,
+        id: p.id,
+        data: p.data.as_ref(),
+        attachments: &p.attachments,
+        attachment_count: p.attachment_count,
+        query: p.query.as_deref(),
+    }
 }
 
 /// `[flags][text]`: one packet of the default parser. Whatever decodes re-encodes to a text that
