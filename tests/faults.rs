@@ -1051,8 +1051,15 @@ fn sigterm_lets_an_in_flight_response_finish() {
                 .await;
         }
     });
-    let proxy = Proxy::reverse(&format!("http://{addr}"));
-    let pid = proxy.pid();
+    let dir = TempDir::new("sigterm");
+    let capture = dir.path().join("capture.ndjson");
+    let mut cmd = clean_command(sockscope_bin());
+    cmd.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--no-mitm"])
+        .args(["--reverse", &format!("http://{addr}"), "--save"])
+        .arg(&capture)
+        .stdout(Stdio::null());
+    let mut proxy = Sockscope::start(cmd);
+    let pid = proxy.child.id();
     let resp = rt.block_on(async {
         let mut c = tokio::net::TcpStream::connect(proxy.addr)
             .await
@@ -1069,9 +1076,9 @@ fn sigterm_lets_an_in_flight_response_finish() {
         text.starts_with("HTTP/1.1 200") && text.ends_with("slow"),
         "{text}"
     );
-    let stopped = proxy.stop();
-    assert_eq!(stopped.status.code(), Some(0), "{}", stopped.stderr);
-    let c = &stopped.capture;
+    let status = proxy.wait();
+    assert_eq!(status.code(), Some(0), "{:#?}", proxy.stderr());
+    let c = read_capture(&capture);
     assert!(c.end.is_some(), "capture_end:\n{}", c.summary());
     let body = c
         .of_type("http_body")
@@ -1114,6 +1121,12 @@ fn a_second_sigint_exits_at_once() {
         bounded("the origin to get it", got_rx.recv()).await;
         c
     });
+    // Wait for the request's record to reach the file (flushed every 100 ms).
+    let deadline = Instant::now() + LIMIT;
+    while count(&read_capture_lenient(&capture), "http_request") == 0 {
+        assert!(Instant::now() < deadline, "no http_request record");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     signal(pid, "INT");
     // The first signal starts the grace period, which this request outlives; the second must
     // not wait for it. (Sent once the first one was seen: the proxy says it is stopping.)
@@ -1144,6 +1157,9 @@ fn a_second_sigint_exits_at_once() {
         serde_json::from_str::<serde_json::Value>(l)
             .unwrap_or_else(|e| panic!("complete capture line does not parse ({e}): {l}"));
     }
-    assert!(lines.len() >= 2, "header and records: {text}");
+    assert!(
+        count(&read_capture_lenient(&capture), "http_request") == 1,
+        "what was flushed before the signals is still there: {text}"
+    );
     let _ = torn;
 }
