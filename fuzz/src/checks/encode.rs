@@ -166,9 +166,9 @@ pub fn sio_messages(p: &SioPacket, version: SioVersion) -> Vec<Payload> {
     out
 }
 
-/// A packet as socket.io-msgpack-parser writes it: a map `{type, nsp, data?, id?}` where each
-/// placeholder the decoder put in `data` (the k-th one met depth first: exactly
-/// `{"_placeholder":true,"num":k}`) becomes the k-th attachment as a msgpack `bin` again.
+/// A packet as socket.io-msgpack-parser writes it: a map `{type, nsp, data?, id?}` where every
+/// placeholder in `data` (exactly `{"_placeholder":true,"num":k}` with k an attachment index)
+/// becomes that attachment as a msgpack `bin` again.
 pub fn sio_msgpack(p: &SioPacket) -> Vec<u8> {
     use rmpv::Value as Mp;
     let mut map = vec![
@@ -176,8 +176,7 @@ pub fn sio_msgpack(p: &SioPacket) -> Vec<u8> {
         (Mp::from("nsp"), Mp::from(p.nsp.as_str())),
     ];
     if let Some(d) = &p.data {
-        let mut k = 0usize;
-        map.push((Mp::from("data"), json_to_mp(d, &p.attachments, &mut k)));
+        map.push((Mp::from("data"), json_to_mp(d, &p.attachments)));
     }
     if let Some(id) = p.id {
         map.push((Mp::from("id"), Mp::from(id)));
@@ -187,15 +186,22 @@ pub fn sio_msgpack(p: &SioPacket) -> Vec<u8> {
     out
 }
 
-fn json_to_mp(v: &Value, attachments: &[bytes::Bytes], k: &mut usize) -> rmpv::Value {
+/// The attachment an exact placeholder object points to.
+pub fn placeholder_target<'a>(
+    v: &Value,
+    attachments: &'a [bytes::Bytes],
+) -> Option<&'a bytes::Bytes> {
+    let obj = v.as_object()?;
+    if obj.len() != 2 || obj.get("_placeholder") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let num = obj.get("num")?.as_u64()?;
+    attachments.get(usize::try_from(num).ok()?)
+}
+
+fn json_to_mp(v: &Value, attachments: &[bytes::Bytes]) -> rmpv::Value {
     use rmpv::Value as Mp;
-    if let Some(obj) = v.as_object()
-        && obj.len() == 2
-        && obj.get("_placeholder") == Some(&Value::Bool(true))
-        && obj.get("num").and_then(Value::as_u64) == Some(*k as u64)
-        && let Some(a) = attachments.get(*k)
-    {
-        *k += 1;
+    if let Some(a) = placeholder_target(v, attachments) {
         return Mp::Binary(a.to_vec());
     }
     match v {
@@ -208,15 +214,12 @@ fn json_to_mp(v: &Value, attachments: &[bytes::Bytes], k: &mut usize) -> rmpv::V
             _ => Mp::Nil,
         },
         Value::String(s) => Mp::from(s.as_str()),
-        Value::Array(items) => Mp::Array(
-            items
-                .iter()
-                .map(|i| json_to_mp(i, attachments, k))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Mp::Array(items.iter().map(|i| json_to_mp(i, attachments)).collect())
+        }
         Value::Object(m) => Mp::Map(
             m.iter()
-                .map(|(key, val)| (Mp::from(key.as_str()), json_to_mp(val, attachments, k)))
+                .map(|(key, val)| (Mp::from(key.as_str()), json_to_mp(val, attachments)))
                 .collect(),
         ),
     }
