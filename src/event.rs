@@ -502,7 +502,10 @@ mod tests {
         assert_eq!(parse_rfc3339_micros("2025-13-26T03:11:26Z"), None);
         // Found by the ndjson_event fuzzer: a 6-byte offset starting with a multi-byte character
         // was sliced at byte 1 and panicked the capture reader.
-        assert_eq!(parse_rfc3339_micros("2025-11-26T02:11:26.12345\u{452}X06Z"), None);
+        assert_eq!(
+            parse_rfc3339_micros("2025-11-26T02:11:26.12345\u{452}X06Z"),
+            None
+        );
         assert_eq!(parse_rfc3339_micros("2025-11-26T02:11:26€abc"), None);
     }
 
