@@ -23,6 +23,7 @@ pub mod event;
 pub mod pipeline;
 pub mod proxy;
 pub mod run;
+pub mod session;
 pub mod sink;
 pub mod socketio;
 pub mod ws;
