@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Run the proxy with a live console (explicit HTTP proxy, or reverse proxy with --reverse).
     Proxy(ProxyArgs),
@@ -99,7 +100,7 @@ pub struct CaArgs {
 }
 
 /// Options of the proxy, shared by `sockscope proxy` and `sockscope-gui`.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug)]
 pub struct ProxyArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -140,8 +141,46 @@ pub struct ProxyArgs {
     /// Do not decrypt TLS at all (every TLS tunnel stays opaque; no CA is needed).
     #[arg(long)]
     pub no_mitm: bool,
+    /// Require proxy authentication (Proxy-Authorization: Basic) with these credentials.
+    #[arg(long, value_name = "USER:PASS")]
+    pub auth: Option<String>,
+    /// Accept anyone on a non-loopback --listen address (prints a warning).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Largest request head accepted; larger ones get 431.
+    #[arg(long, value_name = "SIZE", default_value = "64KiB")]
+    pub max_header_bytes: String,
+    /// Most client connections served at once; more get 503.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
     #[command(flatten)]
     pub stage: StageArgs,
+}
+
+impl Default for ProxyArgs {
+    /// The same defaults as the command line.
+    fn default() -> Self {
+        ProxyArgs {
+            listen: "127.0.0.1:8080".into(),
+            reverse: None,
+            keep_host: false,
+            save: None,
+            json: false,
+            quiet: false,
+            max_decode_bytes: "16MiB".into(),
+            home: None,
+            upstream_ca: None,
+            insecure_upstream: false,
+            allow_hosts: None,
+            ignore_hosts: None,
+            no_mitm: false,
+            auth: None,
+            no_auth: false,
+            max_header_bytes: "64KiB".into(),
+            max_connections: 4096,
+            stage: StageArgs::default(),
+        }
+    }
 }
 
 impl ProxyArgs {
@@ -172,6 +211,22 @@ impl ProxyArgs {
                 })
                 .transpose()
         };
+        let auth = self.auth_header(&listen)?;
+        let max_header_bytes = parse_size(&self.max_header_bytes).map_err(|e| {
+            format!(
+                "invalid --max-header-bytes {:?}: {e}",
+                self.max_header_bytes
+            )
+        })?;
+        if max_header_bytes < 1024 {
+            return Err(format!(
+                "--max-header-bytes {} is too small (at least 1KiB)",
+                self.max_header_bytes
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
         let allow_hosts = regex("--allow-hosts", &self.allow_hosts)?;
         let ignore_hosts = regex("--ignore-hosts", &self.ignore_hosts)?;
         if self.no_mitm && (self.upstream_ca.is_some() || self.insecure_upstream) {
@@ -203,7 +258,41 @@ impl ProxyArgs {
             mitm,
             allow_hosts,
             ignore_hosts,
+            auth,
+            max_header_bytes,
+            max_connections: self.max_connections,
         })
+    }
+
+    /// The expected `Proxy-Authorization` value; refuses a non-loopback listener without a decision.
+    fn auth_header(&self, listen: &SocketAddr) -> Result<Option<String>, String> {
+        use base64::Engine as _;
+        if self.auth.is_some() && self.no_auth {
+            return Err("--auth and --no-auth contradict each other".into());
+        }
+        if let Some(a) = &self.auth {
+            if self.reverse.is_some() {
+                return Err("--auth protects the explicit proxy (Proxy-Authorization); it does not apply with --reverse".into());
+            }
+            if !a.contains(':') || a.starts_with(':') {
+                return Err(format!("invalid --auth {a:?}: expected USER:PASS"));
+            }
+            return Ok(Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(a)
+            )));
+        }
+        if !listen.ip().is_loopback() {
+            if !self.no_auth {
+                return Err(format!(
+                    "--listen {listen} is reachable from other machines: add --auth USER:PASS, or --no-auth to let anyone use the proxy"
+                ));
+            }
+            eprintln!(
+                "sockscope: warning: --no-auth: anyone who can reach {listen} can use this proxy and read what passes through it"
+            );
+        }
+        Ok(None)
     }
 
     /// The options as recorded in a capture's header.
@@ -346,6 +435,61 @@ mod tests {
             Ok((443, true))
         );
         assert!(parse_origin("http://x/api").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_command_line() {
+        let cli = Cli::parse_from(["sockscope", "proxy"]);
+        let Command::Proxy(a) = cli.command else {
+            panic!("not proxy")
+        };
+        let d = ProxyArgs::default();
+        assert_eq!(
+            (
+                a.listen,
+                a.max_decode_bytes,
+                a.max_header_bytes,
+                a.max_connections
+            ),
+            (
+                d.listen,
+                d.max_decode_bytes,
+                d.max_header_bytes,
+                d.max_connections
+            )
+        );
+    }
+
+    #[test]
+    fn open_listeners_need_an_auth_decision() {
+        let home = std::env::temp_dir().join(format!("sockscope-cli-test-{}", std::process::id()));
+        let base = ProxyArgs {
+            listen: "0.0.0.0:0".into(),
+            home: Some(home.clone()),
+            no_mitm: true,
+            ..Default::default()
+        };
+        let e = base.validate().expect_err("open listener without auth");
+        assert!(e.contains("--auth") && e.contains("0.0.0.0"), "{e}");
+        let with_auth = ProxyArgs {
+            auth: Some("u:p".into()),
+            ..base.clone()
+        };
+        assert_eq!(
+            with_auth.validate().map(|c| c.auth),
+            Ok(Some("Basic dTpw".to_string()))
+        );
+        let open = ProxyArgs {
+            no_auth: true,
+            ..base.clone()
+        };
+        assert!(open.validate().is_ok());
+        let bad = ProxyArgs {
+            auth: Some("nocolon".into()),
+            ..base
+        };
+        assert!(bad.validate().is_err());
+        let _ = std::fs::remove_dir_all(home);
     }
 
     #[test]

@@ -63,6 +63,21 @@ impl ConnCtx {
         }
     }
 
+    /// The context for a tunnel opened on this connection: every request goes to `target`, over
+    /// `upstream` (already dialled) first.
+    pub fn nested(self: &Arc<Self>, target: &Target, upstream: TcpStream) -> Arc<ConnCtx> {
+        let mut nested = ConnCtx::new(
+            self.cfg.clone(),
+            self.events.clone(),
+            self.conn,
+            Some(target.clone()),
+            self.counters.clone(),
+        );
+        nested.parent = Some(self.clone());
+        nested.set_preconnected(target.key(), upstream);
+        Arc::new(nested)
+    }
+
     /// True once the connection was upgraded or tunnelled: its new owner reports the close.
     pub fn is_handed_off(&self) -> bool {
         self.handed_off.load(Ordering::Relaxed)
@@ -142,6 +157,45 @@ pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    // Proxy authentication applies to what clients send to the proxy itself, not inside tunnels.
+    if let Some(expected) = &ctx.cfg.auth
+        && ctx.fixed.is_none()
+    {
+        let given = req
+            .headers()
+            .get(header::PROXY_AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given.map(str::trim) != Some(expected.as_str()) {
+            let exchange = ctx.events.next_exchange();
+            let what = if given.is_some() {
+                "wrong credentials"
+            } else {
+                "no Proxy-Authorization header"
+            };
+            ctx.events.emit(
+                ctx.conn,
+                EventKind::Anomaly {
+                    layer: "proxy".into(),
+                    dir: Some(Dir::ClientToServer),
+                    message: format!("refused {} {}: {what}", req.method(), req.uri()),
+                },
+            );
+            let mut r = generated(
+                &ctx,
+                exchange,
+                ctx.events.now_us(),
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                format!(
+                    "sockscope: proxy authentication required ({what}); send Proxy-Authorization: Basic, e.g. curl -x http://USER:PASS@HOST:PORT\n"
+                ),
+            );
+            r.headers_mut().insert(
+                header::PROXY_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sockscope\""),
+            );
+            return Ok(r);
+        }
+    }
     if req.method() == Method::CONNECT {
         if ctx.fixed.is_some() || ctx.cfg.mode != Mode::Explicit {
             return Ok(plain(
@@ -199,6 +253,41 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Wraps a body so it is recorded as it streams through.
+fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
+    TapBody::new(
+        body,
+        BodyTarget {
+            events: ctx.events.clone(),
+            conn: ctx.conn,
+            exchange,
+            dir,
+            cap: ctx.cfg.max_decode,
+        },
+    )
+    .boxed()
+}
+
+/// The `502` for an origin that cannot be reached.
+pub(super) fn bad_gateway(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    target: &Target,
+    err: &str,
+) -> Response<ProxyBody> {
+    generated(
+        ctx,
+        exchange,
+        started,
+        StatusCode::BAD_GATEWAY,
+        format!(
+            "sockscope: cannot connect to upstream {}: {err}\n",
+            target.authority
+        ),
+    )
 }
 
 /// Answers with a generated response and records it.
@@ -376,32 +465,13 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
     {
         parts.headers.insert(header::HOST, v);
     }
-    let body = TapBody::new(
-        body,
-        BodyTarget {
-            events: ctx.events.clone(),
-            conn: ctx.conn,
-            exchange,
-            dir: Dir::ClientToServer,
-            cap: ctx.cfg.max_decode,
-        },
-    )
-    .boxed();
+    let body = tap(&ctx, body, exchange, Dir::ClientToServer);
     let upstream_req = Request::from_parts(parts, body);
 
     let mut sender = match ctx.sender(&target).await {
         Ok(s) => s,
         Err(e) => {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "sockscope: cannot connect to upstream {}: {e}\n",
-                    target.authority
-                ),
-            );
+            return bad_gateway(&ctx, exchange, started, &target, &e);
         }
     };
     let mut resp = match sender.send_request(upstream_req).await {
@@ -473,17 +543,7 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
 
     ctx.keep(&target, sender);
     let (parts, body) = resp.into_parts();
-    let body = TapBody::new(
-        body,
-        BodyTarget {
-            events: ctx.events.clone(),
-            conn: ctx.conn,
-            exchange,
-            dir: Dir::ServerToClient,
-            cap: ctx.cfg.max_decode,
-        },
-    )
-    .boxed();
+    let body = tap(&ctx, body, exchange, Dir::ServerToClient);
     Response::from_parts(parts, body)
 }
 

@@ -80,6 +80,12 @@ pub struct ProxyConfig {
     pub allow_hosts: Option<regex::Regex>,
     /// TLS to hosts matching this is relayed opaquely (`--ignore-hosts`).
     pub ignore_hosts: Option<regex::Regex>,
+    /// The `Proxy-Authorization` value clients must send (`Basic ...`), from `--auth`.
+    pub auth: Option<String>,
+    /// Largest request head accepted (`431` beyond).
+    pub max_header_bytes: usize,
+    /// Most client connections served at once (`503` beyond).
+    pub max_connections: usize,
 }
 
 impl ProxyConfig {
@@ -93,6 +99,9 @@ impl ProxyConfig {
             mitm: None,
             allow_hosts: None,
             ignore_hosts: None,
+            auth: None,
+            max_header_bytes: 64 << 10,
+            max_connections: 4096,
         }
     }
 
@@ -176,6 +185,16 @@ pub async fn serve(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    if active.load(Ordering::Relaxed) >= cfg.max_connections {
+                        let limit = cfg.max_connections;
+                        events.emit(0, EventKind::Anomaly {
+                            layer: "proxy".into(),
+                            dir: None,
+                            message: format!("refused a connection from {peer}: {limit} connections open (--max-connections)"),
+                        });
+                        tokio::spawn(refuse_busy(stream, limit));
+                        continue;
+                    }
                     let conn = events.next_conn();
                     events.emit(conn, EventKind::ConnOpen { client: peer.to_string(), listener: listener_name.clone() });
                     let io = CountingIo::new(stream);
@@ -236,6 +255,7 @@ where
         .preserve_header_case(true)
         .half_close(false)
         .keep_alive(true)
+        .max_header_size(ctx.cfg.max_header_bytes)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades()
         .await;
@@ -268,6 +288,18 @@ where
             },
         );
     }
+}
+
+/// Answers `503` to a connection over the limit and closes it.
+async fn refuse_busy(mut stream: TcpStream, limit: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = format!("sockscope: too many connections ({limit} open, see --max-connections)\n");
+    let resp = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(resp.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Dials an origin with a timeout; the socket has Nagle off like the client side.
