@@ -466,6 +466,11 @@ impl Session {
         out: &mut Out,
         notes: &mut Vec<Note>,
     ) {
+        if self.end_us.is_some() {
+            return;
+        }
+        // Deadlines that passed since the last tick are reported before the close they explain.
+        self.hb.tick(&self.tag, self.conn, now, out);
         if let Some(by) = self.sio.final_disconnect() {
             let reason = match by {
                 Dir::ClientToServer => CloseReason::ClientDisconnect,

@@ -177,7 +177,7 @@ impl Heartbeat {
         let timeout_us = self.timeout_ms.saturating_mul(1000);
         if let Some(o) = self.outstanding.as_mut()
             && !o.alerted
-            && now > o.at_us.saturating_add(timeout_us)
+            && now >= o.at_us.saturating_add(timeout_us)
         {
             o.alerted = true;
             self.late_pongs += 1;
@@ -199,7 +199,7 @@ impl Heartbeat {
         let deadline = self
             .last_ping_us
             .saturating_add(limit_ms.saturating_mul(1000));
-        if !self.missed_alerted && now > deadline {
+        if !self.missed_alerted && now >= deadline {
             self.missed_alerted = true;
             self.missed_pings += 1;
             out.push((

@@ -325,7 +325,7 @@ pub fn render_text(r: &Report) -> String {
 
 fn render_session(o: &mut String, s: &SessionReport) {
     let end = match (&s.close_reason, &s.close_detail) {
-        (Some(r), Some(d)) => format!("closed: {r} ({d})"),
+        (Some(r), Some(d)) => format!("closed: {} ({d})", super::reason_words(r)),
         _ => "still open".to_owned(),
     };
     let _ = writeln!(
