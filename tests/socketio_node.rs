@@ -315,8 +315,7 @@ fn connection_state_recovery_links_sessions_by_pid() {
     let last_tick = l
         .sio()
         .into_iter()
-        .filter(|p| p["event"] == "tick")
-        .last()
+        .rfind(|p| p["event"] == "tick")
         .cloned()
         .unwrap_or_else(|| panic!("ticks:\n{}", l.dump()));
     assert_eq!(
