@@ -229,6 +229,34 @@ impl SocketIoStage {
         }
     }
 
+    /// A session that ends before joining a client joins now: its `client_open` / `reconnect`
+    /// goes right before its `session_close`, which then names the client.
+    fn decide_before_close(&mut self, key: SessionKey, out: &mut Out) {
+        let Some(label) = self
+            .sessions
+            .get(&key)
+            .filter(|s| s.client.is_none())
+            .map(|s| s.tag.label.clone())
+        else {
+            return;
+        };
+        let at = out
+            .iter()
+            .rposition(|(_, k)| matches!(k, EventKind::SessionClose(c) if c.session == label));
+        let mut lineage = Vec::new();
+        self.decide(key, &mut lineage);
+        let client = self.sessions.get(&key).and_then(|s| s.client.clone());
+        match at {
+            Some(i) => {
+                if let Some((_, EventKind::SessionClose(c))) = out.get_mut(i) {
+                    c.client = client;
+                }
+                out.splice(i..i, lineage);
+            }
+            None => out.extend(lineage),
+        }
+    }
+
     fn handle_notes(&mut self, out: &mut Out) {
         while !self.notes.is_empty() {
             let notes = std::mem::take(&mut self.notes);
@@ -237,7 +265,7 @@ impl SocketIoStage {
                     Note::Decide(k) => self.decide(k, out),
                     Note::PidAssigned(k, pid) => self.lineage.pid_assigned(pid, k),
                     Note::Closed(k) => {
-                        self.decide(k, out);
+                        self.decide_before_close(k, out);
                         if let Some(s) = self.sessions.get(&k) {
                             self.lineage.closed(s);
                         }

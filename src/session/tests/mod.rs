@@ -4,6 +4,7 @@
 mod eio;
 mod lineage;
 mod replay;
+mod robust;
 mod sio;
 
 use super::{SocketIoStage, StageConfig};
