@@ -470,7 +470,10 @@ impl Session {
             return;
         }
         // Deadlines that passed since the last tick are reported before the close they explain.
-        self.hb.tick(&self.tag, self.conn, now, out);
+        // The peer's timer ran on its own clock: a close seen a little before the deadline as the
+        // proxy measures it (relay delays) is still that deadline's doing.
+        let judged = now.saturating_add(self.hb.close_slack_us());
+        self.hb.tick(&self.tag, self.conn, judged, out);
         if let Some(by) = self.sio.final_disconnect() {
             let reason = match by {
                 Dir::ClientToServer => CloseReason::ClientDisconnect,
@@ -482,7 +485,7 @@ impl Session {
             );
             return self.close(reason, what, now, out, notes);
         }
-        if let Some(why) = self.hb.overdue(now) {
+        if let Some(why) = self.hb.overdue(judged) {
             return self.close(
                 CloseReason::PingTimeout,
                 format!("{why}; then {detail}"),

@@ -218,6 +218,12 @@ impl Heartbeat {
         }
     }
 
+    /// How early a close may come, as the proxy measures, and still be a heartbeat timeout:
+    /// 10 % of `pingTimeout`, between 5 and 100 ms.
+    pub fn close_slack_us(&self) -> u64 {
+        self.timeout_ms.saturating_mul(100).clamp(5_000, 100_000)
+    }
+
     /// True once a deadline of the current period has fired.
     pub fn alerted(&self) -> bool {
         self.missed_alerted || self.outstanding.is_some_and(|o| o.alerted)

@@ -374,3 +374,30 @@ fn a_truncated_polling_body_is_an_anomaly() {
     let a = h.anomalies("eio");
     assert!(a.iter().any(|m| m.contains("truncated")), "{a:?}");
 }
+
+#[test]
+fn a_close_slightly_before_the_measured_deadline_is_still_a_ping_timeout() {
+    // The server's timer fired on its clock; the proxy stamped the ping a little late.
+    let mut h = Harness::new();
+    h.at(0);
+    h.ws_connect(3, &format!("{BASE_URL}?EIO=4&transport=websocket"), &[]);
+    h.ws_text(3, Dir::ServerToClient, &open4("SL", 300, 200, ""));
+    h.at(300);
+    h.ws_text(3, Dir::ServerToClient, "2");
+    h.at(492);
+    h.ws_close(3, Dir::ServerToClient, None);
+    h.ws_end(3);
+    assert_eq!(h.records("heartbeat_alert")[0]["alert"], "late_pong");
+    assert_eq!(h.closes()[0].1, "ping_timeout");
+    // Well before the deadline it is not.
+    let mut h = Harness::new();
+    h.at(0);
+    h.ws_connect(3, &format!("{BASE_URL}?EIO=4&transport=websocket"), &[]);
+    h.ws_text(3, Dir::ServerToClient, &open4("SL", 300, 200, ""));
+    h.at(300);
+    h.ws_text(3, Dir::ServerToClient, "2");
+    h.at(400);
+    h.ws_end(3);
+    assert!(h.records("heartbeat_alert").is_empty());
+    assert_eq!(h.closes()[0].1, "transport_error");
+}
