@@ -305,7 +305,8 @@ fn connection_state_recovery_links_sessions_by_pid() {
     assert_eq!(r["cause"], "transport_close");
     let gap = r["gap_us"].as_u64().unwrap_or(0);
     assert!((300_000..5_000_000).contains(&gap), "gap {gap}: {r}");
-    assert_eq!(r["attempt"], 1, "{r}");
+    // The first backoff delay is 0.5–1.5 s: attempt 1 (2 under a heavily loaded machine).
+    assert!(matches!(r["attempt"].as_u64(), Some(1 | 2)), "{r}");
     // The recovery CONNECT carries the pid and the offset of the last tick.
     let connects: Vec<&Value> = l
         .sio()
@@ -365,7 +366,7 @@ fn heartbeat_timeout_is_reported_and_the_reconnect_linked() {
     assert_eq!(rc[0]["cause"], "ping_timeout");
     let s = &l.client_reports()[0]["sessions"][0];
     assert!(s["heartbeat"]["pongs"].as_u64() >= Some(2), "{s}");
-    assert_eq!(s["heartbeat"]["late_pongs"], 1, "{s}");
+    assert!(s["heartbeat"]["late_pongs"].as_u64() >= Some(1), "{s}");
     assert!(s["heartbeat"]["rtt_max_ms"].as_f64().is_some(), "{s}");
     assert_eq!(l.client_reports().len(), 1, "{}", l.inspect);
 }
