@@ -244,7 +244,7 @@ impl SioState {
         let mut ack_of = None;
         let mut unmatched = false;
         match p.ptype {
-            SioType::Connect => self.on_connect(via.dir, ni, &p, key, notes),
+            SioType::Connect => self.on_connect(via.dir, ni, &p, (key, &tag.sid), notes),
             SioType::ConnectError => {
                 self.nsps[ni].connected = false;
                 self.nsps[ni].connect_errors += 1;
@@ -310,7 +310,7 @@ impl SioState {
         dir: Dir,
         ni: usize,
         p: &SioPacket,
-        key: SessionKey,
+        (key, eio_sid): (SessionKey, &str),
         notes: &mut Vec<Note>,
     ) {
         match dir {
@@ -344,11 +344,17 @@ impl SioState {
                 nsp.connected = true;
                 self.last_disconnect = None;
                 let obj = p.data.as_ref().and_then(Value::as_object);
-                // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
-                nsp.sio_sid = obj
-                    .and_then(|o| o.get("sid"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
+                nsp.sio_sid = match obj.and_then(|o| o.get("sid")).and_then(Value::as_str) {
+                    Some(sid) => Some(sid.to_owned()),
+                    // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
+                    None if self.version == SioVersion::V4 && nsp.name == "/" => {
+                        Some(eio_sid.to_owned())
+                    }
+                    None if self.version == SioVersion::V4 => {
+                        Some(format!("{}#{eio_sid}", nsp.name))
+                    }
+                    None => None,
+                };
                 let pid = obj.and_then(|o| o.get("pid")).and_then(Value::as_str);
                 if let (Some(pid), Some(presented)) = (pid, &self.presented_pid)
                     && self.recovered.is_none()

@@ -133,6 +133,12 @@ fn eio3_length_prefixed_with_auto_connect_and_client_pings() {
     assert_eq!(sio[0].dir, Dir::ServerToClient);
     assert_eq!(sio[1].event.as_deref(), Some("hey"));
     assert_eq!(sio[1].data, Some(serde_json::json!(["hey", "Jude"])));
+    // Protocol v4 derives the socket id from the Engine.IO sid.
+    let r = h.stage.report();
+    assert_eq!(
+        r.clients[0].sessions[0].namespaces[0].sio_sid.as_deref(),
+        Some("V3")
+    );
     // "€€€" is not Socket.IO: an anomaly in a Socket.IO session.
     assert_eq!(h.anomalies("sio").len(), 1);
     let hb = h.records("heartbeat");
