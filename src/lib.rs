@@ -10,6 +10,8 @@
 //! - [`event`]: the one `Event` enum every stage emits and every sink reads (the capture format).
 //! - [`ws`]: sans-IO WebSocket frame parser, message reassembly, permessage-deflate.
 //! - [`engineio`], [`socketio`]: sans-IO Engine.IO and Socket.IO decoders.
+//! - [`session`]: the pipeline stage grouping them into sessions, heartbeats and reconnect lineage
+//!   (and `sockscope inspect`'s replay of saved captures).
 //! - [`pipeline`]: the event hub thread, its stages and the [`pipeline::Sink`] trait.
 //! - [`sink`]: NDJSON capture writer, console printer, channel to the GUI.
 //! - [`proxy`]: the only module doing network IO: listener, explicit/reverse modes, relay.
@@ -23,6 +25,7 @@ pub mod event;
 pub mod pipeline;
 pub mod proxy;
 pub mod run;
+pub mod session;
 pub mod sink;
 pub mod socketio;
 pub mod ws;

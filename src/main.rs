@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Proxy(args) => sockscope::run::proxy(&args),
         Command::Ca(args) => sockscope::run::ca(&args),
+        Command::Inspect(args) => sockscope::run::inspect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
