@@ -417,7 +417,7 @@ impl SockscopeApp {
             ui.horizontal(|ui| {
                 let live = !matches!(self.source, Source::Static);
                 let (dot, text) = match (&self.source, self.paused()) {
-                    (_, true) => ("⏸", "Paused"),
+                    (_, true) => ("‖", "Paused"),
                     (Source::Live(_), false) => ("●", "Recording"),
                     (Source::Capture(c), false) if c.reader.follow => ("●", "Following"),
                     _ => ("", ""),

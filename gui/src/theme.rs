@@ -2,8 +2,24 @@
 //! server ↑ green, server to client ↓ blue, as in browser devtools), housekeeping rows muted,
 //! problems in the theme's warning colour. Light and dark follow the system (egui's visuals).
 
-use eframe::egui::{Color32, Visuals};
+use eframe::egui::{Color32, Context, FontDefinitions, FontFamily, Visuals};
 use sockscope::event::Dir;
+
+/// Lets proportional text fall back to the monospace font (Hack), which has the arrows and
+/// symbols the views use (↑ ↓ → ● ○ ‖) that egui's proportional font lacks.
+pub fn install_fonts(ctx: &Context) {
+    let mut defs = FontDefinitions::default();
+    let mono = defs
+        .families
+        .get(&FontFamily::Monospace)
+        .and_then(|f| f.first().cloned());
+    if let (Some(mono), Some(prop)) = (mono, defs.families.get_mut(&FontFamily::Proportional))
+        && !prop.contains(&mono)
+    {
+        prop.push(mono);
+    }
+    ctx.set_fonts(defs);
+}
 
 /// The arrow for a direction: ↑ sent by the client, ↓ received from the server.
 pub fn arrow(dir: Dir) -> &'static str {

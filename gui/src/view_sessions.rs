@@ -1,4 +1,4 @@
-//! The sessions panel: one entry per client connection (open ●, closed ○, failed ✕) with what it
+//! The sessions panel: one entry per client connection (open ●, closed ○, failed ×) with what it
 //! carried (HTTP exchanges, WebSocket URLs, tunnel), its message count and bytes. Clicking an
 //! entry filters the table to it (`conn:N` in the filter bar, where it can be read and edited).
 
@@ -25,7 +25,7 @@ fn path_of(url: &str) -> &str {
 /// The two lines of a connection entry.
 pub fn entry_text(c: &ConnInfo) -> String {
     let state = if c.error.is_some() {
-        "✕"
+        "×"
     } else if c.open {
         "●"
     } else {
