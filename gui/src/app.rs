@@ -134,6 +134,23 @@ impl SockscopeApp {
         &self.filter_text
     }
 
+    /// Brings the `pos`-th row of the view into view (leaving follow mode), as scrolling does.
+    pub fn scroll_to(&mut self, pos: usize) {
+        self.table.follow = false;
+        self.table.seen = self.view_len();
+        self.table.scroll_to = Some(pos);
+    }
+
+    /// Rows in the view (after the filter and the pause).
+    pub fn view_rows(&self) -> usize {
+        self.view_len()
+    }
+
+    /// True once the filter has been applied to every row.
+    pub fn filter_done(&self) -> bool {
+        self.index.progress(&self.store) >= 1.0
+    }
+
     /// Sets the filter bar's text (as a click in a view does).
     pub fn set_filter_text(&mut self, text: String) {
         self.filter_text = text;

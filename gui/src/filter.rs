@@ -29,8 +29,9 @@ pub struct Filter {
 #[derive(Clone, Debug)]
 enum Term {
     Not(Box<Term>),
-    /// Needle, and whether matching is case-sensitive (needle kept as typed) or not (lowercased).
-    Text(String, bool),
+    /// A literal, compiled as an escaped regex (SIMD literal search; case-insensitive unless
+    /// the needle has an upper-case letter).
+    Text(Regex),
     Regex(Regex),
     Dir(Dir),
     Kind(u32),
@@ -69,17 +70,7 @@ impl Filter {
 fn term_matches(t: &Term, row: &Row, store: &Store) -> bool {
     match t {
         Term::Not(t) => !term_matches(t, row, store),
-        Term::Text(needle, case_sensitive) => {
-            let hit = |hay: &str| {
-                if *case_sensitive {
-                    hay.contains(needle.as_str())
-                } else {
-                    contains_ci(hay, needle)
-                }
-            };
-            hit(store.preview(row)) || payload_text(row, store).is_some_and(hit)
-        }
-        Term::Regex(re) => {
+        Term::Text(re) | Term::Regex(re) => {
             re.is_match(store.preview(row))
                 || payload_text(row, store).is_some_and(|t| re.is_match(t))
         }
@@ -107,33 +98,17 @@ fn ext_field<'a>(
 }
 
 /// The payload text (message, or HTTP body of a request/response row), while in memory.
+/// Messages whose whole text fits in the preview are not searched twice.
 fn payload_text<'a>(row: &Row, store: &'a Store) -> Option<&'a str> {
+    let in_preview = !matches!(row.kind, RowKind::HttpRequest | RowKind::HttpResponse)
+        && row.size <= (crate::row::PREVIEW_CHARS / 4) as u64;
+    if in_preview {
+        return None;
+    }
     match store.payload(row)? {
         Payload::Text(t) => Some(t),
         Payload::Binary(_) => None,
     }
-}
-
-/// Case-insensitive substring search; `needle` is already lower-case.
-pub fn contains_ci(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if !needle.is_ascii() {
-        return hay.to_lowercase().contains(needle);
-    }
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.len() > h.len() {
-        return false;
-    }
-    let first = n[0];
-    (0..=h.len() - n.len()).any(|i| {
-        h[i].to_ascii_lowercase() == first
-            && h[i..i + n.len()]
-                .iter()
-                .zip(n)
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -295,12 +270,11 @@ fn parse_term(t: &Token) -> Result<Term, String> {
     }
     let Some(key) = &t.key else {
         let case_sensitive = t.value.chars().any(char::is_uppercase);
-        let v = if case_sensitive {
-            t.value.clone()
-        } else {
-            t.value.to_lowercase()
-        };
-        return Ok(Term::Text(v, case_sensitive));
+        let re = RegexBuilder::new(&regex::escape(&t.value))
+            .case_insensitive(!case_sensitive)
+            .build()
+            .map_err(|e| format!("cannot search for {:?}: {e}", t.value))?;
+        return Ok(Term::Text(re));
     };
     let v = t.value.as_str();
     if v.is_empty() {

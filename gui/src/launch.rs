@@ -102,6 +102,15 @@ fn run(args: GuiArgs) -> Result<(), String> {
         last: Instant::now(),
     }));
     let running = sockscope::app::start(config, clock, Vec::new(), sinks)?;
+    eprintln!(
+        "sockscope-gui: proxy listening on http://{}{}",
+        running.local_addr,
+        args.proxy
+            .save
+            .as_ref()
+            .map(|p| format!(", saving the capture to {}", p.display()))
+            .unwrap_or_default()
+    );
     let live = Live {
         config: running.config.clone(),
         running: Some(running),

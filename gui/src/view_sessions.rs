@@ -4,7 +4,7 @@
 
 use crate::store::{ConnInfo, Store};
 use crate::theme;
-use eframe::egui::{self, Button, RichText, ScrollArea, TextStyle, Ui};
+use eframe::egui::{self, Align2, FontId, Response, ScrollArea, Sense, TextStyle, Ui, WidgetInfo};
 use sockscope::event::format_rfc3339_micros;
 use sockscope::sink::console::human_bytes;
 
@@ -54,7 +54,7 @@ pub fn entry_text(c: &ConnInfo) -> String {
         human_bytes(c.bytes[0]),
         human_bytes(c.bytes[1])
     ));
-    format!("{state} c{}  {}\n   {}", c.id, c.client, what.join(" · "))
+    format!("{state} c{}  {}\n{}", c.id, c.client, what.join(" · "))
 }
 
 fn tooltip(c: &ConnInfo) -> String {
@@ -114,16 +114,15 @@ pub fn show(ui: &mut Ui, store: &Store, active: Option<u64>) -> Option<SessionAc
         .show_rows(ui, row_h, conns.len(), |ui, range| {
             let w = ui.available_width();
             for c in conns.values().skip(range.start).take(range.len()) {
-                let mut text = RichText::new(entry_text(c));
-                if c.error.is_some() {
-                    text = text.color(theme::warn(ui.visuals()));
+                let color = if c.error.is_some() {
+                    theme::warn(ui.visuals())
                 } else if !c.open {
-                    text = text.color(theme::muted(ui.visuals()));
-                }
-                let b = Button::selectable(active == Some(c.id), text)
-                    .truncate()
-                    .min_size(egui::vec2(w, row_h));
-                let r = ui.add(b).on_hover_text(tooltip(c));
+                    theme::muted(ui.visuals())
+                } else {
+                    ui.visuals().text_color()
+                };
+                let r = entry(ui, c, active == Some(c.id), egui::vec2(w, row_h), color)
+                    .on_hover_text(tooltip(c));
                 if r.clicked() {
                     action = Some(if active == Some(c.id) {
                         SessionAction::All
@@ -134,4 +133,52 @@ pub fn show(ui: &mut Ui, store: &Store, active: Option<u64>) -> Option<SessionAc
             }
         });
     action
+}
+
+/// One two-line, clickable connection entry (laid out by hand so both lines show, each
+/// clipped to the panel's width).
+fn entry(
+    ui: &mut Ui,
+    c: &ConnInfo,
+    selected: bool,
+    size: egui::Vec2,
+    color: egui::Color32,
+) -> Response {
+    let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
+    let text = entry_text(c);
+    resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, selected, &text));
+    if ui.is_rect_visible(rect) {
+        let v = ui.visuals();
+        let fill = if selected {
+            Some(v.selection.bg_fill)
+        } else if resp.hovered() {
+            Some(v.widgets.hovered.weak_bg_fill)
+        } else {
+            None
+        };
+        let painter = ui.painter_at(rect);
+        if let Some(f) = fill {
+            painter.rect_filled(rect, 3.0, f);
+        }
+        let body = TextStyle::Body.resolve(ui.style());
+        let small = FontId::new(body.size * 0.9, body.family.clone());
+        let (first, second) = text.split_once('\n').unwrap_or((&text, ""));
+        let x = rect.left() + 4.0;
+        let line_h = rect.height() / 2.0;
+        painter.text(
+            egui::pos2(x, rect.top() + line_h * 0.5 + 1.0),
+            Align2::LEFT_CENTER,
+            first,
+            body,
+            color,
+        );
+        painter.text(
+            egui::pos2(x, rect.top() + line_h * 1.5 - 1.0),
+            Align2::LEFT_CENTER,
+            second.trim_start(),
+            small,
+            theme::muted(v),
+        );
+    }
+    resp
 }
