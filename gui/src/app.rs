@@ -272,6 +272,7 @@ impl SockscopeApp {
                 };
                 s.dropped_gui = l.rx.dropped();
                 s.capture = l.save.clone();
+                s.saving = true;
             }
             Source::Capture(c) => {
                 let p = c.reader.path.display().to_string();
@@ -370,37 +371,44 @@ impl SockscopeApp {
         let status = self.status(len);
         Panel::bottom("status").show(ui, |ui| status::show(ui, &status));
         let active = self.active_conn();
-        Panel::left("sessions").default_size(230.0).show(ui, |ui| {
-            match view_sessions::show(ui, &self.store, active) {
-                Some(SessionAction::Conn(c)) => {
+        Panel::left("sessions")
+            .default_size(240.0)
+            .min_size(160.0)
+            .show(ui, |ui| {
+                match view_sessions::show(ui, &self.store, active) {
+                    Some(SessionAction::Conn(c)) => {
+                        let t = filter::with_field(&self.filter_text, "conn", &c.to_string());
+                        self.set_filter_text(t);
+                    }
+                    Some(SessionAction::All) => {
+                        let t: Vec<&str> = self
+                            .filter_text
+                            .split_whitespace()
+                            .filter(|w| !w.starts_with("conn:"))
+                            .collect();
+                        self.set_filter_text(t.join(" "));
+                    }
+                    None => {}
+                }
+            });
+        let capture = status.capture.clone();
+        Panel::right("detail")
+            .default_size(440.0)
+            .min_size(280.0)
+            .show(ui, |ui| {
+                ui.set_min_width(ui.available_width());
+                let a = view_detail::show(
+                    ui,
+                    &mut self.detail,
+                    &self.store,
+                    self.selected,
+                    capture.as_deref(),
+                );
+                if let Some(DetailAction::FilterConn(c)) = a {
                     let t = filter::with_field(&self.filter_text, "conn", &c.to_string());
                     self.set_filter_text(t);
                 }
-                Some(SessionAction::All) => {
-                    let t: Vec<&str> = self
-                        .filter_text
-                        .split_whitespace()
-                        .filter(|w| !w.starts_with("conn:"))
-                        .collect();
-                    self.set_filter_text(t.join(" "));
-                }
-                None => {}
-            }
-        });
-        let capture = status.capture.clone();
-        Panel::right("detail").default_size(400.0).show(ui, |ui| {
-            let a = view_detail::show(
-                ui,
-                &mut self.detail,
-                &self.store,
-                self.selected,
-                capture.as_deref(),
-            );
-            if let Some(DetailAction::FilterConn(c)) = a {
-                let t = filter::with_field(&self.filter_text, "conn", &c.to_string());
-                self.set_filter_text(t);
-            }
-        });
+            });
         CentralPanel::default().show(ui, |ui| {
             if self.store.is_empty() {
                 view_empty::show(ui, &self.source);

@@ -66,6 +66,8 @@ pub struct Status {
     pub payloads_evicted: u64,
     /// Where the full traffic is kept, if anywhere.
     pub capture: Option<String>,
+    /// The capture file is being written by this proxy (`--save`).
+    pub saving: bool,
     /// Fraction of rows filtered so far, when a filter is being applied.
     pub filtering: Option<f32>,
     pub paused: bool,
@@ -118,7 +120,7 @@ pub fn show(ui: &mut Ui, s: &Status) {
                 }
             ));
         }
-        if let Some(c) = &s.capture {
+        if let Some(c) = s.capture.as_ref().filter(|_| s.saving) {
             sep(ui);
             ui.label(format!("saving {c}"));
         }

@@ -26,12 +26,22 @@ pub enum PayloadMode {
 }
 
 /// The payload parsed as JSON, when it is JSON text of a reasonable size.
+/// Socket.IO text packets (`42/admin,7["chat",…]`) are parsed after their header.
 pub fn parse_json(p: &Payload) -> Option<Value> {
     let t = p.as_text()?.trim_start();
-    if t.len() > JSON_CAP || !(t.starts_with('{') || t.starts_with('[')) {
+    if t.len() > JSON_CAP {
         return None;
     }
-    serde_json::from_str(t).ok()
+    let body = t.trim_start_matches(|c: char| c.is_ascii_digit());
+    let body = match body.strip_prefix('/') {
+        Some(rest) => rest.split_once(',').map_or("", |(_, b)| b),
+        None => body,
+    };
+    let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
+    if !(body.starts_with('{') || body.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(body).ok()
 }
 
 /// Shows a payload with a mode switch; `json` is the cached result of [`parse_json`].
@@ -233,7 +243,9 @@ mod tests {
     #[test]
     fn json_detection() {
         assert!(parse_json(&Payload::Text(r#" {"a":[1,2]}"#.into())).is_some());
-        assert!(parse_json(&Payload::Text("42[\"x\"]".into())).is_none());
+        assert!(parse_json(&Payload::Text("42[\"x\"]".into())).is_some());
+        assert!(parse_json(&Payload::Text("42/admin,7[\"x\",1]".into())).is_some());
+        assert!(parse_json(&Payload::Text("2probe".into())).is_none());
         assert!(parse_json(&Payload::Text("123".into())).is_none());
         assert!(parse_json(&Payload::binary(b"{}")).is_none());
     }
