@@ -101,7 +101,12 @@ fn run(args: GuiArgs) -> Result<(), String> {
         pending: false,
         last: Instant::now(),
     }));
-    let running = sockscope::app::start(config, clock, Vec::new(), sinks)?;
+    let running = sockscope::app::start(
+        config,
+        clock,
+        sockscope::run::default_stages(&args.proxy),
+        sinks,
+    )?;
     eprintln!(
         "sockscope-gui: proxy listening on http://{}{}",
         running.local_addr,

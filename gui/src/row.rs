@@ -359,6 +359,8 @@ pub fn row_for(ev: &Event) -> Option<NewRow> {
             r.flags |= F_ERROR;
             r
         }
+        // Engine.IO / Socket.IO session records: not shown as rows yet.
+        _ => return None,
     };
     Some(r)
 }

@@ -446,6 +446,7 @@ impl Store {
             | EventKind::WsControl(_)
             | EventKind::WsClose(_)
             | EventKind::WsEnd { .. } => {}
+            _ => {}
         }
     }
 
@@ -519,6 +520,8 @@ pub fn approx_event_bytes(ev: &Event) -> usize {
         EventKind::WsClose(c) => c.reason.as_ref().map_or(0, String::len),
         EventKind::Anomaly { layer, message, .. } => layer.len() + message.len(),
         EventKind::TunnelClose { .. } | EventKind::WsEnd { .. } | EventKind::Dropped { .. } => 0,
+        // Session records: a rough size (their JSON is small).
+        _ => 256,
     }
 }
 

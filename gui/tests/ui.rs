@@ -248,12 +248,8 @@ fn the_follow_toggle_turns_follow_mode_off_and_on() {
 
 fn live_app() -> (SockscopeApp, sockscope::sink::channel::ChannelSink) {
     let (tx, rx) = channel(1024);
-    let config = ProxyConfig {
-        listen: "127.0.0.1:8080".parse().expect("addr"),
-        mode: Mode::Explicit,
-        keep_host: false,
-        max_decode: 1 << 20,
-    };
+    let mut config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
+    config.max_decode = 1 << 20;
     let live = Live {
         running: None,
         rx,
