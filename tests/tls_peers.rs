@@ -18,6 +18,7 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Only loopback hosts may be dialled.
@@ -832,4 +833,94 @@ fn ignore_hosts_relays_real_tls_opaquely() {
         "no tls anomaly for an opaque tunnel: {}",
         summarize(&recs)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients that hang up without a TLS close_notify
+
+/// CONNECT through the proxy to the origin, then a blocking rustls client trusting `ca`.
+fn rustls_through(
+    proxy: &Proxy,
+    origin: &TlsOrigin,
+    ca: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::Write;
+    let target = format!("localhost:{}", origin.port);
+    let mut s = raw_connect(proxy.addr);
+    write!(s, "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").expect("write CONNECT");
+    let (head, rest) = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(rest.is_empty(), "nothing after the 200");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).expect("read sockscope's CA"))
+        .expect("add the CA");
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(cfg), "localhost".try_into().expect("server name"))
+            .expect("client connection");
+    let mut tls = rustls::StreamOwned::new(conn, s);
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .expect("TLS handshake with sockscope");
+    }
+    tls
+}
+
+#[test]
+fn clients_hanging_up_without_close_notify_are_no_anomaly() {
+    use std::io::{Read, Write};
+    let origin = TlsOrigin::start();
+    let proxy = mitm_proxy(&origin, &[]);
+    let ca = proxy.home().join("ca.pem");
+    // 1. A spare connection (browsers open them): handshake, then the socket is closed at once.
+    drop(rustls_through(&proxy, &origin, &ca));
+    // 2. One keep-alive request, then the socket is closed without close_notify.
+    let mut tls = rustls_through(&proxy, &origin, &ca);
+    write!(
+        tls,
+        "GET /hello HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+        origin.port
+    )
+    .expect("write GET");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The whole response: node sends it chunked (then it ends with the last chunk) or sized.
+    let done = |g: &[u8]| {
+        let text = String::from_utf8_lossy(g);
+        text.contains("hello from the origin\n")
+            && (text.ends_with("\r\n0\r\n\r\n") || text.ends_with("hello from the origin\n"))
+    };
+    while !done(&got) {
+        let n = tls.read(&mut buf).expect("read the response");
+        assert!(n > 0, "response cut: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(tls);
+    let recs = proxy.wait_for("both connections closed", Duration::from_secs(20), |r| {
+        of_type(r, "conn_close").len() >= 2
+    });
+    // Give a late anomaly a moment to show up before judging.
+    std::thread::sleep(Duration::from_millis(300));
+    let recs = [recs, proxy.records_now()]
+        .into_iter()
+        .max_by_key(|r| r.len())
+        .unwrap_or_default();
+    assert!(
+        of_type(&recs, "anomaly").is_empty(),
+        "a client closing its connection is not an anomaly:\n{}",
+        summarize(&recs)
+    );
+    for c in of_type(&recs, "conn_close") {
+        assert!(c["error"].is_null(), "{c}");
+    }
 }
