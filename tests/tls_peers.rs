@@ -42,7 +42,7 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A test CA and a `localhost` / `127.0.0.1` server certificate it signed, made with openssl.
+/// A test CA and a server certificate it signed for `san`, made with openssl.
 struct OriginCerts {
     /// The test CA's certificate (what `--upstream-ca` gets).
     ca: PathBuf,
@@ -51,7 +51,7 @@ struct OriginCerts {
     _dir: TempDir,
 }
 
-fn origin_certs() -> OriginCerts {
+fn origin_certs(san: &str) -> OriginCerts {
     let dir = TempDir::new("tls-origin-certs");
     let d = dir.path();
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
@@ -83,10 +83,12 @@ fn origin_certs() -> OriginCerts {
     openssl(d, &csr);
     std::fs::write(
         d.join("origin.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n\
-         basicConstraints=critical,CA:FALSE\n\
-         keyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=serverAuth\n",
+        format!(
+            "subjectAltName={san}\n\
+             basicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\n"
+        ),
     )
     .expect("write extensions");
     openssl(
@@ -126,7 +128,12 @@ struct TlsOrigin {
 
 impl TlsOrigin {
     fn start() -> TlsOrigin {
-        let certs = origin_certs();
+        TlsOrigin::with_names("DNS:localhost,IP:127.0.0.1")
+    }
+
+    /// An origin whose certificate names only `san` (openssl subjectAltName syntax).
+    fn with_names(san: &str) -> TlsOrigin {
+        let certs = origin_certs(san);
         let (c, k) = (
             certs.cert.display().to_string(),
             certs.key.display().to_string(),
@@ -768,6 +775,36 @@ fn untrusted_origin_certificate_gives_502_naming_the_reason() {
         "the proxy warns: {}",
         proxy.stderr()
     );
+}
+
+#[test]
+fn origin_certificate_for_another_name_gives_502() {
+    // The certificate names only `localhost`; the client asks for 127.0.0.1, which sockscope then
+    // verifies the origin against.
+    let origin = TlsOrigin::with_names("DNS:localhost");
+    let proxy = mitm_proxy(&origin, &[]);
+    let url = format!("https://127.0.0.1:{}/hello", origin.port);
+    let out = curl()
+        .args(["-x", &proxy.url(), "--cacert"])
+        .arg(proxy.home().join("ca.pem"))
+        .args(["--write-out", "\n%{http_code}", &url])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    assert_eq!(
+        code,
+        "502",
+        "curl trusted sockscope's leaf for 127.0.0.1 and got: {text:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        body.contains("not valid for name")
+            && body.contains("127.0.0.1")
+            && body.contains("localhost"),
+        "the 502 names the mismatch: {body:?}"
+    );
+    eprintln!("502 for a name mismatch: {body}");
 }
 
 #[test]
