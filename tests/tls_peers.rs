@@ -404,20 +404,16 @@ impl Drop for Chromium {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        // The group is Chromium's own (process_group(0) above): its id is the browser's pid.
+        // The group is Chromium's own (process_group(0) above): its id is the browser's pid, and
+        // its helpers (zygote, renderers, GPU and network services) are in it. On SIGTERM the
+        // browser ends them and exits; the group is signalled only while the browser is not yet
+        // reaped, so its id cannot have been reused.
         let group = format!("-{}", child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         if wait_with_timeout(&mut child, Duration::from_secs(15)).is_none() {
             let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = child.kill();
             let _ = child.wait();
         }
-        // Helpers (zygote, renderer, GPU, network service) leave with the browser; make sure.
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
     }
 }
 
