@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Proxy(args) => sockscope::run::proxy(&args),
         Command::Ca(args) => sockscope::run::ca(&args),
+        Command::Export(args) => sockscope::run::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

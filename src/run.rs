@@ -28,6 +28,11 @@ pub fn sinks(args: &ProxyArgs, clock: &Clock) -> Result<Vec<Box<dyn Sink>>, Stri
     Ok(sinks)
 }
 
+/// `sockscope export`: see [`crate::har::export`].
+pub fn export(args: &crate::har::export::ExportArgs) -> Result<(), String> {
+    crate::har::export::run(args)
+}
+
 /// `sockscope ca`: prints where the CA is, its fingerprint and how to trust it; `--export` copies it.
 pub fn ca(args: &CaArgs) -> Result<(), String> {
     let home = crate::ca::home_dir(args.home.as_deref())?;

@@ -29,6 +29,8 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Show sockscope's certificate authority (created on first use) and how to trust it.
     Ca(CaArgs),
+    /// Export a capture (NDJSON or HAR) as HAR and/or NDJSON: filtered, time-bounded, redacted.
+    Export(crate::har::export::ExportArgs),
 }
 
 /// Options of `sockscope ca`.
