@@ -11,8 +11,8 @@
 //! - bodies and WebSocket text messages: JSON (values under secret keys, anywhere in the
 //!   document), Engine.IO / Socket.IO packets (the framing prefix `42/nsp,7` is parsed, then the
 //!   JSON after it; polling payloads are split into packets, v3 lengths are rewritten), Socket.IO
-//!   CONNECT packets (`40{...}`, `40/nsp,{...}`: every value of the auth object, whatever its
-//!   name), and form-encoded text (`a=1&token=x`). Bodies with a gzip or deflate
+//!   CONNECT packets sent by the client (`40{...}`, `40/nsp,{...}`: every value of the auth
+//!   object, whatever its name; the server's CONNECT answer only by name), and form-encoded text (`a=1&token=x`). Bodies with a gzip or deflate
 //!   `Content-Encoding` are decoded, redacted and re-encoded (valid compressed data of the redacted
 //!   bytes); other encodings are counted as not inspected;
 //! - the session stage's records: their `url`, `headers`, `text` and Socket.IO `data`.
@@ -189,14 +189,17 @@ impl Redactor {
                     if dir.index() == 1 {
                         self.encodings.remove(&key);
                     }
-                    self.body(payload, ce.as_deref(), *truncated);
+                    let from_client = *dir == crate::event::Dir::ClientToServer;
+                    self.body(payload, ce.as_deref(), *truncated, from_client);
                 }
                 EventKind::WsOpen { url, .. } => {
                     if let Some(u) = self.url(url) {
                         *url = u;
                     }
                 }
-                EventKind::WsMessage(m) => self.payload(&mut m.payload),
+                EventKind::WsMessage(m) => {
+                    self.payload(&mut m.payload, m.dir == crate::event::Dir::ClientToServer)
+                }
                 EventKind::ConnClose { .. } => self.encodings.retain(|k, _| k.0 != conn),
                 EventKind::ConnOpen { .. }
                 | EventKind::TunnelOpen { .. }
@@ -347,11 +350,18 @@ impl Redactor {
     /// A text payload (JSON, Engine.IO / Socket.IO packets, a polling payload, or a form) with its
     /// secrets replaced, `None` when unchanged.
     pub fn text(&self, text: &str) -> Option<String> {
+        self.text_from(text, true)
+    }
+
+    /// [`Redactor::text`] for a payload sent by the client (`from_client`: Socket.IO CONNECT
+    /// packets carry auth, every value of which is redacted) or by the server (a CONNECT answer
+    /// carries the socket id: only secret names).
+    pub fn text_from(&self, text: &str, from_client: bool) -> Option<String> {
         if text.contains('\u{1e}') {
             let mut changed = false;
             let parts: Vec<String> = text
                 .split('\u{1e}')
-                .map(|p| match self.packet(p) {
+                .map(|p| match self.packet(p, from_client) {
                     Some(n) => {
                         changed = true;
                         n
@@ -361,7 +371,7 @@ impl Redactor {
                 .collect();
             return changed.then(|| parts.join("\u{1e}"));
         }
-        if let Some(out) = self.v3_payload(text) {
+        if let Some(out) = self.v3_payload(text, from_client) {
             return out;
         }
         let t = text.trim_start();
@@ -369,7 +379,7 @@ impl Redactor {
             return self.json(text, false);
         }
         if t.starts_with(|c: char| c.is_ascii_digit()) {
-            return self.packet(text);
+            return self.packet(text, from_client);
         }
         let form_like = !text.is_empty()
             && text.contains('=')
@@ -384,7 +394,7 @@ impl Redactor {
     }
 
     /// An Engine.IO v3 string payload (`<len>:<packet>...`): `Some(result)` when `text` is one.
-    fn v3_payload(&self, text: &str) -> Option<Option<String>> {
+    fn v3_payload(&self, text: &str, from_client: bool) -> Option<Option<String>> {
         let digits = text.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 || text.as_bytes().get(digits) != Some(&b':') {
             return None;
@@ -412,7 +422,7 @@ impl Redactor {
         let mut changed = false;
         let mut out = String::with_capacity(text.len());
         for p in packets {
-            let np = match self.packet(p) {
+            let np = match self.packet(p, from_client) {
                 Some(n) => {
                     changed = true;
                     n
@@ -427,7 +437,7 @@ impl Redactor {
     }
 
     /// One Engine.IO packet: `4` + a Socket.IO packet (or plain JSON data), or an `0` open packet.
-    fn packet(&self, p: &str) -> Option<String> {
+    fn packet(&self, p: &str, from_client: bool) -> Option<String> {
         if let Some(json) = p.strip_prefix('0').filter(|j| j.starts_with('{')) {
             return self.json(json, false).map(|j| format!("0{j}"));
         }
@@ -472,7 +482,7 @@ impl Redactor {
         let new_data = if data.is_empty() {
             None
         } else {
-            self.json(data, t == '0')
+            self.json(data, t == '0' && from_client)
         };
         let prefix_changed = prefix != rest[..i];
         if new_data.is_none() && !prefix_changed {
@@ -482,10 +492,10 @@ impl Redactor {
     }
 
     /// A WebSocket message payload.
-    fn payload(&self, p: &mut Payload) {
+    fn payload(&self, p: &mut Payload, from_client: bool) {
         match p {
             Payload::Text(t) => {
-                if let Some(n) = self.text(t) {
+                if let Some(n) = self.text_from(t, from_client) {
                     *t = n;
                 }
             }
@@ -500,12 +510,18 @@ impl Redactor {
     }
 
     /// An HTTP body, decoded and re-encoded when it has a gzip or deflate `Content-Encoding`.
-    fn body(&mut self, p: &mut Payload, encoding: Option<&str>, truncated: bool) {
+    fn body(
+        &mut self,
+        p: &mut Payload,
+        encoding: Option<&str>,
+        truncated: bool,
+        from_client: bool,
+    ) {
         let enc = encoding
             .map(|e| e.trim().to_ascii_lowercase())
             .filter(|e| !e.is_empty() && e != "identity");
         let Some(enc) = enc else {
-            return self.payload_text_only(p);
+            return self.payload_text_only(p, from_client);
         };
         if truncated || !matches!(enc.as_str(), "gzip" | "x-gzip" | "deflate") {
             self.not_inspected += 1;
@@ -525,7 +541,9 @@ impl Redactor {
         let Ok(text) = std::str::from_utf8(&decoded) else {
             return;
         };
-        let Some(red) = self.text(text) else { return };
+        let Some(red) = self.text_from(text, from_client) else {
+            return;
+        };
         let encoded = match enc.as_str() {
             "deflate" => {
                 let mut e =
@@ -544,9 +562,9 @@ impl Redactor {
         }
     }
 
-    fn payload_text_only(&self, p: &mut Payload) {
+    fn payload_text_only(&self, p: &mut Payload, from_client: bool) {
         if let Payload::Text(t) = p
-            && let Some(n) = self.text(t)
+            && let Some(n) = self.text_from(t, from_client)
         {
             *t = n;
         }
@@ -555,7 +573,8 @@ impl Redactor {
     /// A record known only as JSON (the session stage's): `url`, `headers`, `text`, and the
     /// Socket.IO `data` (every value of a CONNECT's).
     pub fn redact_value(&self, v: &mut Value) {
-        let connect = v.get("packet").and_then(Value::as_str) == Some("connect");
+        let from_client = v.get("dir").and_then(Value::as_str) != Some("s2c");
+        let connect = v.get("packet").and_then(Value::as_str) == Some("connect") && from_client;
         let Some(obj) = v.as_object_mut() else { return };
         for (k, val) in obj.iter_mut() {
             match (k.as_str(), val) {
@@ -565,7 +584,7 @@ impl Redactor {
                     }
                 }
                 ("text", Value::String(t)) => {
-                    if let Some(n) = self.text(t) {
+                    if let Some(n) = self.text_from(t, from_client) {
                         *t = n;
                     }
                 }
