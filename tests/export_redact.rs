@@ -156,7 +156,7 @@ fn redaction_removes_every_secret_and_nothing_else() {
             serde_json::from_str(g).expect("json"),
         );
         if ev["type"] == "capture_end" {
-            assert_eq!(gv["redacted_values"].as_u64().is_some(), true);
+            assert!(gv["redacted_values"].as_u64().is_some());
             continue;
         }
         if ev["type"] == "http_body" && ev.get("base64").is_some() && ev["dir"] == "s2c" {

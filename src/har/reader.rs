@@ -76,15 +76,16 @@ pub fn read_har(path: &Path) -> Result<HarRead, CaptureError> {
         Ok(()) => None,
         Err(e) => {
             let path = track.path().to_string();
-            let message = if e.is_eof() {
-                format!("unexpected end of file ({e}): the HAR document is truncated")
-            } else {
-                e.to_string()
-            };
             // serde_json appends " at line L column C"; the location says it already.
-            let message = match message.rfind(" at line ") {
-                Some(i) => message[..i].to_owned(),
-                None => message,
+            let text = e.to_string();
+            let text = match text.rfind(" at line ") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            };
+            let message = if e.is_eof() {
+                format!("unexpected end of file ({text}): the HAR document is truncated")
+            } else {
+                text
             };
             Some(CaptureError {
                 file: name.clone(),
