@@ -339,6 +339,41 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, CaptureError> {
     Ok(out)
 }
 
+/// The capture as NDJSON text, whatever its format: the file itself for NDJSON, the converted
+/// records (header, records, end) for HAR. For consumers that read NDJSON lines, such as
+/// `sockscope inspect`'s replay, so they accept HAR files too.
+pub fn ndjson_reader(path: &Path) -> Result<Box<dyn BufRead + Send>, CaptureError> {
+    let name = path.display().to_string();
+    match detect(path)? {
+        Format::Ndjson => {
+            let f = File::open(path)
+                .map_err(|e| CaptureError::file(&name, format!("cannot open: {e}")))?;
+            Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+        }
+        Format::Har => {
+            let mut r = read(path)?;
+            let mut out = Vec::new();
+            let mut records = Vec::new();
+            for rec in r.by_ref() {
+                records.push(rec?);
+            }
+            if let Some(h) = r.header() {
+                out.extend_from_slice(h.to_string().as_bytes());
+                out.push(b'\n');
+            }
+            for rec in &records {
+                out.extend_from_slice(&rec.to_json());
+                out.push(b'\n');
+            }
+            if let Some(e) = r.end() {
+                out.extend_from_slice(e.to_string().as_bytes());
+                out.push(b'\n');
+            }
+            Ok(Box::new(std::io::Cursor::new(out)))
+        }
+    }
+}
+
 impl CaptureReader {
     /// An NDJSON capture from any reader (`name` is used in errors). Reads the header line.
     pub fn ndjson(
@@ -511,5 +546,53 @@ impl Iterator for CaptureReader {
                 None => error.take().map(Err),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_are_kept_and_known_ones_parsed() {
+        let v = serde_json::json!({"seq": 3, "conn": 2, "type": "brand_new", "x": 1});
+        let r = Record::from_value(v.clone()).expect("record");
+        assert_eq!(r, Record::Other(v));
+        assert_eq!(
+            (r.seq(), r.conn(), r.type_name().as_ref()),
+            (3, 2, "brand_new")
+        );
+        let e = Record::from_value(
+            serde_json::json!({"seq": 1, "ts": "2025-11-26T02:11:26.000000Z",
+            "mono_us": 0, "conn": 1, "type": "ws_end", "bytes_c2s": 1, "bytes_s2c": 2}),
+        )
+        .expect("event");
+        assert!(matches!(e, Record::Event(_)));
+        assert!(Record::from_value(serde_json::json!({"seq": 1, "type": "ws_end"})).is_err());
+        assert!(Record::from_value(serde_json::json!({"seq": 1})).is_err());
+    }
+
+    #[test]
+    fn errors_read_well() {
+        let e = CaptureError {
+            file: "x.har".into(),
+            location: Location::Byte {
+                offset: 10,
+                line: 2,
+                column: 3,
+                path: "log.entries[0]".into(),
+            },
+            message: "boom".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "x.har: byte 10 (line 2, column 3) at log.entries[0]: boom"
+        );
+        let e = CaptureError {
+            file: "c.ndjson".into(),
+            location: Location::Line(7),
+            message: "bad".into(),
+        };
+        assert_eq!(e.to_string(), "c.ndjson:7: bad");
     }
 }

@@ -52,6 +52,16 @@ fn round_trip(dir: &TempDir, c: &Capture) -> Value {
     assert_eq!(again.records, c.records);
     assert_eq!(again.header["started"], c.header["started"]);
     assert_eq!(again.end.is_some(), c.end.is_some());
+    // As NDJSON lines (what `sockscope inspect` replays).
+    let lines: Vec<String> =
+        std::io::BufRead::lines(sockscope::capture::ndjson_reader(&har).expect("ndjson reader"))
+            .map(|l| l.expect("line"))
+            .collect();
+    assert_eq!(
+        lines.len(),
+        c.records.len() + 1 + usize::from(c.end.is_some())
+    );
+    assert!(lines[0].contains("capture_header"));
     // HAR → HAR gives the same document.
     let har2 = dir.path().join("again.har");
     export_ok(&[
