@@ -482,6 +482,10 @@ impl CaptureReader {
                 location: Location::Line(*line),
                 message,
             };
+            // Most lines are events: parse them directly, the rest through a JSON value.
+            if let Ok(ev) = serde_json::from_slice::<Event>(text) {
+                return Some(Ok(Record::Event(ev)));
+            }
             let v: Value = match serde_json::from_slice(text) {
                 Ok(v) => v,
                 Err(_) if !ended => {

@@ -169,8 +169,26 @@ pub fn message(ev: &Event, m: &WsMessage) -> Vec<u8> {
         WsOpcode::Text => 1,
         WsOpcode::Binary => 2,
     };
+    // The residual without cloning the payload.
+    let bare = Event {
+        seq: ev.seq,
+        ts: ev.ts,
+        mono_us: ev.mono_us,
+        conn: ev.conn,
+        kind: crate::event::EventKind::WsMessage(WsMessage {
+            dir: m.dir,
+            opcode: m.opcode,
+            len: m.len,
+            wire_len: m.wire_len,
+            compressed: m.compressed,
+            frames: m.frames,
+            mask: m.mask.clone(),
+            truncated: m.truncated,
+            payload: Payload::Text(String::new()),
+        }),
+    };
     let mut res = residual(
-        ev,
+        &bare,
         &["type", "conn", "dir", "opcode", "text", "base64", "ts"],
     );
     let data = match &m.payload {
