@@ -375,3 +375,109 @@ fn filters_sessions_and_time_ranges() {
     assert_eq!(fut.len(), 1);
     assert_eq!(u(fut[0], "seq"), 16);
 }
+
+/// A HAR shaped like Chrome's "Save all as HAR with content" (HTTP/2 pseudo-headers, a base64
+/// image body, a `wss://` WebSocket entry with text and binary `_webSocketMessages`): a fixture
+/// written here, since no browser runs in the tests.
+#[test]
+fn chrome_shaped_har_reads_as_raw_records() {
+    let dir = TempDir::new("export-chrome");
+    let har = dir.path().join("chrome.har");
+    let doc = serde_json::json!({"log": {"version": "1.2",
+    "creator": {"name": "WebInspector", "version": "537.36"},
+    "pages": [{"startedDateTime": "2025-11-26T02:11:26.000Z", "id": "page_1", "title": "x", "pageTimings": {}}],
+    "entries": [
+        {"_initiator": {"type": "script"}, "_priority": "High", "_resourceType": "image",
+         "startedDateTime": "2025-11-26T02:11:26.100Z", "time": 12.5,
+         "request": {"method": "GET", "url": "https://example.com/a.png", "httpVersion": "h2",
+            "headers": [{"name": ":authority", "value": "example.com"}, {"name": "Accept", "value": "image/png"}],
+            "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+         "response": {"status": 200, "statusText": "", "httpVersion": "h2",
+            "headers": [{"name": "content-type", "value": "image/png"}, {"name": "content-encoding", "value": "br"}],
+            "cookies": [], "content": {"size": 3, "mimeType": "image/png", "text": "AQID", "encoding": "base64"},
+            "redirectURL": "", "headersSize": -1, "bodySize": 3},
+         "cache": {}, "timings": {"blocked": 1.0, "dns": -1, "ssl": -1, "connect": -1, "send": 0.5, "wait": 10.0, "receive": 1.0}},
+        {"_resourceType": "websocket", "startedDateTime": "2025-11-26T02:11:27.000Z", "time": 3.0,
+         "request": {"method": "GET", "url": "wss://example.com/socket.io/?EIO=4&transport=websocket", "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Upgrade", "value": "websocket"}], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+         "response": {"status": 101, "statusText": "Switching Protocols", "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Sec-WebSocket-Extensions", "value": "permessage-deflate; server_no_context_takeover"}],
+            "cookies": [], "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "", "headersSize": -1, "bodySize": 0},
+         "cache": {}, "timings": {"send": 0, "wait": 3.0, "receive": 0},
+         "_webSocketMessages": [
+            {"type": "receive", "time": 1764123087.010_5, "opcode": 1, "data": "0{\"sid\":\"xyz\"}"},
+            {"type": "send", "time": 1764123087.02, "opcode": 1, "data": "40"},
+            {"type": "receive", "time": 1764123087.03, "opcode": 2, "data": "AQID"}]}
+    ]}});
+    std::fs::write(&har, doc.to_string()).expect("write");
+    let recs = records(&har);
+    let types: Vec<&str> = recs.iter().map(|r| s(r, "type")).collect();
+    assert_eq!(
+        types,
+        [
+            "http_request",
+            "http_response",
+            "http_body",
+            "http_request",
+            "http_response",
+            "ws_open",
+            "ws_message",
+            "ws_message",
+            "ws_message",
+            "ws_end"
+        ],
+        "{}",
+        summarize(&recs)
+    );
+    assert_eq!(recs[0]["version"], "HTTP/2.0");
+    assert_eq!(
+        recs[0]["headers"],
+        serde_json::json!([["accept", "image/png"]]),
+        "pseudo-headers dropped"
+    );
+    assert_eq!(recs[1]["elapsed_us"], 10_500);
+    assert_eq!(
+        recs[1]["headers"],
+        serde_json::json!([["content-type", "image/png"]]),
+        "bodies are decoded in HAR"
+    );
+    assert_eq!(payload_bytes(&recs[2]), vec![1, 2, 3]);
+    assert_eq!(
+        recs[3]["url"],
+        "https://example.com/socket.io/?EIO=4&transport=websocket"
+    );
+    assert_eq!(
+        recs[5]["url"],
+        "wss://example.com/socket.io/?EIO=4&transport=websocket"
+    );
+    assert_eq!(recs[5]["deflate"]["server_no_context_takeover"], true);
+    assert_eq!(
+        (recs[6]["dir"].clone(), recs[6]["text"].clone()),
+        ("s2c".into(), "0{\"sid\":\"xyz\"}".into())
+    );
+    assert_eq!(recs[7]["dir"], "c2s");
+    assert_eq!(recs[8]["opcode"], "binary");
+    assert_eq!(payload_bytes(&recs[8]), vec![1, 2, 3]);
+    assert_eq!(recs[6]["ts"], "2025-11-26T02:11:27.010500Z");
+    assert_eq!(
+        recs.iter().map(|r| u(r, "seq")).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<u64>>()
+    );
+    assert_eq!(u(&recs[0], "mono_us"), 0);
+    // The session filter sees the sid from the open packet.
+    let nd = dir.path().join("s.ndjson");
+    export_ok(&[
+        har.to_str().expect("p"),
+        "--ndjson",
+        nd.to_str().expect("p"),
+        "--filter",
+        "session:xyz kind:msg",
+    ]);
+    assert_eq!(
+        records(&nd)
+            .iter()
+            .filter(|r| r["type"] == "ws_message")
+            .count(),
+        3
+    );
+}

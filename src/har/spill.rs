@@ -1,6 +1,7 @@
 //! Temporary files for the streaming HAR writer: a [`Spill`] is an append-only scratch file that
 //! hands out `(offset, len)` ranges and copies them back out later; [`Slots`] is a file of
-//! fixed-size `u64` slots indexed by entry number. Both live next to the output (not in a
+//! fixed-size `u64` slots indexed by entry number; [`Runs`] is a list of rendered JSON items kept
+//! in the spill in runs of at most [`RUN_BYTES`]. Both live next to the output (not in a
 //! possibly memory-backed `/tmp`), are unlinked right after creation on Unix, and are removed on
 //! drop elsewhere, so a crash leaves nothing behind.
 
@@ -16,6 +17,9 @@ const COPY_CHUNK: usize = 64 << 10;
 
 /// A byte range in a [`Spill`].
 pub type Range = (u64, u64);
+
+/// Largest run of rendered messages or records an open entry keeps in memory.
+pub const RUN_BYTES: usize = 32 << 10;
 
 /// Creates a fresh scratch file in `dir`, named after `stem`.
 fn scratch(dir: &Path, stem: &str, tag: &str) -> io::Result<(File, PathBuf)> {
@@ -181,6 +185,53 @@ impl Drop for Slots {
         if !cfg!(unix) {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Rendered items (comma-separated JSON values) of one list, partly in the spill.
+#[derive(Default)]
+pub struct Runs {
+    buf: Vec<u8>,
+    runs: Vec<Range>,
+    /// Items pushed.
+    pub count: u64,
+}
+
+impl Runs {
+    /// Appends one item (a comma goes before all but the first).
+    pub fn push(&mut self, spill: &mut Spill, item: &[u8]) -> io::Result<()> {
+        if self.count > 0 {
+            self.buf.push(b',');
+        }
+        self.count += 1;
+        if item.len() >= RUN_BYTES {
+            self.flush(spill)?;
+            self.runs.push(spill.append(item)?);
+            return Ok(());
+        }
+        self.buf.extend_from_slice(item);
+        if self.buf.len() >= RUN_BYTES {
+            self.flush(spill)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the buffered items to the spill.
+    pub fn flush(&mut self, spill: &mut Spill) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.runs.push(spill.append(&self.buf)?);
+            self.buf.clear();
+            if self.buf.capacity() > 2 * RUN_BYTES {
+                self.buf.shrink_to(RUN_BYTES);
+            }
+        }
+        Ok(())
+    }
+
+    /// The ranges of all items, in order.
+    pub fn into_ranges(mut self, spill: &mut Spill) -> io::Result<Vec<Range>> {
+        self.flush(spill)?;
+        Ok(self.runs)
     }
 }
 

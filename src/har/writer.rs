@@ -21,7 +21,7 @@
 //! handshake as context; messages and other records appear only when selected.
 
 use super::render::{self, js};
-use super::spill::{Range, Slots, Spill};
+use super::spill::{Range, Runs, Slots, Spill};
 use crate::capture::Record;
 use crate::event::{ConnId, Dir, Event, EventKind, ExchangeId, Header};
 use serde_json::{Map, Value, json};
@@ -29,8 +29,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Largest run of rendered messages or records an open entry keeps in memory.
-pub const RUN_BYTES: usize = 32 << 10;
+pub use super::spill::RUN_BYTES;
 
 /// Totals of a written HAR file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,49 +39,6 @@ pub struct HarStats {
     pub ws_messages: u64,
     /// Records kept only in `_sockscope.records` (entry or log level).
     pub records: u64,
-}
-
-/// Rendered items (comma-separated JSON values) of one list, partly in the spill.
-#[derive(Default)]
-struct Runs {
-    buf: Vec<u8>,
-    runs: Vec<Range>,
-    count: u64,
-}
-
-impl Runs {
-    fn push(&mut self, spill: &mut Spill, item: &[u8]) -> io::Result<()> {
-        if self.count > 0 {
-            self.buf.push(b',');
-        }
-        self.count += 1;
-        if item.len() >= RUN_BYTES {
-            self.flush(spill)?;
-            self.runs.push(spill.append(item)?);
-            return Ok(());
-        }
-        self.buf.extend_from_slice(item);
-        if self.buf.len() >= RUN_BYTES {
-            self.flush(spill)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self, spill: &mut Spill) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.runs.push(spill.append(&self.buf)?);
-            self.buf.clear();
-            if self.buf.capacity() > 2 * RUN_BYTES {
-                self.buf.shrink_to(RUN_BYTES);
-            }
-        }
-        Ok(())
-    }
-
-    fn into_ranges(mut self, spill: &mut Spill) -> io::Result<Vec<Range>> {
-        self.flush(spill)?;
-        Ok(self.runs)
-    }
 }
 
 /// A body rendered into the spill.
