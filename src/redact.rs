@@ -166,14 +166,18 @@ impl Redactor {
                     }
                     let ce = content_encoding(headers);
                     self.headers(headers);
-                    self.encodings.entry((conn, *exchange)).or_default()[0] = ce;
+                    if ce.is_some() {
+                        self.encodings.entry((conn, *exchange)).or_default()[0] = ce;
+                    }
                 }
                 EventKind::HttpResponse {
                     exchange, headers, ..
                 } => {
                     let ce = content_encoding(headers);
                     self.headers(headers);
-                    self.encodings.entry((conn, *exchange)).or_default()[1] = ce;
+                    if ce.is_some() {
+                        self.encodings.entry((conn, *exchange)).or_default()[1] = ce;
+                    }
                 }
                 EventKind::HttpBody {
                     exchange,
