@@ -16,14 +16,20 @@
 //! - [`sink`]: NDJSON capture writer, console printer, channel to the GUI.
 //! - [`proxy`]: the only module doing network IO: listener, explicit/reverse modes, relay.
 //! - [`cli`]: command-line arguments shared by the CLI and the GUI.
+//! - [`capture`], [`har`], [`filter`], [`redact`]: reading captures (NDJSON, HAR), HAR export and
+//!   import, the filter language, redaction; `sockscope export`.
 
 pub mod app;
 pub mod ca;
+pub mod capture;
 pub mod cli;
 pub mod engineio;
 pub mod event;
+pub mod filter;
+pub mod har;
 pub mod pipeline;
 pub mod proxy;
+pub mod redact;
 pub mod run;
 pub mod session;
 pub mod sink;

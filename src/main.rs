@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::Proxy(args) => sockscope::run::proxy(&args),
         Command::Ca(args) => sockscope::run::ca(&args),
         Command::Inspect(args) => sockscope::run::inspect(&args),
+        Command::Export(args) => sockscope::run::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,10 +41,10 @@ pub fn default_stages(args: &ProxyArgs) -> Vec<Box<dyn Stage>> {
 pub fn inspect(args: &InspectArgs) -> Result<(), String> {
     use std::io::Write;
     let name = args.capture.display().to_string();
-    let file = std::fs::File::open(&args.capture)
-        .map_err(|e| format!("cannot read capture file {name}: {e}"))?;
+    // NDJSON as is, or a HAR file converted to records.
+    let input = crate::capture::ndjson_reader(&args.capture).map_err(|e| e.to_string())?;
     let cfg = args.stage.config(StageConfig::unbounded());
-    let replayed = crate::session::inspect::replay(std::io::BufReader::new(file), &name, cfg)?;
+    let replayed = crate::session::inspect::replay(input, &name, cfg)?;
     let text = if args.json {
         serde_json::to_string_pretty(&replayed)
             .map_err(|e| format!("cannot write the summary: {e}"))?
@@ -58,6 +58,11 @@ pub fn inspect(args: &InspectArgs) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// `sockscope export`: see [`crate::har::export`].
+pub fn export(args: &crate::har::export::ExportArgs) -> Result<(), String> {
+    crate::har::export::run(args)
 }
 
 /// `sockscope ca`: prints where the CA is, its fingerprint and how to trust it; `--export` copies it.

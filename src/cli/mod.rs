@@ -32,6 +32,8 @@ pub enum Command {
     /// Summarise a saved capture per logical client: Engine.IO sessions, Socket.IO namespaces,
     /// heartbeats and reconnects (re-decoded from the raw records).
     Inspect(InspectArgs),
+    /// Export a capture (NDJSON or HAR) as HAR and/or NDJSON: filtered, time-bounded, redacted.
+    Export(crate::har::export::ExportArgs),
 }
 
 /// Options of the Engine.IO / Socket.IO session stage (proxy and inspect).
@@ -55,7 +57,7 @@ impl StageArgs {
 /// Options of `sockscope inspect`.
 #[derive(Args, Clone, Debug)]
 pub struct InspectArgs {
-    /// The capture file (NDJSON, as written by `sockscope proxy --save`).
+    /// The capture file: NDJSON (as written by `sockscope proxy --save`) or HAR.
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
     /// Print a machine-readable JSON summary instead of text.
