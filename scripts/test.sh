@@ -14,8 +14,9 @@ ROOT="$(pwd)"
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# --- system packages (curl is a peer; openssl makes the TLS origin's test certificate) ----------
-APT_PACKAGES=(curl ca-certificates openssl)
+# --- system packages (curl and chromium are peers; openssl makes the TLS origins' test
+# certificates; libnss3-tools' certutil trusts sockscope's CA in a throwaway NSS database) ------
+APT_PACKAGES=(curl ca-certificates openssl chromium libnss3-tools)
 # Debian's python3 needs python3-venv for `python3 -m venv`; other builds bring ensurepip along.
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then APT_PACKAGES+=(python3-venv); fi
 missing=()

@@ -10,6 +10,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod session;
+pub use session::*;
+
 /// Identifies one client connection accepted by the proxy (and everything carried on it).
 pub type ConnId = u64;
 /// Identifies one HTTP request/response exchange.
@@ -310,6 +313,18 @@ pub enum EventKind {
     Dropped {
         count: u64,
     },
+    // Derived by the Engine.IO / Socket.IO session stage (`crate::session`); boxed to keep
+    // `EventKind` small.
+    EioPacket(Box<EioPacketRecord>),
+    SioPacket(Box<SioPacketRecord>),
+    SessionOpen(Box<SessionOpenRecord>),
+    SessionUpgrade(Box<SessionUpgradeRecord>),
+    SessionClose(Box<SessionCloseRecord>),
+    Heartbeat(Box<HeartbeatRecord>),
+    HeartbeatAlert(Box<HeartbeatAlertRecord>),
+    AckTimeout(Box<AckTimeoutRecord>),
+    ClientOpen(Box<ClientOpenRecord>),
+    Reconnect(Box<ReconnectRecord>),
 }
 
 /// A stamped event: what every sink receives.

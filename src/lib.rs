@@ -10,19 +10,28 @@
 //! - [`event`]: the one `Event` enum every stage emits and every sink reads (the capture format).
 //! - [`ws`]: sans-IO WebSocket frame parser, message reassembly, permessage-deflate.
 //! - [`engineio`], [`socketio`]: sans-IO Engine.IO and Socket.IO decoders.
+//! - [`session`]: the pipeline stage grouping them into sessions, heartbeats and reconnect lineage
+//!   (and `sockscope inspect`'s replay of saved captures).
 //! - [`pipeline`]: the event hub thread, its stages and the [`pipeline::Sink`] trait.
 //! - [`sink`]: NDJSON capture writer, console printer, channel to the GUI.
 //! - [`proxy`]: the only module doing network IO: listener, explicit/reverse modes, relay.
 //! - [`cli`]: command-line arguments shared by the CLI and the GUI.
+//! - [`capture`], [`har`], [`filter`], [`redact`]: reading captures (NDJSON, HAR), HAR export and
+//!   import, the filter language, redaction; `sockscope export`.
 
 pub mod app;
 pub mod ca;
+pub mod capture;
 pub mod cli;
 pub mod engineio;
 pub mod event;
+pub mod filter;
+pub mod har;
 pub mod pipeline;
 pub mod proxy;
+pub mod redact;
 pub mod run;
+pub mod session;
 pub mod sink;
 pub mod socketio;
 pub mod ws;

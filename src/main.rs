@@ -10,6 +10,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Proxy(args) => sockscope::run::proxy(&args),
         Command::Ca(args) => sockscope::run::ca(&args),
+        Command::Inspect(args) => sockscope::run::inspect(&args),
+        Command::Export(args) => sockscope::run::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

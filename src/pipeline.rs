@@ -12,7 +12,7 @@
 use crate::event::{Clock, ConnId, Event, EventKind, ExchangeId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,10 @@ pub const CHANNEL_CAPACITY: usize = 1 << 16;
 pub const QUEUE_BYTES: usize = 64 << 20;
 /// Sinks are flushed at least this often.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the pipeline thread naps when no event is waiting.
+const IDLE_NAP: Duration = Duration::from_micros(500);
+/// The nap once traffic has stopped for a while (about 100 ms of short naps).
+const IDLE_NAP_LONG: Duration = Duration::from_millis(10);
 
 /// A consumer of the event stream. Runs on the pipeline thread: it must not block for long.
 pub trait Sink: Send {
@@ -249,16 +253,36 @@ impl Hub {
     fn run(&mut self, rx: Receiver<Msg>) -> Summary {
         let mut last_flush = Instant::now();
         let mut dirty = false;
-        loop {
-            let timeout = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
-            match rx.recv_timeout(timeout) {
-                Ok(Msg::Event(conn, mono, kind, bytes)) => {
-                    self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-                    self.dispatch(conn, mono, kind, 0);
-                    dirty = true;
+        let mut idle_rounds = 0u32;
+        'run: loop {
+            // Poll instead of blocking: a receiver that is never parked costs the relay's
+            // `try_send` no wake-up syscall per event. Idle, the thread naps (longer when
+            // traffic has stopped for a while), so an event waits at most one nap.
+            let mut got = 0usize;
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Event(conn, mono, kind, bytes)) => {
+                        self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                        self.dispatch(conn, mono, kind, 0);
+                        got += 1;
+                        if got >= 4096 {
+                            break;
+                        }
+                    }
+                    Ok(Msg::Shutdown) | Err(TryRecvError::Disconnected) => break 'run,
+                    Err(TryRecvError::Empty) => break,
                 }
-                Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if got > 0 {
+                dirty = true;
+                idle_rounds = 0;
+            } else {
+                idle_rounds = idle_rounds.saturating_add(1);
+                std::thread::sleep(if idle_rounds < 200 {
+                    IDLE_NAP
+                } else {
+                    IDLE_NAP_LONG
+                });
             }
             if last_flush.elapsed() >= FLUSH_INTERVAL {
                 self.periodic();

@@ -1,9 +1,10 @@
 //! The headless commands, shared by the CLI binary and the GUI's no-display fallback.
 
 use crate::app;
-use crate::cli::{CaArgs, ProxyArgs};
+use crate::cli::{CaArgs, InspectArgs, ProxyArgs};
 use crate::event::Clock;
-use crate::pipeline::Sink;
+use crate::pipeline::{Sink, Stage};
+use crate::session::{SocketIoStage, StageConfig};
 use crate::sink::console::ConsoleSink;
 use crate::sink::ndjson::{NdjsonSink, header_record};
 
@@ -26,6 +27,42 @@ pub fn sinks(args: &ProxyArgs, clock: &Clock) -> Result<Vec<Box<dyn Sink>>, Stri
         sinks.push(Box::new(ConsoleSink::new(args.quiet)));
     }
     Ok(sinks)
+}
+
+/// The analysis stages of a proxy run (the CLI and the GUI both use these): the Engine.IO /
+/// Socket.IO session stage.
+pub fn default_stages(args: &ProxyArgs) -> Vec<Box<dyn Stage>> {
+    vec![Box::new(SocketIoStage::new(
+        args.stage.config(StageConfig::default()),
+    ))]
+}
+
+/// `sockscope inspect`: replays a capture through the session stage and prints the summary.
+pub fn inspect(args: &InspectArgs) -> Result<(), String> {
+    use std::io::Write;
+    let name = args.capture.display().to_string();
+    // NDJSON as is, or a HAR file converted to records.
+    let input = crate::capture::ndjson_reader(&args.capture).map_err(|e| e.to_string())?;
+    let cfg = args.stage.config(StageConfig::unbounded());
+    let replayed = crate::session::inspect::replay(input, &name, cfg)?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&replayed)
+            .map_err(|e| format!("cannot write the summary: {e}"))?
+    } else {
+        crate::session::inspect::render_text(&replayed)
+    };
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", text.trim_end()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `sockscope export`: see [`crate::har::export`].
+pub fn export(args: &crate::har::export::ExportArgs) -> Result<(), String> {
+    crate::har::export::run(args)
 }
 
 /// `sockscope ca`: prints where the CA is, its fingerprint and how to trust it; `--export` copies it.
@@ -53,7 +90,7 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     let config = args.validate()?;
     let clock = Clock::new();
     let sinks = sinks(args, &clock)?;
-    let running = app::start(config, clock, Vec::new(), sinks)?;
+    let running = app::start(config, clock, default_stages(args), sinks)?;
     eprintln!("{}", app::banner(&running.config));
     if let Some(m) = &running.config.mitm {
         eprintln!(

@@ -98,6 +98,11 @@ fn deflate_message(c: &mut Compress, data: &[u8]) -> Vec<u8> {
             break;
         }
     }
+    if out.is_empty() {
+        // zlib emits nothing for an empty message right after a sync flush; RFC 7692 §7.2.3.6:
+        // an empty message is sent as a single empty stored block, `00` once the tail is removed.
+        return vec![0x00];
+    }
     assert!(out.ends_with(&[0, 0, 0xff, 0xff]), "sync flush tail");
     out.truncate(out.len() - 4);
     out

@@ -29,6 +29,65 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Show sockscope's certificate authority (created on first use) and how to trust it.
     Ca(CaArgs),
+    /// Summarise a saved capture per logical client: Engine.IO sessions, Socket.IO namespaces,
+    /// heartbeats and reconnects (re-decoded from the raw records).
+    Inspect(InspectArgs),
+    /// Export a capture (NDJSON or HAR) as HAR and/or NDJSON: filtered, time-bounded, redacted.
+    Export(crate::har::export::ExportArgs),
+}
+
+/// Options of the Engine.IO / Socket.IO session stage (proxy and inspect).
+#[derive(Args, Clone, Debug, Default)]
+pub struct StageArgs {
+    /// Flag a Socket.IO event whose ACK has not come after DURATION (e.g. 10s, 500ms, 2m; 0 turns it off) [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_us)]
+    pub ack_timeout: Option<u64>,
+}
+
+impl StageArgs {
+    /// The stage configuration these options give, on top of `base`.
+    pub fn config(&self, base: crate::session::StageConfig) -> crate::session::StageConfig {
+        crate::session::StageConfig {
+            ack_timeout_us: self.ack_timeout.unwrap_or(base.ack_timeout_us),
+            ..base
+        }
+    }
+}
+
+/// Options of `sockscope inspect`.
+#[derive(Args, Clone, Debug)]
+pub struct InspectArgs {
+    /// The capture file: NDJSON (as written by `sockscope proxy --save`) or HAR.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// Print a machine-readable JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stage: StageArgs,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1500` (ms) into microseconds.
+pub fn parse_duration_us(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected a number with a unit (ms, s, m)"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "ms" => 1000,
+        "us" => 1,
+        "s" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        u => {
+            return Err(format!(
+                "invalid duration {s:?}: unknown unit {u:?} (use ms, s, m)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("invalid duration {s:?}: too large"))
 }
 
 /// Options of `sockscope ca`.
@@ -96,6 +155,8 @@ pub struct ProxyArgs {
     /// Most client connections served at once; more get 503.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_connections: usize,
+    #[command(flatten)]
+    pub stage: StageArgs,
 }
 
 impl Default for ProxyArgs {
@@ -119,6 +180,7 @@ impl Default for ProxyArgs {
             no_auth: false,
             max_header_bytes: "64KiB".into(),
             max_connections: 4096,
+            stage: StageArgs::default(),
         }
     }
 }
@@ -247,6 +309,7 @@ impl ProxyArgs {
             "allow_hosts": self.allow_hosts,
             "ignore_hosts": self.ignore_hosts,
             "no_mitm": self.no_mitm,
+            "ack_timeout_ms": self.stage.ack_timeout.map(|us| us / 1000),
         })
     }
 }
@@ -346,6 +409,17 @@ mod tests {
         assert_eq!(parse_size("2kb"), Ok(2000));
         assert!(parse_size("x").is_err());
         assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_us("10s"), Ok(10_000_000));
+        assert_eq!(parse_duration_us("500ms"), Ok(500_000));
+        assert_eq!(parse_duration_us("1500"), Ok(1_500_000));
+        assert_eq!(parse_duration_us("2m"), Ok(120_000_000));
+        assert_eq!(parse_duration_us("0"), Ok(0));
+        assert!(parse_duration_us("ten").is_err());
+        assert!(parse_duration_us("3h").is_err());
     }
 
     #[test]

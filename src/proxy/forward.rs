@@ -63,6 +63,21 @@ impl ConnCtx {
         }
     }
 
+    /// The context for a tunnel opened on this connection: every request goes to `target`, over
+    /// `upstream` (already dialled) first.
+    pub fn nested(self: &Arc<Self>, target: &Target, upstream: TcpStream) -> Arc<ConnCtx> {
+        let mut nested = ConnCtx::new(
+            self.cfg.clone(),
+            self.events.clone(),
+            self.conn,
+            Some(target.clone()),
+            self.counters.clone(),
+        );
+        nested.parent = Some(self.clone());
+        nested.set_preconnected(target.key(), upstream);
+        Arc::new(nested)
+    }
+
     /// True once the connection was upgraded or tunnelled: its new owner reports the close.
     pub fn is_handed_off(&self) -> bool {
         self.handed_off.load(Ordering::Relaxed)
@@ -240,6 +255,41 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Wraps a body so it is recorded as it streams through.
+fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
+    TapBody::new(
+        body,
+        BodyTarget {
+            events: ctx.events.clone(),
+            conn: ctx.conn,
+            exchange,
+            dir,
+            cap: ctx.cfg.max_decode,
+        },
+    )
+    .boxed()
+}
+
+/// The `502` for an origin that cannot be reached.
+pub(super) fn bad_gateway(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    target: &Target,
+    err: &str,
+) -> Response<ProxyBody> {
+    generated(
+        ctx,
+        exchange,
+        started,
+        StatusCode::BAD_GATEWAY,
+        format!(
+            "sockscope: cannot connect to upstream {}: {err}\n",
+            target.authority
+        ),
+    )
+}
+
 /// Answers with a generated response and records it.
 pub(super) fn generated(
     ctx: &ConnCtx,
@@ -415,32 +465,13 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
     {
         parts.headers.insert(header::HOST, v);
     }
-    let body = TapBody::new(
-        body,
-        BodyTarget {
-            events: ctx.events.clone(),
-            conn: ctx.conn,
-            exchange,
-            dir: Dir::ClientToServer,
-            cap: ctx.cfg.max_decode,
-        },
-    )
-    .boxed();
+    let body = tap(&ctx, body, exchange, Dir::ClientToServer);
     let upstream_req = Request::from_parts(parts, body);
 
     let mut sender = match ctx.sender(&target).await {
         Ok(s) => s,
         Err(e) => {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "sockscope: cannot connect to upstream {}: {e}\n",
-                    target.authority
-                ),
-            );
+            return bad_gateway(&ctx, exchange, started, &target, &e);
         }
     };
     let mut resp = match sender.send_request(upstream_req).await {
@@ -512,17 +543,7 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
 
     ctx.keep(&target, sender);
     let (parts, body) = resp.into_parts();
-    let body = TapBody::new(
-        body,
-        BodyTarget {
-            events: ctx.events.clone(),
-            conn: ctx.conn,
-            exchange,
-            dir: Dir::ServerToClient,
-            cap: ctx.cfg.max_decode,
-        },
-    )
-    .boxed();
+    let body = tap(&ctx, body, exchange, Dir::ServerToClient);
     Response::from_parts(parts, body)
 }
 

@@ -260,7 +260,10 @@ where
         .with_upgrades()
         .await;
     let error = result.err().and_then(|e| {
-        if e.is_incomplete_message() || e.to_string().contains("connection closed") {
+        if e.is_incomplete_message()
+            || e.to_string().contains("connection closed")
+            || client_hung_up(&e)
+        {
             None
         } else {
             Some(e.to_string())
@@ -288,6 +291,17 @@ where
             },
         );
     }
+}
+
+/// True when closing the connection failed only because the client had already gone (a reset,
+/// e.g. a browser dropping a spare TLS connection without `close_notify`): nothing was lost.
+fn client_hung_up(e: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset, NotConnected};
+    e.is_shutdown()
+        && e.source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| matches!(io.kind(), BrokenPipe | ConnectionReset | NotConnected))
 }
 
 /// Answers `503` to a connection over the limit and closes it.

@@ -64,16 +64,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     let stream = match super::dial(&target.host, target.port).await {
         Ok(s) => s,
         Err(e) => {
-            return forward::generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "sockscope: cannot connect to upstream {}: {e}\n",
-                    target.authority
-                ),
-            );
+            return forward::bad_gateway(&ctx, exchange, started, &target, &e);
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -179,16 +170,7 @@ where
                 decoded: true,
             },
         );
-        let mut nested = ConnCtx::new(
-            ctx.cfg.clone(),
-            ctx.events.clone(),
-            ctx.conn,
-            Some(target.clone()),
-            ctx.counters.clone(),
-        );
-        nested.parent = Some(ctx.clone());
-        let nested = Arc::new(nested);
-        nested.set_preconnected(target.key(), upstream);
+        let nested = ctx.nested(&target, upstream);
         serve_http(nested, Rewind::new(Bytes::from(first), client)).await;
         return;
     }
@@ -313,16 +295,7 @@ async fn intercept<I>(
         tls: true,
         ..target
     };
-    let mut nested = ConnCtx::new(
-        ctx.cfg.clone(),
-        ctx.events.clone(),
-        ctx.conn,
-        Some(target.clone()),
-        ctx.counters.clone(),
-    );
-    nested.parent = Some(ctx.clone());
-    let nested = Arc::new(nested);
-    nested.set_preconnected(target.key(), upstream);
+    let nested = ctx.nested(&target, upstream);
     serve_http(nested, tls).await;
 }
 

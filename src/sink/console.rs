@@ -209,6 +209,253 @@ pub fn describe(ev: &Event) -> Option<String> {
         EventKind::Dropped { count } => {
             format!("! {count} events dropped (the pipeline fell behind)")
         }
+        _ => return describe_session(ev).map(|body| format!("{t}  {body}")),
     };
     Some(format!("{t}  c{c:<4} {body}"))
+}
+
+/// Console lines of the Engine.IO / Socket.IO session records (without the time).
+fn describe_session(ev: &Event) -> Option<String> {
+    use crate::session::reason_words;
+    Some(match &ev.kind {
+        EventKind::SioPacket(p) => {
+            let mut line = format!(
+                "sio {} {}  {}  {}",
+                p.session,
+                p.nsp,
+                p.dir.arrow(),
+                p.packet.to_uppercase()
+            );
+            let sizes = attachment_sizes(&p.attachments);
+            if let Some(e) = &p.event {
+                line.push_str(&format!(" {e:?}"));
+            }
+            if matches!(p.packet.as_str(), "ack" | "binary_ack")
+                && let Some(id) = p.id
+            {
+                line.push_str(&format!(" {id}"));
+            }
+            let shown = match (&p.data, p.event.is_some()) {
+                // The event name is shown already: only the arguments.
+                (Some(serde_json::Value::Array(a)), true) => Some(serde_json::Value::Array(
+                    a.iter().skip(1).cloned().collect(),
+                )),
+                (d, _) => d.clone(),
+            };
+            if let Some(d) = shown {
+                line.push(' ');
+                line.push_str(&clip(&json_preview(&d, &sizes), 160));
+            }
+            if p.event.is_some()
+                && let Some(id) = p.id
+            {
+                line.push_str(&format!("  ack={id}"));
+            }
+            if let Some(a) = &p.ack_of {
+                line.push_str(&format!(
+                    "  ({}{})",
+                    ms_text(a.latency_us),
+                    if a.late { ", late" } else { "" }
+                ));
+            } else if p.unmatched {
+                line.push_str("  (no matching event)");
+            }
+            if p.msgpack {
+                line.push_str("  [msgpack]");
+            }
+            if let Some(why) = &p.invalid {
+                line.push_str(&format!("  ! invalid: {why}"));
+            }
+            line
+        }
+        EventKind::EioPacket(p) => match p.packet.as_str() {
+            // Shown by their own records (session_open, heartbeat, session_upgrade).
+            "open" | "ping" | "pong" | "upgrade" => return None,
+            kind => format!(
+                "eio {}  {}  {kind} ({}){}",
+                p.session,
+                p.dir.arrow(),
+                p.transport.name(),
+                if p.payload.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", preview(&p.payload, 96))
+                }
+            ),
+        },
+        EventKind::SessionOpen(o) => format!(
+            "eio {}  open sid={} EIO{} {}{}  (interval {}, timeout {}{})",
+            o.session,
+            o.sid,
+            o.eio,
+            o.transport.name(),
+            if o.joined {
+                " (joined mid-session)"
+            } else {
+                ""
+            },
+            o.ping_interval,
+            o.ping_timeout,
+            if o.upgrades.is_empty() {
+                String::new()
+            } else {
+                format!(", upgrades {}", o.upgrades.join(","))
+            }
+        ),
+        EventKind::SessionUpgrade(u) => {
+            let what = match u.step.as_str() {
+                "websocket" => "websocket opened (upgrade attempt)",
+                "probe" => "probe 2probe →",
+                "probe_ok" => "probe answered ← 3probe",
+                "upgraded" => "upgraded to websocket (5)",
+                "failed" => "upgrade failed: the websocket closed first",
+                other => other,
+            };
+            format!(
+                "eio {}  upgrade: {what}  (+{})",
+                u.session,
+                ms_text(u.elapsed_us)
+            )
+        }
+        EventKind::SessionClose(c) => format!(
+            "eio {}  closed: {} ({})",
+            c.session,
+            reason_words(&c.reason),
+            c.detail
+        ),
+        EventKind::Heartbeat(h) => {
+            if h.unexpected {
+                format!(
+                    "eio {}  {} {} in the wrong direction",
+                    h.session,
+                    h.dir.arrow(),
+                    h.kind
+                )
+            } else if h.kind == "pong" {
+                format!(
+                    "eio {}  ping → pong {}{}  (interval {}, timeout {})",
+                    h.session,
+                    h.rtt_us.map_or("(no ping seen)".to_owned(), ms_text),
+                    if h.late { " LATE" } else { "" },
+                    h.interval_ms,
+                    h.timeout_ms
+                )
+            } else {
+                return None;
+            }
+        }
+        EventKind::HeartbeatAlert(a) => match a.alert.as_str() {
+            "late_pong" => format!(
+                "eio {}  ! late pong: {} (pingTimeout {} ms)",
+                a.session,
+                a.rtt_us.map_or("no pong yet".to_owned(), |r| format!(
+                    "pong after {}",
+                    ms_text(r)
+                )),
+                a.limit_ms
+            ),
+            _ => format!(
+                "eio {}  ! missed ping: none within {} ms (pingInterval + pingTimeout)",
+                a.session, a.limit_ms
+            ),
+        },
+        EventKind::AckTimeout(a) => format!(
+            "sio {} {}  {}  ! no ACK {} for EVENT{} within {} ms",
+            a.session,
+            a.nsp,
+            a.dir.arrow(),
+            a.id,
+            a.event
+                .as_ref()
+                .map(|e| format!(" {e:?}"))
+                .unwrap_or_default(),
+            a.timeout_ms
+        ),
+        EventKind::ClientOpen(c) => {
+            format!("client {}  new -> eio {}", c.client, c.session)
+        }
+        EventKind::Reconnect(r) => format!(
+            "client {}  reconnect #{} after {} -> eio {} ({})",
+            r.client,
+            r.number,
+            ms_text(r.gap_us),
+            r.to_session,
+            if r.link == "explicit" {
+                "linked by pid".to_owned()
+            } else {
+                format!("probable, score {}", r.score)
+            }
+        ),
+        _ => return None,
+    })
+}
+
+/// `6 ms`, `0.4 ms`, `1.25 s`.
+fn ms_text(us: u64) -> String {
+    if us >= 10_000_000 {
+        format!("{:.2} s", us as f64 / 1e6)
+    } else if us >= 1000 {
+        format!("{} ms", us / 1000)
+    } else {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    }
+}
+
+fn clip(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Byte sizes of base64 attachments.
+fn attachment_sizes(b64: &[String]) -> Vec<usize> {
+    b64.iter()
+        .map(|s| {
+            let pad = s.bytes().rev().take_while(|&b| b == b'=').count();
+            (s.len() / 4 * 3).saturating_sub(pad)
+        })
+        .collect()
+}
+
+/// Compact JSON with binary placeholders shown as `<N bytes>`.
+fn json_preview(v: &serde_json::Value, sizes: &[usize]) -> String {
+    use serde_json::Value;
+    let mut out = String::new();
+    fn walk(v: &Value, sizes: &[usize], out: &mut String) {
+        match v {
+            Value::Object(m) if m.get("_placeholder") == Some(&Value::Bool(true)) => {
+                let n = m.get("num").and_then(Value::as_u64);
+                match n.and_then(|n| sizes.get(usize::try_from(n).ok()?)) {
+                    Some(len) => out.push_str(&format!("<{len} bytes>")),
+                    None => out.push_str("<binary>"),
+                }
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    walk(x, sizes, out);
+                }
+                out.push(']');
+            }
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (k, x)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    walk(x, sizes, out);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    walk(v, sizes, &mut out);
+    out
 }

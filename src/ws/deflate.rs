@@ -7,33 +7,32 @@
 //! scratch buffer and is dropped, so memory stays bounded however large the message inflates.
 //! Raw DEFLATE with a 32 KiB window decodes streams made with any smaller window.
 //!
-//! The streaming inflater (miniz_oxide behind flate2) does not notice a back-reference that
-//! reaches before the start of the stream (it reads its zeroed window instead), which is exactly
+//! The inflater is zlib-rs behind flate2, which (like zlib) reports a back-reference that reaches
+//! before the start of the stream as an error ("invalid distance too far back"). That is exactly
 //! what a context mismatch looks like: a sender that keeps its context when it promised not to, or
-//! a stream we did not see from its start. [`StartCheck`] catches it during the first 32 KiB of
-//! each stream's output (past that, no reference can reach before the start):
-//! - without context takeover every message is a stream: its input is kept and replayed at the
-//!   end in one shot over a flat output buffer, where miniz reports such a reference as an error;
-//! - with context takeover a stream spans many messages, so replaying would be quadratic: a shadow
-//!   inflater whose window starts full of `0xff` runs alongside instead. Bytes read from before the
-//!   start come out `0x00` from the main inflater and `0xff` from the shadow, so the outputs match
-//!   exactly when their byte sums match, which is compared at each message end.
+//! a stream we did not see from its start. So such a message fails like any other invalid input.
+//!
+//! zlib-rs decodes literals, lengths and distances on a fast path when a call has at least 15
+//! input bytes, and an error found there (invalid literal/length code, invalid distance code,
+//! distance too far back) comes out as "repeated call with bad state" instead. Which path decodes
+//! a symbol depends on how the input was split, so those errors are all reported in one wording
+//! ([`BAD_SYMBOL`]), which keeps the anomalies independent of the split.
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-/// Inflated bytes go through this scratch buffer (allocated once per inflater). It must hold the
-/// whole DEFLATE window for the start-of-stream check.
-const SCRATCH_LEN: usize = WINDOW;
-/// The DEFLATE window: no back-reference is longer.
-const WINDOW: usize = 32 * 1024;
+/// Inflated bytes go through this scratch buffer (allocated once per inflater).
+const SCRATCH_LEN: usize = 32 * 1024;
 /// Masked compressed input is unmasked into a buffer of this size before inflating.
 pub(crate) const UNMASK_CHUNK: usize = 8 * 1024;
-/// At most this much input of a message is kept for the start-of-stream replay.
-const KEEP_CAP: usize = 64 * 1024;
-/// The shadow inflater's window is primed with a stored block of `0xff` bytes: its header
-/// (BFINAL 0, BTYPE 00, LEN 0x8000, NLEN 0x7fff), then the window's worth of bytes.
-const PRIME_HEADER: [u8; 5] = [0x00, 0x00, 0x80, 0xff, 0x7f];
-static PRIME_BYTES: [u8; 4096] = [0xff; 4096];
+/// The wording of an invalid literal/length code, distance code or distance (see the module docs).
+const BAD_SYMBOL: &str = "deflate decompression error: invalid literal/length code, distance code or distance too far back";
+/// Backend messages that [`BAD_SYMBOL`] stands for.
+const SYMBOL_ERRORS: [&str; 4] = [
+    "invalid literal/length code",
+    "invalid distance code",
+    "invalid distance too far back",
+    "repeated call with bad state",
+];
 /// The tail appended to every compressed message before inflating it (RFC 7692 §7.2.2).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
@@ -94,29 +93,6 @@ pub(crate) enum Inflated {
     Error(String),
 }
 
-const BEFORE_START: &str = "back-reference before the start of the compression context";
-
-/// Catches back-references before the start of a stream (see the module docs).
-enum StartCheck {
-    /// No context takeover: the message's input (up to [`KEEP_CAP`]) is replayed at its end.
-    Replay {
-        checker: Decompress,
-        kept: Vec<u8>,
-        /// The input so far is all in `kept` (and the output is under a window).
-        keeping: bool,
-    },
-    /// Context takeover: a shadow inflater with a `0xff` window runs alongside.
-    Shadow {
-        /// Dropped once the stream is past its first window (and made again for a new stream).
-        shadow: Option<Decompress>,
-        primed: bool,
-        /// The stream has not yet produced a window's worth of output as of the last check.
-        active: bool,
-        sum_main: u64,
-        sum_shadow: u64,
-    },
-}
-
 /// One direction's inflater, with its context-takeover policy and "lost" state.
 pub(crate) struct Inflater {
     inner: Decompress,
@@ -129,26 +105,10 @@ pub(crate) struct Inflater {
     pub lost: bool,
     /// Bytes of the current message were fed and its tail was not yet.
     mid_message: bool,
-    check: StartCheck,
 }
 
 impl Inflater {
     pub fn new(no_context_takeover: bool) -> Inflater {
-        let check = if no_context_takeover {
-            StartCheck::Replay {
-                checker: Decompress::new(false),
-                kept: Vec::new(),
-                keeping: true,
-            }
-        } else {
-            StartCheck::Shadow {
-                shadow: None,
-                primed: false,
-                active: true,
-                sum_main: 0,
-                sum_shadow: 0,
-            }
-        };
         Inflater {
             inner: Decompress::new(false),
             scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
@@ -156,7 +116,6 @@ impl Inflater {
             no_context_takeover,
             lost: false,
             mid_message: false,
-            check,
         }
     }
 
@@ -189,14 +148,11 @@ impl Inflater {
         result
     }
 
-    /// Feeds the `00 00 ff ff` tail that ends a compressed message, checks the stream start and
-    /// applies the context policy. `More` means the message inflated cleanly.
+    /// Feeds the `00 00 ff ff` tail that ends a compressed message and applies the context
+    /// policy. `More` means the message inflated cleanly.
     pub fn finish_message(&mut self, out: &mut CappedBuf) -> Inflated {
         let result = self.feed_plain(&SYNC_TAIL, out);
         if result == Inflated::More {
-            if let Err(e) = self.check_start() {
-                return self.fail(e);
-            }
             self.mid_message = false;
             if self.no_context_takeover {
                 self.reset();
@@ -214,94 +170,14 @@ impl Inflater {
 
     fn feed_plain(&mut self, input: &[u8], out: &mut CappedBuf) -> Inflated {
         self.mid_message = true;
-        let Inflater {
-            inner,
-            scratch,
-            check,
-            ..
-        } = self;
-        let result = match check {
-            StartCheck::Replay { kept, keeping, .. } => {
-                if *keeping {
-                    let keep = input.len().min(KEEP_CAP.saturating_sub(kept.len()));
-                    kept.extend_from_slice(input.get(..keep).unwrap_or_default());
-                    *keeping = keep == input.len();
-                }
-                let result = inflate(inner, scratch, input, |chunk| out.append(chunk));
-                if inner.total_out() >= WINDOW as u64 {
-                    *keeping = false;
-                }
-                result
-            }
-            StartCheck::Shadow {
-                shadow,
-                primed,
-                active,
-                sum_main,
-                sum_shadow,
-            } => {
-                if !*active {
-                    inflate(inner, scratch, input, |chunk| out.append(chunk))
-                } else {
-                    let shadow = shadow.get_or_insert_with(|| Decompress::new(false));
-                    if !*primed {
-                        prime(shadow, scratch);
-                        *primed = true;
-                    }
-                    let result = inflate(inner, scratch, input, |chunk| {
-                        out.append(chunk);
-                        *sum_main += byte_sum(chunk);
-                    });
-                    let _ = inflate(shadow, scratch, input, |chunk| {
-                        *sum_shadow += byte_sum(chunk)
-                    });
-                    result
-                }
-            }
-        };
-        match result {
+        match inflate(&mut self.inner, &mut self.scratch, input, |chunk| {
+            out.append(chunk)
+        }) {
             Inflated::More => Inflated::More,
             Inflated::Error(e) => self.fail(e),
-            Inflated::StreamEnd => match self.check_start() {
-                Err(e) => self.fail(e),
-                Ok(()) => {
-                    self.reset();
-                    Inflated::StreamEnd
-                }
-            },
-        }
-    }
-
-    /// Checks that nothing so far read from before the start of the stream.
-    fn check_start(&mut self) -> Result<(), String> {
-        match &mut self.check {
-            StartCheck::Replay { checker, kept, .. } => {
-                if kept.is_empty() {
-                    return Ok(());
-                }
-                checker.reset(false);
-                let result = checker.decompress(kept, &mut self.scratch, FlushDecompress::Finish);
-                kept.clear();
-                result.map(|_| ()).map_err(|_| BEFORE_START.to_owned())
-            }
-            StartCheck::Shadow {
-                shadow,
-                active,
-                sum_main,
-                sum_shadow,
-                ..
-            } => {
-                if !*active {
-                    return Ok(());
-                }
-                if sum_main != sum_shadow {
-                    return Err(BEFORE_START.to_owned());
-                }
-                if self.inner.total_out() >= WINDOW as u64 {
-                    *active = false;
-                    *shadow = None;
-                }
-                Ok(())
+            Inflated::StreamEnd => {
+                self.reset();
+                Inflated::StreamEnd
             }
         }
     }
@@ -318,24 +194,6 @@ impl Inflater {
     fn reset(&mut self) {
         self.inner.reset(false);
         self.mid_message = false;
-        match &mut self.check {
-            StartCheck::Replay { kept, keeping, .. } => {
-                kept.clear();
-                *keeping = true;
-            }
-            StartCheck::Shadow {
-                primed,
-                active,
-                sum_main,
-                sum_shadow,
-                ..
-            } => {
-                *primed = false;
-                *active = true;
-                *sum_main = 0;
-                *sum_shadow = 0;
-            }
-        }
     }
 }
 
@@ -355,7 +213,7 @@ fn inflate(
         input = input.get(consumed..).unwrap_or_default();
         sink(scratch.get(..produced).unwrap_or_default());
         match status {
-            Err(e) => return Inflated::Error(e.to_string()),
+            Err(e) => return Inflated::Error(error_text(&e)),
             Ok(Status::StreamEnd) => return Inflated::StreamEnd,
             Ok(Status::Ok | Status::BufError) => {
                 let output_full = produced == scratch.len();
@@ -367,17 +225,14 @@ fn inflate(
     }
 }
 
-/// Fills a fresh shadow inflater's window with `0xff` bytes.
-fn prime(shadow: &mut Decompress, scratch: &mut [u8]) {
-    shadow.reset(false);
-    let _ = inflate(shadow, scratch, &PRIME_HEADER, |_| {});
-    for _ in 0..WINDOW / PRIME_BYTES.len() {
-        let _ = inflate(shadow, scratch, &PRIME_BYTES, |_| {});
+/// The anomaly text of an inflate error (one wording for the errors the fast path hides).
+fn error_text(e: &flate2::DecompressError) -> String {
+    let text = e.to_string();
+    if SYMBOL_ERRORS.iter().any(|s| text.contains(s)) {
+        BAD_SYMBOL.to_owned()
+    } else {
+        text
     }
-}
-
-fn byte_sum(bytes: &[u8]) -> u64 {
-    bytes.iter().map(|&b| u64::from(b)).sum()
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 //! ```
 //!
 //! - [`frame`]: the httparse-style header parser and the unmasking loop.
-//! - `deflate` (private): one inflater per direction, context takeover, decode cap, and a check
-//!   for back-references before the start of a compression context.
+//! - `deflate` (private): one inflater per direction, context takeover and decode cap (zlib-rs
+//!   reports back-references before the start of a compression context as errors).
 //! - `decoder` (private): the per-direction state machine behind [`WsDecoder`].
 //! - `message` (private): reassembled messages to records, close frames, anomaly wording.
 //! - [`handshake`]: [`accept_key`] and [`negotiated_deflate`].

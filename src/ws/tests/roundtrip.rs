@@ -78,7 +78,12 @@ fn deflate(c: &mut Compress, data: &[u8]) -> Vec<u8> {
         c.compress_vec(input, &mut out, FlushCompress::Sync)
             .expect("deflate");
         input = &input[(c.total_in() - before) as usize..];
-        // miniz may need extra calls to finish the flush; each one after it adds an empty block.
+        if out.is_empty() && data.is_empty() {
+            // zlib flushes nothing for an empty message right after a flush: send an empty stored
+            // block (RFC 7692 §7.2.3.6), which leaves the compressor's context as it was.
+            out.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
+        }
+        // More calls may be needed to finish the flush; each one after it adds an empty block.
         if input.is_empty() && out.len() < out.capacity() && out.ends_with(&[0, 0, 0xff, 0xff]) {
             break;
         }

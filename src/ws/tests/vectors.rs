@@ -136,7 +136,7 @@ pub(super) fn vectors() -> Vec<Vector> {
             vec![
                 ztext_msg(S2C, "Hello", 7, 1),
                 anomaly(
-                    "inflate error at the end of compressed text message (1 frame, 5 bytes): back-reference before the start of the compression context; message dropped",
+                    "inflate error in compressed text message (frame 1): deflate decompression error: invalid literal/length code, distance code or distance too far back; message dropped",
                 ),
             ],
         ),

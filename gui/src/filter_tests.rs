@@ -1,0 +1,108 @@
+//! Unit tests of the filter language: parsing, errors, and matching against a seeded store.
+
+use super::*;
+use crate::sample;
+use crate::store::Store;
+
+fn store() -> Store {
+    let mut s = Store::default();
+    for ev in sample::session() {
+        s.push(ev);
+    }
+    s
+}
+
+/// Previews of the rows a filter keeps.
+fn hits(s: &Store, f: &str) -> Vec<String> {
+    let f = Filter::parse(f).expect("filter parses");
+    (s.first_ordinal()..s.end_ordinal())
+        .filter_map(|o| s.row(o))
+        .filter(|r| f.matches(r, s))
+        .map(|r| s.preview(r).to_string())
+        .collect()
+}
+
+#[test]
+fn empty_filter_keeps_everything() {
+    let s = store();
+    assert!(Filter::parse("  ").expect("parse").is_empty());
+    assert_eq!(hits(&s, "").len(), s.len());
+}
+
+#[test]
+fn free_text_is_smart_case_and_searches_payloads() {
+    let s = store();
+    assert_eq!(hits(&s, "HELLO").len(), 0);
+    assert_eq!(hits(&s, "hello").len(), 1);
+    assert_eq!(hits(&s, "\"hello world\"").len(), 1);
+    // The response body is only in the payload, not in the response row's preview.
+    assert!(hits(&s, "bob").iter().any(|p| p.starts_with("200 OK")));
+}
+
+#[test]
+fn regex_terms() {
+    let s = store();
+    assert_eq!(hits(&s, r"/^42\[/").len(), 1);
+    assert_eq!(hits(&s, "/HELLO/i").len(), 1);
+    let e = Filter::parse("/(unclosed/").expect_err("bad regex");
+    assert!(e.contains("invalid regex /(unclosed/"), "{e}");
+}
+
+#[test]
+fn fields() {
+    let s = store();
+    assert_eq!(hits(&s, "kind:text").len(), 2);
+    assert_eq!(hits(&s, "kind:text,binary").len(), 4);
+    assert_eq!(hits(&s, "kind:msg dir:c2s").len(), 2);
+    assert_eq!(hits(&s, "kind:msg dir:←").len(), 2);
+    assert_eq!(hits(&s, "kind:msg dir:↑").len(), 2);
+    assert_eq!(hits(&s, "kind:http").len(), 2);
+    assert_eq!(hits(&s, "kind:anomaly")[0], "ws: reserved opcode 0x3");
+    assert!(hits(&s, "conn:1").iter().all(|p| !p.contains("42[")));
+    assert_eq!(hits(&s, "conn:c2 kind:ping,pong").len(), 2);
+    assert_eq!(hits(&s, "event:chat").len(), 1);
+    assert_eq!(hits(&s, "event:chat ns:/").len(), 1);
+    assert_eq!(hits(&s, "ns:/admin").len(), 0);
+    assert_eq!(hits(&s, "session:s3 kind:text").len(), 2);
+}
+
+#[test]
+fn negation_and_unknown_prefixes() {
+    let s = store();
+    let all_ws = hits(&s, "kind:ws").len();
+    assert_eq!(hits(&s, "kind:ws -kind:ping,pong").len(), all_ws - 2);
+    // Not a field: searched as text.
+    assert_eq!(hits(&s, "http://127.0.0.1:3000/api").len(), 1);
+}
+
+#[test]
+fn errors_name_the_term() {
+    let e = Filter::parse("kind:bogus").expect_err("bad kind");
+    assert!(e.contains("\"bogus\"") && e.contains("kind:"), "{e}");
+    let e = Filter::parse("dir:sideways").expect_err("bad dir");
+    assert!(e.contains("sideways"), "{e}");
+    let e = Filter::parse("conn:abc").expect_err("bad conn");
+    assert!(e.contains("\"abc\""), "{e}");
+    assert!(Filter::parse("\"open quote").is_err());
+    assert!(Filter::parse("event:").is_err());
+}
+
+#[test]
+fn quoted_field_values() {
+    let f = Filter::parse(r#"event:"two words" text"#).expect("parse");
+    assert_eq!(f.terms.len(), 2);
+    assert!(matches!(&f.terms[0], Term::Event(e) if e == "two words"));
+}
+
+#[test]
+fn with_field_replaces_the_same_key() {
+    assert_eq!(with_field("hello conn:3", "conn", "7"), "hello conn:7");
+    assert_eq!(with_field("", "conn", "7"), "conn:7");
+    assert_eq!(with_field("-conn:2 x", "conn", "1"), "x conn:1");
+}
+
+#[test]
+fn non_ascii_text_is_case_insensitive() {
+    let f = Filter::parse("äb").expect("parse");
+    assert!(matches!(&f.terms[0], Term::Text(re) if re.is_match("xÄBc")));
+}

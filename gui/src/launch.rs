@@ -1,0 +1,233 @@
+//! The command line of `sockscope-gui` and the choice it leads to: a window on a live proxy
+//! (taking the same options as `sockscope proxy`), a window on a saved or growing capture
+//! (`--open`, `--follow`), or, with no display to open a window on, the headless equivalent.
+
+use crate::app::{Live, SockscopeApp, Source};
+use crate::capture::{self, CaptureMsg};
+use crate::store::StoreConfig;
+use clap::Parser;
+use eframe::egui;
+use sockscope::cli::{ProxyArgs, parse_size};
+use sockscope::event::{Clock, Event};
+use sockscope::pipeline::Sink;
+use sockscope::sink::channel::{ChannelSink, channel};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Events that may wait for the window before new ones are dropped (and counted).
+pub const CHANNEL_CAPACITY: usize = 1 << 16;
+
+/// The `sockscope-gui` command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "sockscope-gui",
+    version,
+    about = "The sockscope desktop app: a live view of the HTTP and WebSocket traffic through the proxy",
+    long_about = "Starts the proxy (same options as `sockscope proxy`) and shows its traffic live, \
+                  or shows a saved capture with --open (or one being written with --follow). \
+                  Without a display it runs the proxy headless with the live console."
+)]
+pub struct GuiArgs {
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// Show a saved NDJSON capture instead of starting a proxy.
+    #[arg(long, value_name = "CAPTURE", conflicts_with = "follow")]
+    pub open: Option<PathBuf>,
+    /// Show a capture that another process is writing, as it grows.
+    #[arg(long, value_name = "CAPTURE")]
+    pub follow: Option<PathBuf>,
+    /// Rows kept in memory; older rows are dropped from the view (not from the capture file).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_rows: usize,
+    /// Memory for full records (payloads, headers) of the newest rows, e.g. 256MiB.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub payload_memory: String,
+}
+
+/// Runs the command; errors are printed as one `sockscope-gui: ...` line with exit code 2.
+pub fn main() -> ExitCode {
+    let args = GuiArgs::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockscope-gui: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why no window can be opened, if we can tell before trying.
+pub fn missing_display() -> Option<&'static str> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    (!set("DISPLAY") && !set("WAYLAND_DISPLAY"))
+        .then_some("no display found ($DISPLAY and $WAYLAND_DISPLAY are unset)")
+}
+
+fn run(args: GuiArgs) -> Result<(), String> {
+    let payload_budget = parse_size(&args.payload_memory)
+        .map_err(|e| format!("invalid --payload-memory {:?}: {e}", args.payload_memory))?;
+    let cfg = StoreConfig {
+        max_rows: args.max_rows.max(1),
+        payload_budget,
+    };
+    if let Some((path, follow)) = args
+        .open
+        .clone()
+        .map(|p| (p, false))
+        .or_else(|| args.follow.clone().map(|p| (p, true)))
+    {
+        return run_capture(path, follow, cfg);
+    }
+    let config = args.proxy.validate()?;
+    if let Some(why) = missing_display() {
+        eprintln!("sockscope-gui: {why}; running the proxy headless with the live console");
+        return sockscope::run::proxy(&args.proxy);
+    }
+    let clock = Clock::new();
+    // The window replaces the console's per-event lines; the summary is still printed at exit.
+    let mut quiet = args.proxy.clone();
+    quiet.quiet = true;
+    let mut sinks = sockscope::run::sinks(&quiet, &clock)?;
+    let ctx_cell: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
+    let (tx, rx) = channel(CHANNEL_CAPACITY);
+    sinks.push(Box::new(RepaintSink {
+        inner: tx,
+        ctx: ctx_cell.clone(),
+        pending: false,
+        last: Instant::now(),
+    }));
+    let running = sockscope::app::start(
+        config,
+        clock,
+        sockscope::run::default_stages(&args.proxy),
+        sinks,
+    )?;
+    eprintln!(
+        "sockscope-gui: proxy listening on http://{}{}",
+        running.local_addr,
+        args.proxy
+            .save
+            .as_ref()
+            .map(|p| format!(", saving the capture to {}", p.display()))
+            .unwrap_or_default()
+    );
+    let live = Live {
+        config: running.config.clone(),
+        running: Some(running),
+        rx,
+        save: args.proxy.save.as_ref().map(|p| p.display().to_string()),
+    };
+    let app = SockscopeApp::new(Source::Live(Box::new(live)), cfg);
+    if let Err(e) = open_window(app, ctx_cell) {
+        // The proxy (owned by the app) was stopped when the app was dropped; start it headless.
+        eprintln!(
+            "sockscope-gui: cannot open a window ({e}); running the proxy headless with the live console"
+        );
+        return sockscope::run::proxy(&args.proxy);
+    }
+    Ok(())
+}
+
+fn run_capture(path: PathBuf, follow: bool, cfg: StoreConfig) -> Result<(), String> {
+    let ctx_cell: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
+    let c = ctx_cell.clone();
+    let wake = move || {
+        if let Some(ctx) = c.get() {
+            ctx.request_repaint();
+        }
+    };
+    if let Some(why) = missing_display() {
+        eprintln!("sockscope-gui: {why}; printing the capture on the console");
+        return print_capture(path, follow);
+    }
+    let reader = capture::open(&path, follow, wake)?;
+    let app = SockscopeApp::new(Source::capture(reader), cfg);
+    if let Err(e) = open_window(app, ctx_cell) {
+        eprintln!("sockscope-gui: cannot open a window ({e}); printing the capture on the console");
+        return print_capture(path, follow);
+    }
+    Ok(())
+}
+
+/// The headless view of a capture: one console line per event.
+fn print_capture(path: PathBuf, follow: bool) -> Result<(), String> {
+    let reader = capture::open(&path, follow, || {})?;
+    for msg in reader.rx.iter() {
+        match msg {
+            CaptureMsg::Events(v) => v.iter().for_each(print_event),
+            CaptureMsg::Error { line, message } => {
+                return Err(format!("{} line {line}: {message}", path.display()));
+            }
+            CaptureMsg::Eof => break,
+            CaptureMsg::Header(_) | CaptureMsg::End(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn print_event(ev: &Event) {
+    if let Some(line) = sockscope::sink::console::describe(ev) {
+        println!("{line}");
+    }
+}
+
+fn open_window(app: SockscopeApp, ctx_cell: Arc<OnceLock<egui::Context>>) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("sockscope")
+            .with_app_id("sockscope")
+            .with_inner_size([1400.0, 860.0])
+            .with_min_inner_size([720.0, 400.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "sockscope",
+        options,
+        Box::new(move |cc| {
+            crate::theme::install_fonts(&cc.egui_ctx);
+            let _ = ctx_cell.set(cc.egui_ctx.clone());
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The GUI's sink: hands events to the window's channel and wakes the window (at most every
+/// 16 ms, and on every pipeline flush) so it repaints only while traffic flows.
+struct RepaintSink {
+    inner: ChannelSink,
+    ctx: Arc<OnceLock<egui::Context>>,
+    pending: bool,
+    last: Instant,
+}
+
+impl RepaintSink {
+    fn wake(&mut self) {
+        if let Some(ctx) = self.ctx.get() {
+            ctx.request_repaint();
+            self.pending = false;
+            self.last = Instant::now();
+        }
+    }
+}
+
+impl Sink for RepaintSink {
+    fn event(&mut self, ev: &Event) {
+        self.inner.event(ev);
+        self.pending = true;
+        if self.last.elapsed() >= Duration::from_millis(16) {
+            self.wake();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending {
+            self.wake();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The status bar: where the traffic comes from (listen address and mode, or the capture file),
+//! message and byte counts, messages per second, what was dropped (by the proxy pipeline, by the
+//! GUI falling behind, or out of memory to stay within budget) and where it still is.
+
+use crate::theme;
+use eframe::egui::{RichText, Ui};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Messages per second over the last two seconds.
+#[derive(Debug, Default)]
+pub struct Rate {
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Rate {
+    /// Records the running total at `now`.
+    pub fn sample(&mut self, now: Instant, total: u64) {
+        if self
+            .samples
+            .back()
+            .is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.samples.push_back((now, total));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(2))
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// The rate between the oldest and newest samples.
+    pub fn per_sec(&self) -> f64 {
+        match (self.samples.front(), self.samples.back()) {
+            (Some((t0, n0)), Some((t1, n1))) if t1 > t0 => {
+                n1.saturating_sub(*n0) as f64 / t1.duration_since(*t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.samples.clear();
+    }
+}
+
+/// Everything the status bar says.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// `listening 127.0.0.1:8080 (explicit proxy)` or `capture cap.ndjson (complete)`.
+    pub source: String,
+    pub rows_shown: usize,
+    pub rows: usize,
+    pub messages: u64,
+    pub bytes: u64,
+    pub rate: f64,
+    /// Events the proxy pipeline reported dropped (`dropped` records).
+    pub dropped_pipeline: u64,
+    /// Events the GUI channel dropped because the GUI fell behind.
+    pub dropped_gui: u64,
+    pub rows_evicted: u64,
+    pub payloads_evicted: u64,
+    /// Where the full traffic is kept, if anywhere.
+    pub capture: Option<String>,
+    /// The capture file is being written by this proxy (`--save`).
+    pub saving: bool,
+    /// Fraction of rows filtered so far, when a filter is being applied.
+    pub filtering: Option<f32>,
+    pub paused: bool,
+    /// A problem to show in the error colour (capture read error).
+    pub error: Option<String>,
+}
+
+/// Draws the status bar on one line.
+pub fn show(ui: &mut Ui, s: &Status) {
+    ui.horizontal(|ui| {
+        ui.label(&s.source);
+        let sep = |ui: &mut Ui| {
+            ui.weak("·");
+        };
+        sep(ui);
+        ui.label(format!(
+            "{} msgs · {}",
+            theme::thousands(s.messages),
+            sockscope::sink::console::human_bytes(s.bytes)
+        ));
+        sep(ui);
+        ui.label(format!("{:.0} msg/s", s.rate));
+        sep(ui);
+        if s.rows_shown == s.rows {
+            ui.label(format!("{} rows", theme::thousands(s.rows as u64)));
+        } else {
+            ui.label(format!(
+                "{} of {} rows",
+                theme::thousands(s.rows_shown as u64),
+                theme::thousands(s.rows as u64)
+            ));
+        }
+        let dropped = s.dropped_pipeline + s.dropped_gui;
+        sep(ui);
+        let d = ui.label(if dropped > 0 {
+            RichText::new(format!("{} dropped", theme::thousands(dropped)))
+                .color(theme::warn(ui.visuals()))
+        } else {
+            RichText::new("0 dropped")
+        });
+        if dropped > 0 {
+            d.on_hover_text(format!(
+                "{} by the proxy pipeline, {} because the window fell behind{}",
+                s.dropped_pipeline,
+                s.dropped_gui,
+                if s.dropped_gui > 0 && s.capture.is_some() {
+                    " (the capture file has them)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if let Some(c) = s.capture.as_ref().filter(|_| s.saving) {
+            sep(ui);
+            ui.label(format!("saving {c}"));
+        }
+        let where_ = s
+            .capture
+            .as_ref()
+            .map(|c| format!("still in {c}"))
+            .unwrap_or_else(|| "not saved: use --save".into());
+        if s.rows_evicted > 0 {
+            sep(ui);
+            ui.label(
+                RichText::new(format!(
+                    "{} older rows dropped from memory ({where_})",
+                    theme::thousands(s.rows_evicted)
+                ))
+                .color(theme::warn(ui.visuals())),
+            );
+        }
+        if s.payloads_evicted > 0 {
+            sep(ui);
+            ui.label(
+                RichText::new(format!(
+                    "{} older payloads dropped from memory ({where_})",
+                    theme::thousands(s.payloads_evicted)
+                ))
+                .color(theme::warn(ui.visuals())),
+            );
+        }
+        if let Some(p) = s.filtering {
+            sep(ui);
+            ui.label(format!("filtering… {:.0}%", p * 100.0));
+        }
+        if s.paused {
+            sep(ui);
+            ui.label(RichText::new("view paused (Space resumes)").strong());
+        }
+        if let Some(e) = &s.error {
+            sep(ui);
+            ui.label(RichText::new(e).color(theme::error(ui.visuals())));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_over_the_window() {
+        let mut r = Rate::default();
+        let t0 = Instant::now();
+        r.sample(t0, 0);
+        r.sample(t0 + Duration::from_millis(500), 100);
+        r.sample(t0 + Duration::from_millis(1000), 400);
+        assert!((r.per_sec() - 400.0).abs() < 1e-6, "{}", r.per_sec());
+        r.sample(t0 + Duration::from_millis(3500), 400);
+        assert_eq!(r.per_sec(), 0.0);
+    }
+}

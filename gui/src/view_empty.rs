@@ -1,0 +1,100 @@
+//! The empty state of the message area: with no traffic yet it teaches how to point curl, a
+//! shell, Node, Python or a browser at the proxy, with the actual address and copyable commands.
+
+use crate::app::Source;
+use eframe::egui::{Grid, RichText, Ui};
+use sockscope::proxy::Mode;
+
+/// The commands shown for a proxy listening on `addr` in `mode`: (client, command) pairs.
+pub fn commands(addr: &str, mode: &Mode) -> Vec<(&'static str, String)> {
+    match mode {
+        Mode::Explicit => vec![
+            (
+                "curl",
+                format!("curl -x http://{addr} http://127.0.0.1:3000/"),
+            ),
+            (
+                "shell",
+                format!("export HTTP_PROXY=http://{addr} HTTPS_PROXY=http://{addr}"),
+            ),
+            (
+                "Python",
+                format!("websockets.connect(url, proxy='http://{addr}')  # websockets ≥ 15"),
+            ),
+            (
+                "Node",
+                format!("new WebSocket(url, {{ agent: new HttpsProxyAgent('http://{addr}') }})"),
+            ),
+            (
+                "Chromium",
+                format!("chromium --proxy-server=http://{addr} --proxy-bypass-list='<-loopback>'"),
+            ),
+        ],
+        Mode::Reverse(t) => vec![
+            (
+                "browser",
+                format!("http://{addr}/  instead of  http://{}/", t.authority),
+            ),
+            ("curl", format!("curl http://{addr}/")),
+            ("Node", format!("io('http://{addr}')  // socket.io-client")),
+            ("Python", format!("websockets.connect('ws://{addr}/')")),
+        ],
+    }
+}
+
+/// Draws the empty state for this source.
+pub fn show(ui: &mut Ui, source: &Source) {
+    ui.add_space(24.0);
+    match source {
+        Source::Live(live) => {
+            let addr = live.config.listen.to_string();
+            let mode = match &live.config.mode {
+                Mode::Explicit => "explicit HTTP proxy".to_string(),
+                Mode::Reverse(t) => format!("reverse proxy to http://{}", t.authority),
+            };
+            ui.heading(format!("Waiting for traffic on http://{addr}"));
+            ui.label(RichText::new(mode).weak());
+            ui.add_space(12.0);
+            ui.label("Point a client at the proxy:");
+            ui.add_space(4.0);
+            Grid::new("how-to")
+                .num_columns(3)
+                .spacing([12.0, 6.0])
+                .show(ui, |ui| {
+                    for (who, cmd) in commands(&addr, &live.config.mode) {
+                        ui.label(RichText::new(who).strong());
+                        ui.label(RichText::new(&cmd).monospace());
+                        if ui
+                            .small_button("Copy")
+                            .on_hover_text("copy the command")
+                            .clicked()
+                        {
+                            ui.ctx().copy_text(cmd.clone());
+                        }
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(12.0);
+            if matches!(live.config.mode, Mode::Explicit) {
+                ui.weak(
+                    "HTTPS and wss:// travel through CONNECT tunnels and show as tunnels \
+                     (their content is not decrypted yet). Node's ws and socket.io-client need \
+                     a proxy agent; --reverse is often simpler for Node apps.",
+                );
+            }
+            if let Some(p) = &live.save {
+                ui.weak(format!("Saving everything to {p}."));
+            }
+        }
+        Source::Capture(_) => {
+            ui.heading("Reading the capture…");
+            ui.weak("Rows appear as the file is read (see the status bar).");
+        }
+        Source::Static => {
+            ui.heading("No events");
+        }
+    }
+    ui.add_space(12.0);
+    ui.separator();
+    ui.weak("Ctrl+F filter · Space pause · ↑/↓ select · End follow · Esc clear selection");
+}

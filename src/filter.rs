@@ -1,0 +1,402 @@
+//! The filter language, on capture records: the same syntax and meaning as the GUI's filter bar
+//! (`gui/src/filter.rs`), so the GUI can switch to this one. Used by `sockscope export --filter`.
+//!
+//! Space-separated terms, all of which must match (`-term` negates one):
+//! - free text (`hello`, `"two words"`): case-insensitive unless it has an upper-case letter,
+//!   searched in the record's summary (`GET url`, `101 Switching Protocols`, `layer: message`,
+//!   ...) and in its payload text;
+//! - `/regex/` (`/regex/i` for case-insensitive), searched likewise;
+//! - `dir:c2s|s2c|→|←|↑|↓|up|down`;
+//! - `kind:http|req|resp|ws|msg|text|binary|control|ping|pong|close|open|conn|tunnel|anomaly|dropped`
+//!   or a record type (`kind:sio_packet`); several with commas: `kind:text,binary`;
+//! - `conn:N` (or `conn:c12`, `conn:1,2`);
+//! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
+//!   Engine.IO session id or the session stage's label (`s3`).
+//!
+//! Every field also takes the `key=value` form (`session=s3`). Unknown `word:` prefixes are plain
+//! text (so `http://x` searches for itself).
+//!
+//! Matching needs the stream's context (which Engine.IO session a connection carries), so
+//! records go through a [`FilterState`] in stream order.
+
+mod state;
+
+pub use state::FilterState;
+
+use crate::capture::Record;
+use crate::event::Dir;
+use regex::{Regex, RegexBuilder};
+
+/// The fields the language knows.
+pub const FIELDS: [&str; 7] = ["dir", "kind", "conn", "event", "ns", "session", "sid"];
+
+/// Record types a `kind:` term may name directly (raw ones, and those of the session stage).
+const TYPES: &[&str] = &[
+    "conn_open",
+    "conn_close",
+    "http_request",
+    "http_response",
+    "http_body",
+    "tunnel_open",
+    "tunnel_close",
+    "ws_open",
+    "ws_message",
+    "ws_control",
+    "ws_close",
+    "ws_end",
+    "anomaly",
+    "dropped",
+    "eio_packet",
+    "sio_packet",
+    "session_open",
+    "session_upgrade",
+    "session_close",
+    "heartbeat",
+    "heartbeat_alert",
+    "ack_timeout",
+    "client_open",
+    "reconnect",
+];
+
+/// A parsed filter: every term must match.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    terms: Vec<Term>,
+}
+
+#[derive(Clone, Debug)]
+enum Term {
+    Not(Box<Term>),
+    /// Needle, and whether matching is case-sensitive (needle as typed) or not (lowercased).
+    Text(String, bool),
+    Regex(Regex),
+    Dir(Dir),
+    /// Kinds as bits of [`state::kind_bits`], and record types named directly.
+    Kind(u32, Vec<String>),
+    Conn(Vec<u64>),
+    Event(String),
+    Ns(String),
+    Session(String),
+}
+
+impl Filter {
+    /// Parses filter text; the error is one line that quotes the offending term.
+    pub fn parse(s: &str) -> Result<Filter, String> {
+        let mut terms = Vec::new();
+        for tok in tokenize(s)? {
+            let term = parse_term(&tok)?;
+            terms.push(if tok.negated {
+                Term::Not(Box::new(term))
+            } else {
+                term
+            });
+        }
+        Ok(Filter { terms })
+    }
+
+    /// A filter keeping the records of one session (`--session ID`).
+    pub fn session(id: &str) -> Filter {
+        Filter {
+            terms: vec![Term::Session(id.to_owned())],
+        }
+    }
+
+    /// Both filters must match.
+    pub fn and(mut self, other: Filter) -> Filter {
+        self.terms.extend(other.terms);
+        self
+    }
+
+    /// True when the filter lets every record through.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// True when a term asks for a session (labels then help: see [`FilterState::learn`]).
+    pub fn uses_sessions(&self) -> bool {
+        fn uses(t: &Term) -> bool {
+            match t {
+                Term::Not(t) => uses(t),
+                Term::Session(_) => true,
+                _ => false,
+            }
+        }
+        self.terms.iter().any(uses)
+    }
+
+    /// Does this record match? `state` must have seen every earlier record (see
+    /// [`FilterState::observe`], which this calls).
+    pub fn matches(&self, rec: &Record, state: &mut FilterState) -> bool {
+        state.observe(rec);
+        if self.terms.is_empty() {
+            return true;
+        }
+        let view = state.view(rec);
+        self.terms.iter().all(|t| term_matches(t, &view, state))
+    }
+}
+
+fn term_matches(t: &Term, v: &state::View, st: &FilterState) -> bool {
+    match t {
+        Term::Not(t) => !term_matches(t, v, st),
+        Term::Text(needle, case_sensitive) => {
+            let hit = |hay: &str| {
+                if *case_sensitive {
+                    hay.contains(needle.as_str())
+                } else {
+                    contains_ci(hay, needle)
+                }
+            };
+            hit(&v.summary) || v.payload.as_deref().is_some_and(hit)
+        }
+        Term::Regex(re) => {
+            re.is_match(&v.summary) || v.payload.as_deref().is_some_and(|p| re.is_match(p))
+        }
+        Term::Dir(d) => v.dir == Some(*d),
+        Term::Kind(mask, types) => mask & v.kind != 0 || types.contains(&v.type_name),
+        Term::Conn(ids) => ids.contains(&v.conn),
+        Term::Event(e) => v.events.iter().any(|x| x == e),
+        Term::Ns(ns) => v.namespaces.iter().any(|x| x == ns),
+        Term::Session(s) => st.session_is(v.sid.as_deref(), v.label.as_deref(), s),
+    }
+}
+
+/// Case-insensitive substring search; `needle` is already lower-case.
+pub fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if !needle.is_ascii() {
+        return hay.to_lowercase().contains(needle);
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.len() > h.len() {
+        return false;
+    }
+    let first = n[0];
+    (0..=h.len() - n.len()).any(|i| {
+        h[i].to_ascii_lowercase() == first
+            && h[i..i + n.len()]
+                .iter()
+                .zip(n)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Token {
+    negated: bool,
+    /// `Some(key)` for `key:value` / `key=value` with a known key.
+    key: Option<String>,
+    value: String,
+    /// Written as `/.../` (with the flags after the closing slash).
+    regex: Option<String>,
+}
+
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut negated = false;
+        if chars[i] == '-' && chars.get(i + 1).is_some_and(|c| !c.is_whitespace()) {
+            negated = true;
+            i += 1;
+        }
+        if chars[i] == '"' {
+            let (v, next) = read_quoted(&chars, i)?;
+            out.push(Token {
+                negated,
+                key: None,
+                value: v,
+                regex: None,
+            });
+            i = next;
+            continue;
+        }
+        if chars[i] == '/'
+            && let Some((pat, flags, next)) = read_regex(&chars, i)
+        {
+            out.push(Token {
+                negated,
+                key: None,
+                value: pat,
+                regex: Some(flags),
+            });
+            i = next;
+            continue;
+        }
+        // A word, possibly `key:value`, `key=value` or `key:"quoted value"`.
+        let mut word = String::new();
+        let mut pushed = false;
+        while i < chars.len() && !chars[i].is_whitespace() {
+            if matches!(chars[i], ':' | '=') && chars.get(i + 1) == Some(&'"') && is_field(&word) {
+                let (v, next) = read_quoted(&chars, i + 1)?;
+                out.push(Token {
+                    negated,
+                    key: Some(word.to_ascii_lowercase()),
+                    value: v,
+                    regex: None,
+                });
+                word.clear();
+                pushed = true;
+                i = next;
+                break;
+            }
+            word.push(chars[i]);
+            i += 1;
+        }
+        if word.is_empty() {
+            if i == start && !pushed {
+                i += 1;
+            }
+            continue;
+        }
+        let split = word
+            .find([':', '='])
+            .map(|at| (&word[..at], &word[at + 1..]));
+        let (key, value) = match split {
+            Some((k, v)) if is_field(k) => (Some(k.to_ascii_lowercase()), v.to_string()),
+            _ => (None, word),
+        };
+        out.push(Token {
+            negated,
+            key,
+            value,
+            regex: None,
+        });
+    }
+    Ok(out)
+}
+
+fn is_field(k: &str) -> bool {
+    FIELDS.iter().any(|f| f.eq_ignore_ascii_case(k))
+}
+
+fn read_quoted(chars: &[char], open: usize) -> Result<(String, usize), String> {
+    let mut v = String::new();
+    let mut i = open + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if i + 1 < chars.len() => {
+                v.push(chars[i + 1]);
+                i += 2;
+            }
+            '"' => return Ok((v, i + 1)),
+            c => {
+                v.push(c);
+                i += 1;
+            }
+        }
+    }
+    Err(format!("unclosed quote in \"{v}"))
+}
+
+/// `/pattern/flags` up to the next whitespace; `None` when it is not closed (then it is text).
+fn read_regex(chars: &[char], open: usize) -> Option<(String, String, usize)> {
+    let mut i = open + 1;
+    let mut pat = String::new();
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if chars.get(i + 1) == Some(&'/') => {
+                pat.push('/');
+                i += 2;
+            }
+            '/' => {
+                let mut flags = String::new();
+                let mut j = i + 1;
+                while j < chars.len() && !chars[j].is_whitespace() {
+                    flags.push(chars[j]);
+                    j += 1;
+                }
+                let ok = !pat.is_empty() && flags.chars().all(|c| c == 'i');
+                return ok.then_some((pat, flags, j));
+            }
+            c => {
+                pat.push(c);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+fn parse_term(t: &Token) -> Result<Term, String> {
+    if let Some(flags) = &t.regex {
+        let re = RegexBuilder::new(&t.value)
+            .case_insensitive(flags.contains('i'))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                let first = e.to_string();
+                let last = first.lines().last().unwrap_or("invalid").trim().to_string();
+                format!("invalid regex /{}/: {last}", t.value)
+            })?;
+        return Ok(Term::Regex(re));
+    }
+    let Some(key) = &t.key else {
+        let case_sensitive = t.value.chars().any(char::is_uppercase);
+        let v = if case_sensitive {
+            t.value.clone()
+        } else {
+            t.value.to_lowercase()
+        };
+        return Ok(Term::Text(v, case_sensitive));
+    };
+    let v = t.value.as_str();
+    if v.is_empty() {
+        return Err(format!("{key}: needs a value"));
+    }
+    Ok(match key.as_str() {
+        "dir" => Term::Dir(parse_dir(v).ok_or_else(|| {
+            format!("unknown direction {v:?} in dir:{v} (use c2s, s2c, ↑, ↓, →, ←)")
+        })?),
+        "kind" => {
+            let mut mask = 0;
+            let mut types = Vec::new();
+            for k in v.split(',').filter(|k| !k.is_empty()) {
+                if let Some(m) = state::kind_mask(k) {
+                    mask |= m;
+                } else if TYPES.contains(&k.to_ascii_lowercase().as_str()) {
+                    types.push(k.to_ascii_lowercase());
+                } else {
+                    return Err(format!(
+                        "unknown kind {k:?} in kind:{v} (use http, req, resp, ws, msg, text, \
+                         binary, control, ping, pong, close, open, conn, tunnel, anomaly, dropped, \
+                         or a record type such as sio_packet)"
+                    ));
+                }
+            }
+            Term::Kind(mask, types)
+        }
+        "conn" => {
+            let mut ids = Vec::new();
+            for c in v.split(',').filter(|c| !c.is_empty()) {
+                let n = c.trim_start_matches(['c', 'C', '#']);
+                ids.push(n.parse::<u64>().map_err(|_| {
+                    format!("invalid connection {c:?} in conn:{v} (expected a number such as 12)")
+                })?);
+            }
+            Term::Conn(ids)
+        }
+        "event" => Term::Event(v.to_string()),
+        "ns" => Term::Ns(v.to_string()),
+        _ => Term::Session(v.to_string()),
+    })
+}
+
+fn parse_dir(v: &str) -> Option<Dir> {
+    match v.to_ascii_lowercase().as_str() {
+        "c2s" | "→" | "↑" | "up" | "out" | "sent" | "client" => Some(Dir::ClientToServer),
+        "s2c" | "←" | "↓" | "down" | "in" | "received" | "server" => Some(Dir::ServerToClient),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

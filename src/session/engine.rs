@@ -1,0 +1,571 @@
+//! One Engine.IO session: consumes its decoded Engine.IO packets (from polling bodies and
+//! WebSocket messages alike, in stream order) and the transport events that concern it (upgrade
+//! WebSocket opened, closed or ended, polling errors), and emits `eio_packet`, `session_open`,
+//! `session_upgrade` and `session_close` records; heartbeats go to [`super::heartbeat`] and
+//! messages to [`super::sio`].
+
+use super::heartbeat::Heartbeat;
+use super::lineage::Identity;
+use super::sio::{Outcome, SioState};
+use super::{Note, Out, SessionKey, StageConfig};
+use crate::engineio::{EioVersion, Handshake, Packet, PacketType};
+use crate::event::{
+    ConnId, Dir, EioPacketRecord, EioTransport, EventKind, ExchangeId, SessionCloseRecord,
+    SessionOpenRecord, SessionUpgradeRecord,
+};
+
+/// How the session ended (the `reason` of `session_close`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum CloseReason {
+    PingTimeout,
+    TransportClose,
+    TransportError,
+    ParseError,
+    ServerDisconnect,
+    ClientDisconnect,
+    SessionUnknown,
+    ForcedClose,
+    ClientClose,
+    Evicted,
+}
+
+impl CloseReason {
+    /// The record's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            CloseReason::PingTimeout => "ping_timeout",
+            CloseReason::TransportClose => "transport_close",
+            CloseReason::TransportError => "transport_error",
+            CloseReason::ParseError => "parse_error",
+            CloseReason::ServerDisconnect => "server_disconnect",
+            CloseReason::ClientDisconnect => "client_disconnect",
+            CloseReason::SessionUnknown => "session_unknown",
+            CloseReason::ForcedClose => "forced_close",
+            CloseReason::ClientClose => "client_close",
+            CloseReason::Evicted => "evicted",
+        }
+    }
+
+    /// False when socket.io-client does not reconnect by itself after it.
+    pub fn reconnects(self) -> bool {
+        !matches!(
+            self,
+            CloseReason::ServerDisconnect | CloseReason::ClientDisconnect
+        )
+    }
+}
+
+/// Where a packet came from.
+#[derive(Clone, Debug)]
+pub(crate) struct Via {
+    pub conn: ConnId,
+    pub dir: Dir,
+    pub transport: EioTransport,
+    pub exchange: Option<ExchangeId>,
+    pub raw_seq: u64,
+    pub now: u64,
+}
+
+/// The names every record of a session carries.
+#[derive(Clone, Debug)]
+pub(crate) struct Tag {
+    pub label: String,
+    pub sid: String,
+}
+
+#[derive(Clone, Debug)]
+struct Upgrade {
+    ws_conn: ConnId,
+    opened_us: u64,
+}
+
+/// How recent a decode error must be to make a close a `parse_error`.
+const PARSE_ERROR_WINDOW_US: u64 = 1_000_000;
+/// A polling session with an overdue heartbeat and no traffic this long is taken as closed.
+const POLLING_SILENCE_US: u64 = 5_000_000;
+
+/// What the stage knows when it creates a session.
+pub(crate) struct Opening {
+    pub key: SessionKey,
+    pub eio: EioVersion,
+    pub transport: EioTransport,
+    pub url: String,
+    pub ident: Identity,
+    pub start_us: u64,
+    pub conn: ConnId,
+}
+
+/// One Engine.IO session.
+pub(crate) struct Session {
+    pub key: SessionKey,
+    pub tag: Tag,
+    pub eio: EioVersion,
+    pub url: String,
+    pub ident: Identity,
+    pub transport: EioTransport,
+    pub used_polling: bool,
+    pub used_ws: bool,
+    pub upgraded: bool,
+    /// The handshake request (or first sight when joined).
+    pub start_us: u64,
+    end_us: Option<u64>,
+    pub close: Option<(CloseReason, String)>,
+    /// The connection records derived on a tick are attributed to.
+    pub conn: ConnId,
+    pub hb: Heartbeat,
+    pub sio: SioState,
+    upgrade: Option<Upgrade>,
+    pub ws_conn: Option<ConnId>,
+    ws_close: Option<(Dir, Option<u16>)>,
+    last_activity_us: u64,
+    parse_error_us: Option<u64>,
+    pub anomalies: u64,
+    pub client: Option<String>,
+    pub joined: bool,
+    pub eio_packets: u64,
+    pub upgrades: Vec<String>,
+    pub max_payload: Option<u64>,
+}
+
+impl Session {
+    /// A session from its handshake (the `open` packet seen at `now`); emits `session_open`.
+    pub fn open(o: Opening, hs: &Handshake, raw_seq: u64, now: u64, out: &mut Out) -> Session {
+        let mut s = Session::blank(o, hs.sid.clone());
+        s.hb.configure(hs.ping_interval, hs.ping_timeout, now);
+        s.upgrades = hs.upgrades.clone();
+        s.max_payload = hs.max_payload;
+        s.push_open(raw_seq, out);
+        s
+    }
+
+    /// A session first seen mid-stream (no handshake: no heartbeat settings); emits
+    /// `session_open` with `joined`.
+    pub fn joined(o: Opening, sid: &str, raw_seq: u64, out: &mut Out) -> Session {
+        let mut s = Session::blank(o, sid.to_owned());
+        s.joined = true;
+        s.push_open(raw_seq, out);
+        s
+    }
+
+    fn push_open(&self, raw_seq: u64, out: &mut Out) {
+        out.push((
+            self.conn,
+            EventKind::SessionOpen(Box::new(SessionOpenRecord {
+                session: self.tag.label.clone(),
+                sid: self.tag.sid.clone(),
+                eio: self.eio_digit(),
+                transport: self.transport,
+                url: self.url.clone(),
+                client_addr: self.ident.addr.clone(),
+                ping_interval: self.hb.interval_ms,
+                ping_timeout: self.hb.timeout_ms,
+                max_payload: self.max_payload,
+                upgrades: self.upgrades.clone(),
+                raw_seq,
+                joined: self.joined,
+            })),
+        ));
+    }
+
+    fn blank(o: Opening, sid: String) -> Session {
+        let socket_io_path = o.url.contains("/socket.io");
+        Session {
+            key: o.key,
+            tag: Tag {
+                label: format!("s{}", o.key),
+                sid,
+            },
+            eio: o.eio,
+            hb: Heartbeat::new(o.eio),
+            sio: SioState::new(o.eio, socket_io_path),
+            url: o.url,
+            ident: o.ident,
+            transport: o.transport,
+            used_polling: o.transport == EioTransport::Polling,
+            used_ws: o.transport == EioTransport::Websocket,
+            upgraded: false,
+            start_us: o.start_us,
+            end_us: None,
+            close: None,
+            conn: o.conn,
+            upgrade: None,
+            ws_conn: None,
+            ws_close: None,
+            last_activity_us: o.start_us,
+            parse_error_us: None,
+            anomalies: 0,
+            client: None,
+            joined: false,
+            eio_packets: 0,
+            upgrades: Vec::new(),
+            max_payload: None,
+        }
+    }
+
+    /// When the session ended, if it did.
+    pub fn end_us(&self) -> Option<u64> {
+        self.end_us
+    }
+
+    /// Records the `open` packet itself (after `session_open`).
+    pub fn record_open(&mut self, data: crate::event::Payload, via: &Via, out: &mut Out) {
+        self.eio_packets += 1;
+        self.push_eio(via, PacketType::Open, data, out);
+    }
+
+    fn push_eio(
+        &self,
+        via: &Via,
+        ptype: PacketType,
+        payload: crate::event::Payload,
+        out: &mut Out,
+    ) {
+        out.push((
+            via.conn,
+            EventKind::EioPacket(Box::new(EioPacketRecord {
+                session: self.tag.label.clone(),
+                sid: self.tag.sid.clone(),
+                transport: via.transport,
+                dir: via.dir,
+                packet: ptype.name().to_owned(),
+                exchange: via.exchange,
+                raw_seq: via.raw_seq,
+                payload,
+            })),
+        ));
+    }
+
+    /// One decoded Engine.IO packet of this session.
+    pub fn on_packet(
+        &mut self,
+        pkt: Packet,
+        via: &Via,
+        cfg: &StageConfig,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) {
+        self.last_activity_us = via.now;
+        self.conn = via.conn;
+        match via.transport {
+            EioTransport::Polling => self.used_polling = true,
+            EioTransport::Websocket => self.used_ws = true,
+        }
+        if pkt.ptype == PacketType::Message {
+            let outcome = self
+                .sio
+                .on_message(&self.tag, via, &pkt.data, cfg, self.key, out, notes);
+            match outcome {
+                Outcome::NotSocketIo => {
+                    self.eio_packets += 1;
+                    self.push_eio(via, PacketType::Message, pkt.data, out);
+                }
+                Outcome::Error => self.parse_error_us = Some(via.now),
+                Outcome::Decoded => {}
+            }
+            return;
+        }
+        self.eio_packets += 1;
+        let probe = pkt.is_probe();
+        let ptype = pkt.ptype;
+        self.push_eio(via, ptype, pkt.data, out);
+        match ptype {
+            PacketType::Ping if probe => self.upgrade_step("probe", via, out),
+            PacketType::Pong if probe => self.upgrade_step("probe_ok", via, out),
+            PacketType::Ping => {
+                if self.hb.on_ping(&self.tag, via, out) {
+                    self.anomaly(
+                        via,
+                        format!(
+                            "{} sent a ping, but in EIO{} the {} pings (the peer closes with \"invalid heartbeat direction\")",
+                            side(via.dir),
+                            self.eio_digit(),
+                            side(self.hb.pinger())
+                        ),
+                        out,
+                    );
+                }
+            }
+            PacketType::Pong => self.hb.on_pong(&self.tag, via, out),
+            PacketType::Upgrade => {
+                self.upgrade_step("upgraded", via, out);
+                self.transport = EioTransport::Websocket;
+                self.upgraded = true;
+                self.ws_conn = Some(via.conn);
+                self.ws_close = None;
+                self.upgrade = None;
+            }
+            PacketType::Close => {
+                let (reason, detail) = match via.dir {
+                    Dir::ClientToServer => (
+                        CloseReason::ClientClose,
+                        format!("the client sent a close packet ({})", via.transport.name()),
+                    ),
+                    Dir::ServerToClient => (
+                        CloseReason::ForcedClose,
+                        format!("the server sent a close packet ({})", via.transport.name()),
+                    ),
+                };
+                self.close_inferred(reason, detail, via.now, out, notes);
+            }
+            PacketType::Open => {
+                self.anomaly(via, "a second open packet in the session".into(), out);
+            }
+            PacketType::Noop | PacketType::Message => {}
+        }
+    }
+
+    fn eio_digit(&self) -> u8 {
+        match self.eio {
+            EioVersion::V3 => 3,
+            EioVersion::V4 => 4,
+        }
+    }
+
+    /// An Engine.IO decode error on this session's traffic.
+    pub fn decode_error(&mut self, via: &Via, message: String, out: &mut Out) {
+        self.parse_error_us = Some(via.now);
+        self.anomaly(via, message, out);
+    }
+
+    fn anomaly(&mut self, via: &Via, message: String, out: &mut Out) {
+        self.anomalies += 1;
+        out.push((
+            via.conn,
+            EventKind::Anomaly {
+                layer: "eio".into(),
+                dir: Some(via.dir),
+                message: format!("{} sid={}: {message}", self.tag.label, self.tag.sid),
+            },
+        ));
+    }
+
+    fn upgrade_step(&mut self, step: &str, via: &Via, out: &mut Out) {
+        let (ws_conn, opened) = match &self.upgrade {
+            Some(u) => (u.ws_conn, u.opened_us),
+            None => (via.conn, via.now),
+        };
+        out.push((
+            via.conn,
+            EventKind::SessionUpgrade(Box::new(SessionUpgradeRecord {
+                session: self.tag.label.clone(),
+                sid: self.tag.sid.clone(),
+                step: step.to_owned(),
+                ws_conn,
+                elapsed_us: via.now.saturating_sub(opened),
+            })),
+        ));
+    }
+
+    /// A WebSocket carrying this session's sid opened (an upgrade attempt).
+    pub fn ws_opened(&mut self, conn: ConnId, now: u64, raw_seq: u64, out: &mut Out) {
+        self.last_activity_us = now;
+        self.used_ws = true;
+        if self.transport == EioTransport::Websocket && self.ws_conn.is_none() {
+            // A joined session first seen on this WebSocket.
+            self.ws_conn = Some(conn);
+            return;
+        }
+        self.upgrade = Some(Upgrade {
+            ws_conn: conn,
+            opened_us: now,
+        });
+        let via = Via {
+            conn,
+            dir: Dir::ClientToServer,
+            transport: EioTransport::Websocket,
+            exchange: None,
+            raw_seq,
+            now,
+        };
+        self.upgrade_step("websocket", &via, out);
+    }
+
+    /// A close frame on one of the session's WebSockets.
+    pub fn ws_close_seen(&mut self, conn: ConnId, dir: Dir, code: Option<u16>) {
+        if self.ws_conn == Some(conn) && self.ws_close.is_none() {
+            self.ws_close = Some((dir, code));
+        }
+    }
+
+    /// One of the session's WebSocket connections ended.
+    pub fn ws_ended(&mut self, conn: ConnId, now: u64, out: &mut Out, notes: &mut Vec<Note>) {
+        if self.upgrade.as_ref().is_some_and(|u| u.ws_conn == conn) {
+            if self.end_us.is_none() {
+                let via = Via {
+                    conn,
+                    dir: Dir::ClientToServer,
+                    transport: EioTransport::Websocket,
+                    exchange: None,
+                    raw_seq: 0,
+                    now,
+                };
+                self.upgrade_step("failed", &via, out);
+            }
+            self.upgrade = None;
+            return;
+        }
+        if self.ws_conn != Some(conn) {
+            return;
+        }
+        self.conn = conn;
+        let (reason, detail) = match self.ws_close {
+            Some((dir, code)) => (
+                CloseReason::TransportClose,
+                format!(
+                    "the {} closed the websocket ({})",
+                    side(dir),
+                    code.map_or("no status code".to_owned(), |c| format!("code {c}"))
+                ),
+            ),
+            None => (
+                CloseReason::TransportError,
+                "the websocket connection ended without a close frame".to_owned(),
+            ),
+        };
+        self.close_inferred(reason, detail, now, out, notes);
+    }
+
+    /// A polling request of this session failed with an HTTP error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn polling_error(
+        &mut self,
+        status: u16,
+        code: Option<i64>,
+        message: &str,
+        now: u64,
+        conn: ConnId,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) {
+        if self.end_us.is_some() {
+            return;
+        }
+        if code == Some(1) {
+            self.conn = conn;
+            let detail = format!("HTTP {status} {{\"code\":1,\"message\":{message:?}}}");
+            return self.close_inferred(CloseReason::SessionUnknown, detail, now, out, notes);
+        }
+        // After (or during) an upgrade, polling requests are refused on purpose.
+        if self.transport != EioTransport::Polling || self.upgrade.is_some() {
+            return;
+        }
+        self.conn = conn;
+        let detail = match code {
+            Some(c) => format!("polling request failed: HTTP {status} (code {c}: {message})"),
+            None => format!("polling request failed: HTTP {status} {message}"),
+        };
+        self.close_inferred(CloseReason::TransportError, detail, now, out, notes);
+    }
+
+    /// Closes with `base`, unless what came before explains the end better.
+    pub fn close_inferred(
+        &mut self,
+        base: CloseReason,
+        detail: String,
+        now: u64,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) {
+        if self.end_us.is_some() {
+            return;
+        }
+        // Deadlines that passed since the last tick are reported before the close they explain.
+        // The peer's timer ran on its own clock: a close seen a little before the deadline as the
+        // proxy measures it (relay delays) is still that deadline's doing.
+        let judged = now.saturating_add(self.hb.close_slack_us());
+        self.hb.tick(&self.tag, self.conn, judged, out);
+        if let Some(by) = self.sio.final_disconnect() {
+            let reason = match by {
+                Dir::ClientToServer => CloseReason::ClientDisconnect,
+                Dir::ServerToClient => CloseReason::ServerDisconnect,
+            };
+            let what = format!(
+                "the {} disconnected the last namespace; then {detail}",
+                side(by)
+            );
+            return self.close(reason, what, now, out, notes);
+        }
+        if let Some(why) = self.hb.overdue(judged) {
+            return self.close(
+                CloseReason::PingTimeout,
+                format!("{why}; then {detail}"),
+                now,
+                out,
+                notes,
+            );
+        }
+        if self
+            .parse_error_us
+            .is_some_and(|t| now.saturating_sub(t) <= PARSE_ERROR_WINDOW_US)
+        {
+            let what = format!("a decode error came just before; then {detail}");
+            return self.close(CloseReason::ParseError, what, now, out, notes);
+        }
+        self.close(base, detail, now, out, notes);
+    }
+
+    /// Ends the session (once) and says so.
+    pub fn close(
+        &mut self,
+        reason: CloseReason,
+        detail: String,
+        now: u64,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) {
+        if self.end_us.is_some() {
+            return;
+        }
+        self.end_us = Some(now);
+        self.close = Some((reason, detail.clone()));
+        self.sio.session_closed();
+        out.push((
+            self.conn,
+            EventKind::SessionClose(Box::new(SessionCloseRecord {
+                session: self.tag.label.clone(),
+                sid: self.tag.sid.clone(),
+                client: self.client.clone(),
+                reason: reason.code().to_owned(),
+                detail,
+                transport: self.transport,
+                duration_us: now.saturating_sub(self.start_us),
+            })),
+        ));
+        notes.push(Note::Closed(self.key));
+    }
+
+    /// Deadlines: heartbeats, acks, and the silent end of a polling session.
+    pub fn tick(&mut self, now: u64, cfg: &StageConfig, out: &mut Out, notes: &mut Vec<Note>) {
+        if self.end_us.is_some() {
+            return;
+        }
+        self.hb.tick(&self.tag, self.conn, now, out);
+        self.sio.tick(&self.tag, self.conn, now, cfg, out);
+        if self.transport == EioTransport::Polling
+            && self.upgrade.is_none()
+            && self.hb.alerted()
+            && now.saturating_sub(self.last_activity_us) >= POLLING_SILENCE_US
+        {
+            let detail = format!(
+                "no polling traffic for {} ms after the heartbeat deadline (inferred)",
+                now.saturating_sub(self.last_activity_us) / 1000
+            );
+            self.close_inferred(CloseReason::TransportClose, detail, now, out, notes);
+        }
+    }
+
+    /// Activity on a polling request of this session.
+    pub fn polling_seen(&mut self, now: u64, conn: ConnId) {
+        self.last_activity_us = now;
+        self.conn = conn;
+        self.used_polling = true;
+    }
+}
+
+/// `client` or `server`: who sends in direction `dir`.
+pub(crate) fn side(dir: Dir) -> &'static str {
+    match dir {
+        Dir::ClientToServer => "client",
+        Dir::ServerToClient => "server",
+    }
+}

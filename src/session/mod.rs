@@ -1,0 +1,398 @@
+//! The Engine.IO / Socket.IO session tracker: a pipeline [`Stage`] that consumes the raw proxy
+//! events (`http_request`, `http_response`, `http_body`, `ws_open`, `ws_message`, `ws_control`,
+//! `ws_close`, `ws_end`, `conn_open`, `conn_close`) and emits the decoded, grouped view:
+//! `eio_packet`, `sio_packet`, `session_open` / `session_upgrade` / `session_close`,
+//! `heartbeat` / `heartbeat_alert`, `ack_timeout`, `client_open` / `reconnect`, and `anomaly`
+//! records with layer `eio` or `sio`. It is sans-IO: time comes only from the events' `mono_us`
+//! and from [`Stage::tick`], so replaying a capture ([`inspect`]) gives the same records.
+//!
+//! Model: LogicalClient ⊃ Engine.IO sessions (ordered) ⊃ transports (polling exchanges,
+//! WebSocket connections) ⊃ packets.
+//! - Detection is by query string (`EIO=3|4` and `transport=`), whatever the path. A polling `GET`
+//!   without `sid` is a handshake: its response's `open` packet names the session. A WebSocket
+//!   with `sid` is an upgrade of that session; one without is a websocket-only session named by
+//!   its first frame `0{...}`. Connections that are not Engine.IO cost one hash lookup per message.
+//! - Each session has one [`crate::socketio::SioSessionDecoder`] (protocol v5 over EIO4, v4 over
+//!   EIO3) fed by every transport in order, so attachments may straddle polling and WebSocket.
+//!   A session whose first message is not Socket.IO (and whose path is not `/socket.io/`) is
+//!   treated as plain Engine.IO: its messages become `eio_packet` records instead.
+//! - Acks pair on (direction of the event, namespace, id); an event still unanswered after the
+//!   ack timeout (default 10 s) gets an `ack_timeout` record, and a later ACK is marked `late`.
+//! - Heartbeats: the pinger is the server in EIO4 and the client in EIO3. RTT is the time from
+//!   the ping to the pong as the proxy sees them. A **late pong** is flagged when no pong came
+//!   within `pingTimeout` of a ping, a **missed ping** when no ping came within
+//!   `pingInterval + pingTimeout` of the previous one (or of the handshake).
+//! - Close reasons are inferred from what ended the session (a close packet, the WebSocket
+//!   ending with or without a close frame, an HTTP 400 `Session ID unknown`, a polling error),
+//!   refined by what came just before: an overdue heartbeat makes it `ping_timeout`, a DISCONNECT
+//!   of the last namespace `server_disconnect` / `client_disconnect`, a decode error within a
+//!   second `parse_error`.
+//!
+//! Reconnect lineage. Every session joins a logical client once the client's first CONNECT is
+//! answered (or one second after the handshake, or at its close, whichever comes first):
+//! - **explicit**: the CONNECT carries a `pid` that an earlier session received in a CONNECT
+//!   reply (connection state recovery). Score 100.
+//! - **probable**: otherwise the best-scoring ended session of the same EIO version that has no
+//!   successor yet, ended at most 2 minutes before the new handshake, is chosen if it scores at
+//!   least 40. Points: `Cookie: io=<its sid>` +60; the same CONNECT auth payload +40 (a different
+//!   one −50); the same application query parameters +15 (different −30); the same `Cookie`
+//!   header +20 (different −20); the same `Authorization` +20 (different −30); the same
+//!   `User-Agent` +10 (different −30); the same `Origin` +5 (different −10); the same client
+//!   host +10 (different −20); the same path +5 (different −20); the same namespace set +10;
+//!   timing: a handshake within the first backoff window of socket.io-client (≤ 1.5 s after the
+//!   end, plus 0.5 s of slack) +25, within the cumulative window of 5 attempts (≤ 20 s) +15,
+//!   later +5; a previous session ended by an explicit DISCONNECT (no automatic reconnect) −20.
+//!   Two tabs of one browser share most signals: only the pid or an app auth payload separates them.
+//! - The gap is measured from the previous session's end to the new handshake request; the
+//!   attempt number is estimated from the backoff formula (delays 1 s·2ⁿ ± 50 %, capped at 5 s)
+//!   unless failed handshakes from the same address and path were seen in the gap.
+//!
+//! Memory is bounded: sessions are kept in full while open and for a few minutes after they
+//! close, then only as a summary (capped); pending acks, namespaces, RTT samples and lineage
+//! candidates are capped per session or globally (see [`StageConfig`]).
+
+mod engine;
+mod heartbeat;
+pub mod inspect;
+mod lineage;
+pub mod report;
+mod sio;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use crate::event::{ConnId, Event, EventKind, ExchangeId};
+use crate::pipeline::Stage;
+use engine::Session;
+use lineage::Lineage;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use transport::{Exchange, WsBinding};
+
+/// Limits and timeouts of the stage.
+#[derive(Clone, Debug)]
+pub struct StageConfig {
+    /// An event asking for an ack is flagged when unanswered this long (0: never).
+    pub ack_timeout_us: u64,
+    /// Sessions kept in full (open, or closed recently); the oldest closed go first.
+    pub max_sessions: usize,
+    /// Summaries of forgotten sessions kept for reports.
+    pub max_history: usize,
+    /// How long a closed session stays in full (late packets, lineage).
+    pub retain_closed_us: u64,
+    /// Events awaiting an ack tracked per session.
+    pub max_pending_acks: usize,
+    /// How long after its handshake a session waits for a CONNECT reply before joining a client.
+    pub link_wait_us: u64,
+    /// Ended sessions older than this are not heuristic reconnect candidates.
+    pub link_window_us: u64,
+    /// Lowest heuristic score that links two sessions.
+    pub link_threshold: i32,
+    /// In-flight Engine.IO HTTP exchanges tracked.
+    pub max_exchanges: usize,
+    /// Largest polling body decoded after `Content-Encoding`.
+    pub max_body: usize,
+    /// Reconnect summaries kept for reports.
+    pub max_links: usize,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        StageConfig {
+            ack_timeout_us: 10_000_000,
+            max_sessions: 10_000,
+            max_history: 10_000,
+            retain_closed_us: 300_000_000,
+            max_pending_acks: 1024,
+            link_wait_us: 1_000_000,
+            link_window_us: 120_000_000,
+            link_threshold: 40,
+            max_exchanges: 65_536,
+            max_body: 16 << 20,
+            max_links: 10_000,
+        }
+    }
+}
+
+impl StageConfig {
+    /// Settings for replaying a whole capture: nothing is forgotten.
+    pub fn unbounded() -> StageConfig {
+        StageConfig {
+            max_sessions: usize::MAX,
+            max_history: usize::MAX,
+            max_links: usize::MAX,
+            ..StageConfig::default()
+        }
+    }
+}
+
+pub(crate) type SessionKey = u64;
+
+/// Things a session reports to the stage for the lineage bookkeeping.
+#[derive(Debug)]
+pub(crate) enum Note {
+    /// The server's CONNECT reply carried this pid.
+    PidAssigned(SessionKey, String),
+    /// The first CONNECT was answered: time to join a client.
+    Decide(SessionKey),
+    /// The session ended.
+    Closed(SessionKey),
+}
+
+/// A `session_close` reason code in words (`ping_timeout` → `ping timeout`).
+pub fn reason_words(code: &str) -> String {
+    match code {
+        "session_unknown" => "Session ID unknown".to_owned(),
+        "server_disconnect" => "io server disconnect".to_owned(),
+        "client_disconnect" => "io client disconnect".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// The derived records, collected for the pipeline.
+pub(crate) type Out = Vec<(ConnId, EventKind)>;
+
+/// The Engine.IO / Socket.IO stage. See the module docs.
+pub struct SocketIoStage {
+    cfg: StageConfig,
+    exchanges: HashMap<ExchangeId, Exchange>,
+    exchange_order: VecDeque<ExchangeId>,
+    conn_last: HashMap<ConnId, ExchangeId>,
+    conn_addr: HashMap<ConnId, String>,
+    ws: HashMap<ConnId, WsBinding>,
+    sessions: BTreeMap<SessionKey, Session>,
+    by_sid: HashMap<String, SessionKey>,
+    next_session: u64,
+    lineage: Lineage,
+    history: VecDeque<report::SessionReport>,
+    forgotten: u64,
+    notes: Vec<Note>,
+    /// `ts - mono_us` of the latest event: wall time of tick-derived moments.
+    wall_offset: i64,
+}
+
+impl Default for SocketIoStage {
+    fn default() -> Self {
+        SocketIoStage::new(StageConfig::default())
+    }
+}
+
+impl SocketIoStage {
+    /// A stage with the given limits.
+    pub fn new(cfg: StageConfig) -> SocketIoStage {
+        SocketIoStage {
+            lineage: Lineage::new(&cfg),
+            cfg,
+            exchanges: HashMap::new(),
+            exchange_order: VecDeque::new(),
+            conn_last: HashMap::new(),
+            conn_addr: HashMap::new(),
+            ws: HashMap::new(),
+            sessions: BTreeMap::new(),
+            by_sid: HashMap::new(),
+            next_session: 0,
+            history: VecDeque::new(),
+            forgotten: 0,
+            notes: Vec::new(),
+            wall_offset: 0,
+        }
+    }
+
+    /// Sessions currently tracked in full (open or recently closed).
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Joins every session still waiting for its lineage decision (end of a replay).
+    pub fn finish(&mut self, out: &mut Out) {
+        let keys: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.client.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            self.decide(k, out);
+        }
+    }
+
+    /// The per-client summary of everything seen so far.
+    pub fn report(&self) -> report::Report {
+        report::build(self)
+    }
+
+    fn decide(&mut self, key: SessionKey, out: &mut Out) {
+        if let Some(s) = self.sessions.get_mut(&key)
+            && s.client.is_none()
+        {
+            self.lineage.decide(s, &self.cfg, out);
+        }
+    }
+
+    /// A session that ends before joining a client joins now: its `client_open` / `reconnect`
+    /// goes right before its `session_close`, which then names the client.
+    fn decide_before_close(&mut self, key: SessionKey, out: &mut Out) {
+        let Some(label) = self
+            .sessions
+            .get(&key)
+            .filter(|s| s.client.is_none())
+            .map(|s| s.tag.label.clone())
+        else {
+            return;
+        };
+        let at = out
+            .iter()
+            .rposition(|(_, k)| matches!(k, EventKind::SessionClose(c) if c.session == label));
+        let mut lineage = Vec::new();
+        self.decide(key, &mut lineage);
+        let client = self.sessions.get(&key).and_then(|s| s.client.clone());
+        match at {
+            Some(i) => {
+                if let Some((_, EventKind::SessionClose(c))) = out.get_mut(i) {
+                    c.client = client;
+                }
+                out.splice(i..i, lineage);
+            }
+            None => out.extend(lineage),
+        }
+    }
+
+    fn handle_notes(&mut self, out: &mut Out) {
+        while !self.notes.is_empty() {
+            let notes = std::mem::take(&mut self.notes);
+            for note in notes {
+                match note {
+                    Note::Decide(k) => self.decide(k, out),
+                    Note::PidAssigned(k, pid) => self.lineage.pid_assigned(pid, k),
+                    Note::Closed(k) => {
+                        self.decide_before_close(k, out);
+                        if let Some(s) = self.sessions.get(&k) {
+                            self.lineage.closed(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Allocates the next session label (`s1`, `s2`, ...).
+    fn new_session_key(&mut self) -> SessionKey {
+        self.next_session += 1;
+        self.next_session
+    }
+
+    /// Moves closed sessions past their retention (or beyond the cap) to the summaries.
+    fn evict(&mut self, now_us: u64, out: &mut Out) {
+        let expired: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.end_us()
+                    .is_some_and(|e| now_us.saturating_sub(e) >= self.cfg.retain_closed_us)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            self.forget(k);
+        }
+        while self.sessions.len() > self.cfg.max_sessions {
+            // Oldest closed first, else the oldest open one (closed as evicted).
+            let victim = self
+                .sessions
+                .iter()
+                .find(|(_, s)| s.end_us().is_some())
+                .or_else(|| self.sessions.iter().next())
+                .map(|(k, _)| *k);
+            let Some(k) = victim else { break };
+            if let Some(s) = self.sessions.get_mut(&k)
+                && s.end_us().is_none()
+            {
+                s.close(
+                    engine::CloseReason::Evicted,
+                    "sockscope stopped tracking it (session limit reached)".into(),
+                    now_us,
+                    out,
+                    &mut self.notes,
+                );
+                self.handle_notes(out);
+            }
+            self.forget(k);
+        }
+    }
+
+    fn forget(&mut self, key: SessionKey) {
+        let Some(s) = self.sessions.remove(&key) else {
+            return;
+        };
+        if self.by_sid.get(&s.tag.sid) == Some(&key) {
+            self.by_sid.remove(&s.tag.sid);
+        }
+        self.ws.retain(|_, b| b.session() != Some(key));
+        self.history
+            .push_back(report::session_report(&s, self.wall_offset));
+        while self.history.len() > self.cfg.max_history {
+            self.history.pop_front();
+            self.forgotten += 1;
+        }
+    }
+}
+
+impl Stage for SocketIoStage {
+    fn process(&mut self, ev: &Event, out: &mut Out) {
+        match &ev.kind {
+            EventKind::WsMessage(m) => {
+                // The hot path: one lookup for connections that are not Engine.IO.
+                if self.ws.contains_key(&ev.conn) {
+                    self.on_ws_message(ev, m, out);
+                }
+            }
+            EventKind::WsControl(c) => self.on_ws_control(ev.conn, c),
+            EventKind::WsClose(c) => self.on_ws_close(ev.conn, c),
+            EventKind::WsEnd { .. } => self.on_ws_end(ev.conn, ev.mono_us, out),
+            EventKind::HttpRequest {
+                exchange,
+                method,
+                url,
+                headers,
+                ..
+            } => self.on_request(ev, *exchange, method, url, headers),
+            EventKind::HttpResponse {
+                exchange,
+                status,
+                headers,
+                ..
+            } => self.on_response(ev, *exchange, *status, headers, out),
+            EventKind::HttpBody {
+                exchange,
+                dir,
+                complete,
+                truncated,
+                payload,
+                ..
+            } => self.on_body(ev, *exchange, *dir, *complete, *truncated, payload, out),
+            EventKind::WsOpen { exchange, url, .. } => self.on_ws_open(ev, *exchange, url, out),
+            EventKind::ConnOpen { client, .. } => {
+                if self.conn_addr.len() < self.cfg.max_exchanges {
+                    self.conn_addr.insert(ev.conn, client.clone());
+                }
+            }
+            EventKind::ConnClose { .. } => self.on_conn_close(ev.conn, ev.mono_us, out),
+            _ => return,
+        }
+        self.wall_offset = ev.ts - ev.mono_us as i64;
+        self.handle_notes(out);
+    }
+
+    fn tick(&mut self, now_us: u64, out: &mut Out) {
+        let cfg = &self.cfg;
+        for s in self.sessions.values_mut() {
+            s.tick(now_us, cfg, out, &mut self.notes);
+            if s.client.is_none() && now_us >= s.start_us.saturating_add(cfg.link_wait_us) {
+                self.notes.push(Note::Decide(s.key));
+            }
+        }
+        self.handle_notes(out);
+        self.evict(now_us, out);
+        self.lineage.expire(now_us);
+    }
+}

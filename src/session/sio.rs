@@ -1,0 +1,482 @@
+//! The Socket.IO layer of one Engine.IO session: consumes the data of its Engine.IO `message`
+//! packets (both directions, every transport, in order) and emits `sio_packet` records with acks
+//! paired to their events, `ack_timeout` records, and `anomaly` records with layer `sio`. It also
+//! keeps what the lineage needs (the recovery `pid`s, the CONNECT auth payload, the namespace
+//! set) and per-namespace counts for the reports.
+
+use super::engine::{Tag, Via};
+use super::report::Samples;
+use super::{Note, Out, SessionKey, StageConfig};
+use crate::engineio::EioVersion;
+use crate::event::{AckOf, AckTimeoutRecord, ConnId, Dir, EventKind, Payload, SioPacketRecord};
+use crate::socketio::{Parser, SioItem, SioPacket, SioSessionDecoder, SioType, SioVersion};
+use base64::Engine as _;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Namespaces tracked per session; later ones share the last slot.
+const MAX_NSPS: usize = 64;
+/// Distinct event names counted per namespace.
+const MAX_EVENT_NAMES: usize = 64;
+
+/// Does this session carry Socket.IO?
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Not known yet: decided by the first message.
+    Unknown,
+    SocketIo,
+    /// Plain Engine.IO: messages are recorded as `eio_packet`.
+    Raw,
+}
+
+/// What became of one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Not Socket.IO: the caller records the Engine.IO packet.
+    NotSocketIo,
+    Decoded,
+    /// Socket.IO that failed to decode (an anomaly was emitted), or that the reference would
+    /// reject (`invalid`).
+    Error,
+}
+
+/// Per-namespace state and counts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Nsp {
+    pub name: String,
+    pub connected: bool,
+    pub sio_sid: Option<String>,
+    pub packets: [u64; 2],
+    pub events: [u64; 2],
+    pub event_names: BTreeMap<String, u64>,
+    pub connect_errors: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    n: u64,
+    raw_seq: u64,
+    event: Option<String>,
+    at_us: u64,
+}
+
+type AckKey = (Dir, usize, u64);
+
+/// Events awaiting their ACK, in arrival order, bounded.
+#[derive(Clone, Debug, Default)]
+struct Acks {
+    pending: HashMap<AckKey, Pending>,
+    order: VecDeque<(u64, AckKey)>,
+    /// Flagged by the timeout, still paired if the ACK comes.
+    late: HashMap<AckKey, Pending>,
+    late_order: VecDeque<AckKey>,
+}
+
+/// The Socket.IO state of one session.
+pub(crate) struct SioState {
+    version: SioVersion,
+    decoder: SioSessionDecoder,
+    mode: Mode,
+    n: u64,
+    pub nsps: Vec<Nsp>,
+    acks: Acks,
+    /// The first CONNECT carried this `pid` (a recovery attempt).
+    pub presented_pid: Option<String>,
+    /// The first CONNECT's auth payload (pid and offset removed), as compact JSON.
+    pub auth: Option<String>,
+    connect_seen: bool,
+    awaiting_reply: bool,
+    decided: bool,
+    /// The server answered the recovery CONNECT with the same pid.
+    pub recovered: Option<bool>,
+    last_disconnect: Option<Dir>,
+    pub packets: [u64; 2],
+    pub acks_requested: u64,
+    pub acks_paired: u64,
+    pub ack_timeouts: u64,
+    pub acks_unmatched: u64,
+    pub acks_dropped: u64,
+    pub ack_latency: Samples,
+    pub errors: u64,
+}
+
+impl SioState {
+    /// The state for a session of `eio`; `socket_io_path` skips the "is it Socket.IO" guess.
+    pub fn new(eio: EioVersion, socket_io_path: bool) -> SioState {
+        let version = SioVersion::for_eio(eio);
+        SioState {
+            version,
+            decoder: SioSessionDecoder::new(version),
+            mode: if socket_io_path {
+                Mode::SocketIo
+            } else {
+                Mode::Unknown
+            },
+            n: 0,
+            nsps: Vec::new(),
+            acks: Acks::default(),
+            presented_pid: None,
+            auth: None,
+            connect_seen: false,
+            awaiting_reply: false,
+            decided: false,
+            recovered: None,
+            last_disconnect: None,
+            packets: [0; 2],
+            acks_requested: 0,
+            acks_paired: 0,
+            ack_timeouts: 0,
+            acks_unmatched: 0,
+            acks_dropped: 0,
+            ack_latency: Samples::default(),
+            errors: 0,
+        }
+    }
+
+    /// True when the session uses socket.io-msgpack-parser.
+    pub fn msgpack(&self) -> bool {
+        self.decoder.parser() == Parser::Msgpack
+    }
+
+    /// True once the session is known to carry Socket.IO.
+    pub fn is_socket_io(&self) -> bool {
+        self.mode == Mode::SocketIo
+    }
+
+    /// Decodes the data of one Engine.IO message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_message(
+        &mut self,
+        tag: &Tag,
+        via: &Via,
+        data: &Payload,
+        cfg: &StageConfig,
+        key: SessionKey,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) -> Outcome {
+        if self.mode == Mode::Raw {
+            return Outcome::NotSocketIo;
+        }
+        let items = self.decoder.push(via.dir, data);
+        if self.mode == Mode::Unknown {
+            let looks_right = match items.first() {
+                None => self.decoder.decoder(via.dir).pending_attachments() > 0,
+                Some(SioItem::Packet(p)) => p.invalid.is_none(),
+                Some(SioItem::Error(_)) => false,
+            };
+            if !looks_right {
+                self.mode = Mode::Raw;
+                self.decoder.reset();
+                return Outcome::NotSocketIo;
+            }
+            self.mode = Mode::SocketIo;
+        }
+        let mut outcome = Outcome::Decoded;
+        for item in items {
+            match item {
+                SioItem::Packet(p) => {
+                    // The reference peers close on these ("parse error").
+                    if p.invalid.is_some() {
+                        outcome = Outcome::Error;
+                    }
+                    self.on_packet(tag, via, p, cfg, key, out, notes);
+                }
+                SioItem::Error(e) => {
+                    self.errors += 1;
+                    outcome = Outcome::Error;
+                    out.push((
+                        via.conn,
+                        EventKind::Anomaly {
+                            layer: "sio".into(),
+                            dir: Some(via.dir),
+                            message: format!("{} sid={}: {e}", tag.label, tag.sid),
+                        },
+                    ));
+                }
+            }
+        }
+        outcome
+    }
+
+    fn nsp_index(&mut self, name: &str) -> usize {
+        if let Some(i) = self.nsps.iter().position(|n| n.name == name) {
+            return i;
+        }
+        if self.nsps.len() >= MAX_NSPS {
+            return MAX_NSPS - 1;
+        }
+        self.nsps.push(Nsp {
+            name: name.to_owned(),
+            ..Nsp::default()
+        });
+        self.nsps.len() - 1
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_packet(
+        &mut self,
+        tag: &Tag,
+        via: &Via,
+        p: SioPacket,
+        cfg: &StageConfig,
+        key: SessionKey,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) {
+        self.n += 1;
+        let d = via.dir.index();
+        self.packets[d] += 1;
+        let ni = self.nsp_index(&p.nsp);
+        let event = p.event_name();
+        {
+            let nsp = &mut self.nsps[ni];
+            nsp.packets[d] += 1;
+            if let Some(name) = &event {
+                nsp.events[d] += 1;
+                if let Some(c) = nsp.event_names.get_mut(name) {
+                    *c += 1;
+                } else if nsp.event_names.len() < MAX_EVENT_NAMES {
+                    nsp.event_names.insert(name.clone(), 1);
+                }
+            }
+        }
+        let mut ack_of = None;
+        let mut unmatched = false;
+        match p.ptype {
+            SioType::Connect => self.on_connect(via.dir, ni, &p, (key, &tag.sid), notes),
+            SioType::ConnectError => {
+                self.nsps[ni].connected = false;
+                self.nsps[ni].connect_errors += 1;
+                self.replied(via.dir, key, notes);
+            }
+            SioType::Disconnect => {
+                self.nsps[ni].connected = false;
+                if self.nsps.iter().all(|n| !n.connected) {
+                    self.last_disconnect = Some(via.dir);
+                }
+            }
+            SioType::Event | SioType::BinaryEvent => {
+                if let Some(id) = p.id {
+                    self.acks_requested += 1;
+                    let pending = Pending {
+                        n: self.n,
+                        raw_seq: via.raw_seq,
+                        event: event.clone(),
+                        at_us: via.now,
+                    };
+                    self.expect_ack((via.dir, ni, id), pending, cfg);
+                }
+            }
+            SioType::Ack | SioType::BinaryAck => match p.id {
+                Some(id) => {
+                    ack_of = self.pair_ack((via.dir.flip(), ni, id), via.now);
+                    unmatched = ack_of.is_none();
+                }
+                None => unmatched = true,
+            },
+        }
+        let attachments = p
+            .attachments
+            .iter()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+            .collect();
+        out.push((
+            via.conn,
+            EventKind::SioPacket(Box::new(SioPacketRecord {
+                session: tag.label.clone(),
+                sid: tag.sid.clone(),
+                transport: via.transport,
+                dir: via.dir,
+                nsp: p.nsp,
+                packet: p.ptype.name(self.version).to_owned(),
+                id: p.id,
+                event,
+                data: p.data,
+                attachments,
+                msgpack: self.decoder.parser() == Parser::Msgpack,
+                invalid: p.invalid,
+                n: self.n,
+                raw_seq: via.raw_seq,
+                exchange: via.exchange,
+                ack_of,
+                unmatched,
+            })),
+        ));
+    }
+
+    fn on_connect(
+        &mut self,
+        dir: Dir,
+        ni: usize,
+        p: &SioPacket,
+        (key, eio_sid): (SessionKey, &str),
+        notes: &mut Vec<Note>,
+    ) {
+        match dir {
+            Dir::ClientToServer => {
+                let first = !self.connect_seen;
+                self.connect_seen = true;
+                let obj = p.data.as_ref().and_then(Value::as_object);
+                let pid = obj
+                    .and_then(|o| o.get("pid"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                if self.presented_pid.is_none() {
+                    self.presented_pid = pid;
+                }
+                if first {
+                    self.auth = match (obj, &p.query) {
+                        (Some(o), _) => {
+                            let mut o = o.clone();
+                            o.remove("pid");
+                            o.remove("offset");
+                            (!o.is_empty()).then(|| Value::Object(o).to_string())
+                        }
+                        (None, Some(q)) => Some(q.clone()),
+                        (None, None) => None,
+                    };
+                }
+                self.awaiting_reply = true;
+            }
+            Dir::ServerToClient => {
+                let nsp = &mut self.nsps[ni];
+                nsp.connected = true;
+                self.last_disconnect = None;
+                let obj = p.data.as_ref().and_then(Value::as_object);
+                nsp.sio_sid = match obj.and_then(|o| o.get("sid")).and_then(Value::as_str) {
+                    Some(sid) => Some(sid.to_owned()),
+                    // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
+                    None if self.version == SioVersion::V4 && nsp.name == "/" => {
+                        Some(eio_sid.to_owned())
+                    }
+                    None if self.version == SioVersion::V4 => {
+                        Some(format!("{}#{eio_sid}", nsp.name))
+                    }
+                    None => None,
+                };
+                let pid = obj.and_then(|o| o.get("pid")).and_then(Value::as_str);
+                if let (Some(pid), Some(presented)) = (pid, &self.presented_pid)
+                    && self.recovered.is_none()
+                {
+                    self.recovered = Some(presented == pid);
+                }
+                // Join the client first: the pid it links by is the one presented, not this one.
+                self.replied(dir, key, notes);
+                if let Some(pid) = pid {
+                    notes.push(Note::PidAssigned(key, pid.to_owned()));
+                }
+            }
+        }
+    }
+
+    fn replied(&mut self, dir: Dir, key: SessionKey, notes: &mut Vec<Note>) {
+        if dir != Dir::ServerToClient {
+            return;
+        }
+        // EIO3 servers connect `/` on their own: only a reply to a client CONNECT decides.
+        if self.awaiting_reply && !self.decided {
+            self.decided = true;
+            notes.push(Note::Decide(key));
+        }
+        self.awaiting_reply = false;
+    }
+
+    fn expect_ack(&mut self, k: AckKey, pending: Pending, cfg: &StageConfig) {
+        let a = &mut self.acks;
+        if a.pending.len() >= cfg.max_pending_acks.max(1) {
+            while let Some((_, old)) = a.order.pop_front() {
+                if a.pending.remove(&old).is_some() {
+                    self.acks_dropped += 1;
+                    break;
+                }
+            }
+        }
+        a.order.push_back((pending.at_us, k));
+        a.pending.insert(k, pending);
+        if a.order.len() > 4 * cfg.max_pending_acks.max(1) {
+            let live = &a.pending;
+            a.order
+                .retain(|(t, k)| live.get(k).is_some_and(|p| p.at_us == *t));
+        }
+    }
+
+    fn pair_ack(&mut self, k: AckKey, now: u64) -> Option<AckOf> {
+        let (p, late) = match self.acks.pending.remove(&k) {
+            Some(p) => (p, false),
+            None => (self.acks.late.remove(&k)?, true),
+        };
+        let latency = now.saturating_sub(p.at_us);
+        self.acks_paired += 1;
+        self.ack_latency.push(latency);
+        Some(AckOf {
+            n: p.n,
+            raw_seq: p.raw_seq,
+            event: p.event,
+            latency_us: latency,
+            late,
+        })
+    }
+
+    /// Flags events whose ack is overdue.
+    pub fn tick(&mut self, tag: &Tag, conn: ConnId, now: u64, cfg: &StageConfig, out: &mut Out) {
+        if cfg.ack_timeout_us == 0 {
+            return;
+        }
+        let a = &mut self.acks;
+        while let Some(&(t, k)) = a.order.front() {
+            if now < t.saturating_add(cfg.ack_timeout_us) {
+                break;
+            }
+            a.order.pop_front();
+            let Some(p) = a.pending.remove(&k).filter(|p| p.at_us == t) else {
+                continue;
+            };
+            self.ack_timeouts += 1;
+            out.push((
+                conn,
+                EventKind::AckTimeout(Box::new(AckTimeoutRecord {
+                    session: tag.label.clone(),
+                    sid: tag.sid.clone(),
+                    dir: k.0,
+                    nsp: self
+                        .nsps
+                        .get(k.1)
+                        .map(|n| n.name.clone())
+                        .unwrap_or_default(),
+                    id: k.2,
+                    event: p.event.clone(),
+                    n: p.n,
+                    raw_seq: p.raw_seq,
+                    timeout_ms: cfg.ack_timeout_us / 1000,
+                })),
+            ));
+            if a.late.len() >= cfg.max_pending_acks.max(1)
+                && let Some(old) = a.late_order.pop_front()
+            {
+                a.late.remove(&old);
+            }
+            a.late_order.push_back(k);
+            a.late.insert(k, p);
+        }
+    }
+
+    /// Who disconnected the last connected namespace, if that is how things stand.
+    pub fn final_disconnect(&self) -> Option<Dir> {
+        self.last_disconnect
+            .filter(|_| self.nsps.iter().all(|n| !n.connected))
+    }
+
+    /// The session ended: nothing is pending any more.
+    pub fn session_closed(&mut self) {
+        self.acks = Acks::default();
+        self.decoder.reset();
+    }
+
+    /// The namespaces seen, sorted (a lineage signal).
+    pub fn nsp_set(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.nsps.iter().map(|n| n.name.clone()).collect();
+        v.sort();
+        v
+    }
+}
