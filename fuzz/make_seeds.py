@@ -216,4 +216,83 @@ for r in records:
     write("ndjson_event", r["type"] + ("_" + r.get("opcode", "") if "opcode" in r else ""), json.dumps({**base, **r}, ensure_ascii=False).encode())
 write("ndjson_event", "offset_ts", json.dumps({**base, "ts": "2025-11-26T03:11:26.5+01:00", "type": "dropped", "count": 1}).encode())
 
+# A whole capture (header, one HTTP exchange, a WebSocket with messages, controls and close,
+# end), for the capture reader and, exported by the binary, for the HAR reader.
+def rec(seq, conn, ty, **fields):
+    return {"seq": seq, "ts": "2025-11-26T02:11:%02d.%06dZ" % (26 + seq // 10, seq * 1000), "mono_us": seq * 1000,
+            "conn": conn, "type": ty, **fields}
+
+
+capture = [
+    {"type": "capture_header", "format": "sockscope-capture", "format_version": 1, "tool": "sockscope 0.1.0",
+     "started": "2025-11-26T02:11:26.000000Z", "options": {}},
+    rec(1, 1, "conn_open", client="127.0.0.1:5000", listener="127.0.0.1:8080"),
+    rec(2, 1, "http_request", exchange=1, method="POST", url="http://127.0.0.1:3000/socket.io/?EIO=4&transport=polling",
+        version="HTTP/1.1", headers=[["host", "127.0.0.1:3000"], ["content-type", "text/plain;charset=UTF-8"]]),
+    rec(3, 1, "http_body", exchange=1, dir="c2s", len=2, complete=True, text="40"),
+    rec(4, 1, "http_response", exchange=1, status=200, reason="OK", version="HTTP/1.1",
+        headers=[["content-type", "text/html"]], elapsed_us=900),
+    rec(5, 1, "http_body", exchange=1, dir="s2c", len=2, complete=True, text="ok"),
+    rec(6, 1, "http_request", exchange=2, method="GET", url="http://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket",
+        version="HTTP/1.1", headers=[["upgrade", "websocket"], ["connection", "Upgrade"]]),
+    rec(7, 1, "http_response", exchange=2, status=101, reason="Switching Protocols", version="HTTP/1.1",
+        headers=[["upgrade", "websocket"]], elapsed_us=500),
+    rec(8, 1, "ws_open", exchange=2, url="ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket",
+        extensions="permessage-deflate", deflate={"server_no_context_takeover": False, "client_no_context_takeover": False}),
+    rec(9, 1, "ws_message", dir="c2s", opcode="text", len=12, wire_len=14, compressed=True, frames=1, mask="37fa213d",
+        text='42["hi",1.5]'),
+    rec(10, 1, "ws_message", dir="s2c", opcode="binary", len=3, wire_len=3, frames=2, base64="AJ//"),
+    rec(11, 1, "ws_control", dir="s2c", kind="ping", text="p"),
+    rec(12, 1, "ws_control", dir="c2s", kind="pong", mask="01020304", text="p"),
+    rec(13, 1, "ws_close", dir="c2s", code=1000, reason="bye"),
+    rec(14, 1, "ws_end", bytes_c2s=100, bytes_s2c=200),
+    rec(15, 1, "anomaly", layer="ws", dir="s2c", message="frame after close"),
+    rec(16, 1, "conn_close", bytes_c2s=300, bytes_s2c=400),
+    rec(17, 0, "some_future_record", detail={"x": 1}),
+    {"type": "capture_end", "events": 17, "dropped": 0, "anomalies": 1},
+]
+capture_text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in capture).encode()
+write("ndjson_event", "capture", capture_text)
+write("ndjson_event", "capture_torn_tail", capture_text[:-30])
+
+write("har_reader", "minimal", b'{"log":{"version":"1.2","entries":[]}}')
+chrome = {"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "pages": [], "entries": [
+    {"startedDateTime": "2025-11-26T02:11:26.123Z", "time": 12.5,
+     "request": {"method": "GET", "url": "https://example.test/api?x=1", "httpVersion": "HTTP/1.1",
+                 "headers": [{"name": "Host", "value": "example.test"}], "queryString": [{"name": "x", "value": "1"}],
+                 "cookies": [], "headersSize": -1, "bodySize": 0},
+     "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                  "headers": [{"name": "Content-Type", "value": "application/json"}], "cookies": [],
+                  "content": {"size": 7, "mimeType": "application/json", "text": "eyJhIjoxfQ==", "encoding": "base64"},
+                  "redirectURL": "", "headersSize": -1, "bodySize": 7},
+     "cache": {}, "timings": {"send": 0, "wait": 10, "receive": 2.5}},
+    {"startedDateTime": "2025-11-26T02:11:27.000Z", "time": 0, "_resourceType": "websocket",
+     "request": {"method": "GET", "url": "wss://example.test/socket.io/?EIO=4&transport=websocket",
+                 "httpVersion": "HTTP/1.1", "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+     "response": {"status": 101, "statusText": "Switching Protocols", "httpVersion": "HTTP/1.1", "headers": [],
+                  "cookies": [], "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "",
+                  "headersSize": -1, "bodySize": 0},
+     "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
+     "_webSocketMessages": [
+         {"type": "send", "time": 1764123087.1, "opcode": 1, "data": "40"},
+         {"type": "receive", "time": 1764123087.2, "opcode": 1, "data": "40{\"sid\":\"abc\"}"},
+         {"type": "receive", "time": 1764123087.3, "opcode": 2, "data": "AQID"}]}]}}
+write("har_reader", "chrome", json.dumps(chrome).encode())
+
+# Our own HAR export of the capture above, when the debug binary is built.
+binary = os.path.join(os.path.dirname(ROOT), "..", "target", "debug", "sockscope")
+if os.path.exists(binary):
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        cap = os.path.join(d, "cap.ndjson")
+        with open(cap, "wb") as f:
+            f.write(capture_text)
+        out = os.path.join(d, "out.har")
+        subprocess.run([binary, "export", cap, "--har", out], check=True, capture_output=True)
+        with open(out, "rb") as f:
+            write("har_reader", "sockscope_export", f.read())
+else:
+    print("note: target/debug/sockscope not built; the har_reader seed sockscope_export was not refreshed")
+
 print("seeds written to", ROOT)

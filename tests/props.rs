@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("tunnel_hello", checks::tunnel_hello),
     ("http_head", checks::http_head),
     ("ndjson_event", checks::ndjson_event),
+    ("har_reader", checks::har_reader),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -162,6 +163,7 @@ props! {
     tunnel_hello: "tunnel_hello", 256;
     http_head: "http_head", 256;
     ndjson_event: "ndjson_event", 512;
+    har_reader: "har_reader", 128;
 }
 
 /// Found by the `sio_packet` fuzzer: serde_json's default float parser can be one ULP off

@@ -15,7 +15,7 @@ mod ws;
 
 pub use eio::{eio_packet, eio_polling};
 pub use head::{http_head, tunnel_hello};
-pub use ndjson::ndjson_event;
+pub use ndjson::{har_reader, ndjson_event};
 pub use sio::{sio_msgpack, sio_packet, sio_session};
 pub use ws::{ws_decoder, ws_frame_header, ws_roundtrip};
 
