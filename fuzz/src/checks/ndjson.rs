@@ -116,7 +116,9 @@ pub fn har_reader(data: &[u8]) {
     }
     let path = FILE.with(|p| p.clone());
     std::fs::write(&path, data).expect("write the scratch HAR file");
-    let Ok(har) = sockscope::har::reader::read_har(&path) else {
+    let read = sockscope::har::reader::read_har(&path);
+    let _ = std::fs::remove_file(&path);
+    let Ok(har) = read else {
         return;
     };
     if let Some(e) = &har.error
