@@ -327,6 +327,78 @@ pub enum EventKind {
     Reconnect(Box<ReconnectRecord>),
 }
 
+/// Every record type of this format version: the raw ones the proxy emits, then those derived by
+/// the session stage ([`EventKind::is_derived`]).
+pub const RECORD_TYPES: &[&str] = &[
+    "conn_open",
+    "conn_close",
+    "http_request",
+    "http_response",
+    "http_body",
+    "tunnel_open",
+    "tunnel_close",
+    "ws_open",
+    "ws_message",
+    "ws_control",
+    "ws_close",
+    "ws_end",
+    "anomaly",
+    "dropped",
+    "eio_packet",
+    "sio_packet",
+    "session_open",
+    "session_upgrade",
+    "session_close",
+    "heartbeat",
+    "heartbeat_alert",
+    "ack_timeout",
+    "client_open",
+    "reconnect",
+];
+
+impl EventKind {
+    /// The record's `type` tag, as serialized.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::ConnOpen { .. } => "conn_open",
+            EventKind::ConnClose { .. } => "conn_close",
+            EventKind::HttpRequest { .. } => "http_request",
+            EventKind::HttpResponse { .. } => "http_response",
+            EventKind::HttpBody { .. } => "http_body",
+            EventKind::TunnelOpen { .. } => "tunnel_open",
+            EventKind::TunnelClose { .. } => "tunnel_close",
+            EventKind::WsOpen { .. } => "ws_open",
+            EventKind::WsMessage(_) => "ws_message",
+            EventKind::WsControl(_) => "ws_control",
+            EventKind::WsClose(_) => "ws_close",
+            EventKind::WsEnd { .. } => "ws_end",
+            EventKind::Anomaly { .. } => "anomaly",
+            EventKind::Dropped { .. } => "dropped",
+            EventKind::EioPacket(_) => "eio_packet",
+            EventKind::SioPacket(_) => "sio_packet",
+            EventKind::SessionOpen(_) => "session_open",
+            EventKind::SessionUpgrade(_) => "session_upgrade",
+            EventKind::SessionClose(_) => "session_close",
+            EventKind::Heartbeat(_) => "heartbeat",
+            EventKind::HeartbeatAlert(_) => "heartbeat_alert",
+            EventKind::AckTimeout(_) => "ack_timeout",
+            EventKind::ClientOpen(_) => "client_open",
+            EventKind::Reconnect(_) => "reconnect",
+        }
+    }
+
+    /// True for records derived by an analysis stage (re-derived when a capture is replayed).
+    pub fn is_derived(&self) -> bool {
+        RECORD_TYPES
+            .iter()
+            .position(|t| *t == self.type_name())
+            .is_some_and(|i| i >= FIRST_DERIVED)
+    }
+}
+
+/// Index in [`RECORD_TYPES`] of the first derived type.
+const FIRST_DERIVED: usize = 14;
+
 /// A stamped event: what every sink receives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -515,6 +587,33 @@ mod tests {
             Some(1_764_123_086_500_000)
         );
         assert_eq!(parse_rfc3339_micros("2025-13-26T03:11:26Z"), None);
+    }
+
+    #[test]
+    fn type_names_match_the_serialized_tags() {
+        let kinds = [
+            EventKind::ConnOpen {
+                client: "c".into(),
+                listener: "l".into(),
+            },
+            EventKind::Dropped { count: 1 },
+            EventKind::WsEnd {
+                bytes_c2s: 0,
+                bytes_s2c: 0,
+            },
+            EventKind::Anomaly {
+                layer: "ws".into(),
+                dir: None,
+                message: "m".into(),
+            },
+        ];
+        for k in kinds {
+            let v = serde_json::to_value(&k).expect("json");
+            assert_eq!(v["type"], k.type_name());
+            assert!(RECORD_TYPES.contains(&k.type_name()));
+            assert!(!k.is_derived());
+        }
+        assert_eq!(RECORD_TYPES[FIRST_DERIVED], "eio_packet");
     }
 
     #[test]

@@ -31,32 +31,7 @@ use regex::{Regex, RegexBuilder};
 pub const FIELDS: [&str; 7] = ["dir", "kind", "conn", "event", "ns", "session", "sid"];
 
 /// Record types a `kind:` term may name directly (raw ones, and those of the session stage).
-const TYPES: &[&str] = &[
-    "conn_open",
-    "conn_close",
-    "http_request",
-    "http_response",
-    "http_body",
-    "tunnel_open",
-    "tunnel_close",
-    "ws_open",
-    "ws_message",
-    "ws_control",
-    "ws_close",
-    "ws_end",
-    "anomaly",
-    "dropped",
-    "eio_packet",
-    "sio_packet",
-    "session_open",
-    "session_upgrade",
-    "session_close",
-    "heartbeat",
-    "heartbeat_alert",
-    "ack_timeout",
-    "client_open",
-    "reconnect",
-];
+const TYPES: &[&str] = crate::event::RECORD_TYPES;
 
 /// A parsed filter: every term must match.
 #[derive(Clone, Debug, Default)]
