@@ -522,9 +522,9 @@ pub fn parse_rfc3339_micros(s: &str) -> Option<i64> {
     let offset_s = match s.get(i..)? {
         "Z" | "z" => 0,
         rest if rest.len() == 6 => {
-            let sign = match &rest[..1] {
-                "+" => 1,
-                "-" => -1,
+            let sign = match rest.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
                 _ => return None,
             };
             sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600
@@ -587,6 +587,13 @@ mod tests {
             Some(1_764_123_086_500_000)
         );
         assert_eq!(parse_rfc3339_micros("2025-13-26T03:11:26Z"), None);
+        // Found by the ndjson_event fuzzer: a 6-byte offset starting with a multi-byte character
+        // was sliced at byte 1 and panicked the capture reader.
+        assert_eq!(
+            parse_rfc3339_micros("2025-11-26T02:11:26.12345\u{452}X06Z"),
+            None
+        );
+        assert_eq!(parse_rfc3339_micros("2025-11-26T02:11:26€abc"), None);
     }
 
     #[test]

@@ -4,17 +4,23 @@
 //!
 //! The relay never blocks on the pipeline: `EventTx::emit` uses a bounded channel with
 //! `try_send`; when it is full the event is counted as dropped and a `dropped` event says so.
+//! The channel is bounded in bytes too: payloads (messages, bodies) waiting for the pipeline may
+//! hold at most [`QUEUE_BYTES`] together, so a stalled sink (a full disk, `--json` into a pipe
+//! nobody reads) costs at most that much memory however large the messages are.
 //! Sinks are flushed at least every 100 ms, so a killed proxy loses at most that much.
 
 use crate::event::{Clock, ConnId, Event, EventKind, ExchangeId};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How many raw events may wait for the pipeline thread before new ones are dropped.
 pub const CHANNEL_CAPACITY: usize = 1 << 16;
+/// Payload bytes that may wait for the pipeline thread; events that would exceed it are dropped
+/// (one event is always let through when none is waiting, however large).
+pub const QUEUE_BYTES: usize = 64 << 20;
 /// Sinks are flushed at least this often.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the pipeline thread naps when no event is waiting.
@@ -93,8 +99,19 @@ impl Summary {
 }
 
 enum Msg {
-    Event(ConnId, u64, EventKind),
+    /// An event, stamped, with its payload size (counted against [`QUEUE_BYTES`]).
+    Event(ConnId, u64, EventKind, usize),
     Shutdown,
+}
+
+/// The payload bytes an event carries (what makes queued events heavy).
+fn payload_bytes(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::WsMessage(m) => m.payload.len(),
+        EventKind::WsControl(c) => c.payload.len(),
+        EventKind::HttpBody { payload, .. } => payload.len(),
+        _ => 0,
+    }
 }
 
 /// The producer side, cloned into every relay task. Emitting never blocks.
@@ -107,6 +124,8 @@ pub struct EventTx {
 
 struct Shared {
     dropped: AtomicU64,
+    /// Payload bytes of the events in the channel.
+    queued_bytes: AtomicUsize,
     next_conn: AtomicU64,
     next_exchange: AtomicU64,
 }
@@ -115,9 +134,19 @@ impl EventTx {
     /// Sends an event stamped now. If the pipeline is behind, the event is dropped and counted.
     pub fn emit(&self, conn: ConnId, kind: EventKind) {
         let now = self.clock.mono_us();
-        match self.tx.try_send(Msg::Event(conn, now, kind)) {
+        let bytes = payload_bytes(&kind);
+        if bytes > 0 {
+            let before = self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+            if before > 0 && before + bytes > QUEUE_BYTES {
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        match self.tx.try_send(Msg::Event(conn, now, kind, bytes)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -183,6 +212,7 @@ pub fn start(
     let (tx, rx) = sync_channel(CHANNEL_CAPACITY);
     let shared = Arc::new(Shared {
         dropped: AtomicU64::new(0),
+        queued_bytes: AtomicUsize::new(0),
         next_conn: AtomicU64::new(0),
         next_exchange: AtomicU64::new(0),
     });
@@ -231,7 +261,8 @@ impl Hub {
             let mut got = 0usize;
             loop {
                 match rx.try_recv() {
-                    Ok(Msg::Event(conn, mono, kind)) => {
+                    Ok(Msg::Event(conn, mono, kind, bytes)) => {
+                        self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
                         self.dispatch(conn, mono, kind, 0);
                         got += 1;
                         if got >= 4096 {
@@ -265,7 +296,8 @@ impl Hub {
             }
         }
         // Drain what is still queued (the shutdown marker may overtake nothing: it is sent last).
-        while let Ok(Msg::Event(conn, mono, kind)) = rx.try_recv() {
+        while let Ok(Msg::Event(conn, mono, kind, bytes)) = rx.try_recv() {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             self.dispatch(conn, mono, kind, 0);
         }
         self.periodic();
@@ -348,6 +380,58 @@ mod tests {
                 ));
             }
         }
+    }
+
+    /// A sink that blocks on its first event until released; counts the messages it got.
+    struct Stuck(Arc<Mutex<()>>, Arc<AtomicU64>);
+    impl Sink for Stuck {
+        fn event(&mut self, ev: &Event) {
+            drop(self.0.lock());
+            if matches!(ev.kind, EventKind::WsMessage(_)) {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Regression (reliability work): a stalled sink let up to 65536 queued events pile up
+    /// whatever their size (600 MiB of RSS for 300 echoed 1 MiB messages behind `--json` into a
+    /// pipe nobody read). Queued payloads are now capped at QUEUE_BYTES.
+    #[test]
+    fn a_stalled_sink_holds_at_most_the_byte_budget() {
+        let gate = Arc::new(Mutex::new(()));
+        let delivered = Arc::new(AtomicU64::new(0));
+        let held = gate.lock();
+        let (tx, handle) = start(
+            Clock::new(),
+            Vec::new(),
+            vec![Box::new(Stuck(gate.clone(), delivered.clone()))],
+        );
+        let mb = vec![b'x'; 1 << 20];
+        let n = 3 * (QUEUE_BYTES >> 20);
+        for _ in 0..n {
+            tx.emit(
+                1,
+                EventKind::WsMessage(crate::event::WsMessage {
+                    dir: crate::event::Dir::ServerToClient,
+                    opcode: crate::event::WsOpcode::Binary,
+                    len: mb.len() as u64,
+                    wire_len: mb.len() as u64,
+                    compressed: false,
+                    frames: 1,
+                    mask: None,
+                    truncated: false,
+                    payload: crate::event::Payload::binary(&mb),
+                }),
+            );
+            assert!(tx.shared.queued_bytes.load(Ordering::Relaxed) <= QUEUE_BYTES);
+        }
+        drop(held);
+        let summary = handle.shutdown();
+        let got = delivered.load(Ordering::Relaxed) as usize;
+        // At most one in the sink plus a budget's worth queued; the rest counted as dropped.
+        assert!(got <= 1 + (QUEUE_BYTES >> 20), "{got} delivered");
+        assert_eq!(summary.dropped as usize, n - got);
+        assert_eq!(tx.shared.queued_bytes.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   to numbers (NaN and infinities to `null`, as `JSON.stringify` does); strings that are not
 //!   UTF-8 are decoded lossily (U+FFFD); map keys that are not strings become their JSON text;
 //! - extension values: notepack's `undefined` (ext type 0 with the single byte 0) becomes `null`
-//!   inside arrays and is dropped from maps (as `JSON.stringify` does); any other extension
+//!   inside arrays and is dropped from maps (as `JSON.stringify` does); a key repeated in a map
+//!   keeps its last value, as in a JS object (earlier values add no attachments); any other extension
 //!   becomes `{"_ext":<type>,"base64":"<data>"}`.
 //!
 //! Validation follows the reference parser: `type` must be an integer 0..=4 (5 and 6 are decoded
@@ -168,20 +169,20 @@ fn to_json(v: &Mp, attachments: &mut Vec<Bytes>) -> Value {
                 .collect(),
         ),
         Mp::Map(entries) => {
+            let keys: Vec<String> = entries.iter().map(|(k, _)| key_text(k)).collect();
+            // A repeated key keeps its last value, as in a JS object: earlier values are not
+            // converted at all, so no attachment is collected from a value that is then dropped.
+            let last: std::collections::HashMap<&str, usize> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.as_str(), i))
+                .collect();
             let mut out = Map::new();
-            for (k, val) in entries {
-                if is_undefined(val) {
+            for (i, ((_, val), key)) in entries.iter().zip(&keys).enumerate() {
+                if is_undefined(val) || last.get(key.as_str()) != Some(&i) {
                     continue;
                 }
-                let key = match k {
-                    Mp::String(s) => match s.as_str() {
-                        Some(s) => s.to_owned(),
-                        None => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-                    },
-                    other => to_json(other, &mut Vec::new()).to_string(),
-                };
-                let value = to_json(val, attachments);
-                out.insert(key, value);
+                out.insert(key.clone(), to_json(val, attachments));
             }
             Value::Object(out)
         }
@@ -189,6 +190,18 @@ fn to_json(v: &Mp, attachments: &mut Vec<Bytes>) -> Value {
             "_ext": t,
             "base64": base64::engine::general_purpose::STANDARD.encode(data),
         }),
+    }
+}
+
+/// A map key as a JSON object key: strings as they are (lossily when not UTF-8), anything else
+/// as its JSON text.
+fn key_text(k: &Mp) -> String {
+    match k {
+        Mp::String(s) => match s.as_str() {
+            Some(s) => s.to_owned(),
+            None => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        },
+        other => to_json(other, &mut Vec::new()).to_string(),
     }
 }
 
@@ -209,6 +222,31 @@ mod tests {
 
     fn map(entries: Vec<(&str, Mp)>) -> Mp {
         Mp::Map(entries.into_iter().map(|(k, v)| (Mp::from(k), v)).collect())
+    }
+
+    /// Found by the `sio_msgpack` fuzzer: a `bin` under a key that a later duplicate key
+    /// overwrote still became an attachment, which no placeholder in `data` pointed to.
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_and_no_orphan_attachment() {
+        let data = map(vec![
+            ("a", Mp::Binary(vec![1])),
+            ("b", Mp::from(1)),
+            ("a", Mp::Array(vec![Mp::Binary(vec![2])])),
+            ("c", Mp::Binary(vec![3])),
+            ("c", Mp::Ext(0, vec![0])),
+        ]);
+        let m = map(vec![
+            ("type", Mp::from(2)),
+            ("nsp", Mp::from("/")),
+            ("data", Mp::Array(vec![Mp::from("e"), data])),
+        ]);
+        let p = decode_msgpack(&enc(&m)).unwrap();
+        assert_eq!(
+            p.data,
+            Some(json!(["e", {"a": [{"_placeholder": true, "num": 0}], "b": 1}]))
+        );
+        assert_eq!(p.attachments, vec![Bytes::from_static(&[2])]);
+        assert_eq!(p.attachment_count, 1);
     }
 
     #[test]

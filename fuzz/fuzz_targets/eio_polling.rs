@@ -1,0 +1,4 @@
+//! Fuzz target `eio_polling`: the invariant lives in `sockscope_fuzz::checks::eio_polling` (shared with tests/props.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockscope_fuzz::checks::eio_polling(data));

@@ -1,0 +1,4 @@
+//! Fuzz target `sio_session`: the invariant lives in `sockscope_fuzz::checks::sio_session` (shared with tests/props.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockscope_fuzz::checks::sio_session(data));

@@ -1,0 +1,4 @@
+//! Fuzz target `ws_roundtrip`: the invariant lives in `sockscope_fuzz::checks::ws_roundtrip` (shared with tests/props.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockscope_fuzz::checks::ws_roundtrip(data));
