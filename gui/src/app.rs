@@ -103,6 +103,8 @@ pub struct SockscopeApp {
     hook: Option<TestHook>,
     /// A message for the status bar (a window opened for a capture, ...).
     notice: Option<String>,
+    /// A selected row to scroll into view once the filtered view has it.
+    reveal: Option<u64>,
 }
 
 impl SockscopeApp {
@@ -128,6 +130,7 @@ impl SockscopeApp {
             rate: Rate::default(),
             hook: TestHook::from_env(),
             notice: None,
+            reveal: None,
         }
     }
 
@@ -194,13 +197,25 @@ impl SockscopeApp {
         self.apply_filter();
     }
 
-    /// Selects a row and brings it into view if the view shows it.
+    /// Selects a row and brings it into view once the view has it (the filter may still be
+    /// scanning).
     pub fn select(&mut self, ordinal: u64) {
         self.selected = Some(ordinal);
-        if let Some(pos) = self.index.position(ordinal, &self.store) {
+        self.reveal = Some(ordinal);
+        self.reveal_pending();
+    }
+
+    fn reveal_pending(&mut self) {
+        let Some(o) = self.reveal else { return };
+        if let Some(pos) = self.index.position(o, &self.store) {
             self.table.follow = false;
             self.table.seen = self.view_len();
             self.table.scroll_to = Some(pos);
+            self.table.center = true;
+            self.reveal = None;
+        } else if self.filter_done() || self.selected != Some(o) {
+            // Not in the view: the detail pane shows it anyway.
+            self.reveal = None;
         }
     }
 
@@ -211,6 +226,11 @@ impl SockscopeApp {
         if session.is_some() {
             self.timeline.heartbeat.session = session;
         }
+    }
+
+    /// The timelines panel's height when it first shows (the user resizes it after).
+    pub fn set_timeline_height(&mut self, h: f32) {
+        self.timeline.height = h;
     }
 
     /// Shows or hides the raw frames of decoded Engine.IO traffic.
@@ -493,6 +513,7 @@ impl SockscopeApp {
         };
         let got = self.ingest(budget);
         let caught_up = self.index.update(&self.store, FILTER_BUDGET);
+        self.reveal_pending();
         self.rate.sample(
             Instant::now(),
             self.store.stats().ws_messages + self.store.stats().http_exchanges,
@@ -517,7 +538,7 @@ impl SockscopeApp {
         let mut timeline_action = None;
         Panel::bottom("timelines")
             .resizable(self.timeline.open)
-            .default_size(230.0)
+            .default_size(self.timeline.height)
             .min_size(if self.timeline.open { 150.0 } else { 0.0 })
             .show(ui, |ui| {
                 view_timeline::tabs(ui, &mut self.timeline);

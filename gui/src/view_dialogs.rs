@@ -180,7 +180,7 @@ pub fn export_window(
                     });
                 }
                 (None, Some(JobState::Done(m))) => {
-                    ui.label(RichText::new(format!("✔ {m}")).strong());
+                    ui.label(RichText::new(format!("done: {m}")).strong());
                 }
                 (None, Some(JobState::Failed(e))) => {
                     ui.label(RichText::new(format!("export failed: {e}")).color(theme::error(ui.visuals())));

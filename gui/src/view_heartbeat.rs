@@ -1,6 +1,6 @@
 //! The heartbeat timeline of one Engine.IO session: ping → pong round trips over time on a
 //! logarithmic axis (reduced to at most one point per pixel column, the worst kept), the gaps
-//! between pings, pingInterval and pingTimeout as reference lines, late pongs (✕) and missed pings
+//! between pings, pingInterval and pingTimeout as reference lines, late pongs (×) and missed pings
 //! (▼) marked and listed, and the WebSocket-level ping/pong frames of the session's WebSocket on a
 //! second track. Clicking a point or an alert selects that packet in the table.
 
@@ -149,7 +149,7 @@ pub fn show(
                 for a in &s.alerts {
                     let text = if a.missed_ping {
                         format!(
-                            "⚠ missed ping: none within {} ms (deadline {})",
+                            "▲ missed ping: none within {} ms (deadline {})",
                             a.limit_ms,
                             format_time_of_day(a.deadline_ts)
                         )
@@ -160,7 +160,7 @@ pub fn show(
                             .map(|r| format!(", answered after {}", ms(r)))
                             .unwrap_or_else(|| ", never answered".into());
                         format!(
-                            "⚠ late pong: ping{n} not answered within {} ms{came} ({})",
+                            "▲ late pong: ping{n} not answered within {} ms{came} ({})",
                             a.limit_ms,
                             format_time_of_day(a.deadline_ts)
                         )
@@ -244,9 +244,11 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
         muted,
     );
     // Reference lines.
-    for (val, label, color) in [
-        (s.ping_timeout, "pingTimeout", warn),
-        (s.ping_interval, "pingInterval", muted),
+    // pingTimeout's label below its line, pingInterval's above (they are often close).
+    let above = s.ping_interval >= s.ping_timeout;
+    for (val, label, color, up) in [
+        (s.ping_timeout, "pingTimeout", warn, !above),
+        (s.ping_interval, "pingInterval", muted, above),
     ] {
         if val == 0 {
             continue;
@@ -258,14 +260,26 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
             6.0,
             4.0,
         ));
+        let (dy, align) = if up {
+            (-1.0, Align2::LEFT_BOTTOM)
+        } else {
+            (1.0, Align2::LEFT_TOP)
+        };
         p.text(
-            pos2(plot.right() + 4.0, yy),
-            Align2::LEFT_CENTER,
+            pos2(plot.right() + 4.0, yy + dy),
+            align,
             format!("{label} {val} ms"),
             small.clone(),
             color,
         );
     }
+    p.text(
+        pos2(plot.left() + 6.0, plot.bottom() - 4.0),
+        Align2::LEFT_BOTTOM,
+        "● pong: ping → pong round trip   ○ ping: time since the previous ping   × late pong   ▼ missed ping",
+        small.clone(),
+        muted,
+    );
     let mut points = Vec::new();
     // Gaps between pings (compared with pingInterval), muted and hollow.
     let gaps = ping_gaps(&s.beats);
@@ -283,7 +297,7 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
             ),
         });
     }
-    // Round trips: one point per pixel column (the worst), late ones as ✕.
+    // Round trips: one point per pixel column (the worst), late ones as ×.
     let pongs: Vec<&Beat> = s
         .beats
         .iter()
@@ -325,17 +339,17 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
         let (mark, what) = if a.missed_ping {
             ("▼", "missed ping")
         } else {
-            ("✕", "late pong")
+            ("×", "late pong")
         };
         let pos = pos2(x, plot.top() + 6.0);
         p.text(pos, Align2::CENTER_CENTER, mark, small.clone(), warn);
-        p.text(
-            pos2(x + 6.0, plot.top() + 6.0),
-            Align2::LEFT_CENTER,
-            what,
-            small.clone(),
-            warn,
-        );
+        // The label goes on the side with room (the reference lines' labels are on the right).
+        let (at, align) = if x > plot.center().x {
+            (pos2(x - 7.0, plot.top() + 6.0), Align2::RIGHT_CENTER)
+        } else {
+            (pos2(x + 7.0, plot.top() + 6.0), Align2::LEFT_CENTER)
+        };
+        p.text(at, align, what, small.clone(), warn);
         points.push(Point {
             pos,
             row: a.row,

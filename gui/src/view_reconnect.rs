@@ -1,5 +1,5 @@
 //! The reconnect timeline: one swimlane per logical client, each Engine.IO session a span coloured
-//! by transport (long-polling, then WebSocket after the upgrade) and ended by a ✕ with its close
+//! by transport (long-polling, then WebSocket after the upgrade) and ended by a × with its close
 //! reason, the gaps between sessions labelled with their cause and delay, links marked explicit
 //! (pid) or probable (score). Sessions not linked to a client yet get a lane of their own.
 //! Clicking a span filters the table to that session.
@@ -112,7 +112,7 @@ pub fn show(ui: &mut Ui, store: &Store, active: Option<&str>) -> Option<String> 
     ui.horizontal(|ui| {
         legend(ui, poll_c, "long-polling");
         legend(ui, ws_c, "WebSocket");
-        ui.weak("✕ session end · gaps: delay · cause · link (explicit pid / probable score) · click a span to filter");
+        ui.weak("× session end · gaps: delay · cause · link (explicit pid / probable score) · click a span to filter");
     });
     let mut clicked = None;
     let width = ui.available_width();
@@ -125,7 +125,7 @@ pub fn show(ui: &mut Ui, store: &Store, active: Option<&str>) -> Option<String> 
     );
     ScrollArea::vertical()
         .id_salt("reconnect-lanes")
-        .auto_shrink([false, false])
+        .auto_shrink([false, true])
         .max_height((ui.available_height() - axis_h).max(LANE_H))
         .show_rows(ui, LANE_H, lanes.len(), |ui, range| {
             for lane in &lanes[range] {
@@ -186,7 +186,7 @@ fn draw_lane(
         pos2(rect.left() + 4.0, rect.center().y),
         Align2::LEFT_CENTER,
         &lane.label,
-        body,
+        body.clone(),
         v.text_color(),
     );
     let bar_top = rect.top() + 17.0;
@@ -234,10 +234,10 @@ fn draw_lane(
                 muted
             };
             p.text(
-                pos2(b, span.center().y),
-                Align2::CENTER_CENTER,
-                "✕",
-                small.clone(),
+                pos2(b + 1.0, span.center().y),
+                Align2::LEFT_CENTER,
+                "×",
+                body.clone(),
                 color,
             );
             end_text = reason_words(&c.reason);
@@ -258,7 +258,7 @@ fn draw_lane(
             if end_text.is_empty() {
                 String::new()
             } else {
-                format!(" ✕ {end_text}")
+                format!(" × {end_text}")
             }
         );
         resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, is_active, &text));

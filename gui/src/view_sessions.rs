@@ -1,5 +1,5 @@
 //! The connections and sessions panel: logical Socket.IO clients with their Engine.IO sessions
-//! (transports polling → ws, state open ● / closed ○ / failed ✕ with the reason, packet counts
+//! (transports polling → ws, state open ● / closed ○ / failed × with the reason, packet counts
 //! and bytes), then plain WebSocket connections, then HTTP connections. Clicking a session writes
 //! `session:s3` into the filter bar, a connection `conn:N` (clicking again clears it); clients and
 //! groups fold. Only the visible entries are laid out, whatever the count.
@@ -66,7 +66,7 @@ fn short(mut s: String, max: usize) -> String {
 /// The two lines of a connection entry.
 pub fn entry_text(c: &ConnInfo) -> String {
     let state = if c.error.is_some() {
-        "✕"
+        "×"
     } else if c.open {
         "●"
     } else {
@@ -97,13 +97,13 @@ pub fn entry_text(c: &ConnInfo) -> String {
 pub fn session_text(s: &SessionInfo) -> String {
     let (state, end) = match &s.closed {
         None => ("●", "open".to_string()),
-        Some(c) if abnormal_close(&c.reason) => ("✕", reason_words(&c.reason)),
+        Some(c) if abnormal_close(&c.reason) => ("×", reason_words(&c.reason)),
         Some(c) => ("○", reason_words(&c.reason)),
     };
     let ns = if s.namespaces.is_empty() {
         String::new()
     } else {
-        format!("  {}", short(s.namespaces.join(" "), 24))
+        format!("  {}", short(s.namespaces.join(", "), 24))
     };
     let dur = s
         .closed
@@ -156,6 +156,12 @@ fn session_tooltip(s: &SessionInfo) -> String {
             c.detail
         ));
     }
+    t.push_str(&format!(
+        "\n{} packets · ↑ {} ↓ {} of Socket.IO data",
+        theme::thousands(s.packets),
+        human_bytes(s.bytes[0]),
+        human_bytes(s.bytes[1])
+    ));
     let late = s.alerts.iter().filter(|a| !a.missed_ping).count();
     let missed = s.alerts.len() - late;
     if late + missed > 0 {
@@ -266,10 +272,10 @@ pub fn show(
         }
     });
     ui.weak(format!(
-        "{} clients · {} sessions · {} websockets · {} http",
-        theme::thousands(store.sessions().clients().len() as u64),
-        theme::thousands(stats.sessions),
-        theme::thousands(stats.websockets),
+        "{} · {} · {} · {} http",
+        theme::count(store.sessions().clients().len() as u64, "client"),
+        theme::count(stats.sessions, "session"),
+        theme::count(stats.websockets, "websocket"),
         theme::thousands(stats.http_exchanges)
     ));
     ui.separator();
@@ -318,10 +324,11 @@ pub fn show(
                             "▾"
                         };
                         let text = format!(
-                            "{arrow} client {}  ⟳{}\n{} sessions",
+                            "{arrow} client {}  ↻ {}\n{} · {}",
                             c.label,
                             c.reconnects.len(),
-                            c.sessions.len()
+                            theme::count(c.sessions.len() as u64, "session"),
+                            theme::count(c.reconnects.len() as u64, "reconnect")
                         );
                         let r = entry(ui, &text, false, size, v.text_color(), 6.0).on_hover_text(
                             "a logical client: sessions linked by reconnects (click folds)",

@@ -24,6 +24,8 @@ pub struct TableState {
     pub seen: usize,
     /// Bring this view position into view on the next frame (keyboard navigation).
     pub scroll_to: Option<usize>,
+    /// Center the row brought into view (a jump to a row elsewhere, rather than a step).
+    pub center: bool,
     /// Jump to the newest row on the next frame (follow mode resumed).
     pub jump_to_end: bool,
     last_offset: f32,
@@ -35,6 +37,7 @@ impl Default for TableState {
             follow: true,
             seen: 0,
             scroll_to: None,
+            center: false,
             jump_to_end: false,
             last_offset: 0.0,
         }
@@ -85,6 +88,12 @@ pub fn show(
 ) -> Option<u64> {
     let row_h = row_height(ui);
     let visuals = ui.visuals().clone();
+    // `12:00:01.234` in the monospace font, whatever the zoom.
+    let mono = egui::TextStyle::Monospace.resolve(ui.style());
+    let digit = ui.fonts_mut(|f| f.glyph_width(&mono, '0'));
+    let time_w = digit * 12.0 + 8.0;
+    // The longest kind label (`session end`, `ack timeout`).
+    let kind_w = digit * 11.0 + 8.0;
     let mut clicked = None;
     let mut builder = TableBuilder::new(ui)
         .id_salt("messages")
@@ -95,12 +104,12 @@ pub fn show(
         .animate_scrolling(false)
         .stick_to_bottom(st.follow)
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(Column::exact(92.0))
+        .column(Column::exact(time_w))
         .column(Column::exact(14.0))
-        .column(Column::exact(38.0))
+        .column(Column::exact(34.0))
         .column(Column::exact(30.0))
         .column(Column::exact(48.0))
-        .column(Column::exact(70.0))
+        .column(Column::exact(kind_w))
         .column(Column::exact(84.0))
         .column(Column::exact(26.0))
         .column(Column::exact(60.0))
@@ -109,10 +118,12 @@ pub fn show(
     if st.jump_to_end && len > 0 {
         builder = builder.scroll_to_row(len - 1, Some(Align::BOTTOM));
     } else if let Some(i) = st.scroll_to {
-        builder = builder.scroll_to_row(i, None);
+        let align = st.center.then_some(Align::Center);
+        builder = builder.scroll_to_row(i, align);
     }
     st.jump_to_end = false;
     st.scroll_to = None;
+    st.center = false;
     let out = builder
         .header(row_h, |mut h| {
             for title in [

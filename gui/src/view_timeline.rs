@@ -18,6 +18,8 @@ pub struct TimelineState {
     pub tab: Tab,
     /// Unfolded.
     pub open: bool,
+    /// The panel's height when it first shows.
+    pub height: f32,
     pub heartbeat: HeartbeatState,
 }
 
@@ -26,6 +28,7 @@ impl Default for TimelineState {
         TimelineState {
             tab: Tab::Heartbeat,
             open: true,
+            height: 240.0,
             heartbeat: HeartbeatState::default(),
         }
     }
