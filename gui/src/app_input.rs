@@ -129,13 +129,14 @@ impl SockscopeApp {
                     self.table.set_follow(follow, len);
                 }
                 ui.separator();
-                ui.label("Filter:");
+                let l = ui.label("Filter:");
                 let r = ui.add(
                     TextEdit::singleline(&mut self.filter_text)
                         .id(Id::unique(FILTER_ID))
                         .hint_text("text  /regex/  event:chat  ns:/admin  session:s3  dir:↑  kind:sio  (Ctrl+F)")
                         .desired_width(360.0),
                 );
+                let r = r.labelled_by(l.id);
                 if r.changed() {
                     self.apply_filter();
                 }

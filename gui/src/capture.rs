@@ -242,36 +242,27 @@ fn tail(file: File, path: &Path, tx: &SyncSender<CaptureMsg>, wake: &dyn Fn()) {
         line_no += 1;
         let parsed = parse_line(&buf);
         buf.clear();
-        match parsed {
-            None => {}
-            Some(Ok(Line::Header(h))) if line_no == 1 => {
-                if !out.send(CaptureMsg::Header(h)) {
-                    return;
-                }
-            }
+        let keep_going = match parsed {
+            None => true,
+            Some(Ok(Line::Header(h))) if line_no == 1 => out.send(CaptureMsg::Header(h)),
             Some(Ok(_) | Err(_)) if line_no == 1 => {
                 out.send(CaptureMsg::Error(format!(
                     "{name}:1: not a sockscope capture: the first line is not a capture_header record"
                 )));
-                return;
+                false
             }
-            Some(Ok(Line::Record(rec))) => {
-                if !out.record(*rec) {
-                    return;
-                }
-            }
-            Some(Ok(Line::End(v))) => {
-                if !out.flush() || !out.send(CaptureMsg::End(v)) {
-                    return;
-                }
-            }
+            Some(Ok(Line::Record(rec))) => out.record(*rec),
+            Some(Ok(Line::End(v))) => out.flush() && out.send(CaptureMsg::End(v)),
             // A second header: the file was appended to by a new run; keep reading.
-            Some(Ok(Line::Header(_))) => {}
+            Some(Ok(Line::Header(_))) => true,
             Some(Err(message)) => {
                 out.flush();
                 out.send(CaptureMsg::Error(format!("{name}:{line_no}: {message}")));
-                return;
+                false
             }
+        };
+        if !keep_going {
+            return;
         }
     }
 }

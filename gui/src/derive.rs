@@ -177,7 +177,7 @@ impl Deriver {
                 }
             }
             Mode::Undecided if !out.is_empty() => {
-                self.held = out.drain(..).collect();
+                self.held = std::mem::take(&mut out);
                 self.held_at = (ts, mono);
             }
             _ => out.clear(),

@@ -57,7 +57,7 @@ pub fn export_args(req: &Request, input: &Path) -> ExportArgs {
     a
 }
 
-/// Writes records as an NDJSON capture (header, records) to `path`.
+/// Writes records as a complete NDJSON capture (header, records, end) to `path`.
 pub fn write_snapshot<'a>(
     path: &Path,
     events: impl Iterator<Item = &'a Event>,
@@ -82,6 +82,8 @@ pub fn write_snapshot<'a>(
         write(&mut w, &line)?;
         n += 1;
     }
+    let end = serde_json::json!({"type": "capture_end", "events": n});
+    write(&mut w, end.to_string().as_bytes())?;
     w.flush()
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(n)

@@ -112,7 +112,7 @@ pub fn show(ui: &mut Ui, s: &Status) {
         if s.alerts > 0 {
             sep(ui);
             ui.label(
-                RichText::new(format!("{} alerts", theme::thousands(s.alerts)))
+                RichText::new(theme::count(s.alerts, "alert"))
                     .color(theme::warn(ui.visuals())),
             )
             .on_hover_text("late pongs, missed pings and ack timeouts (filter: kind:heartbeat_alert,ack_timeout)");

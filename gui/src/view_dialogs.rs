@@ -25,12 +25,14 @@ pub fn open_window(ctx: &egui::Context, d: &mut OpenDialog, open: &mut bool) -> 
         .default_width(520.0)
         .open(&mut keep)
         .show(ctx, |ui| {
-            ui.label("A sockscope capture (NDJSON, from --save) or a HAR file (from sockscope export or browser devtools):");
-            let r = ui.add(
-                TextEdit::singleline(&mut d.path)
-                    .hint_text("/path/to/capture.ndjson or .har")
-                    .desired_width(480.0),
-            );
+            let l = ui.label("A sockscope capture (NDJSON, from --save) or a HAR file (from sockscope export or browser devtools):");
+            let r = ui
+                .add(
+                    TextEdit::singleline(&mut d.path)
+                        .hint_text("/path/to/capture.ndjson or .har")
+                        .desired_width(480.0),
+                )
+                .labelled_by(l.id);
             if !r.has_focus() && d.path.is_empty() {
                 r.request_focus();
             }
@@ -145,8 +147,9 @@ pub fn export_window(
             }
             ui.checkbox(&mut d.redact, "redact secrets (auth headers, cookies, tokens, Socket.IO CONNECT auth)");
             ui.horizontal(|ui| {
-                ui.label("Save to");
-                ui.add(TextEdit::singleline(&mut d.path).desired_width(400.0));
+                let l = ui.label("Save to");
+                ui.add(TextEdit::singleline(&mut d.path).desired_width(400.0))
+                    .labelled_by(l.id);
             });
             match cx.input {
                 Some(i) => ui.weak(format!("from {i}")),

@@ -89,8 +89,7 @@ pub fn show(
     };
     let mut clicked = None;
     ui.horizontal(|ui| {
-        ui.label("Session");
-        egui::ComboBox::from_id_salt("hb-session")
+        egui::ComboBox::new("hb-session", "session")
             .selected_text(s.label.clone())
             .show_ui(ui, |ui| {
                 for o in store.sessions().sessions().values().rev().take(500) {
