@@ -2,7 +2,9 @@
 //! set): `SOCKSCOPE_GUI_REPORT=FILE` makes the window write what its store holds (rows, decoded
 //! Socket.IO event names, sessions, frames drawn) to `FILE` as JSON, replaced atomically at most
 //! every 300 ms while it changes; `SOCKSCOPE_GUI_SCREENSHOT=FILE.png` makes it save a screenshot
-//! of itself once Socket.IO traffic has been shown, proof that the window really rendered it.
+//! of itself once Socket.IO traffic has been shown, proof that the window really rendered it;
+//! `SOCKSCOPE_GUI_QUIT_FILE=FILE` makes it close (as the user closing the window does) once
+//! `FILE` exists, so a test ends it cleanly.
 
 use crate::row::RowKind;
 use crate::store::Store;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 pub struct TestHook {
     report: Option<PathBuf>,
     screenshot: Option<PathBuf>,
+    quit: Option<PathBuf>,
     frames: u64,
     written: Option<(u64, u64)>,
     last_write: Instant,
@@ -32,9 +35,11 @@ impl TestHook {
                 .map(PathBuf::from)
         };
         let (report, screenshot) = (get("SOCKSCOPE_GUI_REPORT"), get("SOCKSCOPE_GUI_SCREENSHOT"));
-        (report.is_some() || screenshot.is_some()).then(|| TestHook {
+        let quit = get("SOCKSCOPE_GUI_QUIT_FILE");
+        (report.is_some() || screenshot.is_some() || quit.is_some()).then(|| TestHook {
             report,
             screenshot,
+            quit,
             frames: 0,
             written: None,
             last_write: Instant::now(),
@@ -45,6 +50,12 @@ impl TestHook {
     /// Called at the end of every frame.
     pub fn frame(&mut self, ctx: &egui::Context, store: &Store) {
         self.frames += 1;
+        if let Some(q) = &self.quit {
+            if q.exists() {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            ctx.request_repaint_after(Duration::from_millis(200));
+        }
         let state = (store.stats().events, self.frames.min(3));
         if let Some(p) = &self.report
             && self.written != Some(state)
