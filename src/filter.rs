@@ -8,7 +8,8 @@
 //! - `/regex/` (`/regex/i` for case-insensitive), searched likewise;
 //! - `dir:c2s|s2c|→|←|↑|↓|up|down`;
 //! - `kind:http|req|resp|ws|msg|text|binary|control|ping|pong|close|open|conn|tunnel|anomaly|dropped`
-//!   or a record type (`kind:sio_packet`); several with commas: `kind:text,binary`;
+//!   `kind:sio` / `kind:eio` (Socket.IO / Engine.IO packets), or a record type
+//!   (`kind:sio_packet`); several with commas: `kind:text,binary`;
 //! - `conn:N` (or `conn:c12`, `conn:1,2`);
 //! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
 //!   Engine.IO session id or the session stage's label (`s3`).
@@ -335,15 +336,21 @@ fn parse_term(t: &Token) -> Result<Term, String> {
             let mut mask = 0;
             let mut types = Vec::new();
             for k in v.split(',').filter(|k| !k.is_empty()) {
+                // `sio` and `eio` are short for the packet record types (as in the GUI).
+                let lower = match k.to_ascii_lowercase().as_str() {
+                    "sio" => "sio_packet".to_owned(),
+                    "eio" => "eio_packet".to_owned(),
+                    other => other.to_owned(),
+                };
                 if let Some(m) = state::kind_mask(k) {
                     mask |= m;
-                } else if TYPES.contains(&k.to_ascii_lowercase().as_str()) {
-                    types.push(k.to_ascii_lowercase());
+                } else if TYPES.contains(&lower.as_str()) {
+                    types.push(lower);
                 } else {
                     return Err(format!(
                         "unknown kind {k:?} in kind:{v} (use http, req, resp, ws, msg, text, \
                          binary, control, ping, pong, close, open, conn, tunnel, anomaly, dropped, \
-                         or a record type such as sio_packet)"
+                         sio, eio, or a record type such as sio_packet)"
                     ));
                 }
             }
