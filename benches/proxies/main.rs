@@ -47,13 +47,16 @@ fn opts() -> Opts {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let peers = match val("--peers") {
+    let mut peers: Vec<Kind> = match val("--peers") {
         Some(list) => Kind::ALL
             .into_iter()
             .filter(|k| list.split(',').any(|p| p == k.name()))
             .collect(),
         None => Kind::ALL.to_vec(),
     };
+    if std::env::var_os("SOCKSCOPE_BASELINE_BIN").is_some() {
+        peers.push(Kind::Baseline);
+    }
     Opts {
         secs: val("--secs").and_then(|v| v.parse().ok()).unwrap_or(2.0),
         rounds: val("--rounds").and_then(|v| v.parse().ok()).unwrap_or(5),
@@ -393,7 +396,7 @@ fn flood(rt: &tokio::runtime::Runtime, tools: &Tools, opts: &Opts, md: &mut Stri
     let hwm = peers::status_kib(pid, "VmHWM").unwrap_or(0);
     let rss_end = peers::status_kib(pid, "VmRSS").unwrap_or(0);
     p.stop();
-    let cap = tools.work.join("capture-flood.ndjson");
+    let cap = tools.work.join("capture-sockscope-flood.ndjson");
     let size = std::fs::metadata(&cap).map(|m| m.len()).unwrap_or(0);
     let log = std::fs::read_to_string(tools.work.join("sockscope-flood.log")).unwrap_or_default();
     let summary = log

@@ -18,6 +18,8 @@ pub enum Kind {
     Sockscope,
     Hudsucker,
     Mitmdump,
+    /// Another sockscope binary (`SOCKSCOPE_BASELINE_BIN`), for before/after comparisons.
+    Baseline,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Sockscope => "sockscope",
             Kind::Hudsucker => "hudsucker",
             Kind::Mitmdump => "mitmdump",
+            Kind::Baseline => "baseline",
         }
     }
 }
@@ -86,6 +89,7 @@ pub struct Tools {
     pub sockscope: PathBuf,
     pub hudsucker: PathBuf,
     pub mitmdump: PathBuf,
+    pub baseline: Option<PathBuf>,
     /// Scratch space: captures, the CA homes, logs.
     pub work: PathBuf,
 }
@@ -103,6 +107,7 @@ impl Tools {
                 root.join("bench/peers/hudsucker/target/release/hudsucker-peer"),
             ),
             mitmdump: env_or("MITMDUMP_BIN", root.join("bench/.venv/bin/mitmdump")),
+            baseline: std::env::var_os("SOCKSCOPE_BASELINE_BIN").map(PathBuf::from),
             root,
             work,
         }
@@ -114,6 +119,7 @@ impl Tools {
             Kind::Sockscope => Some(&self.sockscope),
             Kind::Hudsucker => Some(&self.hudsucker),
             Kind::Mitmdump => Some(&self.mitmdump),
+            Kind::Baseline => self.baseline.as_deref(),
             Kind::Direct | Kind::Relay => None,
         }
     }
@@ -153,13 +159,24 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
             c.args(["--peer-relay", &listen, &origin.to_string()]);
             c
         }
-        Kind::Sockscope => {
-            let mut c = Command::new(&tools.sockscope);
+        Kind::Sockscope | Kind::Baseline => {
+            let bin = match kind {
+                Kind::Baseline => tools
+                    .baseline
+                    .clone()
+                    .ok_or("SOCKSCOPE_BASELINE_BIN is not set")?,
+                _ => tools.sockscope.clone(),
+            };
+            let mut c = Command::new(bin);
             c.args(["proxy", "--listen", &listen, "--quiet"])
                 .arg("--reverse")
                 .arg(format!("http://{origin}"))
                 .arg("--save")
-                .arg(tools.work.join(format!("capture-{tag}.ndjson")))
+                .arg(
+                    tools
+                        .work
+                        .join(format!("capture-{}-{tag}.ndjson", kind.name())),
+                )
                 .arg("--home")
                 .arg(tools.work.join("sockscope-home"));
             c
