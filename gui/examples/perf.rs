@@ -21,35 +21,35 @@ use sockscope_gui::store::{Store, StoreConfig};
 use sockscope_gui::view_timeline::Tab;
 use std::time::{Duration, Instant};
 
-fn sio(
-    session: &str,
-    dir: Dir,
-    nsp: &str,
-    packet: &str,
-    id: u64,
-    event: Option<&str>,
-    data: serde_json::Value,
-    n: u64,
-    raw_seq: u64,
-) -> EventKind {
+/// The `i`-th chat event (or its ack) of a session, decoded from the raw record `raw_seq`.
+fn sio(session: &str, ack: bool, i: u64, raw_seq: u64) -> EventKind {
+    let data = if ack {
+        json!([{"ok": true, "n": i}])
+    } else {
+        json!(["chat", {"from": format!("user{}", i % 97), "text": format!("message number {i}"), "room": "lobby"}])
+    };
     EventKind::SioPacket(Box::new(SioPacketRecord {
         session: session.into(),
         sid: format!("sid-{session}"),
         transport: EioTransport::Websocket,
-        dir,
-        nsp: nsp.into(),
-        packet: packet.into(),
-        id: Some(id),
-        event: event.map(str::to_owned),
+        dir: if ack {
+            Dir::ServerToClient
+        } else {
+            Dir::ClientToServer
+        },
+        nsp: "/chat".into(),
+        packet: if ack { "ack" } else { "event" }.into(),
+        id: Some(i),
+        event: (!ack).then(|| "chat".to_owned()),
         data: Some(data),
         attachments: Vec::new(),
         msgpack: false,
         invalid: None,
-        n,
+        n: i,
         raw_seq,
         exchange: None,
-        ack_of: (packet == "ack").then(|| AckOf {
-            n: n - 1,
+        ack_of: ack.then(|| AckOf {
+            n: i - 2,
             raw_seq: raw_seq.saturating_sub(2),
             event: Some("chat".into()),
             latency_us: 1_200,
@@ -159,21 +159,7 @@ fn events(n: usize) -> Vec<Event> {
                 });
                 continue;
             }
-            3 | 5 => sio(
-                &session,
-                if i % 10 == 3 { c2s } else { s2c },
-                "/chat",
-                if i % 10 == 3 { "event" } else { "ack" },
-                i as u64,
-                (i % 10 == 3).then_some("chat"),
-                if i % 10 == 3 {
-                    json!(["chat", {"from": format!("user{}", i % 97), "text": format!("message number {i}"), "room": "lobby"}])
-                } else {
-                    json!([{"ok": true, "n": i}])
-                },
-                i as u64,
-                raw - 2,
-            ),
+            3 | 5 => sio(&session, i % 10 == 5, i as u64, raw - 2),
             _ => {
                 let text = format!(
                     r#"{{"type":"tick","seq":{i},"price":{:.2},"symbol":"ACME","volume":{}}}"#,
