@@ -13,7 +13,7 @@ use crate::arena::TextArena;
 use crate::row::{F_CARRIER, NewRow, Row, RowKind, Sym, row_for};
 use crate::sessions::{CtlSample, Sessions};
 use crate::symbols::Symbols;
-use sockscope::event::{ConnId, ControlKind, Dir, Event, EventKind, ExchangeId, Payload};
+use sockscope::event::{ConnId, ControlKind, Event, EventKind, ExchangeId, Payload};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 #[path = "store_track.rs"]
@@ -345,13 +345,23 @@ impl Store {
             return;
         };
         let (session, ns, event) = (src.session, src.ns, src.event);
-        let raw = self.ordinal_of_seq(p.raw_seq).or_else(|| {
-            let x = self.exchanges.get(&p.exchange?)?;
-            match p.dir {
-                Dir::ClientToServer => x.request_row,
-                Dir::ServerToClient => x.response_row,
-            }
-        });
+        // WebSocket messages only: a polling packet's raw record is its HTTP body, which has no
+        // row (and the core filter does not give the request or response its packets' fields).
+        let mut raw = self.ordinal_of_seq(p.raw_seq);
+        // A binary packet's raw record is its last attachment: its name and namespace are in
+        // the text frame before the attachments (where the core filter finds them too).
+        if let Some(o) = raw
+            && self.row(o).is_some_and(|r| r.kind == RowKind::WsBinary)
+        {
+            let conn = ev.conn;
+            raw = (o.saturating_sub(64).max(self.first_ordinal)..o)
+                .rev()
+                .find(|&x| {
+                    self.row(x).is_some_and(|r| {
+                        r.conn == conn && r.kind == RowKind::WsText && r.flags & F_CARRIER != 0
+                    })
+                });
+        }
         let first = self.first_ordinal;
         if let Some(o) = raw
             && let Some(r) = o

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::sample::{self, EventMaker};
+use sockscope::event::Dir;
 
 #[test]
 fn rows_from_a_session() {

@@ -15,18 +15,61 @@ use eframe::egui::{
 };
 use sockscope::event::{Dir, format_time_of_day};
 
-/// Which session the tab shows.
+/// Which session the tab shows, and what is cached between frames (the summary, the samples
+/// reduced to one per pixel column), recomputed when the session or the plot changes.
 #[derive(Default)]
 pub struct HeartbeatState {
     /// The session chosen by the user (else: the selected row's, else the newest with beats).
     pub session: Option<String>,
+    summary: Option<((u64, usize, usize), String)>,
+    reduced: Option<Reduced>,
+}
+
+/// Samples kept for drawing: ping gaps `(ts, gap_us, row)` and indexes of pongs in the beats.
+struct Reduced {
+    key: (u64, usize, u32, u32, i64, i64),
+    gaps: Vec<(i64, u64, Option<u64>)>,
+    pongs: Vec<usize>,
+}
+
+/// What a point's tooltip says (formatted only for the point under the pointer).
+enum Tip {
+    Gap(i64, u64),
+    Pong(u64, i64, u64, bool),
+    Alert(&'static str, u64),
+    Ctl(bool, Dir, i64),
+}
+
+impl Tip {
+    fn text(&self) -> String {
+        match self {
+            Tip::Gap(ts, gap) => format!(
+                "ping at {}: {} after the previous one",
+                format_time_of_day(*ts),
+                ms(*gap)
+            ),
+            Tip::Pong(n, ts, rtt, late) => format!(
+                "pong #{n} at {}: round trip {}{}",
+                format_time_of_day(*ts),
+                ms(*rtt),
+                if *late { " (late)" } else { "" }
+            ),
+            Tip::Alert(what, limit) => format!("{what}: limit {limit} ms"),
+            Tip::Ctl(pong, dir, ts) => format!(
+                "WebSocket {} frame {} at {}",
+                if *pong { "pong" } else { "ping" },
+                theme::arrow(*dir),
+                format_time_of_day(*ts)
+            ),
+        }
+    }
 }
 
 /// A point on the chart: where, and the row it selects.
 struct Point {
     pos: Pos2,
     row: Option<u64>,
-    tip: String,
+    tip: Tip,
 }
 
 fn pick_session<'a>(
@@ -104,7 +147,13 @@ pub fn show(
                     }
                 }
             });
-        ui.label(RichText::new(summary(s)).small());
+        let key = (s.key, s.beats.len(), s.alerts.len());
+        if st.summary.as_ref().is_none_or(|(k, _)| *k != key) {
+            st.summary = Some((key, summary(s)));
+        }
+        if let Some((_, text)) = &st.summary {
+            ui.label(RichText::new(text).small());
+        }
     });
     let alerts_h = if s.alerts.is_empty() {
         0.0
@@ -114,7 +163,7 @@ pub fn show(
     let avail = ui.available_size();
     let chart_h = (avail.y - alerts_h).max(80.0);
     let (rect, resp) = ui.allocate_exact_size(vec2(avail.x, chart_h), Sense::click());
-    let points = draw(ui, rect, s, store);
+    let points = draw(ui, rect, s, store, &mut st.reduced);
     resp.widget_info(|| {
         WidgetInfo::labeled(
             egui::Role::Image,
@@ -137,7 +186,7 @@ pub fn show(
             if resp.clicked() {
                 clicked = q.row;
             }
-            resp.on_hover_text(&q.tip);
+            resp.on_hover_text(q.tip.text());
         }
     }
     if !s.alerts.is_empty() {
@@ -190,7 +239,13 @@ fn ping_gaps(beats: &[Beat]) -> Vec<(i64, u64, Option<u64>)> {
 }
 
 /// Paints the chart into `rect`; returns the clickable points.
-fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
+fn draw(
+    ui: &Ui,
+    rect: Rect,
+    s: &SessionInfo,
+    store: &Store,
+    cache: &mut Option<Reduced>,
+) -> Vec<Point> {
     let v = ui.visuals();
     let p = ui.painter_at(rect);
     let small = FontId::new(
@@ -280,35 +335,52 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
         muted,
     );
     let mut points = Vec::new();
+    let key = (
+        s.key,
+        s.beats.len(),
+        time.left.to_bits(),
+        time.right.to_bits(),
+        time.t0,
+        time.t1,
+    );
+    if cache.as_ref().is_none_or(|c| c.key != key) {
+        let gaps = ping_gaps(&s.beats);
+        let gaps = reduce(&gaps, |g| time.x(g.0), |a, b| a.1 > b.1)
+            .into_iter()
+            .map(|i| gaps[i])
+            .collect();
+        let pongs: Vec<usize> = (0..s.beats.len())
+            .filter(|&i| s.beats[i].pong && s.beats[i].rtt_us.is_some())
+            .collect();
+        let pongs = reduce(
+            &pongs,
+            |&i| time.x(s.beats[i].ts),
+            |&a, &b| {
+                let (a, b) = (&s.beats[a], &s.beats[b]);
+                (a.late, a.rtt_us) > (b.late, b.rtt_us)
+            },
+        )
+        .into_iter()
+        .map(|k| pongs[k])
+        .collect();
+        *cache = Some(Reduced { key, gaps, pongs });
+    }
+    let Some(reduced) = cache.as_ref() else {
+        return Vec::new();
+    };
     // Gaps between pings (compared with pingInterval), muted and hollow.
-    let gaps = ping_gaps(&s.beats);
-    for i in reduce(&gaps, |g| time.x(g.0), |a, b| a.1 > b.1) {
-        let (ts, gap, row) = gaps[i];
+    for &(ts, gap, row) in &reduced.gaps {
         let pos = pos2(time.x(ts), y.y(gap as f64 / 1000.0));
         p.circle_stroke(pos, 2.5, Stroke::new(1.0, muted));
         points.push(Point {
             pos,
             row,
-            tip: format!(
-                "ping at {}: {} after the previous one",
-                format_time_of_day(ts),
-                ms(gap)
-            ),
+            tip: Tip::Gap(ts, gap),
         });
     }
     // Round trips: one point per pixel column (the worst), late ones as ×.
-    let pongs: Vec<&Beat> = s
-        .beats
-        .iter()
-        .filter(|b| b.pong && b.rtt_us.is_some())
-        .collect();
-    let kept = reduce(
-        &pongs,
-        |b| time.x(b.ts),
-        |a, b| (a.late, a.rtt_us) > (b.late, b.rtt_us),
-    );
-    for i in kept {
-        let b = pongs[i];
+    for &i in &reduced.pongs {
+        let b = &s.beats[i];
         let rtt = b.rtt_us.unwrap_or(0);
         let pos = pos2(time.x(b.ts), y.y(rtt as f64 / 1000.0));
         if b.late {
@@ -316,16 +388,10 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
         } else {
             p.circle_filled(pos, 3.0, theme::dir_color(v, b.dir));
         }
-        let late = if b.late { " (late)" } else { "" };
         points.push(Point {
             pos,
             row: b.row,
-            tip: format!(
-                "pong #{} at {}: round trip {}{late}",
-                b.n,
-                format_time_of_day(b.ts),
-                ms(rtt)
-            ),
+            tip: Tip::Pong(b.n, b.ts, rtt, b.late),
         });
     }
     // Alerts at their deadlines.
@@ -352,7 +418,7 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
         points.push(Point {
             pos,
             row: a.row,
-            tip: format!("{what}: limit {} ms", a.limit_ms),
+            tip: Tip::Alert(what, a.limit_ms),
         });
     }
     if let Some(c) = &s.closed {
@@ -417,15 +483,10 @@ fn draw(ui: &Ui, rect: Rect, s: &SessionInfo, store: &Store) -> Vec<Point> {
         } else {
             p.circle_filled(pos, 2.5, color);
         }
-        let what = if c.pong { "pong" } else { "ping" };
         points.push(Point {
             pos,
             row: c.row,
-            tip: format!(
-                "WebSocket {what} frame {} at {}",
-                theme::arrow(c.dir),
-                format_time_of_day(c.ts)
-            ),
+            tip: Tip::Ctl(c.pong, c.dir, c.ts),
         });
     }
     time.draw(&p, rect.bottom() - axis_h, small, muted);

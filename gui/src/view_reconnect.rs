@@ -193,6 +193,9 @@ fn draw_lane(
     let bar =
         |a: f32, b: f32| Rect::from_min_max(pos2(a, bar_top), pos2(b.max(a + 3.0), bar_top + 14.0));
     let mut clicked = None;
+    // Rough width of a small character, to skip labels that would not fit.
+    let char_w = small.size * 0.55;
+    let mut above_free = f32::MIN;
     for s in &lane.sessions {
         let (a, b) = (time.x(s.opened_ts), time.x(ends(s)));
         let up = s.upgraded_ts.map(|u| time.x(u));
@@ -219,13 +222,18 @@ fn draw_lane(
                 egui::StrokeKind::Outside,
             );
         }
-        p.text(
-            pos2(a + 2.0, bar_top - 1.0),
-            Align2::LEFT_BOTTOM,
-            format!("{} {}", s.label, s.transports()),
-            small.clone(),
-            v.text_color(),
-        );
+        // Labels only where they fit (hover and the accessibility tree have them all).
+        let name = format!("{} {}", s.label, s.transports());
+        if a + 2.0 >= above_free && b - a >= char_w * name.len() as f32 {
+            let r = p.text(
+                pos2(a + 2.0, bar_top - 1.0),
+                Align2::LEFT_BOTTOM,
+                &name,
+                small.clone(),
+                v.text_color(),
+            );
+            above_free = r.right() + 8.0;
+        }
         let mut end_text = String::new();
         if let Some(c) = &s.closed {
             let color = if abnormal_close(&c.reason) {
@@ -241,13 +249,17 @@ fn draw_lane(
                 color,
             );
             end_text = reason_words(&c.reason);
-            p.text(
-                pos2(b - 6.0, bar_top - 1.0),
-                Align2::RIGHT_BOTTOM,
-                &end_text,
-                small.clone(),
-                color,
-            );
+            let w = char_w * end_text.chars().count() as f32;
+            if b - 6.0 - w >= above_free {
+                let r = p.text(
+                    pos2(b - 6.0, bar_top - 1.0),
+                    Align2::RIGHT_BOTTOM,
+                    &end_text,
+                    small.clone(),
+                    color,
+                );
+                above_free = r.right() + 8.0;
+            }
         }
         let id = ui.scope_id().with(("span", &s.label));
         let resp = ui.interact(span.expand2(vec2(0.0, 4.0)), id, Sense::click());
@@ -262,21 +274,27 @@ fn draw_lane(
             }
         );
         resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, is_active, &text));
-        let resp = resp.on_hover_text(format!(
-            "{} (sid {})\n{}\nclick: show only this session",
-            s.label,
-            s.sid,
-            crate::view_heartbeat::summary(s)
-        ));
+        let resp = resp.on_hover_ui(|ui| {
+            ui.label(format!(
+                "{} (sid {})\n{}\nclick: show only this session",
+                s.label,
+                s.sid,
+                crate::view_heartbeat::summary(s)
+            ));
+        });
         if resp.clicked() {
             clicked = Some(s.label.clone());
         }
     }
+    let by_label: std::collections::HashMap<&str, &&SessionInfo> = lane
+        .sessions
+        .iter()
+        .map(|s| (s.label.as_str(), s))
+        .collect();
+    let mut below_free = f32::MIN;
     for r in lane.reconnects {
-        let (Some(from), Some(to)) = (
-            lane.sessions.iter().find(|s| s.label == r.from),
-            lane.sessions.iter().find(|s| s.label == r.to),
-        ) else {
+        let (Some(from), Some(to)) = (by_label.get(r.from.as_str()), by_label.get(r.to.as_str()))
+        else {
             continue;
         };
         let (a, b) = (time.x(ends(from)), time.x(to.opened_ts));
@@ -294,31 +312,43 @@ fn draw_lane(
         ));
         let label = gap_label(r);
         let at = pos2(a + 2.0, bar_top + 15.0);
-        let drawn = p.text(at, Align2::LEFT_TOP, &label, small.clone(), color);
-        let hit = drawn.expand(1.0);
+        let w = char_w * label.chars().count() as f32;
+        let hit = if at.x >= below_free {
+            let drawn = p.text(at, Align2::LEFT_TOP, &label, small.clone(), color);
+            below_free = drawn.right() + 8.0;
+            drawn.expand(1.0)
+        } else {
+            Rect::from_min_size(at, vec2(w.min((b - a).abs().max(6.0)), 12.0))
+        };
         let resp = ui.interact(
             hit,
             ui.scope_id().with(("gap", r.number, &r.to)),
             Sense::hover(),
         );
         resp.widget_info(|| WidgetInfo::labeled(egui::Role::Label, true, &label));
-        resp.on_hover_text(format!(
-            "reconnect #{} of this client: {} → {}\nattempt {}{}\nsignals: {}",
-            r.number,
-            r.from,
-            r.to,
-            r.attempt,
-            match r.recovered {
-                Some(true) => " · the server recovered the Socket.IO session",
-                Some(false) => " · not recovered",
-                None => "",
-            },
-            if r.signals.is_empty() {
-                "-".into()
-            } else {
-                r.signals.join(", ")
-            }
-        ));
+        resp.on_hover_ui(|ui| {
+            ui.label(gap_tooltip(r));
+        });
     }
     clicked
+}
+
+fn gap_tooltip(r: &ReconnectInfo) -> String {
+    format!(
+        "reconnect #{} of this client: {} → {}\nattempt {}{}\nsignals: {}",
+        r.number,
+        r.from,
+        r.to,
+        r.attempt,
+        match r.recovered {
+            Some(true) => " · the server recovered the Socket.IO session",
+            Some(false) => " · not recovered",
+            None => "",
+        },
+        if r.signals.is_empty() {
+            "-".into()
+        } else {
+            r.signals.join(", ")
+        }
+    )
 }
