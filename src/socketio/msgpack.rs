@@ -9,7 +9,8 @@
 //!   number of `bin` values. The packet type stays EVENT/ACK (msgpack has no BINARY_* types);
 //! - nil, booleans, integers, strings, arrays and maps map to their JSON counterparts; floats map
 //!   to numbers (NaN and infinities to `null`, as `JSON.stringify` does); strings that are not
-//!   UTF-8 are decoded lossily (U+FFFD); map keys that are not strings become their JSON text;
+//!   UTF-8 are decoded lossily (U+FFFD); map keys that are not strings become what a JS object
+//!   would use (`String(key)`: `1`, `true`, `null`, arrays joined by commas, `[object Object]`);
 //! - extension values: notepack's `undefined` (ext type 0 with the single byte 0) becomes `null`
 //!   inside arrays and is dropped from maps (as `JSON.stringify` does); a key repeated in a map
 //!   keeps its last value, as in a JS object (earlier values add no attachments); any other extension
@@ -193,15 +194,46 @@ fn to_json(v: &Mp, attachments: &mut Vec<Bytes>) -> Value {
     }
 }
 
-/// A map key as a JSON object key: strings as they are (lossily when not UTF-8), anything else
-/// as its JSON text.
+/// A map key as a JS object holds it (`String(key)`): strings as they are (lossily when not
+/// UTF-8), numbers, booleans and nil as text, `bin` as its bytes read as UTF-8, arrays as their
+/// elements joined by commas, maps and extensions as `[object Object]`. Linear in the key's size:
+/// the JSON text of keys nested in keys grew exponentially with each level of escaping (a
+/// 1.6 KB packet asked for over 1 GiB).
 fn key_text(k: &Mp) -> String {
+    let mut out = String::new();
+    push_key_text(k, &mut out);
+    out
+}
+
+fn push_key_text(k: &Mp, out: &mut String) {
     match k {
-        Mp::String(s) => match s.as_str() {
-            Some(s) => s.to_owned(),
-            None => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        },
-        other => to_json(other, &mut Vec::new()).to_string(),
+        Mp::String(s) => out.push_str(&String::from_utf8_lossy(s.as_bytes())),
+        Mp::Integer(n) => out.push_str(&n.to_string()),
+        Mp::F32(f) => push_number(f64::from(*f), out),
+        Mp::F64(f) => push_number(*f, out),
+        Mp::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Mp::Nil => out.push_str("null"),
+        Mp::Binary(b) => out.push_str(&String::from_utf8_lossy(b)),
+        Mp::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                // Array.prototype.join writes null and undefined as nothing.
+                if !matches!(item, Mp::Nil) && !is_undefined(item) {
+                    push_key_text(item, out);
+                }
+            }
+        }
+        Mp::Map(_) | Mp::Ext(..) => out.push_str("[object Object]"),
+    }
+}
+
+fn push_number(f: f64, out: &mut String) {
+    match f {
+        f if f == f64::INFINITY => out.push_str("Infinity"),
+        f if f == f64::NEG_INFINITY => out.push_str("-Infinity"),
+        f => out.push_str(&f.to_string()),
     }
 }
 
@@ -247,6 +279,45 @@ mod tests {
         );
         assert_eq!(p.attachments, vec![Bytes::from_static(&[2])]);
         assert_eq!(p.attachment_count, 1);
+    }
+
+    /// Found by the `sio_msgpack` fuzzer: keys nested in keys made their JSON text grow
+    /// exponentially (each level escaped the one below); a 1.6 KB packet asked for over 1 GiB
+    /// and took seconds. Keys now follow JS's `String(key)`, in linear time.
+    #[test]
+    fn non_string_keys_are_text_in_linear_time() {
+        let mut key = Mp::from(1);
+        for _ in 0..64 {
+            key = Mp::Map(vec![(key, Mp::from(0))]);
+        }
+        let data = Mp::Map(vec![
+            (key, Mp::from("deep")),
+            (Mp::from(7), Mp::from("int")),
+            (Mp::Boolean(true), Mp::from("bool")),
+            (Mp::Nil, Mp::from("nil")),
+            (
+                Mp::Array(vec![Mp::from(1), Mp::Nil, Mp::Array(vec![Mp::from("a")])]),
+                Mp::from("array"),
+            ),
+            (Mp::F64(f64::INFINITY), Mp::from("inf")),
+        ]);
+        let m = map(vec![
+            ("type", Mp::from(2)),
+            ("nsp", Mp::from("/")),
+            ("data", Mp::Array(vec![Mp::from("e"), data])),
+        ]);
+        let p = decode_msgpack(&enc(&m)).unwrap();
+        assert_eq!(
+            p.data,
+            Some(json!(["e", {
+                "[object Object]": "deep",
+                "7": "int",
+                "true": "bool",
+                "null": "nil",
+                "1,,a": "array",
+                "Infinity": "inf",
+            }]))
+        );
     }
 
     #[test]

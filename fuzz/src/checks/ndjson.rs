@@ -93,12 +93,22 @@ pub fn ndjson_event(data: &[u8]) {
     assert!(!reader2.truncated_tail());
 }
 
+fn scratch_dir() -> std::path::PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// `[HAR document]`: `read_har` on any bytes (written to a scratch file, since it reads a path).
 /// An error is located inside the input; the records it returns each round-trip, are in `seq`
 /// order, and written out as an NDJSON capture read back to the same records.
 pub fn har_reader(data: &[u8]) {
     thread_local! {
-        static FILE: std::path::PathBuf = std::env::temp_dir().join(format!(
+        // In memory when /dev/shm exists: a file per execution is this target's main cost.
+        static FILE: std::path::PathBuf = scratch_dir().join(format!(
             "sockscope-fuzz-har-{}-{:?}.har",
             std::process::id(),
             std::thread::current().id()
@@ -106,7 +116,9 @@ pub fn har_reader(data: &[u8]) {
     }
     let path = FILE.with(|p| p.clone());
     std::fs::write(&path, data).expect("write the scratch HAR file");
-    let Ok(har) = sockscope::har::reader::read_har(&path) else {
+    let read = sockscope::har::reader::read_har(&path);
+    let _ = std::fs::remove_file(&path);
+    let Ok(har) = read else {
         return;
     };
     if let Some(e) = &har.error
