@@ -103,16 +103,21 @@ pub fn summary(s: &SessionInfo) -> String {
     let late = s.alerts.iter().filter(|a| !a.missed_ping).count();
     let missed = s.alerts.len() - late;
     let mut t = format!(
-        "{} · pingInterval {} ms · pingTimeout {} ms · {pings} pings, {} pongs",
+        "{} · pingInterval {} ms · pingTimeout {} ms · {}, {}",
         s.label,
         s.ping_interval,
         s.ping_timeout,
-        rtts.len()
+        theme::count(pings as u64, "ping"),
+        theme::count(rtts.len() as u64, "pong")
     );
     if let (Some(p50), Some(max)) = (rtts.get(rtts.len() / 2), rtts.last()) {
         t.push_str(&format!(" · RTT p50 {} max {}", ms(*p50), ms(*max)));
     }
-    t.push_str(&format!(" · {late} late pongs · {missed} missed pings"));
+    t.push_str(&format!(
+        " · {} · {}",
+        theme::count(late as u64, "late pong"),
+        theme::count(missed as u64, "missed ping")
+    ));
     t
 }
 
@@ -154,6 +159,11 @@ pub fn show(
         if let Some((_, text)) = &st.summary {
             ui.label(RichText::new(text).small());
         }
+        ui.label(
+            RichText::new("·  ● round trip ping → pong   ○ time since the previous ping   × late pong   ▼ missed ping")
+                .small()
+                .weak(),
+        );
     });
     let alerts_h = if s.alerts.is_empty() {
         0.0
@@ -327,13 +337,6 @@ fn draw(
             color,
         );
     }
-    p.text(
-        pos2(plot.left() + 6.0, plot.bottom() - 4.0),
-        Align2::LEFT_BOTTOM,
-        "● pong: ping → pong round trip   ○ ping: time since the previous ping   × late pong   ▼ missed ping",
-        small.clone(),
-        muted,
-    );
     let mut points = Vec::new();
     let key = (
         s.key,

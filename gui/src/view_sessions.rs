@@ -347,6 +347,11 @@ pub fn show(
                             Some(_) => theme::muted(&v),
                         };
                         let selected = active.session.as_deref() == Some(s.label.as_str());
+                        let color = if selected {
+                            v.strong_text_color()
+                        } else {
+                            color
+                        };
                         let r = entry(ui, &session_text(s), selected, size, color, 18.0)
                             .on_hover_text(session_tooltip(s));
                         if r.clicked() {
@@ -369,6 +374,11 @@ pub fn show(
                             v.text_color()
                         };
                         let selected = active.conn == Some(c.id);
+                        let color = if selected {
+                            v.strong_text_color()
+                        } else {
+                            color
+                        };
                         let r = entry(ui, &entry_text(c), selected, size, color, 6.0)
                             .on_hover_text(tooltip(c));
                         if r.clicked() {
@@ -430,7 +440,11 @@ fn entry(
             Align2::LEFT_CENTER,
             second.trim_start(),
             small,
-            theme::muted(v),
+            if selected {
+                v.strong_text_color()
+            } else {
+                theme::muted(v)
+            },
         );
     }
     resp
