@@ -334,7 +334,7 @@ pub fn ws_roundtrip(data: &[u8]) {
 }
 
 /// Compresses one message as permessage-deflate senders do: raw DEFLATE, sync flush, and the
-/// trailing `00 00 ff ff` removed.
+/// trailing `00 00 ff ff` removed (an empty message after a flush becomes `00`).
 fn deflate_message(c: &mut Compress, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 64);
     let mut input = data;
@@ -349,8 +349,11 @@ fn deflate_message(c: &mut Compress, data: &[u8]) -> Vec<u8> {
             break;
         }
     }
-    if out.ends_with(&[0, 0, 0xff, 0xff]) {
-        out.truncate(out.len() - 4);
+    // RFC 7692 §7.2.1: end with an empty stored block, then drop its last 4 bytes. (flate2
+    // writes nothing for an empty message right after a flush, where zlib writes the block.)
+    if !out.ends_with(&[0, 0, 0xff, 0xff]) {
+        out.extend_from_slice(&[0, 0, 0, 0xff, 0xff]);
     }
+    out.truncate(out.len() - 4);
     out
 }
