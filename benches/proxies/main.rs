@@ -444,9 +444,22 @@ fn main() {
         peers::run_relay(&argv[2], &argv[3]);
     }
     let opts = opts();
-    let work = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-work");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // Captures go to tmpfs when there is one: the benchmark measures sockscope, not the disk,
+    // and the rounds write gigabytes that are removed at the end anyway.
+    let work = std::env::var_os("BENCH_WORK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let shm = std::path::Path::new("/dev/shm");
+            if shm.is_dir() {
+                shm.join("sockscope-bench")
+            } else {
+                root.join("target/bench-work")
+            }
+        });
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("work dir");
+    let _cleanup = Captures(work.clone());
     let tools = Tools::find(work.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -543,7 +556,26 @@ fn main() {
         md.push_str(&checks.join("\n"));
         md.push_str("\n```\n");
     }
-    let out = work.join("results.md");
+    let out = root.join("target/bench-results.md");
     std::fs::write(&out, &md).expect("write results");
-    println!("\nMarkdown tables written to {}", out.display());
+    println!(
+        "\nMarkdown tables written to {}; proxy logs in {}",
+        out.display(),
+        work.display()
+    );
+}
+
+/// Removes the (large) capture files however the benchmark ends; logs stay.
+struct Captures(PathBuf);
+
+impl Drop for Captures {
+    fn drop(&mut self) {
+        if let Ok(dir) = std::fs::read_dir(&self.0) {
+            for e in dir.flatten() {
+                if e.path().extension().is_some_and(|x| x == "ndjson") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
 }

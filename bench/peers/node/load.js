@@ -38,6 +38,14 @@ async function main() {
   const open = kind === 'deflate' ? openDeflate : openSio;
   const clients = [];
   for (let i = 0; i < conns; i++) clients.push(await open());
+  for (const c of clients) {
+    const fail = (why) => {
+      console.error(`load.js: a connection ended during the run: ${why}`);
+      process.exit(1);
+    };
+    if (kind === 'deflate') c.on('close', (code, reason) => fail(`close ${code} ${reason}`));
+    else c.on('disconnect', (reason) => reason !== 'io client disconnect' && fail(reason));
+  }
   const rtts = [];
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(Math.round(secs * 1e9));
@@ -64,6 +72,7 @@ async function main() {
   await Promise.all(clients.map(runOne));
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   const deflate = kind === 'deflate' ? clients.every((c) => /permessage-deflate/.test(c.extensions)) : null;
+  for (const c of clients) c.removeAllListeners(kind === 'deflate' ? 'close' : 'disconnect');
   for (const c of clients) (kind === 'deflate' ? c.terminate() : c.disconnect());
   rtts.sort((a, b) => a - b);
   const pct = (p) => (rtts.length ? rtts[Math.round((rtts.length - 1) * p)] : 0);
