@@ -329,7 +329,7 @@ fn open_reads_a_har_file_and_export_writes_one() {
         .expect("path")
         .type_text(&har.display().to_string());
     h.run();
-        h.get_by_role_and_label(Role::Button, "Open").click();
+    h.get_by_role_and_label(Role::Button, "Open").click();
     // The file loads in the background and repaints as it goes: step, then wait for the result.
     h.run_steps(2);
     wait_for(&mut h, "(complete)");
