@@ -91,35 +91,74 @@ impl Drop for Running {
     }
 }
 
-/// Blocks until SIGINT (Ctrl-C) or SIGTERM.
-pub fn wait_for_signal() {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    rt.block_on(async {
+/// SIGINT (Ctrl-C) and SIGTERM, caught from the moment this is created: create it before telling
+/// anyone the proxy is up, so an early signal is never left to the default action (which would
+/// kill the process without flushing the capture).
+pub struct Signals {
+    rt: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers now.
+    pub fn install() -> Result<Signals, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the signal runtime: {e}"))?;
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
+            let _guard = rt.enter();
+            let int = signal(SignalKind::interrupt()).ok();
+            let term = signal(SignalKind::terminate()).ok();
+            drop(_guard);
+            Ok(Signals { rt, int, term })
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            Ok(Signals { rt })
         }
-    });
+    }
+
+    /// Blocks until the next SIGINT or SIGTERM.
+    pub fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            let (int, term) = (&mut self.int, &mut self.term);
+            self.rt.block_on(async {
+                let int = async {
+                    match int {
+                        Some(s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                let term = async {
+                    match term {
+                        Some(s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = int => {}
+                    _ = term => {}
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        {
+            self.rt.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+        }
+    }
 }
 
 /// The lines printed at start: where the proxy listens and how to point clients at it.

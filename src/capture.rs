@@ -109,62 +109,12 @@ impl Record {
 
 /// The record `type` of an event kind (`ws_message`, ...).
 pub fn type_name(kind: &EventKind) -> Cow<'static, str> {
-    Cow::Borrowed(match kind {
-        EventKind::ConnOpen { .. } => "conn_open",
-        EventKind::ConnClose { .. } => "conn_close",
-        EventKind::HttpRequest { .. } => "http_request",
-        EventKind::HttpResponse { .. } => "http_response",
-        EventKind::HttpBody { .. } => "http_body",
-        EventKind::TunnelOpen { .. } => "tunnel_open",
-        EventKind::TunnelClose { .. } => "tunnel_close",
-        EventKind::WsOpen { .. } => "ws_open",
-        EventKind::WsMessage(_) => "ws_message",
-        EventKind::WsControl(_) => "ws_control",
-        EventKind::WsClose(_) => "ws_close",
-        EventKind::WsEnd { .. } => "ws_end",
-        EventKind::Anomaly { .. } => "anomaly",
-        EventKind::Dropped { .. } => "dropped",
-        #[allow(unreachable_patterns)] // kinds added by other stages serialize their own tag
-        _ => {
-            let v = serde_json::to_value(kind).unwrap_or(Value::Null);
-            return Cow::Owned(
-                v.get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_owned(),
-            );
-        }
-    })
+    Cow::Borrowed(kind.type_name())
 }
 
 /// True when [`Event`] can hold a record of this type (tried by deserializing a probe).
 fn is_known_type(t: &str) -> bool {
-    const RAW: &[&str] = &[
-        "conn_open",
-        "conn_close",
-        "http_request",
-        "http_response",
-        "http_body",
-        "tunnel_open",
-        "tunnel_close",
-        "ws_open",
-        "ws_message",
-        "ws_control",
-        "ws_close",
-        "ws_end",
-        "anomaly",
-        "dropped",
-    ];
-    if RAW.contains(&t) {
-        return true;
-    }
-    // Types from stages merged later: known when the enum accepts the tag (the error then is
-    // about a missing field, not an unknown variant).
-    let probe = serde_json::json!({"seq": 0, "ts": "1970-01-01T00:00:00.000000Z", "mono_us": 0, "conn": 0, "type": t});
-    match serde_json::from_value::<Event>(probe) {
-        Ok(_) => true,
-        Err(e) => !e.to_string().contains("unknown variant"),
-    }
+    crate::event::RECORD_TYPES.contains(&t)
 }
 
 /// The two formats [`read`] understands.

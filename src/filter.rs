@@ -8,7 +8,8 @@
 //! - `/regex/` (`/regex/i` for case-insensitive), searched likewise;
 //! - `dir:c2s|s2c|→|←|↑|↓|up|down`;
 //! - `kind:http|req|resp|ws|msg|text|binary|control|ping|pong|close|open|conn|tunnel|anomaly|dropped`
-//!   or a record type (`kind:sio_packet`); several with commas: `kind:text,binary`;
+//!   `kind:sio` / `kind:eio` (Socket.IO / Engine.IO packets), or a record type
+//!   (`kind:sio_packet`); several with commas: `kind:text,binary`;
 //! - `conn:N` (or `conn:c12`, `conn:1,2`);
 //! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
 //!   Engine.IO session id or the session stage's label (`s3`).
@@ -31,32 +32,7 @@ use regex::{Regex, RegexBuilder};
 pub const FIELDS: [&str; 7] = ["dir", "kind", "conn", "event", "ns", "session", "sid"];
 
 /// Record types a `kind:` term may name directly (raw ones, and those of the session stage).
-const TYPES: &[&str] = &[
-    "conn_open",
-    "conn_close",
-    "http_request",
-    "http_response",
-    "http_body",
-    "tunnel_open",
-    "tunnel_close",
-    "ws_open",
-    "ws_message",
-    "ws_control",
-    "ws_close",
-    "ws_end",
-    "anomaly",
-    "dropped",
-    "eio_packet",
-    "sio_packet",
-    "session_open",
-    "session_upgrade",
-    "session_close",
-    "heartbeat",
-    "heartbeat_alert",
-    "ack_timeout",
-    "client_open",
-    "reconnect",
-];
+const TYPES: &[&str] = crate::event::RECORD_TYPES;
 
 /// A parsed filter: every term must match.
 #[derive(Clone, Debug, Default)]
@@ -360,15 +336,21 @@ fn parse_term(t: &Token) -> Result<Term, String> {
             let mut mask = 0;
             let mut types = Vec::new();
             for k in v.split(',').filter(|k| !k.is_empty()) {
+                // `sio` and `eio` are short for the packet record types (as in the GUI).
+                let lower = match k.to_ascii_lowercase().as_str() {
+                    "sio" => "sio_packet".to_owned(),
+                    "eio" => "eio_packet".to_owned(),
+                    other => other.to_owned(),
+                };
                 if let Some(m) = state::kind_mask(k) {
                     mask |= m;
-                } else if TYPES.contains(&k.to_ascii_lowercase().as_str()) {
-                    types.push(k.to_ascii_lowercase());
+                } else if TYPES.contains(&lower.as_str()) {
+                    types.push(lower);
                 } else {
                     return Err(format!(
                         "unknown kind {k:?} in kind:{v} (use http, req, resp, ws, msg, text, \
                          binary, control, ping, pong, close, open, conn, tunnel, anomaly, dropped, \
-                         or a record type such as sio_packet)"
+                         sio, eio, or a record type such as sio_packet)"
                     ));
                 }
             }

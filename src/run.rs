@@ -90,6 +90,8 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     let config = args.validate()?;
     let clock = Clock::new();
     let sinks = sinks(args, &clock)?;
+    // Caught from before the banner: a signal right after it must still stop us cleanly.
+    let mut signals = app::Signals::install()?;
     let running = app::start(config, clock, default_stages(args), sinks)?;
     eprintln!("{}", app::banner(&running.config));
     if let Some(m) = &running.config.mitm {
@@ -104,12 +106,12 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     if let Some(p) = &args.save {
         eprintln!("  saving the capture to {}", p.display());
     }
-    app::wait_for_signal();
+    signals.wait();
     eprintln!(
         "sockscope: stopping (waiting up to 2 s for open exchanges; press Ctrl-C again to quit at once)"
     );
-    std::thread::spawn(|| {
-        app::wait_for_signal();
+    std::thread::spawn(move || {
+        signals.wait();
         eprintln!("sockscope: second signal, exiting now");
         std::process::exit(130);
     });

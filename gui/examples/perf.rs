@@ -1,55 +1,184 @@
-//! Performance check: seeds a store with 1,000,000 rows and prints the store's ingest rate and
-//! memory per row, then the time to build one UI frame (following the tail, scrolled to random
-//! places, with a filter being applied and once applied). Run it in release mode:
+//! Performance check: seeds a store with 1,000,000 messages of a Socket.IO app (Socket.IO
+//! events and their acks with the WebSocket frames that carried them, Engine.IO heartbeats,
+//! binary messages, plain JSON ticks, over 1,000 Engine.IO sessions) and prints the store's
+//! ingest rate and memory per row, filter costs, then the time to build one UI frame (following
+//! the tail, scrolled to random places, with a filter being applied and once applied, with the
+//! heartbeat timeline of a session holding 100,000 samples). Run it in release mode:
 //!
 //! ```text
-//! cargo run --release -p sockscope-gui --example perf [ROWS]
+//! cargo run --release -p sockscope-gui --example perf [MESSAGES]
 //! ```
 
 use eframe::egui::{self, Pos2, RawInput, Rect};
-use sockscope::event::{ControlKind, Dir, Event, EventKind, Payload, WsControl};
+use serde_json::json;
+use sockscope::event::{
+    AckOf, Dir, EioPacketRecord, EioTransport, Event, EventKind, HeartbeatRecord, Payload,
+    SessionOpenRecord, SioPacketRecord,
+};
 use sockscope_gui::app::SockscopeApp;
 use sockscope_gui::sample::EventMaker;
 use sockscope_gui::store::{Store, StoreConfig};
+use sockscope_gui::view_timeline::Tab;
 use std::time::{Duration, Instant};
 
+/// The `i`-th chat event (or its ack) of a session, decoded from the raw record `raw_seq`.
+fn sio(session: &str, ack: bool, i: u64, raw_seq: u64) -> EventKind {
+    let data = if ack {
+        json!([{"ok": true, "n": i}])
+    } else {
+        json!(["chat", {"from": format!("user{}", i % 97), "text": format!("message number {i}"), "room": "lobby"}])
+    };
+    EventKind::SioPacket(Box::new(SioPacketRecord {
+        session: session.into(),
+        sid: format!("sid-{session}"),
+        transport: EioTransport::Websocket,
+        dir: if ack {
+            Dir::ServerToClient
+        } else {
+            Dir::ClientToServer
+        },
+        nsp: "/chat".into(),
+        packet: if ack { "ack" } else { "event" }.into(),
+        id: Some(i),
+        event: (!ack).then(|| "chat".to_owned()),
+        data: Some(data),
+        attachments: Vec::new(),
+        msgpack: false,
+        invalid: None,
+        n: i,
+        raw_seq,
+        exchange: None,
+        ack_of: ack.then(|| AckOf {
+            n: i - 2,
+            raw_seq: raw_seq.saturating_sub(2),
+            event: Some("chat".into()),
+            latency_us: 1_200,
+            late: false,
+        }),
+        unmatched: false,
+    }))
+}
+
+fn eio(session: &str, dir: Dir, packet: &str, raw_seq: u64) -> EventKind {
+    EventKind::EioPacket(Box::new(EioPacketRecord {
+        session: session.into(),
+        sid: format!("sid-{session}"),
+        transport: EioTransport::Websocket,
+        dir,
+        packet: packet.into(),
+        exchange: None,
+        raw_seq,
+        payload: Payload::Text(String::new()),
+    }))
+}
+
+/// `n` messages (rows) of a Socket.IO app, plus the heartbeat records of session s1 (which
+/// make no row).
 fn events(n: usize) -> Vec<Event> {
     let mut m = EventMaker::new();
-    (0..n)
-        .map(|i| match i % 10 {
-            0 => m.ev(
-                1 + (i / 1000) as u64,
-                EventKind::WsControl(WsControl {
-                    dir: Dir::ServerToClient,
-                    kind: ControlKind::Ping,
-                    mask: None,
-                    payload: Payload::Text(String::new()),
-                }),
-            ),
-            1 => m.binary(
-                1 + (i / 1000) as u64,
-                Dir::ClientToServer,
-                &[1, 2, 3, 4, 5, 6, 7, 8],
-            ),
-            2..=5 => m.text(
-                1 + (i / 1000) as u64,
-                Dir::ClientToServer,
-                &format!(
-                    r#"42["chat",{{"from":"user{}","text":"message number {i}","room":"lobby"}}]"#,
-                    i % 97
+    let mut v = Vec::with_capacity(n + n / 10);
+    let mut beat = 0u64;
+    for i in 0..n {
+        let conn = 1 + (i / 1000) as u64;
+        let session = format!("s{conn}");
+        let c2s = Dir::ClientToServer;
+        let s2c = Dir::ServerToClient;
+        let raw = m.ev(conn, EventKind::Dropped { count: 0 }).seq;
+        // (`raw` reserves a sequence number: the carrier below reuses it.)
+        let ev = match i % 10 {
+            0 if i % 1000 == 0 => EventKind::WsOpen {
+                exchange: conn,
+                url: format!(
+                    "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket&sid=sid-{session}"
                 ),
-            ),
-            _ => m.text(
-                1 + (i / 1000) as u64,
-                Dir::ServerToClient,
-                &format!(
+                protocol: None,
+                extensions: None,
+                deflate: None,
+            },
+            0 if i % 1000 == 10 => EventKind::SessionOpen(Box::new(SessionOpenRecord {
+                session: session.clone(),
+                sid: format!("sid-{session}"),
+                eio: 4,
+                transport: EioTransport::Websocket,
+                url: "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket".into(),
+                client_addr: None,
+                ping_interval: 25_000,
+                ping_timeout: 20_000,
+                max_payload: None,
+                upgrades: vec![],
+                raw_seq: raw,
+                joined: false,
+            })),
+            0 => {
+                let pong = (i / 10) % 2 == 1;
+                let e = eio(
+                    &session,
+                    if pong { c2s } else { s2c },
+                    if pong { "pong" } else { "ping" },
+                    raw,
+                );
+                v.push(Event {
+                    seq: raw,
+                    ..m.ev(conn, e)
+                });
+                {
+                    // Heartbeats of s1 (100k of them over the run): the timeline's worst case.
+                    beat += 1;
+                    let hb = EventKind::Heartbeat(Box::new(HeartbeatRecord {
+                        session: "s1".into(),
+                        sid: "sid-s1".into(),
+                        transport: EioTransport::Websocket,
+                        dir: if pong { c2s } else { s2c },
+                        kind: if pong { "pong" } else { "ping" }.into(),
+                        n: beat,
+                        rtt_us: pong.then_some(800 + (i % 997) as u64),
+                        late: false,
+                        unexpected: false,
+                        interval_ms: 25_000,
+                        timeout_ms: 20_000,
+                    }));
+                    v.push(m.ev(1, hb));
+                }
+                continue;
+            }
+            1 => {
+                v.push(Event {
+                    seq: raw,
+                    ..m.binary(conn, c2s, &[1, 2, 3, 4, 5, 6, 7, 8])
+                });
+                continue;
+            }
+            2 | 4 => {
+                let text = format!(
+                    r#"42/chat,{i}["chat",{{"from":"user{}","text":"message number {i}","room":"lobby"}}]"#,
+                    i % 97
+                );
+                v.push(Event {
+                    seq: raw,
+                    ..m.text(conn, c2s, &text)
+                });
+                continue;
+            }
+            3 | 5 => sio(&session, i % 10 == 5, i as u64, raw - 2),
+            _ => {
+                let text = format!(
                     r#"{{"type":"tick","seq":{i},"price":{:.2},"symbol":"ACME","volume":{}}}"#,
                     100.0 + (i % 1000) as f64 * 0.01,
                     i % 5000
-                ),
-            ),
-        })
-        .collect()
+                );
+                v.push(Event {
+                    seq: raw,
+                    ..m.text(conn, s2c, &text)
+                });
+                continue;
+            }
+        };
+        v.push(Event {
+            seq: raw,
+            ..m.ev(conn, ev)
+        });
+    }
+    v
 }
 
 struct Frames {
@@ -103,7 +232,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    println!("sockscope-gui perf check: {n} rows");
+    println!("sockscope-gui perf check: {n} messages (rows)");
     let evs = events(n);
     let payload: usize = evs
         .iter()
@@ -120,27 +249,39 @@ fn main() {
     }
     let dt = t0.elapsed();
     let mem = store.memory();
+    let st = store.stats();
     println!(
-        "store ingest: {:.0} events/s ({n} events in {:.2} s, average payload {} B; clone included)",
+        "store ingest: {:.0} events/s, {:.0} messages/s ({} events, {} rows, {} Socket.IO packets in {:.2} s; average ws payload {} B; clone included)",
+        evs.len() as f64 / dt.as_secs_f64(),
         n as f64 / dt.as_secs_f64(),
+        evs.len(),
+        store.len(),
+        st.sio_packets,
         dt.as_secs_f64(),
         payload / n
     );
     println!(
-        "store memory: {:.1} bytes/row for rows + previews ({} MiB), full events {} MiB (budget {} MiB), {} payloads evicted",
-        (mem.rows + mem.previews) as f64 / store.len() as f64,
-        (mem.rows + mem.previews) >> 20,
+        "store memory: {:.1} bytes/row for rows + previews + sessions ({} MiB: rows {} MiB, previews {} MiB, sessions/samples/pairs {} MiB), full events {} MiB (budget {} MiB), {} payloads evicted",
+        (mem.rows + mem.previews + mem.sessions) as f64 / store.len() as f64,
+        (mem.rows + mem.previews + mem.sessions) >> 20,
+        mem.rows >> 20,
+        mem.previews >> 20,
+        mem.sessions >> 20,
         mem.events >> 20,
         StoreConfig::default().payload_budget >> 20,
-        store.stats().payloads_evicted
+        st.payloads_evicted
     );
     for f in [
         "lobby",
         "Lobby",
-        "/number \\d*5\\b/",
-        "kind:text lobby /number \\d*5\\b/",
+        "/number \\d*3\\b/",
+        "kind:sio lobby /number \\d*3\\b/",
         "dir:s2c kind:text",
         "conn:500",
+        "event:chat",
+        "ns:/chat kind:sio",
+        "session:s500",
+        "kind:heartbeat",
     ] {
         let filter = sockscope_gui::filter::Filter::parse(f).expect("filter");
         let t0 = Instant::now();
@@ -158,46 +299,57 @@ fn main() {
     drop(store);
 
     let mut app = SockscopeApp::with_events(evs);
+    // The heartbeat timeline on the session with 100,000 samples.
+    app.show_timeline(Tab::Heartbeat, Some("s1".into()));
     let mut f = Frames::new();
     for _ in 0..3 {
         f.frame(&mut app);
     }
     let mut v: Vec<_> = (0..60).map(|_| f.frame(&mut app)).collect();
-    stats("following the tail", &mut v);
+    stats("following the tail (+ heartbeat tab)", &mut v);
 
     let mut v = Vec::new();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let rows = app.view_rows().max(1) as u64;
     for _ in 0..60 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        app.scroll_to((x % n as u64) as usize);
+        app.scroll_to((x % rows) as usize);
         v.push(f.frame(&mut app));
         v.push(f.frame(&mut app));
     }
     stats("scrolling to random rows", &mut v);
 
-    app.set_filter_text("kind:text lobby /number \\d*5\\b/".into());
-    let t0 = Instant::now();
-    let mut v = Vec::new();
-    while !app.filter_done() {
-        v.push(f.frame(&mut app));
+    for filter in [
+        "event:chat ns:/chat lobby",
+        "kind:sio lobby /number \\d*3\\b/",
+    ] {
+        app.set_filter_text(filter.into());
+        let t0 = Instant::now();
+        let mut v = Vec::new();
+        while !app.filter_done() {
+            v.push(f.frame(&mut app));
+        }
+        let took = t0.elapsed();
+        stats(&format!("while `{filter}` is applied"), &mut v);
+        println!(
+            "  filter over {n} rows applied in {:.2} s across {} frames (never blocking a frame), {} rows match",
+            took.as_secs_f64(),
+            v.len(),
+            app.view_rows()
+        );
+        let mut v: Vec<_> = (0..60).map(|_| f.frame(&mut app)).collect();
+        stats("filtered view", &mut v);
+        let mut v = Vec::new();
+        let matched = app.view_rows().max(1);
+        for i in 0..60 {
+            app.scroll_to(i * 7919 % matched);
+            v.push(f.frame(&mut app));
+        }
+        stats("scrolling the filtered view", &mut v);
     }
-    let took = t0.elapsed();
-    stats("while a new filter is applied", &mut v);
-    println!(
-        "  filter over {n} rows applied in {:.2} s across {} frames (never blocking a frame), {} rows match",
-        took.as_secs_f64(),
-        v.len(),
-        app.view_rows()
-    );
-    let mut v: Vec<_> = (0..60).map(|_| f.frame(&mut app)).collect();
-    stats("filtered view", &mut v);
-    let mut v = Vec::new();
-    let matched = app.view_rows().max(1);
-    for i in 0..60 {
-        app.scroll_to(i * 7919 % matched);
-        v.push(f.frame(&mut app));
-    }
-    stats("scrolling the filtered view", &mut v);
+    app.show_timeline(Tab::Reconnects, None);
+    let mut v: Vec<_> = (0..30).map(|_| f.frame(&mut app)).collect();
+    stats("reconnect tab (1,000 sessions)", &mut v);
 }

@@ -1,31 +1,40 @@
 //! The eframe app: owns the store and the event source (live proxy, capture file, or nothing for
-//! tests), drains the source each frame within a time budget, then lays out the toolbar,
-//! sessions panel, message table, detail pane and status bar. Keyboard: Ctrl+F filter, Space
-//! pause/resume, ↑/↓ move the selection, End follow, Esc clear the selection.
+//! tests), drains the source each frame within a time budget, then lays out the toolbar, the
+//! sessions panel, the message table, the detail pane, the timelines and the status bar, and the
+//! Open / Export windows. Keyboard (see [`crate::app_input`]): Ctrl+F filter, Space pause/resume,
+//! ↑/↓ move the selection, Enter show the detail pane, A jump between an event and its ack, End
+//! follow, Ctrl+O open, Ctrl+S export, Esc clear the selection.
 
 use crate::capture::{CaptureMsg, CaptureReader};
 use crate::filter::{self, Filter};
 use crate::index::RowIndex;
-use crate::status::{self, Rate, Status};
+use crate::status::{self, Rate};
 use crate::store::{Store, StoreConfig};
+use crate::testhook::TestHook;
 use crate::view_detail::{self, DetailAction, DetailState};
-use crate::view_sessions::{self, SessionAction};
+use crate::view_dialogs::{ExportDialog, OpenDialog};
+use crate::view_empty;
+use crate::view_sessions::{self, Active, PanelState, SessionAction};
 use crate::view_table::{self, TableState};
-use crate::{theme, view_empty};
-use eframe::egui::{self, CentralPanel, Id, Key, Modifiers, Panel, RichText, TextEdit, Ui};
+use crate::view_timeline::{self, Tab, TimelineAction, TimelineState};
+use eframe::egui::{self, CentralPanel, Panel, Ui};
 use sockscope::app::Running;
 use sockscope::event::Event;
-use sockscope::proxy::{Mode, ProxyConfig};
+use sockscope::proxy::ProxyConfig;
 use sockscope::sink::channel::EventRx;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "app_input.rs"]
+mod input;
+#[path = "app_io.rs"]
+mod io;
+
 /// Time spent taking in events per frame, at most.
 pub const INGEST_BUDGET: Duration = Duration::from_millis(4);
 /// Time spent filtering rows per frame, at most.
 pub const FILTER_BUDGET: Duration = Duration::from_millis(6);
-const FILTER_ID: &str = "filter";
 
 /// A running proxy feeding the app.
 pub struct Live {
@@ -43,6 +52,8 @@ pub struct CaptureSource {
     pending: VecDeque<Event>,
     complete: bool,
     done: bool,
+    /// The GUI decodes Engine.IO / Socket.IO itself (the capture has no session records).
+    deriving: bool,
     error: Option<String>,
 }
 
@@ -61,6 +72,7 @@ impl Source {
             pending: VecDeque::new(),
             complete: false,
             done: false,
+            deriving: false,
             error: None,
         }))
     }
@@ -74,12 +86,25 @@ pub struct SockscopeApp {
     filter_text: String,
     filter_error: Option<String>,
     hide_noise: bool,
+    /// Show the raw frames of decoded Engine.IO traffic.
+    show_raw: bool,
     /// The store's end ordinal when the view was paused.
     paused_at: Option<u64>,
     selected: Option<u64>,
     table: TableState,
     detail: DetailState,
+    panel: PanelState,
+    timeline: TimelineState,
+    open_dialog: OpenDialog,
+    open_visible: bool,
+    export_dialog: ExportDialog,
+    export_visible: bool,
     rate: Rate,
+    hook: Option<TestHook>,
+    /// A message for the status bar (a window opened for a capture, ...).
+    notice: Option<String>,
+    /// A selected row to scroll into view once the filtered view has it.
+    reveal: Option<u64>,
 }
 
 impl SockscopeApp {
@@ -87,15 +112,25 @@ impl SockscopeApp {
         SockscopeApp {
             store: Store::new(cfg),
             source,
-            index: RowIndex::new(Filter::default(), false),
+            index: RowIndex::new(Filter::default(), false, false),
             filter_text: String::new(),
             filter_error: None,
             hide_noise: false,
+            show_raw: false,
             paused_at: None,
             selected: None,
             table: TableState::default(),
             detail: DetailState::default(),
+            panel: PanelState::default(),
+            timeline: TimelineState::default(),
+            open_dialog: OpenDialog::default(),
+            open_visible: false,
+            export_dialog: ExportDialog::default(),
+            export_visible: false,
             rate: Rate::default(),
+            hook: TestHook::from_env(),
+            notice: None,
+            reveal: None,
         }
     }
 
@@ -134,6 +169,11 @@ impl SockscopeApp {
         &self.filter_text
     }
 
+    /// Are raw Engine.IO frames shown?
+    pub fn showing_raw(&self) -> bool {
+        self.show_raw
+    }
+
     /// Brings the `pos`-th row of the view into view (leaving follow mode), as scrolling does.
     pub fn scroll_to(&mut self, pos: usize) {
         self.table.follow = false;
@@ -157,27 +197,92 @@ impl SockscopeApp {
         self.apply_filter();
     }
 
+    /// Selects a row and brings it into view once the view has it (the filter may still be
+    /// scanning).
+    pub fn select(&mut self, ordinal: u64) {
+        self.selected = Some(ordinal);
+        self.reveal = Some(ordinal);
+        self.reveal_pending();
+    }
+
+    fn reveal_pending(&mut self) {
+        let Some(o) = self.reveal else { return };
+        if let Some(pos) = self.index.position(o, &self.store) {
+            self.table.follow = false;
+            self.table.seen = self.view_len();
+            self.table.scroll_to = Some(pos);
+            self.table.center = true;
+            self.reveal = None;
+        } else if self.filter_done() || self.selected != Some(o) {
+            // Not in the view: the detail pane shows it anyway.
+            self.reveal = None;
+        }
+    }
+
+    /// Shows a timeline tab (and, for the heartbeat, a session).
+    pub fn show_timeline(&mut self, tab: Tab, session: Option<String>) {
+        self.timeline.tab = tab;
+        self.timeline.open = true;
+        if session.is_some() {
+            self.timeline.heartbeat.session = session;
+        }
+    }
+
+    /// The timelines panel's height when it first shows (the user resizes it after).
+    pub fn set_timeline_height(&mut self, h: f32) {
+        self.timeline.height = h;
+    }
+
+    /// Shows or hides the raw frames of decoded Engine.IO traffic.
+    pub fn set_show_raw(&mut self, on: bool) {
+        self.show_raw = on;
+        self.apply_filter();
+    }
+
     fn apply_filter(&mut self) {
         match Filter::parse(&self.filter_text) {
             Ok(f) => {
                 self.filter_error = None;
-                self.index = RowIndex::new(f, self.hide_noise);
+                self.index = RowIndex::new(f, self.hide_noise, self.show_raw);
                 self.table.seen = 0;
             }
             Err(e) => self.filter_error = Some(e),
         }
     }
 
-    fn active_conn(&self) -> Option<u64> {
-        let mut it = self
-            .filter_text
-            .split_whitespace()
-            .filter_map(|w| w.strip_prefix("conn:"));
-        let one = it.next()?;
-        if it.next().is_some() {
-            return None;
+    /// What the filter bar narrows the view to (one connection, one session).
+    fn active(&self) -> Active {
+        Active {
+            conn: filter::field_value(&self.filter_text, "conn")
+                .and_then(|c| c.trim_start_matches(['c', '#']).parse().ok()),
+            session: filter::field_value(&self.filter_text, "session")
+                .or_else(|| filter::field_value(&self.filter_text, "sid"))
+                .map(str::to_owned),
         }
-        one.trim_start_matches('c').parse().ok()
+    }
+
+    fn set_field(&mut self, key: &str, value: &str) {
+        let mut t = filter::with_field(&self.filter_text, key, value);
+        // A session and a connection narrow differently: one replaces the other.
+        let other = if key == "conn" {
+            ["session", "sid"]
+        } else {
+            ["conn", "conn"]
+        };
+        if key == "conn" || key == "session" {
+            for o in other {
+                t = filter::without_field(&t, o);
+            }
+        }
+        self.set_filter_text(t);
+    }
+
+    fn clear_focus_terms(&mut self) {
+        let mut t = self.filter_text.clone();
+        for k in ["conn", "session", "sid"] {
+            t = filter::without_field(&t, k);
+        }
+        self.set_filter_text(t);
     }
 
     fn set_paused(&mut self, on: bool) {
@@ -215,13 +320,11 @@ impl SockscopeApp {
                 match c.reader.rx.try_recv() {
                     Ok(CaptureMsg::Events(v)) => c.pending.extend(v),
                     Ok(CaptureMsg::Header(_)) => {}
+                    Ok(CaptureMsg::Deriving) => c.deriving = true,
                     Ok(CaptureMsg::End(_)) => c.complete = true,
                     Ok(CaptureMsg::Eof) => c.done = true,
-                    Ok(CaptureMsg::Error { line, message }) => {
-                        c.error = Some(format!(
-                            "{} line {line}: {message} (showing the records before it)",
-                            c.reader.path.display()
-                        ));
+                    Ok(CaptureMsg::Error(e)) => {
+                        c.error = Some(format!("{e} (showing the records before it)"));
                         c.done = true;
                     }
                     Err(std::sync::mpsc::TryRecvError::Empty) => break,
@@ -242,57 +345,6 @@ impl SockscopeApp {
         }
     }
 
-    /// The status bar's contents.
-    pub fn status(&self, shown: usize) -> Status {
-        let st = self.store.stats();
-        let mut s = Status {
-            rows_shown: shown,
-            rows: self.store.len(),
-            messages: st.ws_messages + st.http_exchanges,
-            bytes: st.bytes,
-            rate: self.rate.per_sec(),
-            dropped_pipeline: st.dropped_events,
-            rows_evicted: st.rows_evicted,
-            payloads_evicted: st.payloads_evicted,
-            paused: self.paused(),
-            ..Status::default()
-        };
-        let progress = self.index.progress(&self.store);
-        if progress < 1.0 {
-            s.filtering = Some(progress);
-        }
-        match &self.source {
-            Source::Static => s.source = "no live source".into(),
-            Source::Live(l) => {
-                s.source = match &l.config.mode {
-                    Mode::Explicit => format!("listening {} (explicit proxy)", l.config.listen),
-                    Mode::Reverse(t) => {
-                        format!("listening {} (reverse → {})", l.config.listen, t.authority)
-                    }
-                };
-                s.dropped_gui = l.rx.dropped();
-                s.capture = l.save.clone();
-                s.saving = true;
-            }
-            Source::Capture(c) => {
-                let p = c.reader.path.display().to_string();
-                let state = if c.reader.follow && c.error.is_none() {
-                    "following"
-                } else if c.complete {
-                    "complete"
-                } else if c.done {
-                    "incomplete: no capture_end record"
-                } else {
-                    "reading…"
-                };
-                s.source = format!("capture {p} ({state})");
-                s.capture = Some(p);
-                s.error = c.error.clone();
-            }
-        }
-        s
-    }
-
     /// Which rows the table shows: all matching rows, or those before the pause.
     fn view_len(&self) -> usize {
         match self.paused_at {
@@ -301,44 +353,21 @@ impl SockscopeApp {
         }
     }
 
-    fn handle_keys(&mut self, ui: &Ui) {
-        let ctx = ui.ctx().clone();
-        let filter_id = Id::unique(FILTER_ID);
-        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
-            ctx.memory_mut(|m| m.request_focus(filter_id));
-        }
-        let typing = ctx.egui_wants_keyboard_input();
-        if typing {
-            if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
-                ctx.memory_mut(|m| m.surrender_focus(filter_id));
+    fn on_detail(&mut self, a: DetailAction) {
+        match a {
+            DetailAction::FilterConn(c) => self.set_field("conn", &c.to_string()),
+            DetailAction::FilterSession(s) => self.set_field("session", &s),
+            DetailAction::FilterNs(ns) => self.set_field("ns", &ns),
+            DetailAction::Select(o) => self.select(o),
+            DetailAction::ShowRaw(o) => {
+                if !self.show_raw {
+                    self.set_show_raw(true);
+                    // The index is rebuilt over frames; select now, scroll once it is there.
+                    self.index.update(&self.store, Duration::from_millis(50));
+                }
+                self.select(o);
             }
-            return;
-        }
-        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Space)) {
-            self.set_paused(!self.paused());
-        }
-        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
-            self.selected = None;
-        }
-        let len = self.view_len();
-        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::End)) {
-            self.table.set_follow(true, len);
-        }
-        let down = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown));
-        let up = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp));
-        if (up || down) && len > 0 {
-            let cur = self
-                .selected
-                .and_then(|o| self.index.position(o, &self.store))
-                .filter(|&p| p < len);
-            let next = match (cur, down) {
-                (None, true) => 0,
-                (None, false) => len - 1,
-                (Some(p), true) => (p + 1).min(len - 1),
-                (Some(p), false) => p.saturating_sub(1),
-            };
-            self.selected = self.index.get(next, &self.store);
-            self.table.scroll_to = Some(next);
+            DetailAction::Heartbeat(s) => self.show_timeline(Tab::Heartbeat, Some(s)),
         }
     }
 
@@ -350,6 +379,7 @@ impl SockscopeApp {
         };
         let got = self.ingest(budget);
         let caught_up = self.index.update(&self.store, FILTER_BUDGET);
+        self.reveal_pending();
         self.rate.sample(
             Instant::now(),
             self.store.stats().ws_messages + self.store.stats().http_exchanges,
@@ -370,50 +400,72 @@ impl SockscopeApp {
         let len = self.view_len();
         let status = self.status(len);
         Panel::bottom("status").show(ui, |ui| status::show(ui, &status));
-        let active = self.active_conn();
-        Panel::left("sessions")
-            .default_size(240.0)
-            .min_size(160.0)
+        let active = self.active();
+        let mut timeline_action = None;
+        Panel::bottom("timelines")
+            .resizable(self.timeline.open)
+            .default_size(self.timeline.height)
+            .min_size(if self.timeline.open { 150.0 } else { 0.0 })
             .show(ui, |ui| {
-                match view_sessions::show(ui, &self.store, active) {
-                    Some(SessionAction::Conn(c)) => {
-                        let t = filter::with_field(&self.filter_text, "conn", &c.to_string());
-                        self.set_filter_text(t);
-                    }
-                    Some(SessionAction::All) => {
-                        let t: Vec<&str> = self
-                            .filter_text
-                            .split_whitespace()
-                            .filter(|w| !w.starts_with("conn:"))
-                            .collect();
-                        self.set_filter_text(t.join(" "));
-                    }
-                    None => {}
+                view_timeline::tabs(ui, &mut self.timeline);
+                if self.timeline.open {
+                    timeline_action = view_timeline::show(
+                        ui,
+                        &mut self.timeline,
+                        &self.store,
+                        self.selected,
+                        active.session.as_deref(),
+                    );
                 }
             });
+        match timeline_action {
+            Some(TimelineAction::Select(o)) => self.select(o),
+            Some(TimelineAction::Session(s)) => {
+                if active.session.as_deref() == Some(s.as_str()) {
+                    self.clear_focus_terms();
+                } else {
+                    self.set_field("session", &s);
+                }
+            }
+            None => {}
+        }
+        let panel_action = Panel::left("sessions")
+            .default_size(250.0)
+            .min_size(170.0)
+            .show(ui, |ui| {
+                view_sessions::show(ui, &mut self.panel, &self.store, &active)
+            })
+            .inner;
+        match panel_action {
+            Some(SessionAction::Conn(c)) => self.set_field("conn", &c.to_string()),
+            Some(SessionAction::Session(s)) => self.set_field("session", &s),
+            Some(SessionAction::All) => self.clear_focus_terms(),
+            None => {}
+        }
         let capture = status.capture.clone();
-        Panel::right("detail")
-            .default_size(440.0)
+        let detail_action = Panel::right("detail")
+            .default_size(420.0)
             .min_size(280.0)
             .show(ui, |ui| {
                 ui.set_min_width(ui.available_width());
-                let a = view_detail::show(
+                view_detail::show(
                     ui,
                     &mut self.detail,
                     &self.store,
                     self.selected,
                     capture.as_deref(),
-                );
-                if let Some(DetailAction::FilterConn(c)) = a {
-                    let t = filter::with_field(&self.filter_text, "conn", &c.to_string());
-                    self.set_filter_text(t);
-                }
-            });
+                )
+            })
+            .inner;
+        if let Some(a) = detail_action {
+            self.on_detail(a);
+        }
         CentralPanel::default().show(ui, |ui| {
             if self.store.is_empty() {
                 view_empty::show(ui, &self.source);
                 return;
             }
+            let len = self.view_len();
             let clicked = view_table::show(
                 ui,
                 &mut self.table,
@@ -434,80 +486,10 @@ impl SockscopeApp {
                 ui.centered_and_justified(|ui| ui.weak(msg));
             }
         });
-    }
-
-    fn toolbar(&mut self, ui: &mut Ui) {
-        Panel::top("toolbar").show(ui, |ui| {
-            ui.add_space(2.0);
-            ui.horizontal(|ui| {
-                let live = !matches!(self.source, Source::Static);
-                let (dot, text) = match (&self.source, self.paused()) {
-                    (_, true) => ("‖", "Paused"),
-                    (Source::Live(_), false) => ("●", "Recording"),
-                    (Source::Capture(c), false) if c.reader.follow => ("●", "Following"),
-                    _ => ("", ""),
-                };
-                if live && !text.is_empty() {
-                    let color = if self.paused() {
-                        theme::muted(ui.visuals())
-                    } else {
-                        ui.visuals().error_fg_color
-                    };
-                    ui.label(RichText::new(format!("{dot} {text}")).color(color));
-                }
-                let pause = if self.paused() { "Resume" } else { "Pause" };
-                if ui
-                    .button(pause)
-                    .on_hover_text("freeze the table while traffic keeps being recorded (Space)")
-                    .clicked()
-                {
-                    self.set_paused(!self.paused());
-                }
-                if ui
-                    .button("Clear")
-                    .on_hover_text("forget every row shown (the capture file keeps them)")
-                    .clicked()
-                {
-                    self.store.clear();
-                    self.selected = None;
-                    self.paused_at = self.paused_at.map(|_| self.store.end_ordinal());
-                    self.rate.reset();
-                }
-                let mut follow = self.table.follow;
-                if ui
-                    .toggle_value(&mut follow, "Follow")
-                    .on_hover_text("keep the newest row in view (End)")
-                    .changed()
-                {
-                    let len = self.view_len();
-                    self.table.set_follow(follow, len);
-                }
-                ui.separator();
-                ui.label("Filter:");
-                let r = ui.add(
-                    TextEdit::singleline(&mut self.filter_text)
-                        .id(Id::unique(FILTER_ID))
-                        .hint_text("text  /regex/  dir:↑  kind:ws  conn:3  event:chat  (Ctrl+F)")
-                        .desired_width(380.0),
-                );
-                if r.changed() {
-                    self.apply_filter();
-                }
-                let mut show_noise = !self.hide_noise;
-                if ui
-                    .checkbox(&mut show_noise, "ping/pong & conn")
-                    .on_hover_text("show ping/pong frames and connection open/close rows")
-                    .changed()
-                {
-                    self.hide_noise = !show_noise;
-                    self.apply_filter();
-                }
-                if let Some(e) = &self.filter_error {
-                    ui.label(RichText::new(e).color(theme::error(ui.visuals())));
-                }
-            });
-            ui.add_space(2.0);
-        });
+        self.dialogs(ui.ctx());
+        if let Some(h) = self.hook.as_mut() {
+            h.frame(ui.ctx(), &self.store);
+        }
     }
 }
 

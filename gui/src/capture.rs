@@ -1,11 +1,16 @@
-//! Reading a saved NDJSON capture (`--open`) or tailing one that another process is writing
-//! (`--follow`), on a background thread that hands batches of parsed [`Event`]s to the GUI.
+//! Reading a saved capture (`--open`, the Open window: NDJSON or HAR, through
+//! `sockscope::capture`) or tailing an NDJSON capture that another process is writing
+//! (`--follow`), on a background thread that hands batches of [`Event`]s to the GUI. Records go
+//! through a [`Deriver`], so a capture made without the session stage still shows its
+//! Engine.IO / Socket.IO traffic decoded.
 //!
-//! The first line must be a `capture_header` record; a `capture_end` record marks a complete
-//! capture; every other line is an [`Event`]. A line that does not parse stops the reader with an
-//! error naming the line number; everything before it has been delivered.
+//! Reading stops at the first record that cannot be read, with an error naming the file and the
+//! line (NDJSON) or byte (HAR); everything before it has been delivered. Records of types this
+//! version does not know are skipped.
 
+use crate::derive::Deriver;
 use serde_json::Value;
+use sockscope::capture::Record;
 use sockscope::event::Event;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -20,16 +25,15 @@ const BATCH: usize = 4096;
 /// What the reader thread reports, in file order.
 #[derive(Debug)]
 pub enum CaptureMsg {
-    /// The `capture_header` record.
+    /// The `capture_header` record (for a HAR file: the one it carries or describes).
     Header(Value),
     Events(Vec<Event>),
+    /// The GUI decodes Engine.IO / Socket.IO itself (the capture has no session records).
+    Deriving,
     /// The `capture_end` record: the capture is complete.
     End(Value),
-    /// A line that could not be read; the reader stopped.
-    Error {
-        line: u64,
-        message: String,
-    },
+    /// A record that could not be read (file and line or byte included); the reader stopped.
+    Error(String),
     /// The end of the file was reached (`--open` only: the reader stopped).
     Eof,
 }
@@ -41,21 +45,29 @@ pub struct CaptureReader {
     pub follow: bool,
 }
 
-/// Opens the file (so a missing file is reported at once) and starts reading it; `wake` is
-/// called after each batch is sent (the GUI passes a repaint request).
+/// Opens the file (so a missing or unreadable file is reported at once) and starts reading it;
+/// `wake` is called after each batch is sent (the GUI passes a repaint request).
 pub fn open(
     path: &Path,
     follow: bool,
     wake: impl Fn() + Send + 'static,
 ) -> Result<CaptureReader, String> {
-    let file =
-        File::open(path).map_err(|e| format!("cannot open capture {}: {e}", path.display()))?;
     let (tx, rx) = sync_channel(16);
     let p = path.to_path_buf();
-    std::thread::Builder::new()
-        .name("sockscope-capture".into())
-        .spawn(move || read(file, &p, follow, &tx, &wake))
-        .map_err(|e| format!("cannot start the capture reader: {e}"))?;
+    if follow {
+        let file =
+            File::open(path).map_err(|e| format!("cannot open capture {}: {e}", path.display()))?;
+        std::thread::Builder::new()
+            .name("sockscope-capture".into())
+            .spawn(move || tail(file, &p, &tx, &wake))
+            .map_err(|e| format!("cannot start the capture reader: {e}"))?;
+    } else {
+        let reader = sockscope::capture::read(path).map_err(|e| e.to_string())?;
+        std::thread::Builder::new()
+            .name("sockscope-capture".into())
+            .spawn(move || read_all(reader, &tx, &wake))
+            .map_err(|e| format!("cannot start the capture reader: {e}"))?;
+    }
     Ok(CaptureReader {
         rx,
         path: path.to_path_buf(),
@@ -63,136 +75,196 @@ pub fn open(
     })
 }
 
-/// One parsed line.
+/// Batches events and sends them (with the deriver's decision when it is made).
+struct Out<'a> {
+    tx: &'a SyncSender<CaptureMsg>,
+    wake: &'a dyn Fn(),
+    deriver: Deriver,
+    batch: Vec<Event>,
+    told: bool,
+}
+
+impl Out<'_> {
+    fn send(&self, m: CaptureMsg) -> bool {
+        let ok = self.tx.send(m).is_ok();
+        (self.wake)();
+        ok
+    }
+
+    /// Takes a record; false when the GUI went away.
+    fn record(&mut self, rec: Record) -> bool {
+        if let Record::Event(ev) = rec {
+            self.deriver.push(ev, &mut self.batch);
+        }
+        if !self.told && self.deriver.deriving() == Some(true) {
+            self.told = true;
+            if !self.send(CaptureMsg::Deriving) {
+                return false;
+            }
+        }
+        self.batch.len() < BATCH || self.flush()
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.send(CaptureMsg::Events(batch))
+    }
+
+    fn finish(&mut self) -> bool {
+        self.deriver.finish(&mut self.batch);
+        if !self.told && self.deriver.deriving() == Some(true) {
+            self.told = true;
+            self.send(CaptureMsg::Deriving);
+        }
+        self.flush()
+    }
+}
+
+fn read_all(
+    mut reader: sockscope::capture::CaptureReader,
+    tx: &SyncSender<CaptureMsg>,
+    wake: &dyn Fn(),
+) {
+    let mut out = Out {
+        tx,
+        wake,
+        deriver: Deriver::new(),
+        batch: Vec::new(),
+        told: false,
+    };
+    if let Some(h) = reader.header().cloned()
+        && !out.send(CaptureMsg::Header(h))
+    {
+        return;
+    }
+    let mut error = None;
+    for item in reader.by_ref() {
+        match item {
+            Ok(rec) => {
+                if !out.record(rec) {
+                    return;
+                }
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if !out.finish() {
+        return;
+    }
+    if let Some(e) = error {
+        out.send(CaptureMsg::Error(e));
+        return;
+    }
+    if let Some(end) = reader.end().cloned() {
+        out.send(CaptureMsg::End(end));
+    }
+    out.send(CaptureMsg::Eof);
+}
+
+/// One line of an NDJSON capture.
 #[derive(Debug)]
-pub enum Record {
+pub enum Line {
     Header(Value),
-    Event(Box<Event>),
+    Record(Box<Record>),
     End(Value),
 }
 
 /// Parses one line of a capture (without its newline); `None` for a blank line.
-pub fn parse_line(line: &[u8]) -> Option<Result<Record, String>> {
+pub fn parse_line(line: &[u8]) -> Option<Result<Line, String>> {
     let line = line.trim_ascii();
     if line.is_empty() {
         return None;
     }
-    Some(match serde_json::from_slice::<Event>(line) {
-        Ok(ev) => Ok(Record::Event(Box::new(ev))),
-        Err(e) => match serde_json::from_slice::<Value>(line) {
-            Ok(v) => match v.get("type").and_then(Value::as_str) {
-                Some("capture_header") => Ok(Record::Header(v)),
-                Some("capture_end") => Ok(Record::End(v)),
-                _ => Err(e.to_string()),
-            },
-            Err(_) => Err(e.to_string()),
-        },
+    if let Ok(ev) = serde_json::from_slice::<Event>(line) {
+        return Some(Ok(Line::Record(Box::new(Record::Event(ev)))));
+    }
+    let v: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(format!("not a json record: {e}"))),
+    };
+    Some(match v.get("type").and_then(Value::as_str) {
+        Some("capture_header") => Ok(Line::Header(v)),
+        Some("capture_end") => Ok(Line::End(v)),
+        _ => Record::from_value(v).map(|r| Line::Record(Box::new(r))),
     })
 }
 
-fn read(file: File, path: &Path, follow: bool, tx: &SyncSender<CaptureMsg>, wake: &dyn Fn()) {
+/// `--follow`: reads what is there, then polls for appended lines until the GUI goes away.
+fn tail(file: File, path: &Path, tx: &SyncSender<CaptureMsg>, wake: &dyn Fn()) {
     let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut out = Out {
+        tx,
+        wake,
+        deriver: Deriver::new(),
+        batch: Vec::new(),
+        told: false,
+    };
+    let name = path.display();
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    let mut batch = Vec::new();
     let mut pos = 0u64;
-    let send = |m: CaptureMsg| -> bool {
-        let ok = tx.send(m).is_ok();
-        wake();
-        ok
-    };
     loop {
         let n = match r.read_until(b'\n', &mut buf) {
             Ok(n) => n,
             Err(e) => {
-                send(CaptureMsg::Error {
-                    line: line_no + 1,
-                    message: format!("read error: {e}"),
-                });
+                out.flush();
+                out.send(CaptureMsg::Error(format!(
+                    "{name}:{}: read failed: {e}",
+                    line_no + 1
+                )));
                 return;
             }
         };
         pos += n as u64;
-        let complete = buf.last() == Some(&b'\n');
-        if !complete {
-            // End of the file so far, perhaps in the middle of a line being written.
-            if follow {
-                if !batch.is_empty() && !send(CaptureMsg::Events(std::mem::take(&mut batch))) {
-                    return;
-                }
-                std::thread::sleep(POLL);
-                if let Ok(meta) = std::fs::metadata(path)
-                    && meta.len() < pos
-                {
-                    send(CaptureMsg::Error {
-                        line: line_no + 1,
-                        message: "the file shrank (truncated or replaced); stopped following"
-                            .into(),
-                    });
-                    return;
-                }
-                continue;
+        if buf.last() != Some(&b'\n') {
+            // The end of the file so far, perhaps in the middle of a line being written.
+            if !out.flush() {
+                return;
             }
-            if buf.is_empty() {
-                break;
+            std::thread::sleep(POLL);
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.len() < pos
+            {
+                out.send(CaptureMsg::Error(format!(
+                    "{name}:{}: the file shrank (truncated or replaced); stopped following",
+                    line_no + 1
+                )));
+                return;
             }
+            continue;
         }
         line_no += 1;
         let parsed = parse_line(&buf);
         buf.clear();
-        match parsed {
-            None => {}
-            Some(Ok(Record::Header(h))) if line_no == 1 => {
-                let ok = send(CaptureMsg::Header(h));
-                if !ok {
-                    return;
-                }
-            }
+        let keep_going = match parsed {
+            None => true,
+            Some(Ok(Line::Header(h))) if line_no == 1 => out.send(CaptureMsg::Header(h)),
             Some(Ok(_) | Err(_)) if line_no == 1 => {
-                send(CaptureMsg::Error {
-                    line: 1,
-                    message:
-                        "not a sockscope capture: the first line is not a capture_header record"
-                            .into(),
-                });
-                return;
+                out.send(CaptureMsg::Error(format!(
+                    "{name}:1: not a sockscope capture: the first line is not a capture_header record"
+                )));
+                false
             }
-            Some(Ok(Record::Event(ev))) => {
-                batch.push(*ev);
-                if batch.len() >= BATCH && !send(CaptureMsg::Events(std::mem::take(&mut batch))) {
-                    return;
-                }
-            }
-            Some(Ok(Record::End(v))) => {
-                if !batch.is_empty() && !send(CaptureMsg::Events(std::mem::take(&mut batch))) {
-                    return;
-                }
-                if !send(CaptureMsg::End(v)) {
-                    return;
-                }
-            }
-            Some(Ok(Record::Header(_))) => {
-                // A second header: the file was appended to by a new run; keep reading.
-            }
+            Some(Ok(Line::Record(rec))) => out.record(*rec),
+            Some(Ok(Line::End(v))) => out.flush() && out.send(CaptureMsg::End(v)),
+            // A second header: the file was appended to by a new run; keep reading.
+            Some(Ok(Line::Header(_))) => true,
             Some(Err(message)) => {
-                if !batch.is_empty() {
-                    send(CaptureMsg::Events(std::mem::take(&mut batch)));
-                }
-                send(CaptureMsg::Error {
-                    line: line_no,
-                    message,
-                });
-                return;
+                out.flush();
+                out.send(CaptureMsg::Error(format!("{name}:{line_no}: {message}")));
+                false
             }
-        }
-        if !complete {
-            break;
+        };
+        if !keep_going {
+            return;
         }
     }
-    if !batch.is_empty() {
-        send(CaptureMsg::Events(batch));
-    }
-    send(CaptureMsg::Eof);
 }
 
 #[cfg(test)]
@@ -210,15 +282,15 @@ mod tests {
         p
     }
 
-    fn collect(rx: &Receiver<CaptureMsg>) -> (usize, Option<(u64, String)>, bool) {
+    fn collect(rx: &Receiver<CaptureMsg>) -> (usize, Option<String>, bool) {
         let (mut n, mut err, mut end) = (0, None, false);
         while let Ok(m) = rx.recv_timeout(Duration::from_secs(5)) {
             match m {
                 CaptureMsg::Events(v) => n += v.len(),
-                CaptureMsg::Error { line, message } => err = Some((line, message)),
+                CaptureMsg::Error(e) => err = Some(e),
                 CaptureMsg::End(_) => end = true,
                 CaptureMsg::Eof => break,
-                CaptureMsg::Header(_) => {}
+                CaptureMsg::Header(_) | CaptureMsg::Deriving => {}
             }
             if err.is_some() {
                 break;
@@ -254,16 +326,19 @@ mod tests {
         let c = open(&p, false, || {}).expect("open");
         let (n, err, _) = collect(&c.rx);
         assert_eq!(n, 3);
-        assert_eq!(err.map(|e| e.0), Some(5));
+        let err = err.expect("an error");
+        assert!(err.contains("bad.ndjson:5: not a json record"), "{err}");
         let _ = std::fs::remove_file(p);
     }
 
     #[test]
     fn not_a_capture() {
         let p = write_capture("nothdr.ndjson", &["{\"seq\":1}".into()]);
-        let c = open(&p, false, || {}).expect("open");
+        let e = open(&p, false, || {}).err().expect("an error");
+        assert!(e.contains("nothdr.ndjson:1"), "{e}");
+        let c = open(&p, true, || {}).expect("open to follow");
         let (_, err, _) = collect(&c.rx);
-        assert!(err.is_some_and(|(l, m)| l == 1 && m.contains("capture_header")));
+        assert!(err.is_some_and(|m| m.contains(":1: not a sockscope capture")));
         let _ = std::fs::remove_file(p);
         assert!(open(Path::new("/nonexistent/x.ndjson"), false, || {}).is_err());
     }
@@ -287,7 +362,7 @@ mod tests {
         while n < 3 {
             match c.rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(CaptureMsg::Events(v)) => n += v.len(),
-                Ok(CaptureMsg::Header(_)) => {}
+                Ok(CaptureMsg::Header(_) | CaptureMsg::Deriving) => {}
                 other => panic!("unexpected {other:?}"),
             }
         }

@@ -1,18 +1,26 @@
-//! The filter language of the filter bar, parsed into a [`Filter`] and applied to rows.
+//! The filter language of the filter bar, parsed into a [`Filter`] and applied to rows. It is the
+//! language of the core's `sockscope::filter` (used by `sockscope export --filter`), with the
+//! same syntax and meaning; the GUI keeps its own implementation because it matches rows (which
+//! outlive the full records they summarize, and are re-scanned out of stream order on every
+//! filter change) rather than records in stream order. `gui/tests/filter_agreement.rs` checks
+//! that both agree on a realistic Socket.IO capture.
 //!
 //! Space-separated terms, all of which must match (`-term` negates one):
 //! - free text (`hello`, `"two words"`): case-insensitive unless it has an upper-case letter,
 //!   searched in the row preview and in the payload text while it is in memory;
 //! - `/regex/` (`/regex/i` for case-insensitive), searched likewise;
 //! - `dir:c2s|s2c|→|←|↑|↓|up|down`;
-//! - `kind:http|req|resp|ws|msg|text|binary|control|ping|pong|close|open|conn|tunnel|anomaly|dropped`
-//!   (several with commas: `kind:text,binary`);
+//! - `kind:http|req|resp|ws|msg|text|binary|control|ping|pong|close|open|conn|tunnel|anomaly|dropped`,
+//!   `kind:sio` / `kind:eio`, or a record type (`kind:sio_packet`, `kind:session_close`, ...);
+//!   several with commas: `kind:text,binary`;
 //! - `conn:N` (or `conn:c12`, `conn:1,2`);
-//! - Socket.IO fields `event:name`, `ns:/admin`, `session:sid`.
+//! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
+//!   Engine.IO session id or sockscope's label (`s3`).
 //!
-//! Unknown `word:` prefixes are plain text (so `http://x` searches for itself).
+//! Every field also takes the `key=value` form (`session=s3`). Unknown `word:` prefixes are plain
+//! text (so `http://x` searches for itself).
 
-use crate::row::{Row, RowKind};
+use crate::row::{F_HEARTBEAT, Row, RowKind};
 use crate::store::Store;
 use regex::{Regex, RegexBuilder};
 use sockscope::event::{Dir, Payload};
@@ -34,7 +42,9 @@ enum Term {
     Text(Regex),
     Regex(Regex),
     Dir(Dir),
-    Kind(u32),
+    /// Row kinds as bits of [`RowKind::bit`]; `true` also selects Engine.IO heartbeat packets
+    /// (`kind:heartbeat`).
+    Kind(u32, bool),
     Conn(Vec<u64>),
     Event(String),
     Ns(String),
@@ -72,41 +82,47 @@ fn term_matches(t: &Term, row: &Row, store: &Store) -> bool {
         Term::Not(t) => !term_matches(t, row, store),
         Term::Text(re) | Term::Regex(re) => {
             re.is_match(store.preview(row))
-                || payload_text(row, store).is_some_and(|t| re.is_match(t))
+                || payload_text(row, store).is_some_and(|t| re.is_match(&t))
         }
         Term::Dir(d) => row.dir == Some(*d),
-        Term::Kind(mask) => mask & row.kind.bit() != 0,
-        Term::Conn(ids) => ids.contains(&row.conn),
-        Term::Event(e) => ext_field(row, |x| x.event.as_deref()) == Some(e.as_str()),
-        Term::Ns(ns) => {
-            let have = ext_field(row, |x| x.ns.as_deref());
-            match have {
-                Some(h) => h == ns,
-                // Socket.IO rows without a namespace are on the default one.
-                None => ns == "/" && ext_field(row, |x| x.event.as_deref()).is_some(),
-            }
+        Term::Kind(mask, heartbeat) => {
+            mask & row.kind.bit() != 0 || (*heartbeat && row.flags & F_HEARTBEAT != 0)
         }
-        Term::Session(s) => ext_field(row, |x| x.session.as_deref()) == Some(s.as_str()),
+        Term::Conn(ids) => ids.contains(&row.conn),
+        Term::Event(e) => !row.event.is_none() && store.sym(row.event) == e,
+        Term::Ns(ns) => !row.ns.is_none() && store.sym(row.ns) == ns,
+        Term::Session(s) => {
+            if row.session.is_none() {
+                return false;
+            }
+            let label = store.sym(row.session);
+            label == s || store.sessions().find(label).is_some_and(|x| x.sid == *s)
+        }
     }
 }
 
-fn ext_field<'a>(
-    row: &'a Row,
-    f: impl Fn(&'a crate::row::RowExt) -> Option<&'a str>,
-) -> Option<&'a str> {
-    row.ext.as_deref().and_then(f)
-}
-
-/// The payload text (message, or HTTP body of a request/response row), while in memory.
+/// The text searched beyond the preview, while the full record is in memory: the payload of a
+/// message or HTTP body, or the JSON data of a Socket.IO packet whose preview was shortened.
 /// Messages whose whole text fits in the preview are not searched twice.
-fn payload_text<'a>(row: &Row, store: &'a Store) -> Option<&'a str> {
+fn payload_text<'a>(row: &Row, store: &'a Store) -> Option<std::borrow::Cow<'a, str>> {
+    if row.kind == RowKind::Sio {
+        if !store.preview(row).contains('…') {
+            return None;
+        }
+        let sockscope::event::EventKind::SioPacket(p) = &store.event(row.seq)?.kind else {
+            return None;
+        };
+        return serde_json::to_string(p.data.as_ref()?)
+            .ok()
+            .map(std::borrow::Cow::Owned);
+    }
     let in_preview = !matches!(row.kind, RowKind::HttpRequest | RowKind::HttpResponse)
         && row.size <= (crate::row::PREVIEW_CHARS / 4) as u64;
     if in_preview {
         return None;
     }
     match store.payload(row)? {
-        Payload::Text(t) => Some(t),
+        Payload::Text(t) => Some(std::borrow::Cow::Borrowed(t)),
         Payload::Binary(_) => None,
     }
 }
@@ -163,10 +179,10 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             i = next;
             continue;
         }
-        // A word, possibly `key:value` or `key:"quoted value"`.
+        // A word, possibly `key:value`, `key=value` or `key:"quoted value"`.
         let mut word = String::new();
         while i < chars.len() && !chars[i].is_whitespace() {
-            if chars[i] == ':' && chars.get(i + 1) == Some(&'"') && is_field(&word) {
+            if matches!(chars[i], ':' | '=') && chars.get(i + 1) == Some(&'"') && is_field(&word) {
                 let (v, next) = read_quoted(&chars, i + 1)?;
                 out.push(Token {
                     negated,
@@ -188,9 +204,12 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             }
             continue;
         }
-        let (key, value) = match word.split_once(':') {
+        let split = word
+            .find([':', '='])
+            .map(|at| (&word[..at], &word[at + 1..]));
+        let (key, value) = match split {
             Some((k, v)) if is_field(k) => (Some(k.to_ascii_lowercase()), v.to_string()),
-            _ => (None, word),
+            _ => (None, word.clone()),
         };
         out.push(Token {
             negated,
@@ -286,15 +305,21 @@ fn parse_term(t: &Token) -> Result<Term, String> {
         })?),
         "kind" => {
             let mut mask = 0;
+            let mut heartbeat = false;
             for k in v.split(',').filter(|k| !k.is_empty()) {
+                if k.eq_ignore_ascii_case("heartbeat") {
+                    heartbeat = true;
+                    continue;
+                }
                 mask |= kind_mask(k).ok_or_else(|| {
                     format!(
                         "unknown kind {k:?} in kind:{v} (use http, req, resp, ws, msg, text, \
-                         binary, control, ping, pong, close, open, conn, tunnel, anomaly, dropped)"
+                         binary, control, ping, pong, close, open, conn, tunnel, anomaly, dropped, \
+                         sio, eio, or a record type such as sio_packet)"
                     )
                 })?;
             }
-            Term::Kind(mask)
+            Term::Kind(mask, heartbeat)
         }
         "conn" => {
             let mut ids = Vec::new();
@@ -340,25 +365,74 @@ pub fn kind_mask(name: &str) -> Option<u32> {
         "tunnel" => &[TunnelOpen, TunnelClose],
         "anomaly" | "anomalies" | "error" => &[Anomaly],
         "dropped" => &[Dropped],
+        "sio" | "sio_packet" => &[Sio],
+        "eio" | "eio_packet" => &[Eio],
+        // Record types (the core filter accepts them too).
+        "conn_open" => &[ConnOpen],
+        "conn_close" => &[ConnClose],
+        "http_request" => &[HttpRequest],
+        "http_response" => &[HttpResponse],
+        // Bodies are folded into the request and response rows.
+        "http_body" => &[HttpRequest, HttpResponse],
+        "tunnel_open" => &[TunnelOpen],
+        "tunnel_close" => &[TunnelClose],
+        "ws_open" => &[WsOpen],
+        "ws_message" => &[WsText, WsBinary],
+        "ws_control" => &[Ping, Pong],
+        "ws_close" => &[WsClose],
+        "ws_end" => &[WsEnd],
+        "session_open" => &[SessionOpen],
+        "session_upgrade" => &[SessionUpgrade],
+        "session_close" => &[SessionClose],
+        "heartbeat_alert" => &[HeartbeatAlert],
+        "ack_timeout" => &[AckTimeout],
+        "client_open" => &[ClientOpen],
+        "reconnect" => &[Reconnect],
         _ => return None,
     };
     Some(kinds.iter().fold(0, |m, k| m | k.bit()))
 }
 
 /// Filter text with `key:value` set as the only term for that key (keeping the other terms),
-/// for clicks that add to the filter bar.
+/// for clicks that add to the filter bar. Values with spaces are quoted.
 pub fn with_field(text: &str, key: &str, value: &str) -> String {
     let mut parts: Vec<&str> = text
         .split_whitespace()
-        .filter(|w| {
-            let w = w.trim_start_matches('-');
-            !w.split_once(':')
-                .is_some_and(|(k, _)| k.eq_ignore_ascii_case(key))
-        })
+        .filter(|w| !is_term_of(w, key))
         .collect();
-    let term = format!("{key}:{value}");
+    let term = if value.contains(char::is_whitespace) || value.contains('"') {
+        format!("{key}:{value:?}")
+    } else {
+        format!("{key}:{value}")
+    };
     parts.push(&term);
     parts.join(" ")
+}
+
+/// Filter text without the terms of `key` (`conn:`, `session=`, ...).
+pub fn without_field(text: &str, key: &str) -> String {
+    let parts: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| !is_term_of(w, key))
+        .collect();
+    parts.join(" ")
+}
+
+/// The value of the only term of `key`, if there is exactly one.
+pub fn field_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut it = text.split_whitespace().filter(|w| is_term_of(w, key));
+    let one = it.next()?;
+    if it.next().is_some() || one.starts_with('-') {
+        return None;
+    }
+    one.find([':', '='])
+        .map(|at| one[at + 1..].trim_matches('"'))
+}
+
+fn is_term_of(word: &str, key: &str) -> bool {
+    let w = word.trim_start_matches('-');
+    w.find([':', '='])
+        .is_some_and(|at| w[..at].eq_ignore_ascii_case(key))
 }
 
 #[cfg(test)]

@@ -60,10 +60,63 @@ fn fields() {
     assert_eq!(hits(&s, "kind:anomaly")[0], "ws: reserved opcode 0x3");
     assert!(hits(&s, "conn:1").iter().all(|p| !p.contains("42[")));
     assert_eq!(hits(&s, "conn:c2 kind:ping,pong").len(), 2);
-    assert_eq!(hits(&s, "event:chat").len(), 1);
-    assert_eq!(hits(&s, "event:chat ns:/").len(), 1);
-    assert_eq!(hits(&s, "ns:/admin").len(), 0);
-    assert_eq!(hits(&s, "session:s3 kind:text").len(), 2);
+    // A plain WebSocket: text that looks like Socket.IO is not decoded as such.
+    assert_eq!(hits(&s, "event:chat").len(), 0);
+    assert_eq!(hits(&s, "kind=text").len(), 2);
+}
+
+/// The Socket.IO fixture (a real capture) in a store.
+fn sio_store() -> (Store, Vec<sockscope::event::Event>) {
+    let events = sample::socketio_fixture();
+    let mut s = Store::default();
+    for ev in events.clone() {
+        s.push(ev);
+    }
+    (s, events)
+}
+
+fn count_records(
+    events: &[sockscope::event::Event],
+    f: impl Fn(&sockscope::event::EventKind) -> bool,
+) -> usize {
+    events.iter().filter(|e| f(&e.kind)).count()
+}
+
+#[test]
+fn socketio_fields() {
+    use sockscope::event::EventKind;
+    let (s, events) = sio_store();
+    let echo = count_records(
+        &events,
+        |k| matches!(k, EventKind::SioPacket(p) if p.event.as_deref() == Some("echo")),
+    );
+    assert!(echo >= 20, "{echo}");
+    assert_eq!(hits(&s, "event:echo kind:sio").len(), echo);
+    let chat = count_records(
+        &events,
+        |k| matches!(k, EventKind::SioPacket(p) if p.nsp == "/chat"),
+    );
+    assert_eq!(hits(&s, "ns:/chat kind:sio").len(), chat);
+    assert_eq!(hits(&s, "event:echo ns:/chat kind:sio dir:c2s").len(), 23);
+    let sio = count_records(&events, |k| matches!(k, EventKind::SioPacket(_)));
+    assert_eq!(hits(&s, "kind:sio").len(), sio);
+    assert_eq!(hits(&s, "kind:sio_packet").len(), sio);
+    // Sessions by label or by Engine.IO sid, `:` or `=`.
+    let s2 = s.sessions().find("s2").expect("session s2").sid.clone();
+    let by_label = hits(&s, "session:s2 kind:sio");
+    assert!(!by_label.is_empty());
+    assert_eq!(hits(&s, &format!("sid={s2} kind:sio")), by_label);
+    assert_eq!(hits(&s, "session=s2 kind:sio"), by_label);
+    // Heartbeats: the Engine.IO ping/pong packets.
+    let beats = count_records(&events, |k| matches!(k, EventKind::Heartbeat(_)));
+    assert_eq!(hits(&s, "kind:heartbeat").len(), beats);
+    assert_eq!(
+        hits(&s, "kind:heartbeat_alert")[0],
+        "late pong: no pong within 200 ms of ping #8"
+    );
+    assert_eq!(hits(&s, "kind:reconnect").len(), 2);
+    // Free text reaches into the decoded arguments.
+    assert_eq!(hits(&s, "\"s2 message 3\" kind:sio").len(), 2);
 }
 
 #[test]
@@ -99,6 +152,11 @@ fn with_field_replaces_the_same_key() {
     assert_eq!(with_field("hello conn:3", "conn", "7"), "hello conn:7");
     assert_eq!(with_field("", "conn", "7"), "conn:7");
     assert_eq!(with_field("-conn:2 x", "conn", "1"), "x conn:1");
+    assert_eq!(with_field("session=s1 x", "session", "s3"), "x session:s3");
+    assert_eq!(without_field("session:s1 event:a", "session"), "event:a");
+    assert_eq!(field_value("x conn:c4", "conn"), Some("c4"));
+    assert_eq!(field_value("x -conn:4", "conn"), None);
+    assert_eq!(field_value("session=s2", "session"), Some("s2"));
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The filtered view of the store: the ordinals of the rows that pass the filter (and the
-//! "ping/pong & conn" toggle), built incrementally within a time budget per frame so that a new
+//! "ping/pong & conn" and "raw frames" toggles), built incrementally within a time budget per frame so that a new
 //! filter over a million rows never freezes the window, and extended as rows arrive.
 
 use crate::filter::Filter;
+use crate::row::{F_CARRIER, Row};
 use crate::store::Store;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 pub struct RowIndex {
     filter: Filter,
     hide_noise: bool,
+    show_raw: bool,
     generation: u64,
     /// Matching ordinals (unused when `all`).
     matched: VecDeque<u64>,
@@ -20,17 +22,27 @@ pub struct RowIndex {
 }
 
 impl RowIndex {
-    pub fn new(filter: Filter, hide_noise: bool) -> RowIndex {
+    /// An index of the rows passing `filter`; `hide_noise` hides housekeeping rows, and raw
+    /// Engine.IO transport rows (see [`F_CARRIER`]) show only with `show_raw`.
+    pub fn new(filter: Filter, hide_noise: bool, show_raw: bool) -> RowIndex {
         RowIndex {
             filter,
             hide_noise,
+            show_raw,
             ..RowIndex::default()
         }
     }
 
     /// Every row passes: the index is the store itself.
     fn all(&self) -> bool {
-        self.filter.is_empty() && !self.hide_noise
+        self.filter.is_empty() && !self.hide_noise && self.show_raw
+    }
+
+    /// Does this row pass the toggles and the filter?
+    pub fn accepts(&self, r: &Row, store: &Store) -> bool {
+        !(self.hide_noise && r.is_noise())
+            && (self.show_raw || r.flags & F_CARRIER == 0)
+            && self.filter.matches(r, store)
     }
 
     /// Scans rows added since the last call, for at most `budget`; true when up to date.
@@ -55,8 +67,7 @@ impl RowIndex {
             let stop = (self.scanned + 512).min(end);
             for o in self.scanned..stop {
                 if let Some(r) = store.row(o)
-                    && !(self.hide_noise && r.kind.is_noise())
-                    && self.filter.matches(r, store)
+                    && self.accepts(r, store)
                 {
                     self.matched.push_back(o);
                 }

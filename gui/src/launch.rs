@@ -32,10 +32,10 @@ pub const CHANNEL_CAPACITY: usize = 1 << 16;
 pub struct GuiArgs {
     #[command(flatten)]
     pub proxy: ProxyArgs,
-    /// Show a saved NDJSON capture instead of starting a proxy.
+    /// Show a saved capture (NDJSON or HAR) instead of starting a proxy.
     #[arg(long, value_name = "CAPTURE", conflicts_with = "follow")]
     pub open: Option<PathBuf>,
-    /// Show a capture that another process is writing, as it grows.
+    /// Show an NDJSON capture that another process is writing, as it grows.
     #[arg(long, value_name = "CAPTURE")]
     pub follow: Option<PathBuf>,
     /// Rows kept in memory; older rows are dropped from the view (not from the capture file).
@@ -160,11 +160,9 @@ fn print_capture(path: PathBuf, follow: bool) -> Result<(), String> {
     for msg in reader.rx.iter() {
         match msg {
             CaptureMsg::Events(v) => v.iter().for_each(print_event),
-            CaptureMsg::Error { line, message } => {
-                return Err(format!("{} line {line}: {message}", path.display()));
-            }
+            CaptureMsg::Error(e) => return Err(e),
             CaptureMsg::Eof => break,
-            CaptureMsg::Header(_) | CaptureMsg::End(_) => {}
+            CaptureMsg::Header(_) | CaptureMsg::End(_) | CaptureMsg::Deriving => {}
         }
     }
     Ok(())

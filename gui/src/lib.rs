@@ -2,27 +2,42 @@
 //! through the proxy (or of a saved capture).
 //!
 //! ```text
-//! proxy pipeline ─▶ ChannelSink ─▶ (GUI thread, drained within a per-frame budget) ─▶ Store
-//! capture file ─▶ capture reader thread ───────────────────────────────────────────▶ Store
-//! Store ─▶ RowIndex (filter, incremental) ─▶ views: table · detail · sessions · status
+//! proxy pipeline (+ session stage) ─▶ ChannelSink ─▶ (GUI thread, per-frame budget) ─▶ Store
+//! capture file (NDJSON or HAR) ─▶ reader thread ─▶ Deriver (session stage if missing) ─▶ Store
+//! Store ─▶ RowIndex (filter, incremental) ─▶ views: table · detail · sessions · timelines · status
 //! ```
 //!
-//! Module map: [`store`] and [`row`] hold the data (no egui), [`filter`] and [`index`] select
-//! rows, [`capture`] reads NDJSON captures, [`app`] is the eframe app and one `view_*` module per
-//! view, [`launch`] parses the command line and picks GUI or headless.
+//! Module map: [`store`], [`row`], [`row_session`], [`sessions`], [`symbols`] and [`arena`] hold
+//! the data (no egui); [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
+//! captures; [`export`] runs exports; [`timeline`] has the timelines' axes and point reduction;
+//! [`app`] is the eframe app and one `view_*` module per view; [`launch`] parses the command line
+//! and picks GUI or headless; [`testhook`] serves the end-to-end tests.
 
 pub mod app;
+pub mod arena;
 pub mod capture;
+pub mod derive;
+pub mod export;
 pub mod filter;
 pub mod index;
 pub mod launch;
 pub mod row;
+pub mod row_session;
 pub mod sample;
+pub mod sessions;
 pub mod status;
 pub mod store;
+pub mod symbols;
+pub mod testhook;
 pub mod theme;
+pub mod timeline;
 pub mod view_detail;
+pub mod view_detail_sio;
+pub mod view_dialogs;
 pub mod view_empty;
+pub mod view_heartbeat;
 pub mod view_payload;
+pub mod view_reconnect;
 pub mod view_sessions;
 pub mod view_table;
+pub mod view_timeline;

@@ -1,6 +1,8 @@
 //! What one table row is made of: a compact, fixed-size summary of one [`Event`] (kind,
-//! direction, connection, size, flags) plus a one-line preview text, built here from the event.
-//! HTTP bodies make no row of their own: they add their size to the request or response row.
+//! direction, connection, size, flags, interned Socket.IO fields) plus a one-line preview text,
+//! built here from the event. HTTP bodies and Engine.IO heartbeat records make no row of their
+//! own: bodies add their size to the request or response row, heartbeats decorate the timeline.
+//! The rows of the session stage's records are built in [`crate::row_session`].
 
 use sockscope::event::{ControlKind, Dir, Event, EventKind, Payload, WsOpcode};
 use sockscope::sink::console::{human_bytes, preview};
@@ -27,6 +29,17 @@ pub enum RowKind {
     WsEnd,
     Anomaly,
     Dropped,
+    /// An Engine.IO packet (`eio_packet`).
+    Eio,
+    /// A Socket.IO packet (`sio_packet`).
+    Sio,
+    SessionOpen,
+    SessionUpgrade,
+    SessionClose,
+    HeartbeatAlert,
+    AckTimeout,
+    ClientOpen,
+    Reconnect,
 }
 
 impl RowKind {
@@ -53,11 +66,21 @@ impl RowKind {
             RowKind::WsEnd => "ws end",
             RowKind::Anomaly => "anomaly",
             RowKind::Dropped => "dropped",
+            RowKind::Eio => "EIO",
+            RowKind::Sio => "SIO",
+            RowKind::SessionOpen => "session",
+            RowKind::SessionUpgrade => "upgrade",
+            RowKind::SessionClose => "session end",
+            RowKind::HeartbeatAlert => "heartbeat",
+            RowKind::AckTimeout => "ack timeout",
+            RowKind::ClientOpen => "client",
+            RowKind::Reconnect => "reconnect",
         }
     }
 
-    /// Housekeeping rows that the "ping/pong & conn" toggle hides: heartbeats and the TCP
-    /// connection lifecycle (the sessions panel shows connections anyway).
+    /// Housekeeping kinds that the "ping/pong & conn" toggle hides: WebSocket heartbeats and
+    /// the TCP connection lifecycle (the sessions panel shows connections anyway). Engine.IO
+    /// pings and pongs are flagged [`F_NOISE`] instead (see [`Row::is_noise`]).
     pub fn is_noise(self) -> bool {
         matches!(
             self,
@@ -70,9 +93,9 @@ impl RowKind {
         )
     }
 
-    /// Rows drawn muted in the table.
-    pub fn is_muted(self) -> bool {
-        self.is_noise()
+    /// Rows of the session layer (records derived by the session stage).
+    pub fn is_session_layer(self) -> bool {
+        self as u8 >= RowKind::Eio as u8
     }
 }
 
@@ -80,19 +103,18 @@ impl RowKind {
 pub const F_COMPRESSED: u8 = 1;
 /// Row flag: the payload was cut at the decode cap.
 pub const F_TRUNCATED: u8 = 2;
-/// Row flag: something went wrong (proxy-generated response, HTTP error status, failed connection).
+/// Row flag: something went wrong (proxy-generated response, HTTP error status, failed
+/// connection, heartbeat alert, ack timeout, abnormal session end): drawn in the warning colour.
 pub const F_ERROR: u8 = 4;
-
-/// Socket.IO attributes of a row, when known. Only a few rows have them, hence the box.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RowExt {
-    /// The Socket.IO event name (`42["chat",...]` → `chat`).
-    pub event: Option<String>,
-    /// The Socket.IO namespace (`/admin`); `None` means the default `/`.
-    pub ns: Option<String>,
-    /// The Engine.IO session id.
-    pub session: Option<String>,
-}
+/// Row flag: the raw transport of Engine.IO traffic (a WebSocket message of an Engine.IO
+/// WebSocket, a long-polling request or response) whose packets have rows of their own. Hidden
+/// unless "raw frames" is on; the decoded packet's detail pane shows it.
+pub const F_CARRIER: u8 = 8;
+/// Row flag: housekeeping (Engine.IO ping/pong/noop, upgrade probes): muted, hidden by the
+/// "ping/pong & conn" toggle.
+pub const F_NOISE: u8 = 16;
+/// Row flag: an Engine.IO heartbeat packet (`ping` or `pong`, probes excluded).
+pub const F_HEARTBEAT: u8 = 32;
 
 /// Where a row's preview lives in the store's text arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -102,7 +124,9 @@ pub struct TextRef {
     pub len: u32,
 }
 
-/// One row of the message table.
+pub use crate::symbols::Sym;
+
+/// One row of the message table (72 bytes; strings live in the store's arena and symbol table).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     /// The event's sequence number (unique, increasing).
@@ -110,42 +134,128 @@ pub struct Row {
     /// Wall clock, Unix microseconds.
     pub ts: i64,
     pub conn: u64,
-    /// The HTTP exchange of request/response rows (0 otherwise).
+    /// The HTTP exchange of request/response rows and of packets that came by long-polling
+    /// (0 otherwise).
     pub exchange: u64,
-    /// Payload or body size in bytes (inflated size for compressed messages).
+    /// Payload or body size in bytes (inflated size for compressed messages; the JSON data plus
+    /// attachments for Socket.IO packets).
     pub size: u64,
     pub kind: RowKind,
     pub dir: Option<Dir>,
     pub flags: u8,
+    /// The packet type of Engine.IO and Socket.IO rows (see [`sio_packet_name`]).
+    pub sub: u8,
     pub(crate) text: TextRef,
-    pub ext: Option<Box<RowExt>>,
+    /// The session stage's label of the Engine.IO session (`s3`).
+    pub session: Sym,
+    /// The Socket.IO namespace.
+    pub ns: Sym,
+    /// The Socket.IO event name.
+    pub event: Sym,
+    /// The Socket.IO acknowledgement id plus one (0: none).
+    pub ack: u32,
 }
 
-/// A row's fields, before its preview is stored.
-pub struct NewRow {
+impl Row {
+    /// Hidden by the "ping/pong & conn" toggle.
+    pub fn is_noise(&self) -> bool {
+        self.kind.is_noise() || self.flags & F_NOISE != 0
+    }
+
+    /// Drawn muted in the table.
+    pub fn is_muted(&self) -> bool {
+        self.is_noise() || self.flags & F_CARRIER != 0
+    }
+
+    /// Drawn in the warning colour.
+    pub fn is_warning(&self) -> bool {
+        self.kind == RowKind::Anomaly || self.flags & F_ERROR != 0
+    }
+
+    /// The acknowledgement id, if any.
+    pub fn ack_id(&self) -> Option<u32> {
+        self.ack.checked_sub(1)
+    }
+}
+
+/// A row's fields, before its preview and names are stored.
+pub struct NewRow<'a> {
     pub kind: RowKind,
     pub dir: Option<Dir>,
     pub size: u64,
     pub exchange: u64,
     pub flags: u8,
+    pub sub: u8,
     pub preview: String,
-    pub ext: Option<Box<RowExt>>,
+    pub session: Option<&'a str>,
+    pub ns: Option<&'a str>,
+    pub event: Option<&'a str>,
+    pub ack: Option<u64>,
 }
 
-fn new_row(kind: RowKind, dir: Option<Dir>, size: u64, preview: String) -> NewRow {
+pub(crate) fn new_row<'a>(
+    kind: RowKind,
+    dir: Option<Dir>,
+    size: u64,
+    preview: String,
+) -> NewRow<'a> {
     NewRow {
         kind,
         dir,
         size,
         exchange: 0,
         flags: 0,
+        sub: 0,
         preview,
-        ext: None,
+        session: None,
+        ns: None,
+        event: None,
+        ack: None,
     }
 }
 
+/// Socket.IO packet types as stored in [`Row::sub`], in protocol order.
+const SIO_TYPES: [&str; 7] = [
+    "connect",
+    "disconnect",
+    "event",
+    "ack",
+    "connect_error",
+    "binary_event",
+    "binary_ack",
+];
+/// Engine.IO packet types as stored in [`Row::sub`], in protocol order.
+const EIO_TYPES: [&str; 7] = [
+    "open", "close", "ping", "pong", "message", "upgrade", "noop",
+];
+
+/// The [`Row::sub`] code of a Socket.IO packet type name (`error` is v4's `connect_error`).
+pub fn sio_packet_code(name: &str) -> u8 {
+    let name = if name == "error" {
+        "connect_error"
+    } else {
+        name
+    };
+    SIO_TYPES.iter().position(|t| *t == name).unwrap_or(0) as u8
+}
+
+/// The Socket.IO packet type of a [`Row::sub`] code.
+pub fn sio_packet_name(code: u8) -> &'static str {
+    SIO_TYPES.get(code as usize).copied().unwrap_or("?")
+}
+
+/// The [`Row::sub`] code of an Engine.IO packet type name.
+pub fn eio_packet_code(name: &str) -> u8 {
+    EIO_TYPES.iter().position(|t| *t == name).unwrap_or(6) as u8
+}
+
+/// The Engine.IO packet type of a [`Row::sub`] code.
+pub fn eio_packet_name(code: u8) -> &'static str {
+    EIO_TYPES.get(code as usize).copied().unwrap_or("?")
+}
+
 /// The row an event makes, or `None` for events that only update other rows (HTTP bodies).
-pub fn row_for(ev: &Event) -> Option<NewRow> {
+pub fn row_for(ev: &Event) -> Option<NewRow<'_>> {
     let r = match &ev.kind {
         EventKind::ConnOpen { client, listener } => new_row(
             RowKind::ConnOpen,
@@ -269,14 +379,7 @@ pub fn row_for(ev: &Event) -> Option<NewRow> {
             if let Some(e) = extensions {
                 extra.push_str(&format!("  [{e}]"));
             }
-            let mut r = new_row(RowKind::WsOpen, None, 0, one_line(&format!("{url}{extra}")));
-            r.ext = session_from_url(url).map(|s| {
-                Box::new(RowExt {
-                    session: Some(s),
-                    ..RowExt::default()
-                })
-            });
-            r
+            new_row(RowKind::WsOpen, None, 0, one_line(&format!("{url}{extra}")))
         }
         EventKind::WsMessage(m) => {
             let kind = match m.opcode {
@@ -289,9 +392,6 @@ pub fn row_for(ev: &Event) -> Option<NewRow> {
             }
             if m.truncated {
                 r.flags |= F_TRUNCATED;
-            }
-            if let Payload::Text(t) = &m.payload {
-                r.ext = socketio_guess(t).map(Box::new);
             }
             r
         }
@@ -359,15 +459,30 @@ pub fn row_for(ev: &Event) -> Option<NewRow> {
             r.flags |= F_ERROR;
             r
         }
-        // Engine.IO / Socket.IO session records: not shown as rows yet.
-        _ => return None,
+        // Engine.IO / Socket.IO session records.
+        _ => return crate::row_session::row_for_session(ev),
     };
     Some(r)
 }
 
 /// Escapes control characters and caps the length, so a preview is always one short line.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     preview(&Payload::Text(s.to_string()), PREVIEW_CHARS)
+}
+
+/// True for the URL of an Engine.IO transport (`EIO=3|4` and `transport=` in the query), the
+/// test the session stage applies.
+pub fn is_eio_url(url: &str) -> bool {
+    let Some((_, query)) = url.split_once('?') else {
+        return false;
+    };
+    let mut eio = false;
+    let mut transport = false;
+    for kv in query.split(['&', '#']) {
+        eio |= matches!(kv, "EIO=3" | "EIO=4");
+        transport |= kv.starts_with("transport=");
+    }
+    eio && transport
 }
 
 /// The Engine.IO session id in a WebSocket URL (`...&sid=abc`), if any.
@@ -380,62 +495,9 @@ pub fn session_from_url(url: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Recognizes a Socket.IO v4/v5 text EVENT or ACK carried in an Engine.IO message
-/// (`42/admin,7["chat",...]`) and returns its namespace and event name. A stop-gap heuristic
-/// until the core library emits decoded Socket.IO events.
-pub fn socketio_guess(text: &str) -> Option<RowExt> {
-    let rest = text.strip_prefix('4')?;
-    let mut chars = rest.chars();
-    let sio_type = chars.next()?;
-    if !matches!(sio_type, '2' | '3') {
-        return None;
-    }
-    let mut rest = &rest[1..];
-    let mut ns = None;
-    if rest.starts_with('/') {
-        let comma = rest.find(',')?;
-        ns = Some(rest[..comma].to_string());
-        rest = &rest[comma + 1..];
-    }
-    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    let event = if sio_type == '2' {
-        let inner = rest.strip_prefix("[\"")?;
-        let end = inner.find('"')?;
-        let name = &inner[..end];
-        if name.contains('\\') {
-            return None;
-        }
-        Some(name.to_string())
-    } else if rest.starts_with('[') {
-        None
-    } else {
-        return None;
-    };
-    Some(RowExt {
-        event,
-        ns,
-        session: None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn socketio_text_packets_are_recognized() {
-        let e = socketio_guess(r#"42["chat",{"from":"ana"}]"#).expect("event");
-        assert_eq!(e.event.as_deref(), Some("chat"));
-        assert_eq!(e.ns, None);
-        let e = socketio_guess(r#"42/admin,5["kick","bob"]"#).expect("event");
-        assert_eq!(
-            (e.event.as_deref(), e.ns.as_deref()),
-            (Some("kick"), Some("/admin"))
-        );
-        assert!(socketio_guess("3probe").is_none());
-        assert!(socketio_guess(r#"{"a":1}"#).is_none());
-        assert!(socketio_guess("40").is_none());
-    }
 
     #[test]
     fn session_comes_from_the_upgrade_url() {
@@ -444,5 +506,10 @@ mod tests {
             Some("abc")
         );
         assert_eq!(session_from_url("ws://h/feed"), None);
+        assert!(is_eio_url(
+            "ws://h/socket.io/?EIO=4&transport=websocket&sid=abc"
+        ));
+        assert!(is_eio_url("http://h/x/?transport=polling&EIO=3&t=1"));
+        assert!(!is_eio_url("ws://h/feed?transport=websocket"));
     }
 }

@@ -1,5 +1,7 @@
-//! Realistic events for tests and the performance check: an HTTP exchange, a WebSocket with
-//! text (JSON and Socket.IO) and binary messages both ways, ping/pong, a close, an anomaly.
+//! Realistic events for tests and the performance check: an HTTP exchange, a plain WebSocket
+//! with text (JSON, and Socket.IO-looking text that is not decoded as such) and binary messages
+//! both ways, ping/pong, a close, an anomaly. Decoded Socket.IO comes from a real capture
+//! (`gui/tests/fixtures/`) or from running the core's session stage over raw events.
 
 use sockscope::event::{
     ControlKind, Dir, Event, EventKind, Payload, WsClose, WsControl, WsMessage, WsOpcode,
@@ -142,7 +144,7 @@ pub fn session() -> Vec<Event> {
         2,
         EventKind::WsOpen {
             exchange: 2,
-            url: "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket&sid=s3".into(),
+            url: "ws://127.0.0.1:3000/feed".into(),
             protocol: None,
             extensions: None,
             deflate: None,
@@ -202,4 +204,23 @@ pub fn session() -> Vec<Event> {
         },
     ));
     v
+}
+
+/// The Socket.IO fixture: a real capture (`gui/tests/fixtures/socketio.ndjson`, made by
+/// `make-fixture.sh`) of socket.io 4 and socket.io-client through the proxy: `/` and `/chat`,
+/// polling then the upgrade, events with acks, a binary attachment, a server question acked with
+/// a Buffer, heartbeats, a ping timeout (late pong) and two reconnects. Its records, in order.
+pub fn socketio_fixture() -> Vec<Event> {
+    const TEXT: &str = include_str!("../tests/fixtures/socketio.ndjson");
+    TEXT.lines()
+        .filter_map(|l| serde_json::from_str::<Event>(l).ok())
+        .collect()
+}
+
+/// The raw records of a capture (what a capture made without the session stage holds).
+pub fn raw_only(events: Vec<Event>) -> Vec<Event> {
+    events
+        .into_iter()
+        .filter(|e| !crate::derive::is_stage_record(&e.kind))
+        .collect()
 }

@@ -1,6 +1,8 @@
 //! The status bar: where the traffic comes from (listen address and mode, or the capture file),
-//! message and byte counts, messages per second, what was dropped (by the proxy pipeline, by the
-//! GUI falling behind, or out of memory to stay within budget) and where it still is.
+//! message, Socket.IO packet and byte counts, messages per second, heartbeat and ack alerts, what
+//! was dropped (by the proxy pipeline, by the GUI falling behind, or out of memory to stay within
+//! budget) and where it still is, the CA hint when TLS clients refuse sockscope's certificate, and
+//! a running export.
 
 use crate::theme;
 use eframe::egui::{RichText, Ui};
@@ -56,6 +58,10 @@ pub struct Status {
     pub rows_shown: usize,
     pub rows: usize,
     pub messages: u64,
+    /// Socket.IO packets decoded.
+    pub sio_packets: u64,
+    /// Heartbeat alerts and ack timeouts.
+    pub alerts: u64,
     pub bytes: u64,
     pub rate: f64,
     /// Events the proxy pipeline reported dropped (`dropped` records).
@@ -73,11 +79,22 @@ pub struct Status {
     pub paused: bool,
     /// A problem to show in the error colour (capture read error).
     pub error: Option<String>,
+    /// TLS clients failed: the CA certificate they should trust.
+    pub ca_hint: Option<String>,
+    /// A passing message (a capture opened in a new window).
+    pub notice: Option<String>,
+    /// An export is running.
+    pub exporting: bool,
+}
+
+/// The CA hint's text.
+pub fn ca_hint_text(ca: &str) -> String {
+    format!("a client refused sockscope's certificate: trust {ca} (sockscope ca)")
 }
 
 /// Draws the status bar on one line.
 pub fn show(ui: &mut Ui, s: &Status) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(&s.source);
         let sep = |ui: &mut Ui| {
             ui.weak("·");
@@ -88,6 +105,18 @@ pub fn show(ui: &mut Ui, s: &Status) {
             theme::thousands(s.messages),
             sockscope::sink::console::human_bytes(s.bytes)
         ));
+        if s.sio_packets > 0 {
+            sep(ui);
+            ui.label(format!("{} Socket.IO packets", theme::thousands(s.sio_packets)));
+        }
+        if s.alerts > 0 {
+            sep(ui);
+            ui.label(
+                RichText::new(theme::count(s.alerts, "alert"))
+                    .color(theme::warn(ui.visuals())),
+            )
+            .on_hover_text("late pongs, missed pings and ack timeouts (filter: kind:heartbeat_alert,ack_timeout)");
+        }
         sep(ui);
         ui.label(format!("{:.0} msg/s", s.rate));
         sep(ui);
@@ -156,6 +185,23 @@ pub fn show(ui: &mut Ui, s: &Status) {
         if s.paused {
             sep(ui);
             ui.label(RichText::new("view paused (Space resumes)").strong());
+        }
+        if let Some(ca) = &s.ca_hint {
+            sep(ui);
+            ui.label(RichText::new(ca_hint_text(ca)).color(theme::warn(ui.visuals())))
+                .on_hover_text(
+                    "HTTPS clients must trust sockscope's CA to be intercepted: `sockscope ca` \
+                     prints how (or relay such hosts opaquely with --ignore-hosts)",
+                );
+        }
+        if s.exporting {
+            sep(ui);
+            ui.spinner();
+            ui.label("exporting…");
+        }
+        if let Some(n) = &s.notice {
+            sep(ui);
+            ui.label(n);
         }
         if let Some(e) = &s.error {
             sep(ui);

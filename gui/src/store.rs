@@ -1,15 +1,23 @@
 //! The GUI's data store: consumes [`Event`]s (from the live proxy or a capture file) and keeps
-//! the table rows, the connections and HTTP exchanges they belong to, and the full events for the
-//! detail pane. It knows nothing of egui; views read it, the app feeds it.
+//! the table rows, the connections and HTTP exchanges they belong to, the session layer
+//! ([`Sessions`]: clients, Engine.IO sessions, heartbeats, reconnects, ack pairs) and the full
+//! events for the detail pane. It knows nothing of egui; views read it, the app feeds it.
 //!
-//! Memory is bounded by a stated budget ([`StoreConfig`]): at most `max_rows` rows (about 100
-//! bytes each plus a preview of at most 160 characters, kept in 1 MiB text chunks), and full
-//! events (payloads, headers) for the newest `payload_budget` bytes only. What falls out is
-//! counted in [`Stats`] so the status bar can say so; it is still in the capture file.
+//! Memory is bounded by a stated budget ([`StoreConfig`]): at most `max_rows` rows (72 bytes each
+//! plus a preview of at most 160 characters, kept in 1 MiB text chunks; Socket.IO names are
+//! interned), and full events (payloads, headers) for the newest `payload_budget` bytes only.
+//! What falls out is counted in [`Stats`] so the status bar can say so; it is still in the
+//! capture file.
 
-use crate::row::{NewRow, Row, RowExt, RowKind, TextRef, row_for, session_from_url};
-use sockscope::event::{ConnId, Dir, Event, EventKind, ExchangeId, Payload};
+use crate::arena::TextArena;
+use crate::row::{F_CARRIER, NewRow, Row, RowKind, Sym, row_for};
+use crate::sessions::{CtlSample, Sessions};
+use crate::symbols::Symbols;
+use sockscope::event::{ConnId, ControlKind, Event, EventKind, ExchangeId, Payload};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+#[path = "store_track.rs"]
+mod track;
 
 /// Memory limits of a [`Store`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +39,6 @@ impl Default for StoreConfig {
 
 /// Connections tracked at most; the oldest entries are forgotten first.
 pub const MAX_CONNS: usize = 100_000;
-const CHUNK: usize = 1 << 20;
 
 /// Totals since the store was created or cleared.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,6 +51,14 @@ pub struct Stats {
     pub http_exchanges: u64,
     pub websockets: u64,
     pub anomalies: u64,
+    /// Socket.IO packets decoded (`sio_packet` records).
+    pub sio_packets: u64,
+    /// Engine.IO sessions seen.
+    pub sessions: u64,
+    /// Heartbeat alerts and ack timeouts.
+    pub alerts: u64,
+    /// TLS anomalies (a client refused sockscope's certificate, mostly).
+    pub tls_failures: u64,
     /// Sum of the `dropped` events' counts (events the proxy pipeline lost).
     pub dropped_events: u64,
     /// Rows dropped from memory to stay within `max_rows`.
@@ -68,11 +83,26 @@ pub struct ConnInfo {
     /// the relayed totals once closed.
     pub bytes: [u64; 2],
     pub http: u32,
+    /// HTTP requests that were Engine.IO long-polling.
+    pub eio_http: u32,
     /// WebSocket URLs opened on this connection (the first few).
     pub websockets: Vec<String>,
+    /// The WebSocket is an Engine.IO transport.
+    pub eio_ws: bool,
     /// `host:port` of a CONNECT tunnel.
     pub tunnel: Option<String>,
+    /// The Engine.IO sid of an upgrade WebSocket.
     pub session: Option<String>,
+}
+
+impl ConnInfo {
+    /// Everything on this connection was Engine.IO transport (the sessions panel lists it
+    /// under its session instead).
+    pub fn only_engine_io(&self) -> bool {
+        (self.http > 0 || self.eio_ws)
+            && self.http == self.eio_http
+            && (self.websockets.is_empty() || self.eio_ws)
+    }
 }
 
 /// Where the parts of one HTTP exchange are.
@@ -83,57 +113,11 @@ pub struct ExchangeInfo {
     pub response: Option<u64>,
     /// Sequence numbers of the request and response bodies (by [`Dir::index`]).
     pub bodies: [Option<u64>; 2],
-    request_row: Option<u64>,
-    response_row: Option<u64>,
-}
-
-/// Preview texts, packed into 1 MiB chunks dropped whole once no row refers to them.
-#[derive(Default)]
-struct TextArena {
-    chunks: VecDeque<String>,
-    first: u32,
-}
-
-impl TextArena {
-    fn push(&mut self, s: &str) -> TextRef {
-        let need_new = self.chunks.back().is_none_or(|c| c.len() + s.len() > CHUNK);
-        if need_new {
-            self.chunks
-                .push_back(String::with_capacity(CHUNK.max(s.len())));
-        }
-        let chunk_no = self.first + self.chunks.len() as u32 - 1;
-        let Some(c) = self.chunks.back_mut() else {
-            return TextRef::default();
-        };
-        let start = c.len() as u32;
-        c.push_str(s);
-        TextRef {
-            chunk: chunk_no,
-            start,
-            len: s.len() as u32,
-        }
-    }
-
-    fn get(&self, r: TextRef) -> &str {
-        let Some(idx) = r.chunk.checked_sub(self.first) else {
-            return "";
-        };
-        self.chunks
-            .get(idx as usize)
-            .and_then(|c| c.get(r.start as usize..(r.start + r.len) as usize))
-            .unwrap_or("")
-    }
-
-    fn drop_before(&mut self, chunk: u32) {
-        while self.first < chunk && self.chunks.len() > 1 {
-            self.chunks.pop_front();
-            self.first += 1;
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        self.chunks.iter().map(String::capacity).sum()
-    }
+    /// Ordinals of the request and response rows.
+    pub request_row: Option<u64>,
+    pub response_row: Option<u64>,
+    /// An Engine.IO long-polling exchange.
+    pub carrier: bool,
 }
 
 /// Approximate memory used by a store, by part.
@@ -142,25 +126,29 @@ pub struct MemoryUse {
     pub rows: usize,
     pub previews: usize,
     pub events: usize,
+    /// Sessions, samples, ack pairs, interned names, connections.
+    pub sessions: usize,
 }
 
 impl MemoryUse {
     pub fn total(&self) -> usize {
-        self.rows + self.previews + self.events
+        self.rows + self.previews + self.events + self.sessions
     }
 }
 
-/// Rows, connections and full events, within a memory budget.
+/// Rows, connections, sessions and full events, within a memory budget.
 pub struct Store {
     cfg: StoreConfig,
     rows: VecDeque<Row>,
     /// Ordinal (position since creation) of `rows[0]`: ordinals stay valid across eviction.
     first_ordinal: u64,
     text: TextArena,
+    symbols: Symbols,
     events: VecDeque<Event>,
     event_bytes: usize,
     conns: BTreeMap<ConnId, ConnInfo>,
     exchanges: HashMap<ExchangeId, ExchangeInfo>,
+    sessions: Sessions,
     stats: Stats,
     generation: u64,
 }
@@ -178,10 +166,12 @@ impl Store {
             rows: VecDeque::new(),
             first_ordinal: 0,
             text: TextArena::default(),
+            symbols: Symbols::default(),
             events: VecDeque::new(),
             event_bytes: 0,
             conns: BTreeMap::new(),
             exchanges: HashMap::new(),
+            sessions: Sessions::default(),
             stats: Stats::default(),
             generation: 0,
         }
@@ -245,14 +235,34 @@ impl Store {
         self.text.get(row.text)
     }
 
+    /// The name behind an interned symbol (`""` for none).
+    pub fn sym(&self, s: Sym) -> &str {
+        self.symbols.name(s)
+    }
+
+    /// The symbol of a name, if any row uses it.
+    pub fn lookup_sym(&self, name: &str) -> Option<Sym> {
+        self.symbols.lookup(name)
+    }
+
+    /// The session layer: clients, sessions, heartbeats, reconnects, ack pairs.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
     /// The full event with this sequence number, while it is within the payload budget.
     pub fn event(&self, seq: u64) -> Option<&Event> {
         let i = self.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
         self.events.get(i)
     }
 
-    /// The payload behind a row (message, control frame, or the HTTP body of a request or
-    /// response row), while it is in memory.
+    /// The full events in memory, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
+
+    /// The payload behind a row (message, control frame, Engine.IO packet, or the HTTP body of a
+    /// request or response row), while it is in memory.
     pub fn payload(&self, row: &Row) -> Option<&Payload> {
         let seq = match row.kind {
             RowKind::HttpRequest | RowKind::HttpResponse => {
@@ -265,6 +275,7 @@ impl Store {
             EventKind::WsMessage(m) => Some(&m.payload),
             EventKind::WsControl(c) => Some(&c.payload),
             EventKind::HttpBody { payload, .. } => Some(payload),
+            EventKind::EioPacket(p) => Some(&p.payload),
             _ => None,
         }
     }
@@ -279,16 +290,14 @@ impl Store {
 
     /// Approximate bytes in use.
     pub fn memory(&self) -> MemoryUse {
-        let ext: usize = self
-            .rows
-            .iter()
-            .filter_map(|r| r.ext.as_ref())
-            .map(|e| std::mem::size_of::<RowExt>() + ext_heap(e))
-            .sum();
         MemoryUse {
-            rows: self.rows.capacity() * std::mem::size_of::<Row>() + ext,
+            rows: self.rows.capacity() * std::mem::size_of::<Row>(),
             previews: self.text.bytes(),
             events: self.event_bytes,
+            sessions: self.sessions.bytes()
+                + self.symbols.bytes()
+                + self.conns.len() * (std::mem::size_of::<ConnInfo>() + 96)
+                + self.exchanges.len() * (std::mem::size_of::<ExchangeInfo>() + 16),
         }
     }
 
@@ -296,34 +305,115 @@ impl Store {
     pub fn push(&mut self, ev: Event) {
         self.stats.events += 1;
         self.track(&ev);
+        let mut made = None;
         if let Some(nr) = row_for(&ev) {
-            self.add_row(&ev, nr);
+            let size = nr.size;
+            made = Some((self.add_row(&ev, nr), size));
+        }
+        match &ev.kind {
+            EventKind::WsControl(c) => {
+                let sample = CtlSample {
+                    ts: ev.ts,
+                    dir: c.dir,
+                    pong: c.kind == ControlKind::Pong,
+                    row: made.map(|(r, _)| r.0),
+                };
+                self.sessions.ws_control_frame(ev.conn, sample);
+            }
+            k if crate::row_session::is_session_record(k) => {
+                let (ordinal, session, size) = match made {
+                    Some(((o, s), size)) => (Some(o), s, size),
+                    None => (None, Sym::NONE, 0),
+                };
+                self.sessions.observe(&ev, ordinal, session, size);
+                self.patch_carrier(&ev, ordinal);
+            }
+            _ => {}
         }
         self.event_bytes += approx_event_bytes(&ev);
         self.events.push_back(ev);
         self.evict();
     }
 
-    fn add_row(&mut self, ev: &Event, mut nr: NewRow) {
+    /// Gives the raw frame a decoded Socket.IO packet came in the packet's session, namespace
+    /// and event name, so field filters find it too when raw frames are shown.
+    fn patch_carrier(&mut self, ev: &Event, ordinal: Option<u64>) {
+        let EventKind::SioPacket(p) = &ev.kind else {
+            return;
+        };
+        let Some(src) = ordinal.and_then(|o| self.row(o)) else {
+            return;
+        };
+        let (session, ns, event) = (src.session, src.ns, src.event);
+        // WebSocket messages only: a polling packet's raw record is its HTTP body, which has no
+        // row (and the core filter does not give the request or response its packets' fields).
+        let mut raw = self.ordinal_of_seq(p.raw_seq);
+        // A binary packet's raw record is its last attachment: its name and namespace are in
+        // the text frame before the attachments (where the core filter finds them too).
+        if let Some(o) = raw
+            && self.row(o).is_some_and(|r| r.kind == RowKind::WsBinary)
+        {
+            let conn = ev.conn;
+            raw = (o.saturating_sub(64).max(self.first_ordinal)..o)
+                .rev()
+                .find(|&x| {
+                    self.row(x).is_some_and(|r| {
+                        r.conn == conn && r.kind == RowKind::WsText && r.flags & F_CARRIER != 0
+                    })
+                });
+        }
+        let first = self.first_ordinal;
+        if let Some(o) = raw
+            && let Some(r) = o
+                .checked_sub(first)
+                .and_then(|i| self.rows.get_mut(i as usize))
+            && r.flags & F_CARRIER != 0
+        {
+            r.session = session;
+            if r.event.is_none() {
+                r.ns = ns;
+                r.event = event;
+            }
+        }
+    }
+
+    /// Adds a row; returns its ordinal and interned session label.
+    fn add_row(&mut self, ev: &Event, nr: NewRow) -> (u64, Sym) {
         let ordinal = self.end_ordinal();
+        let mut flags = nr.flags;
+        let mut session = self.symbols.intern_opt(nr.session);
         if let Some(c) = self.conns.get_mut(&ev.conn) {
             c.rows += 1;
-            if let Some(s) = &c.session {
-                nr.ext.get_or_insert_with(Default::default).session = Some(s.clone());
+            let carrier = match &ev.kind {
+                EventKind::WsOpen { .. } | EventKind::WsMessage(_) => c.eio_ws,
+                EventKind::HttpRequest { url, .. } => crate::row::is_eio_url(url),
+                EventKind::HttpResponse { exchange, .. } => {
+                    self.exchanges.get(exchange).is_some_and(|x| x.carrier)
+                }
+                _ => false,
+            };
+            if carrier {
+                flags |= F_CARRIER;
             }
+        }
+        if session.is_none()
+            && !nr.kind.is_session_layer()
+            && let Some(s) = self.sessions.of_conn(ev.conn)
+        {
+            session = self.symbols.intern(&s.label);
         }
         if nr.exchange != 0
             && let Some(x) = self.exchanges.get_mut(&nr.exchange)
         {
-            if nr.kind == RowKind::HttpRequest {
-                x.request_row = Some(ordinal);
-            } else {
-                x.response_row = Some(ordinal);
+            match nr.kind {
+                RowKind::HttpRequest => x.request_row = Some(ordinal),
+                RowKind::HttpResponse => x.response_row = Some(ordinal),
+                _ => {}
             }
         }
         let text = self.text.push(&nr.preview);
         self.stats.rows += 1;
-        self.rows.push_back(Row {
+        let row = Row {
             seq: ev.seq,
             ts: ev.ts,
             conn: ev.conn,
@@ -331,123 +421,18 @@ impl Store {
             size: nr.size,
             kind: nr.kind,
             dir: nr.dir,
-            flags: nr.flags,
+            flags,
+            sub: nr.sub,
             text,
-            ext: nr.ext,
-        });
-    }
-
-    fn conn_mut(&mut self, ev: &Event) -> Option<&mut ConnInfo> {
-        if ev.conn == 0 {
-            return None;
-        }
-        if !self.conns.contains_key(&ev.conn) {
-            if self.conns.len() >= MAX_CONNS {
-                self.conns.pop_first();
-            }
-            self.conns.insert(
-                ev.conn,
-                ConnInfo {
-                    id: ev.conn,
-                    client: "?".into(),
-                    opened_ts: ev.ts,
-                    open: true,
-                    ..ConnInfo::default()
-                },
-            );
-        }
-        self.conns.get_mut(&ev.conn)
-    }
-
-    /// Updates the totals, the connection and the exchange an event belongs to.
-    fn track(&mut self, ev: &Event) {
-        match &ev.kind {
-            EventKind::ConnOpen { client, .. } => {
-                if let Some(c) = self.conn_mut(ev) {
-                    c.client = client.clone();
-                    c.opened_ts = ev.ts;
-                }
-            }
-            EventKind::ConnClose {
-                bytes_c2s,
-                bytes_s2c,
-                error,
-            } => {
-                if let Some(c) = self.conn_mut(ev) {
-                    c.open = false;
-                    c.bytes = [*bytes_c2s, *bytes_s2c];
-                    c.error = error.clone();
-                }
-            }
-            EventKind::TunnelOpen { host, port, .. } => {
-                if let Some(c) = self.conn_mut(ev) {
-                    c.tunnel = Some(format!("{host}:{port}"));
-                }
-            }
-            EventKind::HttpRequest { exchange, .. } => {
-                self.stats.http_exchanges += 1;
-                if let Some(c) = self.conn_mut(ev) {
-                    c.http += 1;
-                }
-                let x = self.exchanges.entry(*exchange).or_default();
-                x.conn = ev.conn;
-                x.request = Some(ev.seq);
-            }
-            EventKind::HttpResponse { exchange, .. } => {
-                self.exchanges.entry(*exchange).or_default().response = Some(ev.seq);
-            }
-            EventKind::HttpBody {
-                exchange, dir, len, ..
-            } => {
-                self.stats.bytes += len;
-                if let Some(c) = self.conn_mut(ev)
-                    && c.open
-                {
-                    c.bytes[dir.index()] += len;
-                }
-                let x = self.exchanges.entry(*exchange).or_default();
-                x.bodies[dir.index()] = Some(ev.seq);
-                let row = match dir {
-                    Dir::ClientToServer => x.request_row,
-                    Dir::ServerToClient => x.response_row,
-                };
-                if let Some(o) = row
-                    && let Some(i) = o.checked_sub(self.first_ordinal)
-                    && let Some(r) = self.rows.get_mut(i as usize)
-                {
-                    r.size = *len;
-                }
-            }
-            EventKind::WsOpen { url, .. } => {
-                self.stats.websockets += 1;
-                let session = session_from_url(url);
-                if let Some(c) = self.conn_mut(ev) {
-                    if c.websockets.len() < 4 {
-                        c.websockets.push(url.clone());
-                    }
-                    if session.is_some() {
-                        c.session = session;
-                    }
-                }
-            }
-            EventKind::WsMessage(m) => {
-                self.stats.ws_messages += 1;
-                self.stats.bytes += m.len;
-                if let Some(c) = self.conn_mut(ev) {
-                    c.ws_messages += 1;
-                    if c.open {
-                        c.bytes[m.dir.index()] += m.len;
-                    }
-                }
-            }
-            EventKind::Anomaly { .. } => self.stats.anomalies += 1,
-            EventKind::Dropped { count } => self.stats.dropped_events += count,
-            EventKind::TunnelClose { .. }
-            | EventKind::WsControl(_)
-            | EventKind::WsClose(_)
-            | EventKind::WsEnd { .. } => {}
-            _ => {}
-        }
+            session,
+            ns: self.symbols.intern_opt(nr.ns),
+            event: self.symbols.intern_opt(nr.event),
+            ack: nr.ack.map_or(0, |a| {
+                u32::try_from(a.saturating_add(1)).unwrap_or(u32::MAX)
+            }),
+        };
+        self.rows.push_back(row);
+        (ordinal, session)
     }
 
     fn evict(&mut self) {
@@ -457,6 +442,9 @@ impl Store {
             };
             self.first_ordinal += 1;
             self.stats.rows_evicted += 1;
+            if r.kind == RowKind::Sio {
+                self.sessions.row_evicted(self.first_ordinal - 1);
+            }
             if r.kind == RowKind::HttpRequest {
                 self.exchanges.remove(&r.exchange);
             }
@@ -472,13 +460,6 @@ impl Store {
             self.stats.payloads_evicted += 1;
         }
     }
-}
-
-fn ext_heap(e: &RowExt) -> usize {
-    [&e.event, &e.ns, &e.session]
-        .iter()
-        .map(|s| s.as_ref().map_or(0, String::capacity))
-        .sum()
 }
 
 /// Bytes an event holds, roughly: the record plus its strings and payload.

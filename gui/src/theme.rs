@@ -54,6 +54,15 @@ pub fn muted(v: &Visuals) -> Color32 {
     v.weak_text_color()
 }
 
+/// `1 client`, `3 clients`: a count with its noun (plural with an `s`).
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", thousands(n))
+    }
+}
+
 /// `1,234,567`: counts are easier to read with separators.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -75,5 +84,22 @@ mod tests {
         assert_eq!(super::thousands(999), "999");
         assert_eq!(super::thousands(1000), "1,000");
         assert_eq!(super::thousands(1234567), "1,234,567");
+    }
+}
+
+#[cfg(test)]
+mod glyphs {
+    /// Every symbol the views draw exists in the installed fonts (a missing one shows as a box).
+    #[test]
+    fn the_symbols_the_views_use_exist() {
+        use eframe::egui::{self, FontId};
+        let ctx = egui::Context::default();
+        super::install_fonts(&ctx);
+        let mut out = ctx.run_ui(Default::default(), |_| {});
+        out.textures_delta.clear();
+        for c in "↑↓→←●○×↻▲▼‖…▾▸▴·↗".chars() {
+            let has = ctx.fonts_mut(|f| f.has_glyph(&FontId::proportional(12.0), c));
+            assert!(has, "no glyph for {c:?}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The detail pane: everything about the selected row. WebSocket messages show their metadata
 //! (opcode, frames, mask key, wire vs inflated size) and payload (text, JSON tree, hex); HTTP
-//! rows show the request and the response with headers and bodies; every row can be copied as
-//! the JSON records of the capture format.
+//! rows show the request and the response with headers and bodies; Engine.IO / Socket.IO rows
+//! are shown by [`crate::view_detail_sio`]; every row can be copied as the JSON records of the
+//! capture format.
 
 use crate::row::RowKind;
 use crate::store::Store;
@@ -17,6 +18,16 @@ use sockscope::sink::console::human_bytes;
 pub enum DetailAction {
     /// Filter the table to this connection.
     FilterConn(u64),
+    /// Filter the table to this Engine.IO session (label).
+    FilterSession(String),
+    /// Filter the table to this Socket.IO namespace.
+    FilterNs(String),
+    /// Select this row (an event's ack, an ack's event).
+    Select(u64),
+    /// Show raw frames and select this one.
+    ShowRaw(u64),
+    /// Open the heartbeat timeline of this session.
+    Heartbeat(String),
 }
 
 /// View state of the pane (payload modes, parsed JSON of the selection).
@@ -25,10 +36,28 @@ pub struct DetailState {
     modes: [PayloadMode; 2],
     row: Option<u64>,
     json: Vec<(u64, Option<Value>)>,
+    args: Vec<(u64, Option<Value>)>,
 }
 
 impl DetailState {
-    fn json_for(&mut self, seq: u64, p: &Payload) -> Option<&Value> {
+    /// The display mode of the `i`-th payload of the pane.
+    pub fn mode_mut(&mut self, i: usize) -> &mut PayloadMode {
+        &mut self.modes[i.min(1)]
+    }
+
+    /// A Socket.IO packet's arguments, placeholders made readable (parsed once per selection).
+    pub fn args_for(&mut self, seq: u64, p: &sockscope::event::SioPacketRecord) -> Option<Value> {
+        if !self.args.iter().any(|(s, _)| *s == seq) {
+            self.args
+                .push((seq, crate::view_detail_sio::readable_args(p)));
+        }
+        self.args
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .and_then(|(_, v)| v.clone())
+    }
+
+    pub fn json_for(&mut self, seq: u64, p: &Payload) -> Option<&Value> {
         if !self.json.iter().any(|(s, _)| *s == seq) {
             self.json.push((seq, view_payload::parse_json(p)));
         }
@@ -48,7 +77,7 @@ fn dir_text(ui: &mut Ui, dir: Dir) {
     ui.label(RichText::new(format!("{arrow} {words}")).color(c));
 }
 
-fn kv(ui: &mut Ui, k: &str, v: impl Into<String>) {
+pub fn kv(ui: &mut Ui, k: &str, v: impl Into<String>) {
     ui.label(RichText::new(k).weak());
     ui.label(RichText::new(v.into()).monospace());
     ui.end_row();
@@ -90,15 +119,22 @@ pub fn show(
     if st.row != Some(o) {
         st.row = Some(o);
         st.json.clear();
+        st.args.clear();
     }
     let mut action = None;
+    let session_layer = row.kind.is_session_layer();
+    if session_layer {
+        action = crate::view_detail_sio::header(ui, store, &row, store.event(row.seq));
+    }
     ui.horizontal(|ui| {
         let color = if row.kind == RowKind::Anomaly {
             theme::warn(ui.visuals())
         } else {
             ui.visuals().strong_text_color()
         };
-        ui.label(RichText::new(row.kind.label()).strong().color(color));
+        if !session_layer {
+            ui.label(RichText::new(row.kind.label()).strong().color(color));
+        }
         if let Some(d) = row.dir {
             dir_text(ui, d);
         }
@@ -131,6 +167,17 @@ pub fn show(
         {
             ui.ctx().copy_text(j);
         }
+        if let Some(sockscope::event::EventKind::SioPacket(p)) =
+            store.event(row.seq).map(|e| &e.kind)
+            && let Some(args) = crate::row_session::sio_args(p)
+            && ui
+                .button("Copy arguments")
+                .on_hover_text("the packet's data as JSON (binary attachments as placeholders)")
+                .clicked()
+            && let Ok(t) = serde_json::to_string_pretty(&args)
+        {
+            ui.ctx().copy_text(t);
+        }
         if let Some(p) = store.payload(&row) {
             let text = match p {
                 Payload::Text(t) => Some(t.clone()),
@@ -158,14 +205,23 @@ pub fn show(
         ui.label(RichText::new(store.preview(&row)).monospace());
         return action;
     };
-    ScrollArea::vertical()
+    let inner = ScrollArea::vertical()
         .id_salt("detail-scroll")
         .auto_shrink([false, false])
-        .show(ui, |ui| event_body(ui, st, store, ev));
-    action
+        .show(ui, |ui| {
+            if session_layer {
+                crate::view_detail_sio::body(ui, st, store, o, &row, ev)
+            } else {
+                event_body(ui, st, store, ev);
+                None
+            }
+        })
+        .inner;
+    action.or(inner)
 }
 
-fn event_body(ui: &mut Ui, st: &mut DetailState, store: &Store, ev: &Event) {
+/// The body of the pane for a raw record (also shown as the raw frame of a decoded packet).
+pub fn event_body(ui: &mut Ui, st: &mut DetailState, store: &Store, ev: &Event) {
     let id = Id::unique(("detail", ev.seq));
     match &ev.kind {
         EventKind::WsMessage(m) => {

@@ -77,9 +77,9 @@ pub fn show(ui: &mut Ui, source: &Source) {
             ui.add_space(12.0);
             if matches!(live.config.mode, Mode::Explicit) {
                 ui.weak(
-                    "HTTPS and wss:// travel through CONNECT tunnels and show as tunnels \
-                     (their content is not decrypted yet). Node's ws and socket.io-client need \
-                     a proxy agent; --reverse is often simpler for Node apps.",
+                    "HTTPS and wss:// are decrypted when the client trusts sockscope's CA \
+                     (`sockscope ca` says how), and show as opaque tunnels otherwise. Node's ws \
+                     and socket.io-client need a proxy agent; --reverse is often simpler for Node apps.",
                 );
             }
             if let Some(p) = &live.save {
@@ -96,5 +96,8 @@ pub fn show(ui: &mut Ui, source: &Source) {
     }
     ui.add_space(12.0);
     ui.separator();
-    ui.weak("Ctrl+F filter · Space pause · ↑/↓ select · End follow · Esc clear selection");
+    ui.weak(
+        "Ctrl+F filter · Space pause · ↑/↓ select · A event ↔ ack · End follow · Esc clear \
+         selection · Ctrl+O open a capture · Ctrl+S export",
+    );
 }

@@ -141,7 +141,8 @@ pub fn hex_line(data: &[u8], line: usize) -> String {
     s
 }
 
-fn hex_dump(ui: &mut Ui, id: Id, data: &[u8]) {
+/// A virtualized hex dump (16 bytes a line, only the visible lines laid out).
+pub fn hex_dump(ui: &mut Ui, id: Id, data: &[u8]) {
     if data.is_empty() {
         ui.weak("(empty)");
         return;

@@ -1,9 +1,11 @@
 //! The message table: one row per event in the filtered view, virtualized (only the visible rows
 //! are laid out, whatever the count), with follow mode: on until the user scrolls up, then a
-//! "↓ N new" pill brings them back. Selecting a row never scrolls.
+//! "↓ N new" pill brings them back. Selecting a row never scrolls. Columns: time, direction,
+//! connection, Engine.IO session, Socket.IO namespace, kind, event name (or packet type), ack
+//! id, size, preview. Warnings carry a tooltip naming the problem.
 
 use crate::index::RowIndex;
-use crate::row::{F_ERROR, Row, RowKind};
+use crate::row::{Row, RowKind, eio_packet_name, sio_packet_name};
 use crate::store::Store;
 use crate::theme;
 use eframe::egui::{
@@ -22,6 +24,8 @@ pub struct TableState {
     pub seen: usize,
     /// Bring this view position into view on the next frame (keyboard navigation).
     pub scroll_to: Option<usize>,
+    /// Center the row brought into view (a jump to a row elsewhere, rather than a step).
+    pub center: bool,
     /// Jump to the newest row on the next frame (follow mode resumed).
     pub jump_to_end: bool,
     last_offset: f32,
@@ -33,6 +37,7 @@ impl Default for TableState {
             follow: true,
             seen: 0,
             scroll_to: None,
+            center: false,
             jump_to_end: false,
             last_offset: 0.0,
         }
@@ -83,6 +88,12 @@ pub fn show(
 ) -> Option<u64> {
     let row_h = row_height(ui);
     let visuals = ui.visuals().clone();
+    // `12:00:01.234` in the monospace font, whatever the zoom.
+    let mono = egui::TextStyle::Monospace.resolve(ui.style());
+    let digit = ui.fonts_mut(|f| f.glyph_width(&mono, '0'));
+    let time_w = digit * 12.0 + 8.0;
+    // The longest kind label (`session end`, `ack timeout`).
+    let kind_w = digit * 11.0 + 8.0;
     let mut clicked = None;
     let mut builder = TableBuilder::new(ui)
         .id_salt("messages")
@@ -93,23 +104,40 @@ pub fn show(
         .animate_scrolling(false)
         .stick_to_bottom(st.follow)
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(Column::exact(96.0))
-        .column(Column::exact(16.0))
-        .column(Column::exact(52.0))
-        .column(Column::exact(80.0))
-        .column(Column::exact(76.0))
+        .column(Column::exact(time_w))
+        .column(Column::exact(14.0))
+        .column(Column::exact(34.0))
+        .column(Column::exact(30.0))
+        .column(Column::exact(48.0))
+        .column(Column::exact(kind_w))
+        .column(Column::exact(84.0))
+        .column(Column::exact(26.0))
+        .column(Column::exact(60.0))
         .column(Column::remainder().clip(true));
     let jumped = st.jump_to_end || st.scroll_to.is_some();
     if st.jump_to_end && len > 0 {
         builder = builder.scroll_to_row(len - 1, Some(Align::BOTTOM));
     } else if let Some(i) = st.scroll_to {
-        builder = builder.scroll_to_row(i, None);
+        let align = st.center.then_some(Align::Center);
+        builder = builder.scroll_to_row(i, align);
     }
     st.jump_to_end = false;
     st.scroll_to = None;
+    st.center = false;
     let out = builder
         .header(row_h, |mut h| {
-            for title in ["time (UTC)", "", "conn", "kind", "size", "preview"] {
+            for title in [
+                "time (UTC)",
+                "",
+                "conn",
+                "sess",
+                "ns",
+                "kind",
+                "event",
+                "ack",
+                "size",
+                "preview",
+            ] {
                 h.col(|ui| {
                     ui.add(Label::new(RichText::new(title).strong()).selectable(false));
                 });
@@ -129,8 +157,8 @@ pub fn show(
                 if resp.clicked() {
                     clicked = Some(o);
                 }
-                if r.kind == RowKind::Anomaly || r.flags & F_ERROR != 0 {
-                    resp.on_hover_text(store.preview(r));
+                if r.is_warning() {
+                    resp.on_hover_text(tooltip(r, store));
                 }
             });
         });
@@ -169,9 +197,47 @@ pub fn show(
     clicked
 }
 
+/// What a warning row's tooltip says: the problem, and what it usually means.
+pub fn tooltip(r: &Row, store: &Store) -> String {
+    let what = store.preview(r);
+    let why = match r.kind {
+        RowKind::HeartbeatAlert if what.starts_with("late pong") => {
+            "The server closes a session whose pong does not come within pingTimeout \
+             (\"ping timeout\"); a busy client event loop or a stalled network are the usual causes."
+        }
+        RowKind::HeartbeatAlert => {
+            "The client closes a session that gets no ping within pingInterval + pingTimeout; \
+             the server or the network stalled."
+        }
+        RowKind::AckTimeout => {
+            "The event asked for an acknowledgement that did not come: the other side has no \
+             handler calling the callback, or it failed. A later ack is still paired, marked late."
+        }
+        RowKind::SessionClose => "The session did not end normally (see the detail pane).",
+        RowKind::Sio => "The packet was decoded with a problem (see the detail pane).",
+        RowKind::Anomaly => "The traffic was relayed unchanged; only its decoding failed.",
+        _ => "",
+    };
+    if why.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}\n\n{why}")
+    }
+}
+
+/// The text of the event column: the Socket.IO event name, else the packet type.
+pub fn event_cell(r: &Row, store: &Store) -> String {
+    match r.kind {
+        RowKind::Sio if !r.event.is_none() => store.sym(r.event).to_string(),
+        RowKind::Sio => sio_packet_name(r.sub).to_ascii_uppercase(),
+        RowKind::Eio => eio_packet_name(r.sub).to_string(),
+        _ => store.sym(r.event).to_string(),
+    }
+}
+
 fn row_cells(tr: &mut egui_extras::TableRow<'_, '_>, r: &Row, store: &Store, v: &egui::Visuals) {
-    let muted = r.kind.is_muted().then(|| theme::muted(v));
-    let warn = (r.kind == RowKind::Anomaly || r.flags & F_ERROR != 0).then(|| theme::warn(v));
+    let muted = r.is_muted().then(|| theme::muted(v));
+    let warn = r.is_warning().then(|| theme::warn(v));
     let dir_c = r.dir.map(|d| theme::dir_color(v, d));
     tr.col(|ui| cell(ui, format_time_of_day(r.ts), muted));
     tr.col(|ui| cell(ui, r.dir.map(theme::arrow).unwrap_or(""), dir_c));
@@ -183,7 +249,14 @@ fn row_cells(tr: &mut egui_extras::TableRow<'_, '_>, r: &Row, store: &Store, v: 
         };
         cell(ui, c, muted);
     });
+    tr.col(|ui| cell(ui, store.sym(r.session), muted));
+    tr.col(|ui| cell(ui, store.sym(r.ns), muted));
     tr.col(|ui| cell(ui, r.kind.label(), warn.or(muted).or(dir_c)));
+    tr.col(|ui| cell(ui, event_cell(r, store), warn.or(muted)));
+    tr.col(|ui| {
+        let a = r.ack_id().map(|a| a.to_string()).unwrap_or_default();
+        cell(ui, a, muted);
+    });
     tr.col(|ui| {
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             let s = if r.size == 0 && !has_payload(r.kind) {
@@ -194,14 +267,7 @@ fn row_cells(tr: &mut egui_extras::TableRow<'_, '_>, r: &Row, store: &Store, v: 
             cell(ui, s, muted);
         });
     });
-    tr.col(|ui| {
-        let mut text = String::new();
-        if let Some(e) = r.ext.as_deref().and_then(|x| x.event.as_deref()) {
-            text.push_str(&format!("[{e}] "));
-        }
-        text.push_str(store.preview(r));
-        cell(ui, text, warn.or(muted));
-    });
+    tr.col(|ui| cell(ui, store.preview(r), warn.or(muted)));
 }
 
 fn has_payload(k: RowKind) -> bool {
@@ -213,5 +279,7 @@ fn has_payload(k: RowKind) -> bool {
             | RowKind::Pong
             | RowKind::HttpRequest
             | RowKind::HttpResponse
+            | RowKind::Sio
+            | RowKind::Eio
     )
 }

@@ -41,7 +41,7 @@ fn rows_are_shown() {
     let h = seeded();
     h.get_by_label("GET http://127.0.0.1:3000/api/users");
     h.get_by_label_contains("200 OK");
-    h.get_by_label("[chat] 42[\"chat\",{\"from\":\"ana\",\"text\":\"hello world\"}]");
+    h.get_by_label("42[\"chat\",{\"from\":\"ana\",\"text\":\"hello world\"}]");
     h.get_by_label("00 9f ff 10 42");
     h.get_by_role_and_label(Role::Label, "ws: reserved opcode 0x3");
     h.get_by_label("close 1000 \"bye\"");
@@ -296,13 +296,13 @@ fn a_capture_file_opens_and_a_bad_line_is_reported() {
         Default::default(),
     ));
     for _ in 0..50 {
-        if h.query_by_label_contains("line 10").is_some() {
+        if h.query_by_label_contains(":10: not a json").is_some() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         h.run();
     }
-    h.get_by_label_contains("line 10: expected value");
+    h.get_by_label_contains(":10: not a json record: expected value");
     h.get_by_label("GET http://127.0.0.1:3000/api/users");
     h.get_by_label_contains("hello world");
     assert!(

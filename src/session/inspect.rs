@@ -137,16 +137,7 @@ fn count(records: &mut BTreeMap<String, u64>, out: &mut Vec<(u64, EventKind)>) {
     for (_, kind) in out.drain(..) {
         let key = match &kind {
             EventKind::Anomaly { layer, .. } => format!("anomaly/{layer}"),
-            EventKind::EioPacket(_) => "eio_packet".into(),
-            EventKind::SioPacket(_) => "sio_packet".into(),
-            EventKind::SessionOpen(_) => "session_open".into(),
-            EventKind::SessionUpgrade(_) => "session_upgrade".into(),
-            EventKind::SessionClose(_) => "session_close".into(),
-            EventKind::Heartbeat(_) => "heartbeat".into(),
-            EventKind::HeartbeatAlert(_) => "heartbeat_alert".into(),
-            EventKind::AckTimeout(_) => "ack_timeout".into(),
-            EventKind::ClientOpen(_) => "client_open".into(),
-            EventKind::Reconnect(_) => "reconnect".into(),
+            k if k.is_derived() => k.type_name().to_string(),
             _ => "other".into(),
         };
         *records.entry(key).or_default() += 1;

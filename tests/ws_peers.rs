@@ -1,7 +1,9 @@
-//! WebSockets between Node `ws` peers through sockscope: reverse mode and explicit mode (the
-//! client's agent is https-proxy-agent, so CONNECT), with permessage-deflate on (threshold 0:
-//! every message compressed, including one sent in 3 fragments) and off. The client checks every
-//! echo; the capture must show every message decoded in both directions.
+//! WebSockets between real peers through sockscope, for two independent implementations: Node
+//! `ws` (its agent is https-proxy-agent in explicit mode, so CONNECT; permessage-deflate with
+//! threshold 0: every message compressed, including one sent in 3 fragments) and Python
+//! `websockets` (`proxy=` uses CONNECT; deflate is the library default). Reverse mode and explicit
+//! mode, deflate on and off. The client checks every echo; the server reports what it received;
+//! the capture must show every message decoded in both directions.
 
 mod common;
 
@@ -9,16 +11,33 @@ use common::ws::{Expect, check_capture, sent_list};
 use common::*;
 use std::time::Duration;
 
+/// Which implementation plays client and server.
+#[derive(Clone, Copy)]
+enum Lang {
+    Node,
+    Python,
+}
+
+impl Lang {
+    /// Starts `NAME.js` or `NAME.py` from the peers directory.
+    fn peer(self, name: &str, args: &[&str]) -> Peer {
+        match self {
+            Lang::Node => Peer::node(&format!("{name}.js"), args),
+            Lang::Python => Peer::python(&format!("{name}.py"), args),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Reverse,
     Explicit,
 }
 
-fn run(mode: Mode, deflate: bool) {
+fn run(lang: Lang, mode: Mode, deflate: bool) {
     let compression = if deflate { "deflate" } else { "none" };
-    let mut server = Peer::node(
-        "ws_echo_server.js",
+    let mut server = lang.peer(
+        "ws_echo_server",
         &["--port", "0", "--compression", compression],
     );
     let port = server.wait_ready();
@@ -35,7 +54,7 @@ fn run(mode: Mode, deflate: bool) {
     if let Some(p) = &proxy_arg {
         args.extend(["--proxy", p.as_str()]);
     }
-    let result = Peer::node("ws_client.js", &args).finish();
+    let result = lang.peer("ws_client", &args).finish();
     assert_eq!(
         result["ok"], true,
         "every echo intact at the client: {result}"
@@ -90,20 +109,40 @@ fn run(mode: Mode, deflate: bool) {
 
 #[test]
 fn node_reverse_deflate() {
-    run(Mode::Reverse, true);
+    run(Lang::Node, Mode::Reverse, true);
 }
 
 #[test]
 fn node_reverse_no_compression() {
-    run(Mode::Reverse, false);
+    run(Lang::Node, Mode::Reverse, false);
 }
 
 #[test]
 fn node_explicit_connect_deflate() {
-    run(Mode::Explicit, true);
+    run(Lang::Node, Mode::Explicit, true);
 }
 
 #[test]
 fn node_explicit_connect_no_compression() {
-    run(Mode::Explicit, false);
+    run(Lang::Node, Mode::Explicit, false);
+}
+
+#[test]
+fn python_reverse_deflate() {
+    run(Lang::Python, Mode::Reverse, true);
+}
+
+#[test]
+fn python_reverse_no_compression() {
+    run(Lang::Python, Mode::Reverse, false);
+}
+
+#[test]
+fn python_explicit_connect_deflate() {
+    run(Lang::Python, Mode::Explicit, true);
+}
+
+#[test]
+fn python_explicit_connect_no_compression() {
+    run(Lang::Python, Mode::Explicit, false);
 }

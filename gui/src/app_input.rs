@@ -1,0 +1,170 @@
+//! Keyboard shortcuts and the toolbar of [`super::SockscopeApp`] (split out to keep files short).
+
+use super::{SockscopeApp, Source};
+use crate::theme;
+use eframe::egui::{Id, Key, Modifiers, Panel, RichText, TextEdit, Ui};
+
+const FILTER_ID: &str = "filter";
+
+impl SockscopeApp {
+    pub(super) fn handle_keys(&mut self, ui: &Ui) {
+        let ctx = ui.ctx().clone();
+        let filter_id = Id::unique(FILTER_ID);
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
+            ctx.memory_mut(|m| m.request_focus(filter_id));
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::O)) {
+            self.open_visible = true;
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::S)) {
+            self.export_visible = true;
+        }
+        let typing = ctx.egui_wants_keyboard_input();
+        if typing {
+            if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+                ctx.memory_mut(|m| m.surrender_focus(filter_id));
+            }
+            return;
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Space)) {
+            self.set_paused(!self.paused());
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+            self.selected = None;
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::A))
+            && let Some(l) = self
+                .selected
+                .and_then(|o| self.store.sessions().ack_link(o))
+        {
+            self.select(l.other);
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) && self.selected.is_none()
+        {
+            // Enter opens the detail of the row in view (the selection's, if any, shows already).
+            self.selected = self
+                .index
+                .get(self.view_len().saturating_sub(1), &self.store);
+        }
+        let len = self.view_len();
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::End)) {
+            self.table.set_follow(true, len);
+        }
+        let down = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown));
+        let up = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp));
+        if (up || down) && len > 0 {
+            let cur = self
+                .selected
+                .and_then(|o| self.index.position(o, &self.store))
+                .filter(|&p| p < len);
+            let next = match (cur, down) {
+                (None, true) => 0,
+                (None, false) => len - 1,
+                (Some(p), true) => (p + 1).min(len - 1),
+                (Some(p), false) => p.saturating_sub(1),
+            };
+            self.selected = self.index.get(next, &self.store);
+            self.table.scroll_to = Some(next);
+        }
+    }
+
+    pub(super) fn toolbar(&mut self, ui: &mut Ui) {
+        Panel::top("toolbar").show(ui, |ui| {
+            ui.add_space(2.0);
+            ui.horizontal(|ui| {
+                let live = !matches!(self.source, Source::Static);
+                let (dot, text) = match (&self.source, self.paused()) {
+                    (_, true) => ("‖", "Paused"),
+                    (Source::Live(_), false) => ("●", "Recording"),
+                    (Source::Capture(c), false) if c.reader.follow => ("●", "Following"),
+                    _ => ("", ""),
+                };
+                if live && !text.is_empty() {
+                    let color = if self.paused() {
+                        theme::muted(ui.visuals())
+                    } else {
+                        ui.visuals().error_fg_color
+                    };
+                    ui.label(RichText::new(format!("{dot} {text}")).color(color));
+                }
+                let pause = if self.paused() { "Resume" } else { "Pause" };
+                if ui
+                    .button(pause)
+                    .on_hover_text("freeze the table while traffic keeps being recorded (Space)")
+                    .clicked()
+                {
+                    self.set_paused(!self.paused());
+                }
+                if ui
+                    .button("Clear")
+                    .on_hover_text("forget every row shown (the capture file keeps them)")
+                    .clicked()
+                {
+                    self.store.clear();
+                    self.selected = None;
+                    self.paused_at = self.paused_at.map(|_| self.store.end_ordinal());
+                    self.rate.reset();
+                }
+                if ui
+                    .button("Open…")
+                    .on_hover_text("open a capture: NDJSON or HAR (Ctrl+O)")
+                    .clicked()
+                {
+                    self.open_visible = true;
+                }
+                if ui
+                    .button("Export…")
+                    .on_hover_text("export as HAR or NDJSON: everything, the filter, or a session (Ctrl+S)")
+                    .clicked()
+                {
+                    self.export_visible = true;
+                }
+                let mut follow = self.table.follow;
+                if ui
+                    .toggle_value(&mut follow, "Follow")
+                    .on_hover_text("keep the newest row in view (End)")
+                    .changed()
+                {
+                    let len = self.view_len();
+                    self.table.set_follow(follow, len);
+                }
+                ui.separator();
+                let l = ui.label("Filter:");
+                let r = ui.add(
+                    TextEdit::singleline(&mut self.filter_text)
+                        .id(Id::unique(FILTER_ID))
+                        .hint_text("text  /regex/  event:chat  ns:/admin  session:s3  dir:↑  kind:sio  (Ctrl+F)")
+                        .desired_width(360.0),
+                );
+                let r = r.labelled_by(l.id);
+                if r.changed() {
+                    self.apply_filter();
+                }
+                let mut show_noise = !self.hide_noise;
+                if ui
+                    .checkbox(&mut show_noise, "ping/pong & conn")
+                    .on_hover_text("show ping/pong frames and connection open/close rows")
+                    .changed()
+                {
+                    self.hide_noise = !show_noise;
+                    self.apply_filter();
+                }
+                let mut raw = self.show_raw;
+                if ui
+                    .checkbox(&mut raw, "raw frames")
+                    .on_hover_text(
+                        "also show the WebSocket messages and long-polling requests that carried \
+                         decoded Engine.IO / Socket.IO packets (each packet's detail shows its frame)",
+                    )
+                    .changed()
+                {
+                    self.set_show_raw(raw);
+                }
+                if let Some(e) = &self.filter_error {
+                    ui.label(RichText::new(e).color(theme::error(ui.visuals())));
+                }
+            });
+            ui.add_space(2.0);
+        });
+    }
+}

@@ -1,0 +1,395 @@
+//! End to end under Xvfb: the real `sockscope-gui` binary opens its window on a virtual display
+//! with the proxy listening (reverse mode in front of the socket.io 4 lab server,
+//! `tests/peers/node/sio-lab-server.js`, short heartbeat timers) and saving a capture; real
+//! socket.io-client runs (`sio-lab-client.js`: namespaces, acks, Buffers, then a heartbeat
+//! timeout and a reconnect) go through it. The window's test hooks report what its store holds
+//! and save a screenshot; the test checks that the window received and decoded the traffic (the
+//! event names, sessions, the reconnect, the late pong), that it agrees with the capture the
+//! proxy saved, and that the screenshot is a real PNG of the window.
+//!
+//! Needs `xvfb-run` with Mesa's GL and the node peers: `scripts/test.sh` installs both (apt
+//! packages xvfb xauth libxcursor1 libxi6 libxkbcommon-x11-0 libegl1 libegl-mesa0
+//! libgl1-mesa-dri; `npm ci` in tests/peers/node). Without them the test fails saying so.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+];
+
+/// A child process group, killed (the whole group) on drop.
+struct Group {
+    child: Child,
+    name: &'static str,
+    lines: Receiver<String>,
+    err: Receiver<String>,
+}
+
+impl Group {
+    fn spawn(name: &'static str, mut c: Command) -> Group {
+        for v in PROXY_VARS {
+            c.env_remove(v);
+        }
+        let mut child = c
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let lines = drain(child.stdout.take().expect("stdout"));
+        let err = drain(child.stderr.take().expect("stderr"));
+        Group {
+            child,
+            name,
+            lines,
+            err,
+        }
+    }
+
+    /// Waits for a line (stdout or stderr) containing `needle`; returns it.
+    fn wait_line(&mut self, needle: &str, limit: Duration, seen: &mut Vec<String>) -> String {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            for rx in [&self.lines, &self.err] {
+                while let Ok(l) = rx.try_recv() {
+                    seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                self.collect(seen);
+                panic!(
+                    "{} exited ({status}) before printing {needle:?}; output:\n{}",
+                    self.name,
+                    seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.collect(seen);
+        panic!(
+            "{} did not print {needle:?} within {limit:?}; output:\n{}",
+            self.name,
+            seen.join("\n")
+        );
+    }
+
+    fn collect(&self, seen: &mut Vec<String>) {
+        for rx in [&self.lines, &self.err] {
+            seen.extend(rx.try_iter());
+        }
+    }
+
+    /// Waits for a successful exit; returns the last JSON line of stdout.
+    fn finish(mut self, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            self.collect(&mut seen);
+            match self.child.try_wait() {
+                Ok(Some(s)) if s.success() => break,
+                Ok(Some(s)) => panic!("{} failed ({s}):\n{}", self.name, seen.join("\n")),
+                _ if Instant::now() > deadline => panic!(
+                    "{} did not finish within {limit:?}:\n{}",
+                    self.name,
+                    seen.join("\n")
+                ),
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        self.collect(&mut seen);
+        seen.iter()
+            .rev()
+            .find_map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()
+                    .filter(Value::is_object)
+            })
+            .unwrap_or_else(|| panic!("{} printed no JSON result:\n{}", self.name, seen.join("\n")))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // The whole group: xvfb-run, Xvfb and the app (or node and its children).
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn drain<R: std::io::Read + Send + 'static>(r: R) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(r).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    rx
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn node_dir() -> PathBuf {
+    let d = std::env::var_os("SOCKSCOPE_TEST_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tests/peers/node"));
+    assert!(
+        d.join("node_modules/socket.io-client/package.json")
+            .exists(),
+        "the Node test peers are missing ({}): run scripts/test.sh first, it runs npm ci there",
+        d.join("node_modules").display()
+    );
+    d
+}
+
+fn node(dir: &Path, script: &str, args: &[&str]) -> Command {
+    let n = std::env::var_os("SOCKSCOPE_TEST_NODE").unwrap_or_else(|| "node".into());
+    let mut c = Command::new(n);
+    c.arg(dir.join(script)).args(args).current_dir(dir);
+    c
+}
+
+fn require_xvfb() {
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "command -v xvfb-run && command -v Xvfb && command -v xauth",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "xvfb-run, Xvfb or xauth is missing: this end-to-end test opens the GUI on a virtual display. \
+         Run scripts/test.sh (it installs the apt packages xvfb xauth libxcursor1 libxi6 \
+         libxkbcommon-x11-0 libegl1 libegl-mesa0 libgl1-mesa-dri)"
+    );
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read_json(p: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+}
+
+#[test]
+fn the_window_shows_live_socketio_traffic_through_its_proxy() {
+    require_xvfb();
+    let nodes = node_dir();
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("sockscope-gui-e2e-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).expect("temp dir");
+    let (capture, report, shot) = (
+        dir.0.join("cap.ndjson"),
+        dir.0.join("report.json"),
+        dir.0.join("window.png"),
+    );
+
+    let mut server = Group::spawn(
+        "sio-lab-server.js",
+        node(
+            &nodes,
+            "sio-lab-server.js",
+            &[
+                "--port",
+                "0",
+                "--ping-interval",
+                "300",
+                "--ping-timeout",
+                "200",
+            ],
+        ),
+    );
+    let mut seen = Vec::new();
+    let ready = server.wait_line("READY ", Duration::from_secs(30), &mut seen);
+    let port = ready.trim_start_matches("READY ").trim().to_string();
+
+    let mut gui = Command::new("xvfb-run");
+    gui.args(["-a", "-s", "-screen 0 1400x900x24"])
+        .arg(env!("CARGO_BIN_EXE_sockscope-gui"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--reverse",
+            &format!("http://127.0.0.1:{port}"),
+            "--save",
+        ])
+        .arg(&capture)
+        .env("SOCKSCOPE_HOME", dir.0.join("home"))
+        .env("SOCKSCOPE_GUI_REPORT", &report)
+        .env("SOCKSCOPE_GUI_SCREENSHOT", &shot)
+        .env("SOCKSCOPE_GUI_QUIT_FILE", dir.0.join("quit"));
+    let mut gui = Group::spawn("sockscope-gui under xvfb-run", gui);
+    let mut gui_out = Vec::new();
+    let banner = gui.wait_line(
+        "proxy listening on http://",
+        Duration::from_secs(60),
+        &mut gui_out,
+    );
+    let addr = banner
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|r| r.split([',', ' ']).next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_string();
+    // The window must really be open (not the headless fallback): it writes its report.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read_json(&report).is_none() {
+        gui.collect(&mut gui_out);
+        assert!(
+            Instant::now() < deadline
+                && !gui_out
+                    .iter()
+                    .any(|l| l.contains("cannot open a window") || l.contains("headless")),
+            "the GUI window did not start under Xvfb; its output:\n{}",
+            gui_out.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let url = format!("http://{addr}");
+    let basic = Group::spawn(
+        "sio-lab-client.js basic",
+        node(
+            &nodes,
+            "sio-lab-client.js",
+            &["--url", &url, "--scenario", "basic"],
+        ),
+    )
+    .finish(Duration::from_secs(90));
+    assert_eq!(basic["ok"], true, "{basic}");
+    let hb = Group::spawn(
+        "sio-lab-client.js heartbeat",
+        node(
+            &nodes,
+            "sio-lab-client.js",
+            &["--url", &url, "--scenario", "heartbeat"],
+        ),
+    )
+    .finish(Duration::from_secs(90));
+    assert_eq!(hb["ok"], true, "{hb}");
+
+    // What the window holds, once every session has ended.
+    let want = ["echo", "bin", "ask", "question", "welcome"];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let r = read_json(&report).unwrap_or(Value::Null);
+        let names: Vec<&str> = r["event_names"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let sessions = r["sessions"].as_array().cloned().unwrap_or_default();
+        let done = want.iter().all(|w| names.contains(w))
+            && sessions.len() >= 3
+            && sessions.iter().all(|s| !s["closed"].is_null())
+            && r["reconnects"].as_u64() >= Some(1);
+        if done {
+            break r;
+        }
+        gui.collect(&mut gui_out);
+        assert!(
+            Instant::now() < deadline,
+            "the window never showed it all; last report:\n{r:#}\nGUI output:\n{}",
+            gui_out.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(r["frames"].as_u64() >= Some(3), "{r}");
+    assert!(r["sio_packets"].as_u64() >= Some(20), "{r}");
+    let sessions = r["sessions"].as_array().cloned().unwrap_or_default();
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s["closed"] == "ping_timeout" && s["alerts"].as_u64() >= Some(1)),
+        "a late pong and a ping timeout: {r:#}"
+    );
+    assert!(
+        sessions.iter().any(|s| s["transports"] == "poll→ws"),
+        "{r:#}"
+    );
+
+    // The window agrees with the capture its proxy saved.
+    let text = std::fs::read_to_string(&capture).expect("the capture was saved");
+    let sio: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "sio_packet")
+        .collect();
+    assert_eq!(
+        r["sio_packets"].as_u64(),
+        Some(sio.len() as u64),
+        "every decoded packet reached the window"
+    );
+
+    // And it rendered: a screenshot of the window, taken by the window.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !shot.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot {}: {e}", shot.display()));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let (w, h) = (
+        u32::from_be_bytes([png[16], png[17], png[18], png[19]]),
+        u32::from_be_bytes([png[20], png[21], png[22], png[23]]),
+    );
+    assert!(w >= 700 && h >= 400, "a window-sized screenshot: {w}x{h}");
+    if let Some(keep) = std::env::var_os("SOCKSCOPE_E2E_SCREENSHOT") {
+        let _ = std::fs::copy(&shot, keep);
+    }
+    // Close the window as a user would; xvfb-run then ends its X server.
+    std::fs::write(dir.0.join("quit"), b"").expect("quit file");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        match gui.child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            _ if Instant::now() > deadline => break None,
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    gui.collect(&mut gui_out);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the window did not close cleanly ({status:?}):\n{}",
+        gui_out.join("\n")
+    );
+    drop(server);
+}
