@@ -291,11 +291,12 @@ fn a_capture_without_session_records_is_decoded_on_opening() {
     }
     std::fs::write(&path, text).expect("write");
     let reader = sockscope_gui::capture::open(&path, false, || {}).expect("open");
-    let mut h = harness(SockscopeApp::new(
+    let mut h = reading(SockscopeApp::new(
         Source::capture(reader),
         Default::default(),
     ));
-    wait_for(&mut h, "Socket.IO decoded on opening");
+    wait_for(&mut h, "(complete)");
+    h.get_by_label_contains("Socket.IO decoded on opening (renumbered)");
     assert_eq!(h.state().store().stats().sio_packets, 124);
     assert_eq!(h.state().store().sessions().sessions().len(), 3);
     assert!(shows(&h, "SIO") > 5);
