@@ -289,6 +289,7 @@ fn a_capture_without_session_records_is_decoded_on_opening() {
         text.push_str(&serde_json::to_string(&ev).expect("json"));
         text.push('\n');
     }
+    text.push_str("{\"type\":\"capture_end\"}\n");
     std::fs::write(&path, text).expect("write");
     let reader = sockscope_gui::capture::open(&path, false, || {}).expect("open");
     let mut h = reading(SockscopeApp::new(
