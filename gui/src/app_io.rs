@@ -126,12 +126,12 @@ impl SockscopeApp {
                 let p = c.reader.path.display().to_string();
                 let state = if c.reader.follow && c.error.is_none() {
                     "following"
+                } else if !c.done || !c.pending.is_empty() {
+                    "reading…"
                 } else if c.complete {
                     "complete"
-                } else if c.done {
-                    "incomplete: no capture_end record"
                 } else {
-                    "reading…"
+                    "incomplete: no capture_end record"
                 };
                 s.source = format!("capture {p} ({state})");
                 if c.deriving {

@@ -346,17 +346,29 @@ fn the_window_shows_live_socketio_traffic_through_its_proxy() {
         "{r:#}"
     );
 
-    // The window agrees with the capture its proxy saved.
-    let text = std::fs::read_to_string(&capture).expect("the capture was saved");
-    let sio: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == "sio_packet")
-        .collect();
+    // The window agrees with the capture its proxy saved (the file is flushed every 100 ms, so
+    // give it a moment to catch up with the window).
+    let count_sio = || -> usize {
+        std::fs::read_to_string(&capture)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["type"] == "sio_packet")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut in_file, mut in_window) =
+        (count_sio(), r["sio_packets"].as_u64().unwrap_or(0) as usize);
+    while in_file != in_window && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        in_file = count_sio();
+        in_window = read_json(&report)
+            .and_then(|r| r["sio_packets"].as_u64())
+            .unwrap_or(0) as usize;
+    }
     assert_eq!(
-        r["sio_packets"].as_u64(),
-        Some(sio.len() as u64),
-        "every decoded packet reached the window"
+        in_window, in_file,
+        "every decoded packet of the capture reached the window"
     );
 
     // And it rendered: a screenshot of the window, taken by the window.

@@ -291,17 +291,22 @@ fn a_capture_file_opens_and_a_bad_line_is_reported() {
     lines.insert(9, "garbage".into());
     std::fs::write(&path, lines.join("\n") + "\n").expect("write");
     let reader = sockscope_gui::capture::open(&path, false, || {}).expect("open");
-    let mut h = harness(SockscopeApp::new(
-        Source::capture(reader),
-        Default::default(),
-    ));
-    for _ in 0..50 {
+    // Stepped, not run to a standstill: the app repaints while records arrive.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_context_setup(sockscope_gui::theme::install_fonts)
+        .build_ui_state(
+            |ui, app: &mut SockscopeApp| app.ui(ui),
+            SockscopeApp::new(Source::capture(reader), Default::default()),
+        );
+    for _ in 0..250 {
+        h.run_steps(2);
         if h.query_by_label_contains(":10: not a json").is_some() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
-        h.run();
     }
+    h.run_steps(2);
     h.get_by_label_contains(":10: not a json record: expected value");
     h.get_by_label("GET http://127.0.0.1:3000/api/users");
     h.get_by_label_contains("hello world");

@@ -26,6 +26,18 @@ fn harness(app: SockscopeApp) -> Harness<'static, SockscopeApp> {
     h
 }
 
+/// A harness on an app reading a capture: it repaints while records arrive, so it is stepped
+/// rather than run to a standstill.
+fn reading(app: SockscopeApp) -> Harness<'static, SockscopeApp> {
+    let mut h = Harness::builder()
+        .allow_missing_glyphs()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_context_setup(sockscope_gui::theme::install_fonts)
+        .build_ui_state(|ui, app: &mut SockscopeApp| app.ui(ui), app);
+    h.run_steps(2);
+    h
+}
+
 fn seeded() -> Harness<'static, SockscopeApp> {
     harness(SockscopeApp::with_events(sample::socketio_fixture()))
 }
@@ -258,7 +270,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn wait_for(h: &mut Harness<'static, SockscopeApp>, what: &str) {
-    for _ in 0..200 {
+    for _ in 0..800 {
         if h.query_by_label_contains(what).is_some() {
             return;
         }
@@ -277,13 +289,15 @@ fn a_capture_without_session_records_is_decoded_on_opening() {
         text.push_str(&serde_json::to_string(&ev).expect("json"));
         text.push('\n');
     }
+    text.push_str("{\"type\":\"capture_end\"}\n");
     std::fs::write(&path, text).expect("write");
     let reader = sockscope_gui::capture::open(&path, false, || {}).expect("open");
-    let mut h = harness(SockscopeApp::new(
+    let mut h = reading(SockscopeApp::new(
         Source::capture(reader),
         Default::default(),
     ));
-    wait_for(&mut h, "Socket.IO decoded on opening");
+    wait_for(&mut h, "(complete)");
+    h.get_by_label_contains("Socket.IO decoded on opening (renumbered)");
     assert_eq!(h.state().store().stats().sio_packets, 124);
     assert_eq!(h.state().store().sessions().sessions().len(), 3);
     assert!(shows(&h, "SIO") > 5);
@@ -330,7 +344,6 @@ fn open_reads_a_har_file_and_export_writes_one() {
         .type_text(&har.display().to_string());
     h.run();
     h.get_by_role_and_label(Role::Button, "Open").click();
-    // The file loads in the background and repaints as it goes: step, then wait for the result.
     h.run_steps(2);
     wait_for(&mut h, "(complete)");
     assert!(
