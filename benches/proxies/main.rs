@@ -306,7 +306,7 @@ fn https(rt: &tokio::runtime::Runtime, tools: &Tools, opts: &Opts, md: &mut Stri
     );
     md.push_str(&format!(
         "\nHTTPS connection set-up to the first response (CONNECT + TLS + GET): first connection {first:.0} µs (leaf certificate minted); later connections {l:.0} µs [{lmin:.0}..{lmax:.0}] (median of 20); direct TLS to the origin {d:.0} µs [{dmin:.0}..{dmax:.0}].\n\n{}",
-        report::MD_HEADER
+        report::MD_HEADER.replace("vs relay", "vs direct TLS")
     ));
     for conns in [1usize, 50] {
         let mut rows = [Vec::new(), Vec::new()];
@@ -348,7 +348,7 @@ fn https(rt: &tokio::runtime::Runtime, tools: &Tools, opts: &Opts, md: &mut Stri
             sr.0 / dr.0
         );
         md.push_str(&format!(
-            "| {name} | direct TLS | {:.0} [{:.0}..{:.0}] | {dp50:.0} | {dp99:.0} | – | – |\n| {name} | sockscope MITM | {:.0} [{:.0}..{:.0}] | {sp50:.0} | {sp99:.0} | {:.2}x direct | {c:.1} |\n",
+            "| {name} | direct TLS | {:.0} [{:.0}..{:.0}] | {dp50:.0} | {dp99:.0} | – | – |\n| {name} | sockscope MITM | {:.0} [{:.0}..{:.0}] | {sp50:.0} | {sp99:.0} | {:.2}x | {c:.1} |\n",
             dr.0, dr.1, dr.2, sr.0, sr.1, sr.2, sr.0 / dr.0
         ));
     }
