@@ -121,10 +121,11 @@ impl Serialize for Payload {
         match self {
             Payload::Text(t) => PayloadOut::Text(t).serialize(s),
             Payload::Binary(b) => {
-                let mut json = String::with_capacity(b.len().div_ceil(3) * 4 + 2);
-                json.push('"');
-                base64::engine::general_purpose::STANDARD.encode_string(b, &mut json);
-                json.push('"');
+                let mut json = Vec::with_capacity(b.len().div_ceil(3) * 4 + 2);
+                json.push(b'"');
+                crate::sink::fastjson::base64_append(&mut json, b);
+                json.push(b'"');
+                let json = String::from_utf8(json).map_err(serde::ser::Error::custom)?;
                 let raw = serde_json::value::RawValue::from_string(json)
                     .map_err(serde::ser::Error::custom)?;
                 PayloadOut::Base64(raw).serialize(s)
@@ -506,7 +507,7 @@ pub fn format_rfc3339_micros(us: i64) -> String {
 
 /// [`format_rfc3339_micros`] for years 0..=9999, into a stack buffer: every capture record
 /// carries a timestamp, and `format!` made this a fifth of the pipeline thread's work.
-fn rfc3339_digits(us: i64) -> Option<[u8; 27]> {
+pub(crate) fn rfc3339_digits(us: i64) -> Option<[u8; 27]> {
     let secs = us.div_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;

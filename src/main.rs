@@ -5,6 +5,12 @@ use clap::Parser;
 use sockscope::cli::{Cli, Command};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: payloads are allocated on the relay's threads and freed
+/// on the pipeline thread, and glibc's per-thread arenas answered that pattern by trimming and
+/// re-faulting pages (about 8 % of the proxy's CPU with 4 KiB messages, measured with perf).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

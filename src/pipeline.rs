@@ -25,7 +25,7 @@ pub const QUEUE_BYTES: usize = 64 << 20;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the pipeline thread naps when no event is waiting.
 const IDLE_NAP: Duration = Duration::from_micros(500);
-/// The nap once traffic has stopped for a while (about 100 ms of short naps).
+/// The nap once traffic has stopped for a while (about 400 ms of short naps).
 const IDLE_NAP_LONG: Duration = Duration::from_millis(10);
 
 /// A consumer of the event stream. Runs on the pipeline thread: it must not block for long.

@@ -4,4 +4,5 @@
 
 pub mod channel;
 pub mod console;
+pub mod fastjson;
 pub mod ndjson;

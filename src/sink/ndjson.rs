@@ -4,11 +4,12 @@
 //! one error line, stops this sink and leaves the relay running; the capture then has no
 //! `capture_end` record, which is how readers tell an incomplete capture.
 
-use crate::event::{Event, EventKind, Payload, WsMessage, format_rfc3339_micros};
+use super::fastjson;
+use crate::event::{Event, format_rfc3339_micros};
 use crate::pipeline::{Sink, Summary};
 use serde_json::{Value, json};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The capture format's name and version, written in the header record.
@@ -16,17 +17,17 @@ pub const FORMAT: &str = "sockscope-capture";
 /// Bumped on incompatible changes to the record layout.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Binary messages at least this long take the streamed-base64 path of [`write_event`].
-const STREAM_BASE64_MIN: usize = 256;
-
 /// Writes the capture format to any writer.
 pub struct NdjsonSink<W: Write + Send> {
-    out: Option<BufWriter<W>>,
+    out: Option<W>,
     name: String,
     events: u64,
-    /// The record of a large binary message, up to its payload.
-    head: Vec<u8>,
+    /// Records not yet written out; records are serialized straight into it.
+    buf: Vec<u8>,
 }
+
+/// The buffer is written out once it holds this much (and on every flush).
+const WRITE_AT: usize = 256 * 1024;
 
 /// The first record of every capture.
 pub fn header_record(started_wall_us: i64, options: Value) -> Value {
@@ -47,9 +48,7 @@ impl NdjsonSink<File> {
         let file = File::create(path)?;
         let mut sink = NdjsonSink::new(file, path.display().to_string());
         sink.write_value(header)?;
-        if let Some(out) = sink.out.as_mut() {
-            out.flush()?;
-        }
+        sink.write_out()?;
         Ok(sink)
     }
 
@@ -63,18 +62,28 @@ impl<W: Write + Send> NdjsonSink<W> {
     /// Wraps a writer; `name` is used in error messages.
     pub fn new(w: W, name: String) -> NdjsonSink<W> {
         NdjsonSink {
-            out: Some(BufWriter::with_capacity(256 * 1024, w)),
+            out: Some(w),
             name,
             events: 0,
-            head: Vec::new(),
+            buf: Vec::with_capacity(WRITE_AT + 64 * 1024),
         }
     }
 
     /// Writes one record (used for the header).
     pub fn write_value(&mut self, v: &Value) -> io::Result<()> {
+        if self.out.is_some() {
+            serde_json::to_writer(&mut self.buf, v)?;
+            self.buf.push(b'\n');
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered records out (and flushes the writer).
+    fn write_out(&mut self) -> io::Result<()> {
         if let Some(out) = self.out.as_mut() {
-            serde_json::to_writer(&mut *out, v)?;
-            out.write_all(b"\n")?;
+            let r = out.write_all(&self.buf).and_then(|()| out.flush());
+            self.buf.clear();
+            r?;
         }
         Ok(())
     }
@@ -87,57 +96,43 @@ impl<W: Write + Send> NdjsonSink<W> {
             );
         }
         self.out = None;
+        self.buf = Vec::new();
     }
 }
 
-/// Writes one record (without the newline). A large binary message is written as serde would
-/// write it, but with its base64 streamed straight into the output: serde_json would build the
-/// base64 string and then scan it byte by byte for characters to escape, which base64 never has
-/// (that was most of the capture's cost for binary traffic). The record is serialized with an
-/// empty payload, whose `"base64":""}` ending (the payload is the last field) is then filled.
-fn write_event<O: Write>(out: &mut O, head: &mut Vec<u8>, ev: &Event) -> io::Result<()> {
-    if let EventKind::WsMessage(m) = &ev.kind
-        && let Payload::Binary(b) = &m.payload
-        && b.len() >= STREAM_BASE64_MIN
-    {
-        let empty = Event {
-            kind: EventKind::WsMessage(WsMessage {
-                payload: Payload::Binary(bytes::Bytes::new()),
-                mask: m.mask.clone(),
-                ..*m
-            }),
-            ..*ev
-        };
-        head.clear();
-        serde_json::to_writer(&mut *head, &empty)?;
-        if let Some(prefix) = head.strip_suffix(b"\"}") {
-            out.write_all(prefix)?;
-            {
-                let engine = &base64::engine::general_purpose::STANDARD;
-                let mut enc = base64::write::EncoderWriter::new(&mut *out, engine);
-                enc.write_all(b)?;
-                enc.finish()?;
-            }
-            return out.write_all(b"\"}");
-        }
+/// Appends one record (without the newline): the hot records (`ws_message`, `ws_control`) by
+/// hand through [`fastjson`], byte-identical to serde's form, everything else with serde.
+fn write_event(buf: &mut Vec<u8>, ev: &Event) -> io::Result<()> {
+    if fastjson::write_hot(buf, ev) {
+        return Ok(());
     }
-    serde_json::to_writer(&mut *out, ev).map_err(io::Error::from)
+    serde_json::to_writer(buf, ev).map_err(io::Error::from)
 }
 
 impl<W: Write + Send> Sink for NdjsonSink<W> {
     fn event(&mut self, ev: &Event) {
-        let Some(out) = self.out.as_mut() else { return };
-        let r = write_event(out, &mut self.head, ev).and_then(|()| out.write_all(b"\n"));
-        match r {
-            Ok(()) => self.events += 1,
-            Err(e) => self.fail(e),
+        if self.out.is_none() {
+            return;
+        }
+        let mark = self.buf.len();
+        if let Err(e) = write_event(&mut self.buf, ev) {
+            // Serializing to memory fails only on a value JSON cannot hold; keep the rest.
+            self.buf.truncate(mark);
+            eprintln!(
+                "sockscope: capture {}: record {} skipped: {e}",
+                self.name, ev.seq
+            );
+            return;
+        }
+        self.buf.push(b'\n');
+        self.events += 1;
+        if self.buf.len() >= WRITE_AT {
+            self.flush();
         }
     }
 
     fn flush(&mut self) {
-        if let Some(out) = self.out.as_mut()
-            && let Err(e) = out.flush()
-        {
+        if let Err(e) = self.write_out() {
             self.fail(e);
         }
     }
@@ -159,7 +154,7 @@ impl<W: Write + Send> Sink for NdjsonSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Dir, WsOpcode};
+    use crate::event::{Dir, EventKind, Payload, WsMessage, WsOpcode};
 
     fn message(len: usize, mask: Option<&str>, compressed: bool, truncated: bool) -> Event {
         Event {
@@ -182,8 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn streamed_base64_records_equal_serde_records() {
-        let mut head = Vec::new();
+    fn written_records_equal_serde_records() {
         for len in [0, 1, 255, 256, 257, 258, 1000, 4096, 70_000] {
             for (mask, compressed, truncated) in [
                 (None, false, false),
@@ -192,7 +186,7 @@ mod tests {
             ] {
                 let ev = message(len, mask, compressed, truncated);
                 let mut ours = Vec::new();
-                write_event(&mut ours, &mut head, &ev).expect("write");
+                write_event(&mut ours, &ev).expect("write");
                 let theirs = serde_json::to_vec(&ev).expect("serde");
                 assert_eq!(
                     String::from_utf8_lossy(&ours),
