@@ -614,13 +614,29 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Formats 4 mask bytes as 8 lowercase hex digits.
+/// (Once per message on the relay's threads, so without the formatting machinery.)
 pub fn mask_hex(key: [u8; 4]) -> String {
-    format!("{:02x}{:02x}{:02x}{:02x}", key[0], key[1], key[2], key[3])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(8);
+    for b in key {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_hex_is_lowercase_zero_padded_hex() {
+        assert_eq!(mask_hex([0x37, 0xfa, 0x01, 0x00]), "37fa0100");
+        for k in [[0u8; 4], [255; 4], [0x0f, 0xf0, 0xa5, 0x5a]] {
+            let want = format!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]);
+            assert_eq!(mask_hex(k), want);
+        }
+    }
 
     #[test]
     fn rfc3339_round_trip() {

@@ -626,7 +626,6 @@ async fn run_upgraded(
             return;
         }
     };
-    let (c, u) = (TokioIo::new(c), TokioIo::new(u));
     let (bytes_c2s, bytes_s2c) = match ws_open {
         Some((open, deflate)) => {
             ctx.events.emit(ctx.conn, open);
@@ -643,7 +642,7 @@ async fn run_upgraded(
                 ctx.conn,
                 Dir::ServerToClient,
             );
-            let r = relay::relay(c, &[], u, &[], &mut t1, &mut t2).await;
+            let r = relay::relay_upgraded(c, u, &mut t1, &mut t2).await;
             ctx.events.emit(
                 ctx.conn,
                 EventKind::WsEnd {
@@ -653,7 +652,7 @@ async fn run_upgraded(
             );
             r
         }
-        None => relay::relay(c, &[], u, &[], &mut NoTap, &mut NoTap).await,
+        None => relay::relay_upgraded(c, u, &mut NoTap, &mut NoTap).await,
     };
     let _ = (bytes_c2s, bytes_s2c);
     let (a, b) = ctx.counters.get();

@@ -5,12 +5,15 @@
 use crate::event::{ConnId, Dir, EventKind};
 use crate::pipeline::EventTx;
 use crate::ws::{WsDecoder, WsItem};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 
 /// Size of each direction's relay buffer.
 pub const RELAY_BUF: usize = 16 * 1024;
@@ -45,6 +48,16 @@ impl<I> CountingIo<I> {
             inner,
             counters: Arc::new(Counters::default()),
         }
+    }
+
+    /// Counts into existing counters (e.g. one half of a split socket).
+    pub fn with_counters(inner: I, counters: Arc<Counters>) -> CountingIo<I> {
+        CountingIo { inner, counters }
+    }
+
+    /// The wrapped IO and its counters.
+    pub fn into_parts(self) -> (I, Arc<Counters>) {
+        (self.inner, self.counters)
     }
 }
 
@@ -211,6 +224,54 @@ where
     }
 }
 
+/// The client side of an upgraded plain-TCP connection, as the proxy serves it.
+type ClientTcp = TokioIo<CountingIo<TcpStream>>;
+/// The origin side of an upgraded plain-TCP connection, as the proxy dials it.
+type OriginTcp = TokioIo<TcpStream>;
+
+/// Relays two connections hyper has upgraded (a 101 answer). When both are plain TCP (reverse
+/// mode and the explicit proxy without CONNECT) their sockets are taken out of hyper's wrappers
+/// (a boxed trait object, a read-ahead layer) and relayed through borrowed halves, which share no
+/// lock; whatever hyper had read past the heads goes first. Otherwise the generic relay runs.
+pub async fn relay_upgraded<T1: Tap, T2: Tap>(
+    client: Upgraded,
+    upstream: Upgraded,
+    tap_c2s: &mut T1,
+    tap_s2c: &mut T2,
+) -> (u64, u64) {
+    let client = match client.downcast::<ClientTcp>() {
+        Ok(parts) => parts,
+        Err(client) => {
+            let (c, u) = (TokioIo::new(client), TokioIo::new(upstream));
+            return relay(c, &[], u, &[], tap_c2s, tap_s2c).await;
+        }
+    };
+    let (mut client_tcp, counters) = client.io.into_inner().into_parts();
+    match upstream.downcast::<OriginTcp>() {
+        Ok(origin) => {
+            let mut origin_tcp = origin.io.into_inner();
+            let (cr, cw) = client_tcp.split();
+            let (cr, cw) = (
+                CountingIo::with_counters(cr, counters.clone()),
+                CountingIo::with_counters(cw, counters),
+            );
+            let (ur, uw) = origin_tcp.split();
+            relay_halves(
+                (cr, cw, &client.read_buf),
+                (ur, uw, &origin.read_buf),
+                tap_c2s,
+                tap_s2c,
+            )
+            .await
+        }
+        Err(upstream) => {
+            let c = CountingIo::with_counters(client_tcp, counters);
+            let u = TokioIo::new(upstream);
+            relay(c, &client.read_buf, u, &[], tap_c2s, tap_s2c).await
+        }
+    }
+}
+
 /// Relays both directions between `client` and `upstream` until both ended (or one failed).
 /// Returns (c2s bytes, s2c bytes).
 pub async fn relay<C, U, T1, T2>(
@@ -229,6 +290,30 @@ where
 {
     let (cr, cw) = tokio::io::split(client);
     let (ur, uw) = tokio::io::split(upstream);
+    relay_halves(
+        (cr, cw, client_prefix),
+        (ur, uw, upstream_prefix),
+        tap_c2s,
+        tap_s2c,
+    )
+    .await
+}
+
+/// [`relay`] over already split sides: (read half, write half, bytes already read).
+async fn relay_halves<CR, CW, UR, UW, T1, T2>(
+    (cr, cw, client_prefix): (CR, CW, &[u8]),
+    (ur, uw, upstream_prefix): (UR, UW, &[u8]),
+    tap_c2s: &mut T1,
+    tap_s2c: &mut T2,
+) -> (u64, u64)
+where
+    CR: AsyncRead + Unpin,
+    CW: AsyncWrite + Unpin,
+    UR: AsyncRead + Unpin,
+    UW: AsyncWrite + Unpin,
+    T1: Tap,
+    T2: Tap,
+{
     let c2s = pump(client_prefix, cr, uw, tap_c2s);
     let s2c = pump(upstream_prefix, ur, cw, tap_s2c);
     tokio::pin!(c2s);

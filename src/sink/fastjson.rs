@@ -7,22 +7,48 @@
 
 use crate::event::{ControlKind, Dir, Event, EventKind, Payload, WsOpcode, rfc3339_digits};
 
+/// The formatted timestamp of the last record: records come in bursts within the same second,
+/// whose date and time of day need formatting once (only the microseconds change).
+#[derive(Default)]
+pub struct TsCache {
+    secs: Option<i64>,
+    text: [u8; 27],
+}
+
+impl TsCache {
+    /// `us` (microseconds since the epoch) as RFC 3339 with microseconds, as serde writes it;
+    /// `None` outside the years 0..=9999.
+    fn format(&mut self, us: i64) -> Option<&[u8; 27]> {
+        let secs = us.div_euclid(1_000_000);
+        if self.secs != Some(secs) {
+            self.text = rfc3339_digits(us)?;
+            self.secs = Some(secs);
+        }
+        let mut micros = us.rem_euclid(1_000_000);
+        for c in self.text.get_mut(20..26)?.iter_mut().rev() {
+            *c = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        Some(&self.text)
+    }
+}
+
 /// Appends `ev` as one JSON record (no newline) when it is one of the hot records; returns
 /// false, having appended nothing, for anything else (the caller then uses serde).
-pub fn write_hot(buf: &mut Vec<u8>, ev: &Event) -> bool {
+pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool {
     let (ty, dir) = match &ev.kind {
         EventKind::WsMessage(m) => ("ws_message", m.dir),
         EventKind::WsControl(c) => ("ws_control", c.dir),
         _ => return false,
     };
-    let Some(ts) = rfc3339_digits(ev.ts) else {
+    let Some(ts) = ts_cache.format(ev.ts) else {
         return false;
     };
     let mut n = itoa::Buffer::new();
     buf.extend_from_slice(b"{\"seq\":");
     buf.extend_from_slice(n.format(ev.seq).as_bytes());
     buf.extend_from_slice(b",\"ts\":\"");
-    buf.extend_from_slice(&ts);
+    buf.extend_from_slice(ts);
     buf.extend_from_slice(b"\",\"mono_us\":");
     buf.extend_from_slice(n.format(ev.mono_us).as_bytes());
     buf.extend_from_slice(b",\"conn\":");
@@ -131,7 +157,7 @@ mod tests {
 
     fn ours(ev: &Event) -> String {
         let mut buf = Vec::new();
-        assert!(write_hot(&mut buf, ev));
+        assert!(write_hot(&mut buf, ev, &mut TsCache::default()));
         String::from_utf8(buf).expect("utf-8")
     }
 
@@ -219,6 +245,17 @@ mod tests {
     }
 
     #[test]
+    fn cached_timestamps_equal_fresh_ones() {
+        let mut cache = TsCache::default();
+        let start = 1_764_123_086_999_990i64;
+        for us in (start..start + 30).chain([start - 5_000_000, start, 0, 86_399_999_999]) {
+            let got = cache.format(us).map(|b| b.to_vec());
+            assert_eq!(got, rfc3339_digits(us).map(|b| b.to_vec()), "{us}");
+        }
+        assert!(cache.format(i64::MAX).is_none());
+    }
+
+    #[test]
     fn other_records_are_left_to_serde() {
         let ev = Event {
             seq: 1,
@@ -228,7 +265,7 @@ mod tests {
             kind: EventKind::Dropped { count: 3 },
         };
         let mut buf = Vec::new();
-        assert!(!write_hot(&mut buf, &ev));
+        assert!(!write_hot(&mut buf, &ev, &mut TsCache::default()));
         assert!(buf.is_empty());
     }
 

@@ -24,6 +24,7 @@ pub struct NdjsonSink<W: Write + Send> {
     events: u64,
     /// Records not yet written out; records are serialized straight into it.
     buf: Vec<u8>,
+    ts_cache: fastjson::TsCache,
 }
 
 /// The buffer is written out once it holds this much (and on every flush).
@@ -66,6 +67,7 @@ impl<W: Write + Send> NdjsonSink<W> {
             name,
             events: 0,
             buf: Vec::with_capacity(WRITE_AT + 64 * 1024),
+            ts_cache: fastjson::TsCache::default(),
         }
     }
 
@@ -102,8 +104,8 @@ impl<W: Write + Send> NdjsonSink<W> {
 
 /// Appends one record (without the newline): the hot records (`ws_message`, `ws_control`) by
 /// hand through [`fastjson`], byte-identical to serde's form, everything else with serde.
-fn write_event(buf: &mut Vec<u8>, ev: &Event) -> io::Result<()> {
-    if fastjson::write_hot(buf, ev) {
+fn write_event(buf: &mut Vec<u8>, ev: &Event, ts: &mut fastjson::TsCache) -> io::Result<()> {
+    if fastjson::write_hot(buf, ev, ts) {
         return Ok(());
     }
     serde_json::to_writer(buf, ev).map_err(io::Error::from)
@@ -115,7 +117,7 @@ impl<W: Write + Send> Sink for NdjsonSink<W> {
             return;
         }
         let mark = self.buf.len();
-        if let Err(e) = write_event(&mut self.buf, ev) {
+        if let Err(e) = write_event(&mut self.buf, ev, &mut self.ts_cache) {
             // Serializing to memory fails only on a value JSON cannot hold; keep the rest.
             self.buf.truncate(mark);
             eprintln!(
@@ -186,7 +188,7 @@ mod tests {
             ] {
                 let ev = message(len, mask, compressed, truncated);
                 let mut ours = Vec::new();
-                write_event(&mut ours, &ev).expect("write");
+                write_event(&mut ours, &ev, &mut fastjson::TsCache::default()).expect("write");
                 let theirs = serde_json::to_vec(&ev).expect("serde");
                 assert_eq!(
                     String::from_utf8_lossy(&ours),
