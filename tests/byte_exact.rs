@@ -360,7 +360,12 @@ async fn client(
         req.push_str("Sec-WebSocket-Extensions: permessage-deflate\r\n");
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.expect("write handshake");
+    // With odd seeds the first frame bytes go out with the handshake, before the 101 (so the
+    // proxy's HTTP server holds read-ahead bytes that must reach the origin first).
+    let early_frames = if seed % 2 == 1 { frames.len().min(100) } else { 0 };
+    let mut first = req.into_bytes();
+    first.extend_from_slice(&frames[..early_frames]);
+    s.write_all(&first).await.expect("write handshake");
     let (head, early) = read_head(&mut s).await;
     assert!(
         head.starts_with("HTTP/1.1 101"),
@@ -374,7 +379,7 @@ async fn client(
     let (mut r, mut w) = s.into_split();
     let (got, ()) = tokio::join!(
         read_all(&mut r, early),
-        write_chunked(&mut w, &frames, seed + 1000)
+        write_chunked(&mut w, &frames[early_frames..], seed + 1000)
     );
     (got, head)
 }
