@@ -362,7 +362,11 @@ async fn client(
     req.push_str("\r\n");
     // With odd seeds the first frame bytes go out with the handshake, before the 101 (so the
     // proxy's HTTP server holds read-ahead bytes that must reach the origin first).
-    let early_frames = if seed % 2 == 1 { frames.len().min(100) } else { 0 };
+    let early_frames = if seed % 2 == 1 {
+        frames.len().min(100)
+    } else {
+        0
+    };
     let mut first = req.into_bytes();
     first.extend_from_slice(&frames[..early_frames]);
     s.write_all(&first).await.expect("write handshake");
