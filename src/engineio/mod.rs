@@ -5,7 +5,7 @@
 //!
 //! Map of the module:
 //! - [`packet`]: one packet, from a WebSocket text or binary message ([`decode_ws_text`],
-//!   [`decode_ws_binary`]);
+//!   [`decode_ws_binary`]; [`split_text_packet`] without copying the data);
 //! - [`payload`]: polling bodies ([`decode_polling`]): EIO4 `\x1e`-joined records, EIO3
 //!   length-prefixed string payloads (UTF-16 lengths), EIO3 binary payloads, JSONP responses and
 //!   `d=` form POSTs;
@@ -29,7 +29,7 @@ mod tests;
 pub use crate::event::Payload;
 pub use encoding::decode_content_encoding;
 pub use handshake::{Handshake, parse_handshake};
-pub use packet::{decode_text_packet, decode_ws_binary, decode_ws_text};
+pub use packet::{decode_text_packet, decode_ws_binary, decode_ws_text, split_text_packet};
 pub use payload::{PollingDecode, decode_polling};
 pub use query::{Query, detect};
 

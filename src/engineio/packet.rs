@@ -20,6 +20,16 @@ pub fn decode_ws_text(version: EioVersion, text: &str) -> Result<Packet, String>
     decode_text_packet(version, text)
 }
 
+/// Splits the text form `<type digit><data>` without copying the data; `None` for anything else
+/// (`b...` base64 binary, unknown types, empty text), which [`decode_text_packet`] decodes or
+/// rejects. When it answers, it agrees with [`decode_text_packet`].
+pub fn split_text_packet(text: &str) -> Option<(PacketType, &str)> {
+    let first = *text.as_bytes().first()?;
+    let ptype = PacketType::from_u8(first.wrapping_sub(b'0'))?;
+    // The first byte is an ASCII digit: a char boundary.
+    Some((ptype, text.get(1..)?))
+}
+
 /// Decodes a WebSocket binary message. v4: the whole frame is the data of a message packet
 /// (there is no type byte). v3: the first byte is the packet type (0..=6), then the data.
 pub fn decode_ws_binary(version: EioVersion, bytes: &[u8]) -> Result<Packet, String> {
@@ -131,6 +141,21 @@ mod tests {
         assert_eq!(p, Packet::text(PacketType::Message, "hello"));
         let p = decode_text_packet(EioVersion::V4, "4€").unwrap();
         assert_eq!(p, Packet::text(PacketType::Message, "€"));
+        for t in [
+            "4hello", "6", "0{}", "2probe", "4€", "7", "b4AQID", "", "€", "/4",
+        ] {
+            if let Some((ptype, data)) = split_text_packet(t) {
+                assert_eq!(
+                    decode_text_packet(EioVersion::V3, t),
+                    Ok(Packet::text(ptype, data))
+                );
+            } else {
+                assert!(
+                    t.is_empty() || !(b'0'..=b'6').contains(&t.as_bytes()[0]),
+                    "{t}"
+                );
+            }
+        }
         let p = decode_text_packet(EioVersion::V4, "bAQID").unwrap();
         assert_eq!(p, Packet::binary(PacketType::Message, &[1, 2, 3]));
         let p = decode_text_packet(EioVersion::V3, "b4AQID").unwrap();

@@ -10,7 +10,7 @@ use super::sio::{Outcome, SioState};
 use super::{Note, Out, SessionKey, StageConfig};
 use crate::engineio::{EioVersion, Handshake, Packet, PacketType};
 use crate::event::{
-    ConnId, Dir, EioPacketRecord, EioTransport, EventKind, ExchangeId, SessionCloseRecord,
+    ConnId, Dir, EioPacketRecord, EioTransport, EventKind, ExchangeId, Payload, SessionCloseRecord,
     SessionOpenRecord, SessionUpgradeRecord,
 };
 
@@ -64,6 +64,32 @@ pub(crate) struct Via {
     pub exchange: Option<ExchangeId>,
     pub raw_seq: u64,
     pub now: u64,
+}
+
+/// The data of an Engine.IO packet: borrowed from the WebSocket message it came in (no copy
+/// unless a record needs it), or owned (polling records, base64 binary).
+#[derive(Debug)]
+pub(crate) enum Data<'a> {
+    Text(&'a str),
+    Owned(Payload),
+}
+
+impl Data<'_> {
+    /// The text, when this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Data::Text(t) => Some(t),
+            Data::Owned(p) => p.as_text(),
+        }
+    }
+
+    /// The data as a record carries it.
+    pub fn into_payload(self) -> Payload {
+        match self {
+            Data::Text(t) => Payload::Text(t.to_owned()),
+            Data::Owned(p) => p,
+        }
+    }
 }
 
 /// The names every record of a session carries.
@@ -208,18 +234,12 @@ impl Session {
     }
 
     /// Records the `open` packet itself (after `session_open`).
-    pub fn record_open(&mut self, data: crate::event::Payload, via: &Via, out: &mut Out) {
+    pub fn record_open(&mut self, data: Payload, via: &Via, out: &mut Out) {
         self.eio_packets += 1;
         self.push_eio(via, PacketType::Open, data, out);
     }
 
-    fn push_eio(
-        &self,
-        via: &Via,
-        ptype: PacketType,
-        payload: crate::event::Payload,
-        out: &mut Out,
-    ) {
+    fn push_eio(&self, via: &Via, ptype: PacketType, payload: Payload, out: &mut Out) {
         out.push((
             via.conn,
             EventKind::EioPacket(Box::new(EioPacketRecord {
@@ -244,20 +264,33 @@ impl Session {
         out: &mut Out,
         notes: &mut Vec<Note>,
     ) {
+        self.on_packet_data(pkt.ptype, Data::Owned(pkt.data), via, cfg, out, notes);
+    }
+
+    /// One Engine.IO packet of this session, its data possibly borrowed.
+    pub fn on_packet_data(
+        &mut self,
+        ptype: PacketType,
+        data: Data<'_>,
+        via: &Via,
+        cfg: &StageConfig,
+        out: &mut Out,
+        notes: &mut Vec<Note>,
+    ) {
         self.last_activity_us = via.now;
         self.conn = via.conn;
         match via.transport {
             EioTransport::Polling => self.used_polling = true,
             EioTransport::Websocket => self.used_ws = true,
         }
-        if pkt.ptype == PacketType::Message {
+        if ptype == PacketType::Message {
             let outcome = self
                 .sio
-                .on_message(&self.tag, via, &pkt.data, cfg, self.key, out, notes);
+                .on_message(&self.tag, via, &data, cfg, self.key, out, notes);
             match outcome {
                 Outcome::NotSocketIo => {
                     self.eio_packets += 1;
-                    self.push_eio(via, PacketType::Message, pkt.data, out);
+                    self.push_eio(via, PacketType::Message, data.into_payload(), out);
                 }
                 Outcome::Error => self.parse_error_us = Some(via.now),
                 Outcome::Decoded => {}
@@ -265,9 +298,10 @@ impl Session {
             return;
         }
         self.eio_packets += 1;
-        let probe = pkt.is_probe();
-        let ptype = pkt.ptype;
-        self.push_eio(via, ptype, pkt.data, out);
+        // `2probe` / `3probe`, as `Packet::is_probe`.
+        let probe =
+            matches!(ptype, PacketType::Ping | PacketType::Pong) && data.as_text() == Some("probe");
+        self.push_eio(via, ptype, data.into_payload(), out);
         match ptype {
             PacketType::Ping if probe => self.upgrade_step("probe", via, out),
             PacketType::Pong if probe => self.upgrade_step("probe_ok", via, out),

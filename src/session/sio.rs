@@ -4,7 +4,7 @@
 //! keeps what the lineage needs (the recovery `pid`s, the CONNECT auth payload, the namespace
 //! set) and per-namespace counts for the reports.
 
-use super::engine::{Tag, Via};
+use super::engine::{Data, Tag, Via};
 use super::report::Samples;
 use super::{Note, Out, SessionKey, StageConfig};
 use crate::engineio::EioVersion;
@@ -76,6 +76,8 @@ struct Acks {
 pub(crate) struct SioState {
     version: SioVersion,
     decoder: SioSessionDecoder,
+    /// Scratch list for the decoder's items (empty between messages).
+    items: Vec<SioItem>,
     mode: Mode,
     n: u64,
     pub nsps: Vec<Nsp>,
@@ -107,6 +109,7 @@ impl SioState {
         SioState {
             version,
             decoder: SioSessionDecoder::new(version),
+            items: Vec::new(),
             mode: if socket_io_path {
                 Mode::SocketIo
             } else {
@@ -149,7 +152,7 @@ impl SioState {
         &mut self,
         tag: &Tag,
         via: &Via,
-        data: &Payload,
+        data: &Data<'_>,
         cfg: &StageConfig,
         key: SessionKey,
         out: &mut Out,
@@ -158,7 +161,15 @@ impl SioState {
         if self.mode == Mode::Raw {
             return Outcome::NotSocketIo;
         }
-        let items = self.decoder.push(via.dir, data);
+        // The scratch list, reused from message to message (it is left empty).
+        let mut items = std::mem::take(&mut self.items);
+        match data {
+            Data::Text(text) => self.decoder.push_text(via.dir, text, &mut items),
+            Data::Owned(Payload::Text(text)) => self.decoder.push_text(via.dir, text, &mut items),
+            Data::Owned(Payload::Binary(bytes)) => {
+                self.decoder.push_binary(via.dir, bytes, &mut items)
+            }
+        }
         if self.mode == Mode::Unknown {
             let looks_right = match items.first() {
                 None => self.decoder.decoder(via.dir).pending_attachments() > 0,
@@ -168,12 +179,14 @@ impl SioState {
             if !looks_right {
                 self.mode = Mode::Raw;
                 self.decoder.reset();
+                items.clear();
+                self.items = items;
                 return Outcome::NotSocketIo;
             }
             self.mode = Mode::SocketIo;
         }
         let mut outcome = Outcome::Decoded;
-        for item in items {
+        for item in items.drain(..) {
             match item {
                 SioItem::Packet(p) => {
                     // The reference peers close on these ("parse error").
@@ -196,6 +209,7 @@ impl SioState {
                 }
             }
         }
+        self.items = items;
         outcome
     }
 

@@ -4,12 +4,12 @@
 //! websocket-only sessions by their first frame), decodes the Engine.IO packets and hands them
 //! to their [`Session`].
 
-use super::engine::{Opening, Session, Via};
+use super::engine::{Data, Opening, Session, Via};
 use super::lineage::Identity;
 use super::{Out, SessionKey, SocketIoStage};
 use crate::engineio::{
     self, EioVersion, Packet, PacketType, Query, decode_content_encoding, decode_polling,
-    decode_ws_binary, decode_ws_text, parse_handshake,
+    decode_ws_binary, decode_ws_text, parse_handshake, split_text_packet,
 };
 use crate::event::{
     ConnId, ControlKind, Dir, EioTransport, Event, EventKind, ExchangeId, Header, Payload, WsClose,
@@ -71,6 +71,18 @@ fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
+}
+
+/// Where a WebSocket message's packet came from.
+fn ws_via(ev: &Event, m: &WsMessage) -> Via {
+    Via {
+        conn: ev.conn,
+        dir: m.dir,
+        transport: EioTransport::Websocket,
+        exchange: None,
+        raw_seq: ev.seq,
+        now: ev.mono_us,
+    }
 }
 
 impl SocketIoStage {
@@ -434,21 +446,27 @@ impl SocketIoStage {
 
     pub(super) fn on_ws_message(&mut self, ev: &Event, m: &WsMessage, out: &mut Out) {
         let (key, eio) = match self.ws.get(&ev.conn) {
-            Some(WsBinding::Session(k)) => match self.sessions.get(k) {
-                Some(s) => (Some(*k), s.eio),
+            Some(WsBinding::Session(k)) => match self.sessions.get_mut(k) {
+                Some(s) => {
+                    let via = ws_via(ev, m);
+                    // The common case, a whole `<digit><data>` text message, is decoded without
+                    // copying the data.
+                    if let (Payload::Text(t), WsOpcode::Text, false) =
+                        (&m.payload, m.opcode, m.truncated)
+                        && let Some((ptype, data)) = split_text_packet(t)
+                    {
+                        let data = Data::Text(data);
+                        s.on_packet_data(ptype, data, &via, &self.cfg, out, &mut self.notes);
+                        return;
+                    }
+                    (Some(*k), s.eio)
+                }
                 None => return,
             },
             Some(WsBinding::Pending(p)) => (None, p.eio),
             None => return,
         };
-        let via = Via {
-            conn: ev.conn,
-            dir: m.dir,
-            transport: EioTransport::Websocket,
-            exchange: None,
-            raw_seq: ev.seq,
-            now: ev.mono_us,
-        };
+        let via = ws_via(ev, m);
         let mut note = None;
         let decoded = match (&m.payload, m.opcode) {
             (Payload::Text(_), _) if m.truncated => {

@@ -112,7 +112,8 @@ impl SioDecoder {
         items
     }
 
-    fn push_text(&mut self, text: &str, items: &mut Vec<SioItem>) {
+    /// Feeds the text of one Engine.IO message packet; the items are appended to `items`.
+    pub fn push_text(&mut self, text: &str, items: &mut Vec<SioItem>) {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Reconstructing(pending) => items.push(SioItem::Error(format!(
                 "got plaintext data when reconstructing a packet: {} is dropped with {} of {} attachments",
@@ -137,7 +138,8 @@ impl SioDecoder {
         }
     }
 
-    fn push_binary(&mut self, bytes: &Bytes, items: &mut Vec<SioItem>) {
+    /// Feeds the binary data of one Engine.IO message packet; the items are appended to `items`.
+    pub fn push_binary(&mut self, bytes: &Bytes, items: &mut Vec<SioItem>) {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Reconstructing(mut pending) => {
                 pending.attachments.push(bytes.clone());
@@ -244,16 +246,41 @@ impl SioSessionDecoder {
 
     /// Feeds the data of one Engine.IO message packet travelling in `dir`.
     pub fn push(&mut self, dir: Dir, data: &Payload) -> Vec<SioItem> {
-        let [c2s, s2c] = &mut self.decoders;
-        let (this, other) = match dir {
-            Dir::ClientToServer => (c2s, s2c),
-            Dir::ServerToClient => (s2c, c2s),
-        };
-        let items = this.push(data);
+        let mut items = Vec::new();
+        match data {
+            Payload::Text(text) => self.push_text(dir, text, &mut items),
+            Payload::Binary(bytes) => self.push_binary(dir, bytes, &mut items),
+        }
+        items
+    }
+
+    /// Feeds the text of one Engine.IO message packet travelling in `dir`; the items are
+    /// appended to `items`.
+    pub fn push_text(&mut self, dir: Dir, text: &str, items: &mut Vec<SioItem>) {
+        let (this, other) = self.pair(dir);
+        this.push_text(text, items);
         if this.parser() == Parser::Msgpack {
             other.set_parser(Parser::Msgpack);
         }
-        items
+    }
+
+    /// Feeds the binary data of one Engine.IO message packet travelling in `dir`; the items are
+    /// appended to `items`.
+    pub fn push_binary(&mut self, dir: Dir, bytes: &Bytes, items: &mut Vec<SioItem>) {
+        let (this, other) = self.pair(dir);
+        this.push_binary(bytes, items);
+        if this.parser() == Parser::Msgpack {
+            other.set_parser(Parser::Msgpack);
+        }
+    }
+
+    /// The decoder of `dir`, then the other one.
+    fn pair(&mut self, dir: Dir) -> (&mut SioDecoder, &mut SioDecoder) {
+        let [c2s, s2c] = &mut self.decoders;
+        match dir {
+            Dir::ClientToServer => (c2s, s2c),
+            Dir::ServerToClient => (s2c, c2s),
+        }
     }
 
     /// The parser the session uses.

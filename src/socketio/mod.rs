@@ -8,7 +8,8 @@
 //! - [`decoder`]: [`SioDecoder`], the per-session-per-direction state machine that glues binary
 //!   attachments to their `5N-`/`6N-` header, recovers after errors and detects the msgpack
 //!   parser; [`SioSessionDecoder`] holds the two directions of one session;
-//! - [`msgpack`]: the socket.io-msgpack-parser format ([`decode_msgpack`]).
+//! - [`msgpack`]: the socket.io-msgpack-parser format ([`decode_msgpack`]);
+//! - `json`: a fast path for the JSON payloads, giving serde_json's `Value` or deferring to it.
 //!
 //! Binary attachments stay out of the JSON: [`SioPacket::data`] keeps the
 //! `{"_placeholder":true,"num":k}` objects exactly as they were sent, and
@@ -20,6 +21,7 @@
 //! structure cannot be decoded at all (unknown type, malformed attachment count) is an error.
 
 pub mod decoder;
+mod json;
 pub mod msgpack;
 pub mod parser;
 

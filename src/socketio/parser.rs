@@ -141,7 +141,12 @@ pub(crate) fn parse(
     }
 
     if !rest.is_empty() {
-        match serde_json::from_str::<Value>(rest) {
+        // The fast path gives serde_json's value or declines; serde_json has the last word.
+        let parsed = match super::json::parse(rest) {
+            Some(v) => Ok(v),
+            None => serde_json::from_str::<Value>(rest),
+        };
+        match parsed {
             Ok(v) => {
                 if let Err(why) = validate(ptype, version, &v) {
                     flag(&mut packet, why);
