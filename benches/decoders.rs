@@ -17,6 +17,11 @@ use sockscope::ws::{WsDecoder, WsItem};
 use std::hint::black_box;
 use std::time::Duration;
 
+/// The allocator the `sockscope` binary runs with (src/main.rs), so allocation-heavy stages are
+/// measured as they run in the proxy, not with glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One frame as a client sends it: FIN, the opcode, RSV1 when compressed, masked.
 fn frame(opcode: u8, rsv1: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
     let mut f = vec![0x80 | opcode | if rsv1 { 0x40 } else { 0 }];
