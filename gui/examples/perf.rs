@@ -21,6 +21,10 @@ use sockscope_gui::store::{Store, StoreConfig};
 use sockscope_gui::view_timeline::Tab;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `sockscope-gui` binary (gui/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The `i`-th chat event (or its ack) of a session, decoded from the raw record `raw_seq`.
 fn sio(session: &str, ack: bool, i: u64, raw_seq: u64) -> EventKind {
     let data = if ack {
