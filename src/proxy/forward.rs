@@ -4,7 +4,7 @@
 //! went wrong. A `101 Switching Protocols` from the origin is passed back to the client as is, and
 //! then both upgraded connections are handed to the byte-exact relay.
 
-use super::body::{BodyTarget, BoxError, ProxyBody, TapBody};
+use super::body::{BodyTarget, ProxyBody, TapBody};
 use super::relay::{self, Counters, NoTap, WsTap};
 use super::{Mode, ProxyConfig, Target};
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
@@ -13,10 +13,10 @@ use crate::ws::{self, WsDecoder};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +32,7 @@ pub struct ConnCtx {
     pub fixed: Option<Target>,
     pub counters: Arc<Counters>,
     handed_off: AtomicBool,
-    upstream: Mutex<Option<(String, SendRequest<ProxyBody>)>>,
+    upstream: Mutex<Option<Upstream>>,
     preconnected: Mutex<Option<(String, TcpStream)>>,
     /// Keeps the connection counted as live for graceful shutdown.
     pub active: Option<super::Active>,
@@ -95,15 +95,15 @@ impl ConnCtx {
         }
     }
 
-    async fn sender(&self, target: &Target) -> Result<SendRequest<ProxyBody>, String> {
-        let key = target.key();
+    async fn sender(&self, target: &Target) -> Result<Upstream, String> {
         let cached = self.upstream.lock().ok().and_then(|mut g| g.take());
-        if let Some((k, mut s)) = cached
-            && k == key
-            && s.ready().await.is_ok()
+        if let Some(mut up) = cached
+            && up.serves(target)
+            && up.sender.ready().await.is_ok()
         {
-            return Ok(s);
+            return Ok(up);
         }
+        let key = target.key();
         let pre = self
             .preconnected
             .lock()
@@ -128,12 +128,34 @@ impl ConnCtx {
         } else {
             handshake(TokioIo::new(stream)).await
         }
+        .map(|sender| Upstream {
+            host: target.host.clone(),
+            port: target.port,
+            tls: target.tls,
+            sender,
+        })
     }
 
-    fn keep(&self, target: &Target, sender: SendRequest<ProxyBody>) {
+    /// Keeps an origin connection for the next request on this client connection.
+    fn keep(&self, up: Upstream) {
         if let Ok(mut g) = self.upstream.lock() {
-            *g = Some((target.key(), sender));
+            *g = Some(up);
         }
+    }
+}
+
+/// A reusable connection to one origin.
+struct Upstream {
+    host: String,
+    port: u16,
+    tls: bool,
+    sender: SendRequest<ProxyBody>,
+}
+
+impl Upstream {
+    /// True when this connection goes where `target` does (what [`Target::key`] identifies).
+    fn serves(&self, target: &Target) -> bool {
+        self.port == target.port && self.tls == target.tls && self.host == target.host
     }
 }
 
@@ -210,23 +232,33 @@ pub async fn handle(
 
 /// Headers as (name, value) pairs in map order.
 pub fn header_list(h: &HeaderMap) -> Vec<Header> {
-    h.iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+    let mut out = Vec::with_capacity(h.len());
+    for (k, v) in h {
+        let value = match std::str::from_utf8(v.as_bytes()) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        };
+        out.push((k.as_str().to_owned(), value));
+    }
+    out
 }
 
-fn version_str(v: http::Version) -> String {
-    format!("{v:?}")
+/// The version as records spell it (`HTTP/1.1`), without going through `Debug` formatting.
+pub fn version_str(v: http::Version) -> String {
+    let s = match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        other => return format!("{other:?}"),
+    };
+    s.to_string()
 }
 
 /// A short text response made by sockscope itself.
 pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
-    let mut r = Response::new(full(Bytes::copy_from_slice(text.as_bytes())));
+    let mut r = Response::new(ProxyBody::full(Bytes::copy_from_slice(text.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -237,16 +269,6 @@ pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
     r
 }
 
-fn full(b: Bytes) -> ProxyBody {
-    Full::new(b)
-        .map_err(|e: Infallible| -> BoxError { match e {} })
-        .boxed()
-}
-
-fn empty() -> ProxyBody {
-    full(Bytes::new())
-}
-
 fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     h.get_all(name)
         .iter()
@@ -255,9 +277,13 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Wraps a body so it is recorded as it streams through.
+/// Wraps a body so it is recorded as it streams through. A body that is already over (a GET's)
+/// would record nothing, so it goes through as it is.
 fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
-    TapBody::new(
+    if http_body::Body::is_end_stream(&body) {
+        return ProxyBody::Incoming(body);
+    }
+    ProxyBody::Tapped(TapBody::new(
         body,
         BodyTarget {
             events: ctx.events.clone(),
@@ -266,8 +292,7 @@ fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBo
             dir,
             cap: ctx.cfg.max_decode,
         },
-    )
-    .boxed()
+    ))
 }
 
 /// The `502` for an origin that cannot be reached.
@@ -343,12 +368,12 @@ fn is_self(cfg: &ProxyConfig, t: &Target) -> bool {
 }
 
 /// Resolves the origin of a request; `Err` is the text of a 400.
-fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
+fn resolve<'a>(ctx: &'a ConnCtx, uri: &Uri) -> Result<Cow<'a, Target>, (StatusCode, String)> {
     if let Some(t) = &ctx.fixed {
-        return Ok(t.clone());
+        return Ok(Cow::Borrowed(t));
     }
     match &ctx.cfg.mode {
-        Mode::Reverse(t) => Ok(t.clone()),
+        Mode::Reverse(t) => Ok(Cow::Borrowed(t)),
         Mode::Explicit => {
             let listen = ctx.cfg.listen;
             match (uri.scheme_str(), uri.authority()) {
@@ -361,7 +386,7 @@ fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
                                 .into(),
                         ));
                     }
-                    Ok(Target {
+                    Ok(Cow::Owned(Target {
                         host: a
                             .host()
                             .trim_start_matches('[')
@@ -370,7 +395,7 @@ fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
                         port: a.port_u16().unwrap_or(if tls { 443 } else { 80 }),
                         authority: a.as_str().to_string(),
                         tls,
-                    })
+                    }))
                 }
                 (Some(s), Some(_)) => Err((
                     StatusCode::NOT_IMPLEMENTED,
@@ -393,21 +418,29 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
     let exchange = ctx.events.next_exchange();
     let started = ctx.events.now_us();
     let target = resolve(&ctx, req.uri());
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let url = match &target {
-        Ok(t) => format!("{}://{}{pq}", t.scheme(), t.authority),
+        Ok(t) => {
+            let (scheme, authority) = (t.scheme(), t.authority.as_str());
+            let mut u = String::with_capacity(scheme.len() + 3 + authority.len() + pq.len());
+            u.push_str(scheme);
+            u.push_str("://");
+            u.push_str(authority);
+            u.push_str(pq);
+            u
+        }
         Err(_) => req.uri().to_string(),
     };
+    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
+        && has_token(req.headers(), header::CONNECTION, "upgrade");
+    // The URL is needed again only to name a WebSocket.
+    let ws_base = wants_upgrade.then(|| url.clone());
     ctx.events.emit(
         ctx.conn,
         EventKind::HttpRequest {
             exchange,
-            method: req.method().to_string(),
-            url: url.clone(),
+            method: req.method().as_str().to_owned(),
+            url,
             version: version_str(req.version()),
             headers: header_list(req.headers()),
         },
@@ -432,23 +465,33 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
         );
     }
 
-    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
-        && has_token(req.headers(), header::CONNECTION, "upgrade");
     let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
-    parts.uri = match pq.parse::<Uri>() {
-        Ok(u) => u,
-        Err(e) => {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_REQUEST,
-                format!("sockscope: bad request target {pq:?}: {e}\n"),
-            );
-        }
-    };
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        // Absolute form: the origin gets the origin form (an origin-form target stays as it is).
+        let mut origin_form = http::uri::Parts::default();
+        origin_form.path_and_query = Some(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        parts.uri = match Uri::from_parts(origin_form) {
+            Ok(u) => u,
+            Err(e) => {
+                let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                return generated(
+                    &ctx,
+                    exchange,
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    format!("sockscope: bad request target {pq:?}: {e}\n"),
+                );
+            }
+        };
+    }
     parts.headers.remove("proxy-connection");
     parts.headers.remove(header::PROXY_AUTHORIZATION);
     if matches!(ctx.cfg.mode, Mode::Reverse(_)) && !ctx.cfg.keep_host && ctx.fixed.is_none() {
@@ -468,13 +511,13 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
     let body = tap(&ctx, body, exchange, Dir::ClientToServer);
     let upstream_req = Request::from_parts(parts, body);
 
-    let mut sender = match ctx.sender(&target).await {
+    let mut upstream = match ctx.sender(&target).await {
         Ok(s) => s,
         Err(e) => {
             return bad_gateway(&ctx, exchange, started, &target, &e);
         }
     };
-    let mut resp = match sender.send_request(upstream_req).await {
+    let mut resp = match upstream.sender.send_request(upstream_req).await {
         Ok(r) => r,
         Err(e) => {
             return generated(
@@ -524,6 +567,7 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+        let url = ws_base.unwrap_or_default();
         let ws_url = if target.tls {
             url.replacen("https://", "wss://", 1)
         } else {
@@ -538,10 +582,10 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
             ws_open,
         ));
         let (parts, _) = resp.into_parts();
-        return Response::from_parts(parts, empty());
+        return Response::from_parts(parts, ProxyBody::empty());
     }
 
-    ctx.keep(&target, sender);
+    ctx.keep(upstream);
     let (parts, body) = resp.into_parts();
     let body = tap(&ctx, body, exchange, Dir::ServerToClient);
     Response::from_parts(parts, body)
