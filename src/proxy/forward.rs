@@ -18,9 +18,12 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::borrow::Cow;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Wake, Waker};
 use tokio::net::TcpStream;
 
 /// State shared by the exchanges of one client connection (or one decoded tunnel).
@@ -33,6 +36,12 @@ pub struct ConnCtx {
     pub counters: Arc<Counters>,
     handed_off: AtomicBool,
     upstream: Mutex<Option<Upstream>>,
+    /// The origin connection this client connection's task drives (see [`ConnCtx::drive`]).
+    driver: Mutex<Driver>,
+    /// Which half of that task was woken, and the wakers the halves are polled with.
+    wakes: Arc<Wakes>,
+    server_waker: Waker,
+    origin_waker: Waker,
     preconnected: Mutex<Option<(String, TcpStream)>>,
     /// Keeps the connection counted as live for graceful shutdown.
     pub active: Option<super::Active>,
@@ -49,6 +58,10 @@ impl ConnCtx {
         fixed: Option<Target>,
         counters: Arc<Counters>,
     ) -> ConnCtx {
+        let wakes = Arc::new(Wakes {
+            state: AtomicU8::new(WAKE_SERVER | WAKE_ORIGIN),
+            task: Mutex::new(None),
+        });
         ConnCtx {
             cfg,
             events,
@@ -57,6 +70,10 @@ impl ConnCtx {
             counters,
             handed_off: AtomicBool::new(false),
             upstream: Mutex::new(None),
+            driver: Mutex::new(Driver::default()),
+            server_waker: Wakes::waker(&wakes, WAKE_SERVER),
+            origin_waker: Wakes::waker(&wakes, WAKE_ORIGIN),
+            wakes,
             preconnected: Mutex::new(None),
             active: None,
             parent: None,
@@ -114,7 +131,7 @@ impl ConnCtx {
             Some((_, s)) => s,
             None => super::dial(&target.host, target.port).await?,
         };
-        if target.tls {
+        let (sender, conn) = if target.tls {
             let Some(mitm) = self.cfg.mitm.as_ref() else {
                 return Err("TLS to origins is not configured".into());
             };
@@ -124,16 +141,120 @@ impl ConnCtx {
                 .connect(name, stream)
                 .await
                 .map_err(|e| format!("TLS handshake failed: {e}"))?;
-            handshake(TokioIo::new(tls)).await
+            handshake(TokioIo::new(tls)).await?
         } else {
-            handshake(TokioIo::new(stream)).await
-        }
-        .map(|sender| Upstream {
+            handshake(TokioIo::new(stream)).await?
+        };
+        self.drive(conn);
+        Ok(Upstream {
             host: target.host.clone(),
             port: target.port,
             tls: target.tls,
             sender,
         })
+    }
+
+    /// Runs an origin connection. While the task serving this client connection is attached
+    /// (see [`ConnCtx::poll_together`]), that task drives it: request, response and body then
+    /// pass between the two hyper connections without waking another task. Otherwise, and for
+    /// a connection being replaced, it runs on a task of its own.
+    fn drive(&self, conn: OriginConn) {
+        if let Some(conn) = self.install(conn) {
+            tokio::spawn(conn);
+        }
+        self.wakes.wake(WAKE_ORIGIN);
+    }
+
+    /// Puts `conn` where the attached task polls it; gives it back when no task is attached.
+    fn install(&self, conn: OriginConn) -> Option<OriginConn> {
+        let mut d = match self.driver.lock() {
+            Ok(d) if d.attached => d,
+            _ => return Some(conn),
+        };
+        if let Some(old) = d.conn.replace(conn) {
+            tokio::spawn(old);
+        }
+        None
+    }
+
+    /// Polls `server` (the hyper connection serving the client) and the origin connection
+    /// together, each only when it was woken, from the task serving the client connection
+    /// (which calls [`ConnCtx::attach_driver`] first). A wake-up that one half causes in the
+    /// other while they are polled (a response handed over, a request queued) is handled in the
+    /// same turn instead of rescheduling the task.
+    pub(super) fn poll_together<F: Future>(
+        &self,
+        mut server: Pin<&mut F>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
+        if let Ok(mut t) = self.wakes.task.lock()
+            && !t.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            *t = Some(cx.waker().clone());
+        }
+        let state = &self.wakes.state;
+        state.fetch_or(POLLING, Ordering::AcqRel);
+        for _ in 0..32 {
+            let woken = state.fetch_and(!(WAKE_SERVER | WAKE_ORIGIN), Ordering::AcqRel)
+                & (WAKE_SERVER | WAKE_ORIGIN);
+            if woken == 0 {
+                // Leave unless something was woken meanwhile (then it is handled first).
+                if state
+                    .compare_exchange(POLLING, 0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            if woken & WAKE_ORIGIN != 0 {
+                self.poll_origin(&mut std::task::Context::from_waker(&self.origin_waker));
+            }
+            if woken & WAKE_SERVER != 0
+                && let Poll::Ready(r) = server
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(&self.server_waker))
+            {
+                state.fetch_and(!POLLING, Ordering::AcqRel);
+                return Poll::Ready(r);
+            }
+        }
+        // Busy for a while: let other tasks run, and come back for what is still woken.
+        state.fetch_and(!POLLING, Ordering::AcqRel);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Called by the task serving the client connection: from now on it drives origin
+    /// connections, polling through [`ConnCtx::poll_together`].
+    pub(super) fn attach_driver(&self) {
+        if let Ok(mut d) = self.driver.lock() {
+            d.attached = true;
+        }
+    }
+
+    /// Polls the origin connection, if any; it is dropped once finished.
+    fn poll_origin(&self, cx: &mut std::task::Context<'_>) {
+        let Some(mut conn) = self.driver.lock().ok().and_then(|mut d| d.conn.take()) else {
+            return;
+        };
+        if conn.as_mut().poll(cx).is_pending()
+            && let Some(conn) = self.install(conn)
+        {
+            tokio::spawn(conn);
+        }
+    }
+
+    /// The client connection is served no more: an origin connection still running (the
+    /// upstream half of an upgrade, or one closing) finishes on a task of its own.
+    pub(super) fn detach_driver(&self) {
+        let conn = self.driver.lock().ok().and_then(|mut d| {
+            d.attached = false;
+            d.conn.take()
+        });
+        if let Some(conn) = conn {
+            tokio::spawn(conn);
+        }
     }
 
     /// Keeps an origin connection for the next request on this client connection.
@@ -142,6 +263,65 @@ impl ConnCtx {
             *g = Some(up);
         }
     }
+}
+
+/// A hyper client connection to an origin, driving its socket until it closes.
+type OriginConn = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Wake-up bits of a client connection's task: the client side (hyper server connection, and
+/// the exchanges it runs) or the origin connection needs polling; the task is inside
+/// [`ConnCtx::poll_together`].
+const WAKE_SERVER: u8 = 1;
+const WAKE_ORIGIN: u8 = 2;
+const POLLING: u8 = 4;
+
+/// What woke a client connection's task, and that task's waker.
+struct Wakes {
+    state: AtomicU8,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wakes {
+    /// Marks `bit` woken; the task itself is woken only when it is not being polled already
+    /// (then the polling loop sees the bit before it returns).
+    fn wake(&self, bit: u8) {
+        if self.state.fetch_or(bit, Ordering::AcqRel) & POLLING == 0
+            && let Ok(t) = self.task.lock()
+            && let Some(w) = t.as_ref()
+        {
+            w.wake_by_ref();
+        }
+    }
+
+    fn waker(wakes: &Arc<Wakes>, bit: u8) -> Waker {
+        Waker::from(Arc::new(HalfWaker {
+            wakes: wakes.clone(),
+            bit,
+        }))
+    }
+}
+
+/// The waker one half is polled with.
+struct HalfWaker {
+    wakes: Arc<Wakes>,
+    bit: u8,
+}
+
+impl Wake for HalfWaker {
+    fn wake(self: Arc<Self>) {
+        self.wakes.wake(self.bit);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.wake(self.bit);
+    }
+}
+
+/// Where the current origin connection waits to be polled.
+#[derive(Default)]
+struct Driver {
+    /// The client connection's task polls `conn`.
+    attached: bool,
+    conn: Option<OriginConn>,
 }
 
 /// A reusable connection to one origin.
@@ -159,7 +339,7 @@ impl Upstream {
     }
 }
 
-async fn handshake<I>(io: I) -> Result<SendRequest<ProxyBody>, String>
+async fn handshake<I>(io: I) -> Result<(SendRequest<ProxyBody>, OriginConn), String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -168,10 +348,10 @@ where
         .handshake::<_, ProxyBody>(io)
         .await
         .map_err(|e| format!("http handshake failed: {e}"))?;
-    tokio::spawn(async move {
+    let conn: OriginConn = Box::pin(async move {
         let _ = conn.with_upgrades().await;
     });
-    Ok(sender)
+    Ok((sender, conn))
 }
 
 /// The hyper service function.
