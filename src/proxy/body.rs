@@ -1,18 +1,85 @@
 //! A body wrapper that streams every frame through unchanged (no whole-body buffering) and keeps
 //! a copy of the first `cap` bytes; when the body ends, or is dropped unfinished, it emits one
 //! `http_body` event with the full length, whether it completed, and the (possibly truncated) copy.
+//! [`ProxyBody`] is the one body type on both sides of the proxy: an enum rather than a boxed
+//! trait object, so forwarding a body costs no allocation per exchange.
 
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Payload};
 use crate::pipeline::EventTx;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// The boxed error type of proxied bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The body type used on both sides of the proxy.
-pub type ProxyBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub enum ProxyBody {
+    /// Nothing (generated responses without a body, a `101`, a CONNECT `200`).
+    Empty,
+    /// One chunk made by sockscope itself; `None` once sent.
+    Full(Option<Bytes>),
+    /// A body passed through untapped (an empty request body: there is nothing to record).
+    Incoming(Incoming),
+    /// A body passed through and recorded.
+    Tapped(TapBody<Incoming>),
+}
+
+impl ProxyBody {
+    /// An empty body.
+    pub fn empty() -> ProxyBody {
+        ProxyBody::Empty
+    }
+
+    /// A body of one chunk.
+    pub fn full(b: Bytes) -> ProxyBody {
+        if b.is_empty() {
+            ProxyBody::Empty
+        } else {
+            ProxyBody::Full(Some(b))
+        }
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ProxyBody::Empty => Poll::Ready(None),
+            ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ProxyBody::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(BoxError::from),
+            ProxyBody::Tapped(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Empty => true,
+            ProxyBody::Full(b) => b.is_none(),
+            ProxyBody::Incoming(b) => b.is_end_stream(),
+            ProxyBody::Tapped(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Empty => SizeHint::with_exact(0),
+            ProxyBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ProxyBody::Incoming(b) => b.size_hint(),
+            ProxyBody::Tapped(b) => b.size_hint(),
+        }
+    }
+}
+
+/// The most a tapped body's copy allocates up front from the announced size.
+const PREALLOC_MAX: usize = 64 << 10;
 
 /// Where a tapped body reports.
 pub struct BodyTarget {
@@ -27,25 +94,36 @@ pub struct BodyTarget {
 pub struct TapBody<B> {
     inner: B,
     target: BodyTarget,
-    copy: BytesMut,
+    copy: Vec<u8>,
     len: u64,
     truncated: bool,
     reported: bool,
 }
 
-impl<B> TapBody<B> {
+impl<B: Body> TapBody<B> {
     /// Wraps a body.
     pub fn new(inner: B, target: BodyTarget) -> TapBody<B> {
+        // A small body of announced size gets its copy allocated once; a large announced size
+        // is not trusted with memory before the bytes arrive.
+        let hint = inner.size_hint();
+        let expect = hint.exact().unwrap_or(hint.lower());
+        let first = usize::try_from(expect)
+            .unwrap_or(usize::MAX)
+            .min(target.cap)
+            .min(PREALLOC_MAX);
+        let copy = Vec::with_capacity(first);
         TapBody {
             inner,
             target,
-            copy: BytesMut::new(),
+            copy,
             len: 0,
             truncated: false,
             reported: false,
         }
     }
+}
 
+impl<B> TapBody<B> {
     fn report(&mut self, complete: bool) {
         if self.reported {
             return;
@@ -55,8 +133,11 @@ impl<B> TapBody<B> {
             // Empty bodies (most GETs) are implied by their absence.
             return;
         }
-        let data = std::mem::take(&mut self.copy);
-        let payload = Payload::from_bytes(&data);
+        // The copy becomes the payload without being copied again.
+        let payload = match String::from_utf8(std::mem::take(&mut self.copy)) {
+            Ok(s) => Payload::Text(s),
+            Err(e) => Payload::Binary(Bytes::from(e.into_bytes())),
+        };
         self.target.events.emit(
             self.target.conn,
             EventKind::HttpBody {

@@ -4,7 +4,7 @@
 //! went wrong. A `101 Switching Protocols` from the origin is passed back to the client as is, and
 //! then both upgraded connections are handed to the byte-exact relay.
 
-use super::body::{BodyTarget, BoxError, ProxyBody, TapBody};
+use super::body::{BodyTarget, ProxyBody, TapBody};
 use super::relay::{self, Counters, NoTap, WsTap};
 use super::{Mode, ProxyConfig, Target};
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
@@ -13,14 +13,17 @@ use crate::ws::{self, WsDecoder};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use std::borrow::Cow;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Wake, Waker};
 use tokio::net::TcpStream;
 
 /// State shared by the exchanges of one client connection (or one decoded tunnel).
@@ -32,7 +35,13 @@ pub struct ConnCtx {
     pub fixed: Option<Target>,
     pub counters: Arc<Counters>,
     handed_off: AtomicBool,
-    upstream: Mutex<Option<(String, SendRequest<ProxyBody>)>>,
+    upstream: Mutex<Option<Upstream>>,
+    /// The origin connection this client connection's task drives (see [`ConnCtx::drive`]).
+    driver: Mutex<Driver>,
+    /// Which half of that task was woken, and the wakers the halves are polled with.
+    wakes: Arc<Wakes>,
+    server_waker: Waker,
+    origin_waker: Waker,
     preconnected: Mutex<Option<(String, TcpStream)>>,
     /// Keeps the connection counted as live for graceful shutdown.
     pub active: Option<super::Active>,
@@ -49,6 +58,10 @@ impl ConnCtx {
         fixed: Option<Target>,
         counters: Arc<Counters>,
     ) -> ConnCtx {
+        let wakes = Arc::new(Wakes {
+            state: AtomicU8::new(WAKE_SERVER | WAKE_ORIGIN),
+            task: Mutex::new(None),
+        });
         ConnCtx {
             cfg,
             events,
@@ -57,6 +70,10 @@ impl ConnCtx {
             counters,
             handed_off: AtomicBool::new(false),
             upstream: Mutex::new(None),
+            driver: Mutex::new(Driver::default()),
+            server_waker: Wakes::waker(&wakes, WAKE_SERVER),
+            origin_waker: Wakes::waker(&wakes, WAKE_ORIGIN),
+            wakes,
             preconnected: Mutex::new(None),
             active: None,
             parent: None,
@@ -95,15 +112,15 @@ impl ConnCtx {
         }
     }
 
-    async fn sender(&self, target: &Target) -> Result<SendRequest<ProxyBody>, String> {
-        let key = target.key();
+    async fn sender(&self, target: &Target) -> Result<Upstream, String> {
         let cached = self.upstream.lock().ok().and_then(|mut g| g.take());
-        if let Some((k, mut s)) = cached
-            && k == key
-            && s.ready().await.is_ok()
+        if let Some(mut up) = cached
+            && up.serves(target)
+            && up.sender.ready().await.is_ok()
         {
-            return Ok(s);
+            return Ok(up);
         }
+        let key = target.key();
         let pre = self
             .preconnected
             .lock()
@@ -114,7 +131,7 @@ impl ConnCtx {
             Some((_, s)) => s,
             None => super::dial(&target.host, target.port).await?,
         };
-        if target.tls {
+        let (sender, conn) = if target.tls {
             let Some(mitm) = self.cfg.mitm.as_ref() else {
                 return Err("TLS to origins is not configured".into());
             };
@@ -124,20 +141,205 @@ impl ConnCtx {
                 .connect(name, stream)
                 .await
                 .map_err(|e| format!("TLS handshake failed: {e}"))?;
-            handshake(TokioIo::new(tls)).await
+            handshake(TokioIo::new(tls)).await?
         } else {
-            handshake(TokioIo::new(stream)).await
+            handshake(TokioIo::new(stream)).await?
+        };
+        self.drive(conn);
+        Ok(Upstream {
+            host: target.host.clone(),
+            port: target.port,
+            tls: target.tls,
+            sender,
+        })
+    }
+
+    /// Runs an origin connection. While the task serving this client connection is attached
+    /// (see [`ConnCtx::poll_together`]), that task drives it: request, response and body then
+    /// pass between the two hyper connections without waking another task. Otherwise, and for
+    /// a connection being replaced, it runs on a task of its own.
+    fn drive(&self, conn: OriginConn) {
+        if let Some(conn) = self.install(conn) {
+            tokio::spawn(conn);
+        }
+        self.wakes.wake(WAKE_ORIGIN);
+    }
+
+    /// Puts `conn` where the attached task polls it; gives it back when no task is attached.
+    fn install(&self, conn: OriginConn) -> Option<OriginConn> {
+        let mut d = match self.driver.lock() {
+            Ok(d) if d.attached => d,
+            _ => return Some(conn),
+        };
+        if let Some(old) = d.conn.replace(conn) {
+            tokio::spawn(old);
+        }
+        None
+    }
+
+    /// Polls `server` (the hyper connection serving the client) and the origin connection
+    /// together, each only when it was woken, from the task serving the client connection
+    /// (which calls [`ConnCtx::attach_driver`] first). A wake-up that one half causes in the
+    /// other while they are polled (a response handed over, a request queued) is handled in the
+    /// same turn instead of rescheduling the task.
+    pub(super) fn poll_together<F: Future>(
+        &self,
+        mut server: Pin<&mut F>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
+        if let Ok(mut t) = self.wakes.task.lock()
+            && !t.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            *t = Some(cx.waker().clone());
+        }
+        let state = &self.wakes.state;
+        state.fetch_or(POLLING, Ordering::AcqRel);
+        for _ in 0..32 {
+            let woken = state.fetch_and(!(WAKE_SERVER | WAKE_ORIGIN), Ordering::AcqRel)
+                & (WAKE_SERVER | WAKE_ORIGIN);
+            if woken == 0 {
+                // Leave unless something was woken meanwhile (then it is handled first).
+                if state
+                    .compare_exchange(POLLING, 0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            if woken & WAKE_ORIGIN != 0 {
+                self.poll_origin(&mut std::task::Context::from_waker(&self.origin_waker));
+            }
+            if woken & WAKE_SERVER != 0
+                && let Poll::Ready(r) = server
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(&self.server_waker))
+            {
+                state.fetch_and(!POLLING, Ordering::AcqRel);
+                return Poll::Ready(r);
+            }
+        }
+        // Busy for a while: let other tasks run, and come back for what is still woken.
+        state.fetch_and(!POLLING, Ordering::AcqRel);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Called by the task serving the client connection: from now on it drives origin
+    /// connections, polling through [`ConnCtx::poll_together`].
+    pub(super) fn attach_driver(&self) {
+        if let Ok(mut d) = self.driver.lock() {
+            d.attached = true;
         }
     }
 
-    fn keep(&self, target: &Target, sender: SendRequest<ProxyBody>) {
+    /// Polls the origin connection, if any; it is dropped once finished.
+    fn poll_origin(&self, cx: &mut std::task::Context<'_>) {
+        let Some(mut conn) = self.driver.lock().ok().and_then(|mut d| d.conn.take()) else {
+            return;
+        };
+        if conn.as_mut().poll(cx).is_pending()
+            && let Some(conn) = self.install(conn)
+        {
+            tokio::spawn(conn);
+        }
+    }
+
+    /// The client connection is served no more: an origin connection still running (the
+    /// upstream half of an upgrade, or one closing) finishes on a task of its own.
+    pub(super) fn detach_driver(&self) {
+        let conn = self.driver.lock().ok().and_then(|mut d| {
+            d.attached = false;
+            d.conn.take()
+        });
+        if let Some(conn) = conn {
+            tokio::spawn(conn);
+        }
+    }
+
+    /// Keeps an origin connection for the next request on this client connection.
+    fn keep(&self, up: Upstream) {
         if let Ok(mut g) = self.upstream.lock() {
-            *g = Some((target.key(), sender));
+            *g = Some(up);
         }
     }
 }
 
-async fn handshake<I>(io: I) -> Result<SendRequest<ProxyBody>, String>
+/// A hyper client connection to an origin, driving its socket until it closes.
+type OriginConn = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Wake-up bits of a client connection's task: the client side (hyper server connection, and
+/// the exchanges it runs) or the origin connection needs polling; the task is inside
+/// [`ConnCtx::poll_together`].
+const WAKE_SERVER: u8 = 1;
+const WAKE_ORIGIN: u8 = 2;
+const POLLING: u8 = 4;
+
+/// What woke a client connection's task, and that task's waker.
+struct Wakes {
+    state: AtomicU8,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wakes {
+    /// Marks `bit` woken; the task itself is woken only when it is not being polled already
+    /// (then the polling loop sees the bit before it returns).
+    fn wake(&self, bit: u8) {
+        if self.state.fetch_or(bit, Ordering::AcqRel) & POLLING == 0
+            && let Ok(t) = self.task.lock()
+            && let Some(w) = t.as_ref()
+        {
+            w.wake_by_ref();
+        }
+    }
+
+    fn waker(wakes: &Arc<Wakes>, bit: u8) -> Waker {
+        Waker::from(Arc::new(HalfWaker {
+            wakes: wakes.clone(),
+            bit,
+        }))
+    }
+}
+
+/// The waker one half is polled with.
+struct HalfWaker {
+    wakes: Arc<Wakes>,
+    bit: u8,
+}
+
+impl Wake for HalfWaker {
+    fn wake(self: Arc<Self>) {
+        self.wakes.wake(self.bit);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.wake(self.bit);
+    }
+}
+
+/// Where the current origin connection waits to be polled.
+#[derive(Default)]
+struct Driver {
+    /// The client connection's task polls `conn`.
+    attached: bool,
+    conn: Option<OriginConn>,
+}
+
+/// A reusable connection to one origin.
+struct Upstream {
+    host: String,
+    port: u16,
+    tls: bool,
+    sender: SendRequest<ProxyBody>,
+}
+
+impl Upstream {
+    /// True when this connection goes where `target` does (what [`Target::key`] identifies).
+    fn serves(&self, target: &Target) -> bool {
+        self.port == target.port && self.tls == target.tls && self.host == target.host
+    }
+}
+
+async fn handshake<I>(io: I) -> Result<(SendRequest<ProxyBody>, OriginConn), String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -146,10 +348,10 @@ where
         .handshake::<_, ProxyBody>(io)
         .await
         .map_err(|e| format!("http handshake failed: {e}"))?;
-    tokio::spawn(async move {
+    let conn: OriginConn = Box::pin(async move {
         let _ = conn.with_upgrades().await;
     });
-    Ok(sender)
+    Ok((sender, conn))
 }
 
 /// The hyper service function.
@@ -210,23 +412,33 @@ pub async fn handle(
 
 /// Headers as (name, value) pairs in map order.
 pub fn header_list(h: &HeaderMap) -> Vec<Header> {
-    h.iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+    let mut out = Vec::with_capacity(h.len());
+    for (k, v) in h {
+        let value = match std::str::from_utf8(v.as_bytes()) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        };
+        out.push((k.as_str().to_owned(), value));
+    }
+    out
 }
 
-fn version_str(v: http::Version) -> String {
-    format!("{v:?}")
+/// The version as records spell it (`HTTP/1.1`), without going through `Debug` formatting.
+pub fn version_str(v: http::Version) -> String {
+    let s = match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        other => return format!("{other:?}"),
+    };
+    s.to_string()
 }
 
 /// A short text response made by sockscope itself.
 pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
-    let mut r = Response::new(full(Bytes::copy_from_slice(text.as_bytes())));
+    let mut r = Response::new(ProxyBody::full(Bytes::copy_from_slice(text.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -237,16 +449,6 @@ pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
     r
 }
 
-fn full(b: Bytes) -> ProxyBody {
-    Full::new(b)
-        .map_err(|e: Infallible| -> BoxError { match e {} })
-        .boxed()
-}
-
-fn empty() -> ProxyBody {
-    full(Bytes::new())
-}
-
 fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     h.get_all(name)
         .iter()
@@ -255,9 +457,13 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Wraps a body so it is recorded as it streams through.
+/// Wraps a body so it is recorded as it streams through. A body that is already over (a GET's)
+/// would record nothing, so it goes through as it is.
 fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
-    TapBody::new(
+    if http_body::Body::is_end_stream(&body) {
+        return ProxyBody::Incoming(body);
+    }
+    ProxyBody::Tapped(TapBody::new(
         body,
         BodyTarget {
             events: ctx.events.clone(),
@@ -266,8 +472,7 @@ fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBo
             dir,
             cap: ctx.cfg.max_decode,
         },
-    )
-    .boxed()
+    ))
 }
 
 /// The `502` for an origin that cannot be reached.
@@ -343,12 +548,12 @@ fn is_self(cfg: &ProxyConfig, t: &Target) -> bool {
 }
 
 /// Resolves the origin of a request; `Err` is the text of a 400.
-fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
+fn resolve<'a>(ctx: &'a ConnCtx, uri: &Uri) -> Result<Cow<'a, Target>, (StatusCode, String)> {
     if let Some(t) = &ctx.fixed {
-        return Ok(t.clone());
+        return Ok(Cow::Borrowed(t));
     }
     match &ctx.cfg.mode {
-        Mode::Reverse(t) => Ok(t.clone()),
+        Mode::Reverse(t) => Ok(Cow::Borrowed(t)),
         Mode::Explicit => {
             let listen = ctx.cfg.listen;
             match (uri.scheme_str(), uri.authority()) {
@@ -361,7 +566,7 @@ fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
                                 .into(),
                         ));
                     }
-                    Ok(Target {
+                    Ok(Cow::Owned(Target {
                         host: a
                             .host()
                             .trim_start_matches('[')
@@ -370,7 +575,7 @@ fn resolve(ctx: &ConnCtx, uri: &Uri) -> Result<Target, (StatusCode, String)> {
                         port: a.port_u16().unwrap_or(if tls { 443 } else { 80 }),
                         authority: a.as_str().to_string(),
                         tls,
-                    })
+                    }))
                 }
                 (Some(s), Some(_)) => Err((
                     StatusCode::NOT_IMPLEMENTED,
@@ -393,21 +598,29 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
     let exchange = ctx.events.next_exchange();
     let started = ctx.events.now_us();
     let target = resolve(&ctx, req.uri());
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let url = match &target {
-        Ok(t) => format!("{}://{}{pq}", t.scheme(), t.authority),
+        Ok(t) => {
+            let (scheme, authority) = (t.scheme(), t.authority.as_str());
+            let mut u = String::with_capacity(scheme.len() + 3 + authority.len() + pq.len());
+            u.push_str(scheme);
+            u.push_str("://");
+            u.push_str(authority);
+            u.push_str(pq);
+            u
+        }
         Err(_) => req.uri().to_string(),
     };
+    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
+        && has_token(req.headers(), header::CONNECTION, "upgrade");
+    // The URL is needed again only to name a WebSocket.
+    let ws_base = wants_upgrade.then(|| url.clone());
     ctx.events.emit(
         ctx.conn,
         EventKind::HttpRequest {
             exchange,
-            method: req.method().to_string(),
-            url: url.clone(),
+            method: req.method().as_str().to_owned(),
+            url,
             version: version_str(req.version()),
             headers: header_list(req.headers()),
         },
@@ -432,23 +645,33 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
         );
     }
 
-    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
-        && has_token(req.headers(), header::CONNECTION, "upgrade");
     let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
-    parts.uri = match pq.parse::<Uri>() {
-        Ok(u) => u,
-        Err(e) => {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_REQUEST,
-                format!("sockscope: bad request target {pq:?}: {e}\n"),
-            );
-        }
-    };
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        // Absolute form: the origin gets the origin form (an origin-form target stays as it is).
+        let mut origin_form = http::uri::Parts::default();
+        origin_form.path_and_query = Some(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        parts.uri = match Uri::from_parts(origin_form) {
+            Ok(u) => u,
+            Err(e) => {
+                let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                return generated(
+                    &ctx,
+                    exchange,
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    format!("sockscope: bad request target {pq:?}: {e}\n"),
+                );
+            }
+        };
+    }
     parts.headers.remove("proxy-connection");
     parts.headers.remove(header::PROXY_AUTHORIZATION);
     if matches!(ctx.cfg.mode, Mode::Reverse(_)) && !ctx.cfg.keep_host && ctx.fixed.is_none() {
@@ -468,13 +691,13 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
     let body = tap(&ctx, body, exchange, Dir::ClientToServer);
     let upstream_req = Request::from_parts(parts, body);
 
-    let mut sender = match ctx.sender(&target).await {
+    let mut upstream = match ctx.sender(&target).await {
         Ok(s) => s,
         Err(e) => {
             return bad_gateway(&ctx, exchange, started, &target, &e);
         }
     };
-    let mut resp = match sender.send_request(upstream_req).await {
+    let mut resp = match upstream.sender.send_request(upstream_req).await {
         Ok(r) => r,
         Err(e) => {
             return generated(
@@ -524,6 +747,7 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+        let url = ws_base.unwrap_or_default();
         let ws_url = if target.tls {
             url.replacen("https://", "wss://", 1)
         } else {
@@ -538,10 +762,10 @@ async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Pro
             ws_open,
         ));
         let (parts, _) = resp.into_parts();
-        return Response::from_parts(parts, empty());
+        return Response::from_parts(parts, ProxyBody::empty());
     }
 
-    ctx.keep(&target, sender);
+    ctx.keep(upstream);
     let (parts, body) = resp.into_parts();
     let body = tap(&ctx, body, exchange, Dir::ServerToClient);
     Response::from_parts(parts, body)

@@ -251,14 +251,18 @@ where
     let events = ctx.events.clone();
     let svc_ctx = ctx.clone();
     let service = hyper::service::service_fn(move |req| forward::handle(svc_ctx.clone(), req));
-    let result = http1::Builder::new()
+    let server = http1::Builder::new()
         .preserve_header_case(true)
         .half_close(false)
         .keep_alive(true)
         .max_header_size(ctx.cfg.max_header_bytes)
         .serve_connection(TokioIo::new(io), service)
-        .with_upgrades()
-        .await;
+        .with_upgrades();
+    let mut server = std::pin::pin!(server);
+    // This task also drives the origin connection the exchanges use (see ConnCtx::drive).
+    ctx.attach_driver();
+    let result = std::future::poll_fn(|cx| ctx.poll_together(server.as_mut(), cx)).await;
+    ctx.detach_driver();
     let error = result.err().and_then(|e| {
         if e.is_incomplete_message()
             || e.to_string().contains("connection closed")

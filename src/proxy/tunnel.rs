@@ -35,7 +35,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
             exchange,
             method: "CONNECT".into(),
             url: req.uri().to_string(),
-            version: format!("{:?}", req.version()),
+            version: forward::version_str(req.version()),
             headers: forward::header_list(req.headers()),
         },
     );
@@ -86,9 +86,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
             }
         }
     });
-    let mut r = Response::new(http_body_util::BodyExt::boxed(
-        http_body_util::Empty::<Bytes>::new().map_err(|e| match e {}),
-    ));
+    let mut r = Response::new(ProxyBody::empty());
     *r.status_mut() = StatusCode::OK;
     ctx.events.emit(
         ctx.conn,
@@ -104,8 +102,6 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     );
     r
 }
-
-use http_body_util::BodyExt as _;
 
 /// What the first bytes of a tunnel look like.
 #[derive(Debug, PartialEq, Eq)]
