@@ -102,8 +102,9 @@ impl<W: Write + Send> NdjsonSink<W> {
     }
 }
 
-/// Appends one record (without the newline): the hot records (`ws_message`, `ws_control`) by
-/// hand through [`fastjson`], byte-identical to serde's form, everything else with serde.
+/// Appends one record (without the newline): the hot records (WebSocket messages and control
+/// frames, HTTP heads and bodies) by hand through [`fastjson`], byte-identical to serde's form;
+/// everything else with serde.
 fn write_event(buf: &mut Vec<u8>, ev: &Event, ts: &mut fastjson::TsCache) -> io::Result<()> {
     if fastjson::write_hot(buf, ev, ts) {
         return Ok(());
