@@ -1,12 +1,16 @@
 //! Hand-written serialization of the capture's most frequent records (`ws_message`,
-//! `ws_control`, `http_request`, `http_response`, `http_body`), byte-identical to what serde
+//! `ws_control`, `http_request`, `http_response`, `http_body`, `sio_packet`), byte-identical to what serde
 //! writes for them (property tests check that against serde on generated records). serde's
 //! generic path (flattened maps, field names escaped at run time, a byte-by-byte escape scan of
 //! every string, the scalar base64 engine) was most of the pipeline thread's work per message;
 //! this writes the fixed parts as literals, escapes strings 8 bytes at a time and encodes binary
 //! payloads with a SIMD base64 encoder.
 
-use crate::event::{ControlKind, Dir, Event, EventKind, Payload, WsOpcode, rfc3339_digits};
+use crate::event::{
+    ControlKind, Dir, EioTransport, Event, EventKind, Payload, SioPacketRecord, WsOpcode,
+    rfc3339_digits,
+};
+use serde_json::Value;
 
 /// The formatted timestamp of the last record: records come in bursts within the same second,
 /// whose date and time of day need formatting once (only the microseconds change).
@@ -43,6 +47,7 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
         EventKind::HttpRequest { .. } => "http_request",
         EventKind::HttpResponse { .. } => "http_response",
         EventKind::HttpBody { .. } => "http_body",
+        EventKind::SioPacket(_) => "sio_packet",
         _ => return false,
     };
     let Some(ts) = ts_cache.format(ev.ts) else {
@@ -162,11 +167,119 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             }
             payload_fields(buf, payload);
         }
+        EventKind::SioPacket(p) => sio_packet_fields(buf, p, &mut n),
         // Every other kind returned false above, before anything was written.
         _ => {}
     }
     buf.push(b'}');
     true
+}
+
+/// The fields of a `sio_packet` record, in the order of [`SioPacketRecord`]'s declaration.
+fn sio_packet_fields(buf: &mut Vec<u8>, p: &SioPacketRecord, n: &mut itoa::Buffer) {
+    buf.extend_from_slice(b",\"session\":");
+    json_str(buf, &p.session);
+    buf.extend_from_slice(b",\"sid\":");
+    json_str(buf, &p.sid);
+    buf.extend_from_slice(match p.transport {
+        EioTransport::Polling => b",\"transport\":\"polling\"",
+        EioTransport::Websocket => b",\"transport\":\"websocket\"",
+    });
+    dir_field(buf, p.dir);
+    buf.extend_from_slice(b",\"nsp\":");
+    json_str(buf, &p.nsp);
+    buf.extend_from_slice(b",\"packet\":");
+    json_str(buf, &p.packet);
+    if let Some(id) = p.id {
+        buf.extend_from_slice(b",\"id\":");
+        buf.extend_from_slice(n.format(id).as_bytes());
+    }
+    if let Some(event) = &p.event {
+        buf.extend_from_slice(b",\"event\":");
+        json_str(buf, event);
+    }
+    if let Some(data) = &p.data {
+        buf.extend_from_slice(b",\"data\":");
+        json_value(buf, data);
+    }
+    if !p.attachments.is_empty() {
+        buf.extend_from_slice(b",\"attachments\":[");
+        for (i, a) in p.attachments.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            json_str(buf, a);
+        }
+        buf.push(b']');
+    }
+    if p.msgpack {
+        buf.extend_from_slice(b",\"msgpack\":true");
+    }
+    if let Some(invalid) = &p.invalid {
+        buf.extend_from_slice(b",\"invalid\":");
+        json_str(buf, invalid);
+    }
+    buf.extend_from_slice(b",\"n\":");
+    buf.extend_from_slice(n.format(p.n).as_bytes());
+    buf.extend_from_slice(b",\"raw_seq\":");
+    buf.extend_from_slice(n.format(p.raw_seq).as_bytes());
+    if let Some(exchange) = p.exchange {
+        buf.extend_from_slice(b",\"exchange\":");
+        buf.extend_from_slice(n.format(exchange).as_bytes());
+    }
+    if let Some(a) = &p.ack_of {
+        buf.extend_from_slice(b",\"ack_of\":{\"n\":");
+        buf.extend_from_slice(n.format(a.n).as_bytes());
+        buf.extend_from_slice(b",\"raw_seq\":");
+        buf.extend_from_slice(n.format(a.raw_seq).as_bytes());
+        if let Some(event) = &a.event {
+            buf.extend_from_slice(b",\"event\":");
+            json_str(buf, event);
+        }
+        buf.extend_from_slice(b",\"latency_us\":");
+        buf.extend_from_slice(n.format(a.latency_us).as_bytes());
+        if a.late {
+            buf.extend_from_slice(b",\"late\":true");
+        }
+        buf.push(b'}');
+    }
+    if p.unmatched {
+        buf.extend_from_slice(b",\"unmatched\":true");
+    }
+}
+
+/// A JSON value in serde_json's compact form (numbers are left to serde_json).
+fn json_value(buf: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => buf.extend_from_slice(b"null"),
+        Value::Bool(true) => buf.extend_from_slice(b"true"),
+        Value::Bool(false) => buf.extend_from_slice(b"false"),
+        // Writing to a Vec cannot fail.
+        Value::Number(num) => drop(serde_json::to_writer(&mut *buf, num)),
+        Value::String(s) => json_str(buf, s),
+        Value::Array(items) => {
+            buf.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                json_value(buf, item);
+            }
+            buf.push(b']');
+        }
+        Value::Object(map) => {
+            buf.push(b'{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                json_str(buf, k);
+                buf.push(b':');
+                json_value(buf, item);
+            }
+            buf.push(b'}');
+        }
+    }
 }
 
 fn dir_field(buf: &mut Vec<u8>, dir: Dir) {
@@ -440,6 +553,55 @@ mod tests {
                 let back: Event = serde_json::from_str(&mine).expect("read back");
                 prop_assert_eq!(back, ev);
             }
+        }
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(text(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn opt<T: std::fmt::Debug + Clone>(
+        s: impl Strategy<Value = T>,
+    ) -> impl Strategy<Value = Option<T>> {
+        prop_oneof![Just(None), s.prop_map(Some)]
+    }
+
+    proptest! {
+        #[test]
+        fn sio_packet_records_equal_serde(
+            (seq, ts, mono_us, conn) in stamp(),
+            (session, sid, nsp, packet) in (text(), text(), text(), text()),
+            (polling, c2s, msgpack, unmatched) in (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+            (id, event, invalid, exchange) in (opt(any::<u64>()), opt(text()), opt(text()), opt(any::<u64>())),
+            data in opt(json()),
+            attachments in proptest::collection::vec(text(), 0..3),
+            (n, raw_seq) in (any::<u64>(), any::<u64>()),
+            ack_of in opt((any::<u64>(), any::<u64>(), opt(text()), any::<u64>(), any::<bool>())),
+        ) {
+            let rec = SioPacketRecord {
+                session, sid,
+                transport: if polling { EioTransport::Polling } else { EioTransport::Websocket },
+                dir: if c2s { Dir::ClientToServer } else { Dir::ServerToClient },
+                nsp, packet, id, event, data, attachments, msgpack, invalid, n, raw_seq, exchange,
+                ack_of: ack_of.map(|(n, raw_seq, event, latency_us, late)| crate::event::AckOf { n, raw_seq, event, latency_us, late }),
+                unmatched,
+            };
+            let ev = Event { seq, ts, mono_us, conn, kind: EventKind::SioPacket(Box::new(rec)) };
+            prop_assert_eq!(ours(&ev), serde_form(&ev));
         }
     }
 
