@@ -7,15 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Runtime libraries a window needs on Debian/Ubuntu (X11/Wayland keyboard and cursor, OpenGL).
+# Runtime libraries a window needs on Debian/Ubuntu (X11/Wayland keyboard and cursor, OpenGL),
+# and the C compiler that builds mimalloc (the allocator) and links.
 need=()
 if command -v dpkg >/dev/null 2>&1; then
-  for p in libxcursor1 libxi6 libxkbcommon-x11-0 libxrandr2 libgl1 libegl1 libgl1-mesa-dri; do
+  for p in gcc libc6-dev libxcursor1 libxi6 libxkbcommon-x11-0 libxrandr2 libgl1 libegl1 libgl1-mesa-dri; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
 fi
 if [ ${#need[@]} -gt 0 ]; then
-  echo "sockscope: installing runtime libraries for the window: ${need[*]}" >&2
+  echo "sockscope: installing system packages: ${need[*]}" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null; }; then
     echo "sockscope: could not install ${need[*]}; the app will fall back to the console if no window can open" >&2
