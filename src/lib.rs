@@ -27,6 +27,7 @@ pub mod engineio;
 pub mod event;
 pub mod filter;
 pub mod har;
+mod jsontext;
 pub mod pipeline;
 pub mod proxy;
 pub mod redact;

@@ -10,6 +10,7 @@ use crate::event::{
     ControlKind, Dir, EioTransport, Event, EventKind, Payload, SioPacketRecord, WsOpcode,
     rfc3339_digits,
 };
+use crate::jsontext::{is_special, special_mask};
 use serde_json::Value;
 
 /// The formatted timestamp of the last record: records come in bursts within the same second,
@@ -351,7 +352,7 @@ fn json_str(buf: &mut Vec<u8>, s: &str) {
         if let Some(dst) = buf.get_mut(k..k + 8) {
             dst.copy_from_slice(&word);
         }
-        let m = escape_mask(u64::from_le_bytes(word));
+        let m = special_mask(u64::from_le_bytes(word));
         if m == 0 {
             i += 8;
             k += 8;
@@ -375,7 +376,7 @@ fn json_str(buf: &mut Vec<u8>, s: &str) {
         if k + 8 > buf.len() {
             buf.resize(k + 64, 0);
         }
-        if needs_escape(c) {
+        if is_special(c) {
             k += escape_into(buf.get_mut(k..).unwrap_or_default(), c);
         } else if let Some(d) = buf.get_mut(k) {
             *d = c;
@@ -386,7 +387,7 @@ fn json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
 }
 
-/// Writes the escape serde_json writes for `c` (one of the bytes [`needs_escape`] accepts) at
+/// Writes the escape serde_json writes for `c` (one of the bytes [`is_special`] accepts) at
 /// the start of `out` (at least 6 bytes long); returns its length.
 fn escape_into(out: &mut [u8], c: u8) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -414,22 +415,6 @@ fn escape_into(out: &mut [u8], c: u8) -> usize {
         dst.copy_from_slice(&esc);
     }
     n
-}
-
-/// A byte serde_json escapes: `"`, `\` or a control character below 0x20.
-fn needs_escape(c: u8) -> bool {
-    c < 0x20 || c == b'"' || c == b'\\'
-}
-
-/// For 8 bytes (little-endian), the high bit of each byte that [`needs_escape`], exact up to the
-/// lowest one flagged (borrows can flag bytes above a flagged byte, never below it), which is
-/// all the caller uses.
-fn escape_mask(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')))
 }
 
 #[cfg(test)]

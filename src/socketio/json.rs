@@ -12,6 +12,8 @@
 //! [`Map::insert`], as serde_json does, so a repeated key keeps its last value; an object with
 //! serde_json's private raw-value key is left to serde_json.
 
+// The first byte that ends a run of plain string characters: `"`, `\` or a control character.
+use crate::jsontext::first_special as special;
 use serde_json::{Map, Number, Value};
 
 /// Deepest nesting handled here.
@@ -232,34 +234,6 @@ impl Fast<'_> {
             _ => None,
         }
     }
-}
-
-/// The index of the first byte that ends a run of plain string characters: `"`, `\` or a
-/// control character. Eight bytes at a time: a byte of a word is flagged by the classic
-/// "has a zero byte" test, whose lowest flagged byte is always exact.
-fn special(s: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(chunk) = s.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        let found = (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        let found = found & HIGH;
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    s.get(i..)?
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|k| i + k)
 }
 
 #[cfg(test)]
