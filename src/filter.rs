@@ -159,17 +159,22 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
     })
 }
 
+/// One term of a filter as written, before its meaning is parsed (the GUI's filter parses the same
+/// tokens into its own terms, which match rows rather than records).
 #[derive(Debug, PartialEq, Eq)]
-struct Token {
-    negated: bool,
+pub struct Token {
+    /// Written with a leading `-`.
+    pub negated: bool,
     /// `Some(key)` for `key:value` / `key=value` with a known key.
-    key: Option<String>,
-    value: String,
+    pub key: Option<String>,
+    pub value: String,
     /// Written as `/.../` (with the flags after the closing slash).
-    regex: Option<String>,
+    pub regex: Option<String>,
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+/// Splits a filter into its terms: words, `"quoted text"`, `/regex/flags`, `key:value`,
+/// `key=value`, `key:"quoted value"`, each optionally negated with `-`.
+pub fn tokenize(s: &str) -> Result<Vec<Token>, String> {
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
     let mut out = Vec::new();
@@ -302,18 +307,45 @@ fn read_regex(chars: &[char], open: usize) -> Option<(String, String, usize)> {
     None
 }
 
+/// The regex of a `/pattern/flags` token (`i`: case-insensitive), with a one-line error.
+pub fn token_regex(pattern: &str, flags: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(flags.contains('i'))
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            let first = e.to_string();
+            let last = first.lines().last().unwrap_or("invalid").trim().to_string();
+            format!("invalid regex /{pattern}/: {last}")
+        })
+}
+
+/// The connection ids of a `conn:` value (`12`, `c12`, `#12`, comma-separated).
+pub fn parse_conns(v: &str) -> Result<Vec<u64>, String> {
+    let mut ids = Vec::new();
+    for c in v.split(',').filter(|c| !c.is_empty()) {
+        let n = c.trim_start_matches(['c', 'C', '#']);
+        ids.push(n.parse::<u64>().map_err(|_| {
+            format!("invalid connection {c:?} in conn:{v} (expected a number such as 12)")
+        })?);
+    }
+    Ok(ids)
+}
+
+/// The direction of a `dir:` value, or the error naming the accepted ones.
+pub fn parse_dir(v: &str) -> Result<Dir, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "c2s" | "→" | "↑" | "up" | "out" | "sent" | "client" => Ok(Dir::ClientToServer),
+        "s2c" | "←" | "↓" | "down" | "in" | "received" | "server" => Ok(Dir::ServerToClient),
+        _ => Err(format!(
+            "unknown direction {v:?} in dir:{v} (use c2s, s2c, ↑, ↓, →, ←)"
+        )),
+    }
+}
+
 fn parse_term(t: &Token) -> Result<Term, String> {
     if let Some(flags) = &t.regex {
-        let re = RegexBuilder::new(&t.value)
-            .case_insensitive(flags.contains('i'))
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| {
-                let first = e.to_string();
-                let last = first.lines().last().unwrap_or("invalid").trim().to_string();
-                format!("invalid regex /{}/: {last}", t.value)
-            })?;
-        return Ok(Term::Regex(re));
+        return Ok(Term::Regex(token_regex(&t.value, flags)?));
     }
     let Some(key) = &t.key else {
         let case_sensitive = t.value.chars().any(char::is_uppercase);
@@ -329,9 +361,7 @@ fn parse_term(t: &Token) -> Result<Term, String> {
         return Err(format!("{key}: needs a value"));
     }
     Ok(match key.as_str() {
-        "dir" => Term::Dir(parse_dir(v).ok_or_else(|| {
-            format!("unknown direction {v:?} in dir:{v} (use c2s, s2c, ↑, ↓, →, ←)")
-        })?),
+        "dir" => Term::Dir(parse_dir(v)?),
         "kind" => {
             let mut mask = 0;
             let mut types = Vec::new();
@@ -356,28 +386,11 @@ fn parse_term(t: &Token) -> Result<Term, String> {
             }
             Term::Kind(mask, types)
         }
-        "conn" => {
-            let mut ids = Vec::new();
-            for c in v.split(',').filter(|c| !c.is_empty()) {
-                let n = c.trim_start_matches(['c', 'C', '#']);
-                ids.push(n.parse::<u64>().map_err(|_| {
-                    format!("invalid connection {c:?} in conn:{v} (expected a number such as 12)")
-                })?);
-            }
-            Term::Conn(ids)
-        }
+        "conn" => Term::Conn(parse_conns(v)?),
         "event" => Term::Event(v.to_string()),
         "ns" => Term::Ns(v.to_string()),
         _ => Term::Session(v.to_string()),
     })
-}
-
-fn parse_dir(v: &str) -> Option<Dir> {
-    match v.to_ascii_lowercase().as_str() {
-        "c2s" | "→" | "↑" | "up" | "out" | "sent" | "client" => Some(Dir::ClientToServer),
-        "s2c" | "←" | "↓" | "down" | "in" | "received" | "server" => Some(Dir::ServerToClient),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

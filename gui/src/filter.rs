@@ -1,8 +1,8 @@
 //! The filter language of the filter bar, parsed into a [`Filter`] and applied to rows. It is the
 //! language of the core's `sockscope::filter` (used by `sockscope export --filter`), with the
-//! same syntax and meaning; the GUI keeps its own implementation because it matches rows (which
-//! outlive the full records they summarize, and are re-scanned out of stream order on every
-//! filter change) rather than records in stream order. `gui/tests/filter_agreement.rs` checks
+//! same syntax and meaning, and the same tokenizer; the GUI parses the tokens into terms of its
+//! own because it matches rows (which outlive the full records they summarize, and are
+//! re-scanned out of stream order on every filter change) rather than records in stream order. `gui/tests/filter_agreement.rs` checks
 //! that both agree on a realistic Socket.IO capture.
 //!
 //! Space-separated terms, all of which must match (`-term` negates one):
@@ -25,8 +25,8 @@ use crate::store::Store;
 use regex::{Regex, RegexBuilder};
 use sockscope::event::{Dir, Payload};
 
-/// The fields the language knows, for error messages and completion.
-pub const FIELDS: [&str; 7] = ["dir", "kind", "conn", "event", "ns", "session", "sid"];
+pub use sockscope::filter::FIELDS;
+use sockscope::filter::{Token, parse_conns, parse_dir, token_regex, tokenize};
 
 /// A parsed filter: every term must match.
 #[derive(Clone, Debug, Default)]
@@ -127,165 +127,9 @@ fn payload_text<'a>(row: &Row, store: &'a Store) -> Option<std::borrow::Cow<'a, 
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct Token {
-    negated: bool,
-    /// `Some(key)` for `key:value` with a known key.
-    key: Option<String>,
-    value: String,
-    /// Written as `"..."`: never a field, never a regex.
-    quoted: bool,
-    /// Written as `/.../` (with the flags after the closing slash).
-    regex: Option<String>,
-}
-
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut negated = false;
-        if chars[i] == '-' && chars.get(i + 1).is_some_and(|c| !c.is_whitespace()) {
-            negated = true;
-            i += 1;
-        }
-        if chars[i] == '"' {
-            let (v, next) = read_quoted(&chars, i)?;
-            out.push(Token {
-                negated,
-                key: None,
-                value: v,
-                quoted: true,
-                regex: None,
-            });
-            i = next;
-            continue;
-        }
-        if chars[i] == '/'
-            && let Some((pat, flags, next)) = read_regex(&chars, i)
-        {
-            out.push(Token {
-                negated,
-                key: None,
-                value: pat,
-                quoted: false,
-                regex: Some(flags),
-            });
-            i = next;
-            continue;
-        }
-        // A word, possibly `key:value`, `key=value` or `key:"quoted value"`.
-        let mut word = String::new();
-        while i < chars.len() && !chars[i].is_whitespace() {
-            if matches!(chars[i], ':' | '=') && chars.get(i + 1) == Some(&'"') && is_field(&word) {
-                let (v, next) = read_quoted(&chars, i + 1)?;
-                out.push(Token {
-                    negated,
-                    key: Some(word.to_ascii_lowercase()),
-                    value: v,
-                    quoted: false,
-                    regex: None,
-                });
-                word.clear();
-                i = next;
-                break;
-            }
-            word.push(chars[i]);
-            i += 1;
-        }
-        if word.is_empty() {
-            if i == start {
-                i += 1;
-            }
-            continue;
-        }
-        let split = word
-            .find([':', '='])
-            .map(|at| (&word[..at], &word[at + 1..]));
-        let (key, value) = match split {
-            Some((k, v)) if is_field(k) => (Some(k.to_ascii_lowercase()), v.to_string()),
-            _ => (None, word.clone()),
-        };
-        out.push(Token {
-            negated,
-            key,
-            value,
-            quoted: false,
-            regex: None,
-        });
-    }
-    Ok(out)
-}
-
-fn is_field(k: &str) -> bool {
-    FIELDS.iter().any(|f| f.eq_ignore_ascii_case(k))
-}
-
-fn read_quoted(chars: &[char], open: usize) -> Result<(String, usize), String> {
-    let mut v = String::new();
-    let mut i = open + 1;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' if i + 1 < chars.len() => {
-                v.push(chars[i + 1]);
-                i += 2;
-            }
-            '"' => return Ok((v, i + 1)),
-            c => {
-                v.push(c);
-                i += 1;
-            }
-        }
-    }
-    Err(format!("unclosed quote in \"{v}"))
-}
-
-/// `/pattern/flags` up to the next whitespace; `None` when it is not closed (then it is text).
-fn read_regex(chars: &[char], open: usize) -> Option<(String, String, usize)> {
-    let mut i = open + 1;
-    let mut pat = String::new();
-    while i < chars.len() {
-        match chars[i] {
-            '\\' if chars.get(i + 1) == Some(&'/') => {
-                pat.push('/');
-                i += 2;
-            }
-            '/' => {
-                let mut flags = String::new();
-                let mut j = i + 1;
-                while j < chars.len() && !chars[j].is_whitespace() {
-                    flags.push(chars[j]);
-                    j += 1;
-                }
-                let ok = !pat.is_empty() && flags.chars().all(|c| c == 'i');
-                return ok.then_some((pat, flags, j));
-            }
-            c => {
-                pat.push(c);
-                i += 1;
-            }
-        }
-    }
-    None
-}
-
 fn parse_term(t: &Token) -> Result<Term, String> {
     if let Some(flags) = &t.regex {
-        let re = RegexBuilder::new(&t.value)
-            .case_insensitive(flags.contains('i'))
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| {
-                let first = e.to_string();
-                let last = first.lines().last().unwrap_or("invalid").trim().to_string();
-                format!("invalid regex /{}/: {last}", t.value)
-            })?;
-        return Ok(Term::Regex(re));
+        return Ok(Term::Regex(token_regex(&t.value, flags)?));
     }
     let Some(key) = &t.key else {
         let case_sensitive = t.value.chars().any(char::is_uppercase);
@@ -300,9 +144,7 @@ fn parse_term(t: &Token) -> Result<Term, String> {
         return Err(format!("{key}: needs a value"));
     }
     Ok(match key.as_str() {
-        "dir" => Term::Dir(parse_dir(v).ok_or_else(|| {
-            format!("unknown direction {v:?} in dir:{v} (use c2s, s2c, ↑, ↓, →, ←)")
-        })?),
+        "dir" => Term::Dir(parse_dir(v)?),
         "kind" => {
             let mut mask = 0;
             let mut heartbeat = false;
@@ -321,28 +163,11 @@ fn parse_term(t: &Token) -> Result<Term, String> {
             }
             Term::Kind(mask, heartbeat)
         }
-        "conn" => {
-            let mut ids = Vec::new();
-            for c in v.split(',').filter(|c| !c.is_empty()) {
-                let n = c.trim_start_matches(['c', 'C', '#']);
-                ids.push(n.parse::<u64>().map_err(|_| {
-                    format!("invalid connection {c:?} in conn:{v} (expected a number such as 12)")
-                })?);
-            }
-            Term::Conn(ids)
-        }
+        "conn" => Term::Conn(parse_conns(v)?),
         "event" => Term::Event(v.to_string()),
         "ns" => Term::Ns(v.to_string()),
         _ => Term::Session(v.to_string()),
     })
-}
-
-fn parse_dir(v: &str) -> Option<Dir> {
-    match v.to_ascii_lowercase().as_str() {
-        "c2s" | "→" | "↑" | "up" | "out" | "sent" | "client" => Some(Dir::ClientToServer),
-        "s2c" | "←" | "↓" | "down" | "in" | "received" | "server" => Some(Dir::ServerToClient),
-        _ => None,
-    }
 }
 
 /// The kinds a `kind:` name selects, as a bit mask over [`RowKind::bit`].
