@@ -24,20 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// One frame as a client sends it: FIN, the opcode, RSV1 when compressed, masked.
 fn frame(opcode: u8, rsv1: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-    let mut f = vec![0x80 | opcode | if rsv1 { 0x40 } else { 0 }];
-    let n = payload.len();
-    if n < 126 {
-        f.push(0x80 | n as u8);
-    } else if n <= 0xffff {
-        f.push(0x80 | 126);
-        f.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        f.push(0x80 | 127);
-        f.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
+    sockscope::ws::encode_frame(true, rsv1, opcode, Some(mask), payload)
 }
 
 fn frames(count: usize, size: usize) -> Vec<u8> {

@@ -139,9 +139,68 @@ pub fn unmask(data: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Encodes one frame with the minimal length form, masking the payload when `mask` is given
+/// (`rsv1` marks a permessage-deflate message). sockscope never writes frames itself (it relays
+/// them); this is for the test peers, load generators and benchmarks that need exact bytes.
+pub fn encode_frame(
+    fin: bool,
+    rsv1: bool,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + MAX_HEADER_LEN);
+    out.push(u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode);
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(m | n as u8),
+        n @ 126..=0xffff => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(key) => {
+            out.extend_from_slice(&key);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_frame_writes_the_rfc_6455_examples() {
+        // RFC 6455 section 5.7.
+        assert_eq!(
+            encode_frame(true, false, 0x1, None, b"Hello"),
+            [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        );
+        assert_eq!(
+            encode_frame(true, false, 0x1, Some([0x37, 0xfa, 0x21, 0x3d]), b"Hello"),
+            [
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
+        assert_eq!(
+            encode_frame(false, false, 0x1, None, b"Hel"),
+            [0x01, 0x03, 0x48, 0x65, 0x6c]
+        );
+        let f = encode_frame(true, false, 0x2, None, &[0; 256]);
+        assert_eq!(f[..4], [0x82, 0x7e, 0x01, 0x00]);
+        assert_eq!(f.len(), 4 + 256);
+        let f = encode_frame(true, true, 0x2, None, &[0; 65536]);
+        assert_eq!(f[..10], [0xc2, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(f.len(), 10 + 65536);
+    }
 
     fn complete(buf: &[u8]) -> FrameHeader {
         match parse_frame_header(buf) {

@@ -40,7 +40,9 @@ mod message;
 mod tests;
 
 pub use decoder::WsDecoder;
-pub use frame::{FrameError, FrameHeader, MAX_HEADER_LEN, Status, parse_frame_header, unmask};
+pub use frame::{
+    FrameError, FrameHeader, MAX_HEADER_LEN, Status, encode_frame, parse_frame_header, unmask,
+};
 pub use handshake::{accept_key, negotiated_deflate};
 
 use crate::event::{WsClose, WsControl, WsMessage};

@@ -24,37 +24,8 @@ pub(super) fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Encodes one frame with the minimal length form, masking the payload when `mask` is given.
-pub(super) fn frame(
-    fin: bool,
-    rsv1: bool,
-    opcode: u8,
-    mask: Option<[u8; 4]>,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode);
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(m | n as u8),
-        n @ 126..=0xffff => {
-            out.push(m | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(m | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    out
-}
+/// Encodes one frame (fin, rsv1, opcode, mask, payload).
+pub(super) use crate::ws::encode_frame as frame;
 
 /// A decoder configuration.
 #[derive(Clone, Debug)]
