@@ -1,16 +1,19 @@
 //! Running a proxy as a unit, for both front ends: builds the runtime, binds (so errors such as an
 //! address in use come back before anything starts), starts the pipeline with the caller's sinks,
-//! serves in a background thread, and on [`Running::stop`] stops accepting, drains the pipeline,
-//! flushes the sinks and returns the totals.
+//! serves in a background thread, and on [`Running::stop`] stops accepting, lets open connections
+//! finish (idle ones close at once; the rest are cut after a grace period, or at once through a
+//! [`Stopper`]), drains the pipeline, finishes the sinks and returns the totals.
+//!
+//! [`bind`] then [`Bound::start`] lets a front end bind before it creates its sinks, so a start
+//! that fails (an address in use) leaves an existing capture file untouched.
 
 use crate::event::Clock;
 use crate::pipeline::{self, EventTx, PipelineHandle, Sink, Stage, Summary};
-use crate::proxy::{self, ProxyConfig};
+use crate::proxy::{self, Lifecycle, ProxyConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// A proxy that is running.
 pub struct Running {
@@ -20,18 +23,20 @@ pub struct Running {
     pub events: EventTx,
     /// The configuration in effect.
     pub config: Arc<ProxyConfig>,
-    shutdown: watch::Sender<bool>,
+    lifecycle: Arc<Lifecycle>,
     thread: Option<JoinHandle<()>>,
     pipeline: Option<PipelineHandle>,
 }
 
-/// Starts a proxy: the error is one line naming the problem.
-pub fn start(
+/// A proxy whose listening socket is bound, not yet serving.
+pub struct Bound {
+    rt: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
     config: ProxyConfig,
-    clock: Clock,
-    stages: Vec<Box<dyn Stage>>,
-    sinks: Vec<Box<dyn Sink>>,
-) -> Result<Running, String> {
+}
+
+/// Builds the runtime and binds the listening socket: the error is one line naming the problem.
+pub fn bind(config: ProxyConfig) -> Result<Bound, String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("sockscope-io")
@@ -43,36 +48,98 @@ pub fn start(
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let mut config = config;
     config.listen = local_addr;
-    let config = Arc::new(config);
-    let (events, pipeline) = pipeline::start(clock, stages, sinks);
-    let (shutdown, rx) = watch::channel(false);
-    let (cfg, ev) = (config.clone(), events.clone());
-    let thread = std::thread::Builder::new()
-        .name("sockscope-proxy".into())
-        .spawn(move || {
-            rt.block_on(proxy::serve(listener, cfg, ev, rx));
-            // Give in-flight exchanges a moment to report, then drop the rest.
-            rt.shutdown_timeout(Duration::from_millis(200));
-        })
-        .map_err(|e| format!("cannot start the proxy thread: {e}"))?;
-    Ok(Running {
-        local_addr,
-        events,
+    Ok(Bound {
+        rt,
+        listener,
         config,
-        shutdown,
-        thread: Some(thread),
-        pipeline: Some(pipeline),
     })
 }
 
+impl Bound {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.config.listen
+    }
+
+    /// Starts the pipeline with `sinks` and serves.
+    pub fn start(
+        self,
+        clock: Clock,
+        stages: Vec<Box<dyn Stage>>,
+        sinks: Vec<Box<dyn Sink>>,
+    ) -> Result<Running, String> {
+        let Bound {
+            rt,
+            listener,
+            config,
+        } = self;
+        let local_addr = config.listen;
+        let config = Arc::new(config);
+        let (events, pipeline) = pipeline::start(clock, stages, sinks);
+        let lifecycle = Lifecycle::new();
+        let (cfg, ev, lc) = (config.clone(), events.clone(), lifecycle.clone());
+        let thread = std::thread::Builder::new()
+            .name("sockscope-proxy".into())
+            .spawn(move || {
+                rt.block_on(proxy::serve(listener, cfg, ev, lc));
+                // Connections have reported their close; what is left (origin connections
+                // finishing) is dropped.
+                rt.shutdown_timeout(Duration::from_millis(200));
+            })
+            .map_err(|e| format!("cannot start the proxy thread: {e}"))?;
+        Ok(Running {
+            local_addr,
+            events,
+            config,
+            lifecycle,
+            thread: Some(thread),
+            pipeline: Some(pipeline),
+        })
+    }
+}
+
+/// Starts a proxy ([`bind`], then [`Bound::start`]): the error is one line naming the problem.
+pub fn start(
+    config: ProxyConfig,
+    clock: Clock,
+    stages: Vec<Box<dyn Stage>>,
+    sinks: Vec<Box<dyn Sink>>,
+) -> Result<Running, String> {
+    bind(config)?.start(clock, stages, sinks)
+}
+
+/// Cuts a stopping proxy's connections at once instead of at the end of the grace period (for a
+/// second Ctrl-C); usable from another thread while [`Running::stop`] runs.
+#[derive(Clone)]
+pub struct Stopper(Arc<Lifecycle>);
+
+impl Stopper {
+    /// Stops accepting and cuts every open connection now (they still report their close).
+    pub fn cut_now(&self) {
+        self.0.drain();
+        self.0.cut();
+    }
+}
+
 impl Running {
-    /// Stops accepting, ends the relays, flushes every sink and returns the totals.
+    /// Client connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.lifecycle.open_connections()
+    }
+
+    /// A handle that cuts the connections at once (see [`Stopper`]).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.lifecycle.clone())
+    }
+
+    /// Stops accepting, lets open connections finish (for up to [`proxy::SHUTDOWN_GRACE`], then
+    /// cuts them), flushes every sink and returns the totals.
     pub fn stop(mut self) -> Summary {
         self.stop_inner()
     }
 
     fn stop_inner(&mut self) -> Summary {
-        let _ = self.shutdown.send(true);
+        self.lifecycle.drain();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

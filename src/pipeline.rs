@@ -7,7 +7,9 @@
 //! The channel is bounded in bytes too: payloads (messages, bodies) waiting for the pipeline may
 //! hold at most [`QUEUE_BYTES`] together, so a stalled sink (a full disk, `--json` into a pipe
 //! nobody reads) costs at most that much memory however large the messages are.
-//! Sinks are flushed at least every 100 ms, so a killed proxy loses at most that much.
+//! Sinks are flushed at least every 100 ms, so a killed proxy loses at most that much. A sink that
+//! may block (stdout) runs on a thread of its own ([`crate::sink::channel::Detached`]), so it
+//! never stalls this thread or the other sinks.
 
 use crate::event::{Clock, ConnId, Event, EventKind, ExchangeId};
 use std::sync::Arc;
@@ -105,7 +107,7 @@ enum Msg {
 }
 
 /// The payload bytes an event carries (what makes queued events heavy).
-fn payload_bytes(kind: &EventKind) -> usize {
+pub(crate) fn payload_bytes(kind: &EventKind) -> usize {
     match kind {
         EventKind::WsMessage(m) => m.payload.len(),
         EventKind::WsControl(c) => c.payload.len(),
@@ -251,6 +253,10 @@ struct Hub {
 
 impl Hub {
     fn run(&mut self, rx: Receiver<Msg>) -> Summary {
+        // Sinks write what they hold now (the capture header): the proxy is bound by now.
+        for s in &mut self.sinks {
+            s.flush();
+        }
         let mut last_flush = Instant::now();
         let mut dirty = false;
         let mut idle_rounds = 0u32;

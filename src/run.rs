@@ -5,26 +5,45 @@ use crate::cli::{CaArgs, InspectArgs, ProxyArgs};
 use crate::event::Clock;
 use crate::pipeline::{Sink, Stage};
 use crate::session::{SocketIoStage, StageConfig};
+use crate::sink::channel::Detached;
 use crate::sink::console::ConsoleSink;
 use crate::sink::ndjson::{NdjsonSink, header_record};
+use std::time::Duration;
 
-/// The capture and console sinks the options ask for; errors name the file.
+/// The capture and console sinks the options ask for; errors name the file. The capture file is
+/// locked now but emptied only when the pipeline starts (see [`NdjsonSink::create`]). Sinks that
+/// write to stdout, which may block, run on threads of their own ([`Detached`]): they never
+/// stall the capture file.
 pub fn sinks(args: &ProxyArgs, clock: &Clock) -> Result<Vec<Box<dyn Sink>>, String> {
     let header = header_record(clock.start_wall_us(), args.to_json());
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.save {
-        let s = NdjsonSink::create(path, &header)
-            .map_err(|e| format!("cannot write capture file {}: {e}", path.display()))?;
+        let s = NdjsonSink::create(path, &header).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                format!(
+                    "capture file {} is in use: {e}; choose another --save file",
+                    path.display()
+                )
+            } else {
+                format!("cannot write capture file {}: {e}", path.display())
+            }
+        })?;
         sinks.push(Box::new(s));
     }
     if args.json {
         let mut s = NdjsonSink::new(std::io::stdout(), "stdout".into());
         s.write_value(&header)
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
-        sinks.push(Box::new(s));
+        sinks.push(Box::new(Detached::spawn("stdout (--json)", s)?));
+        // Prints the summary only (on stderr): it never blocks on stdout.
+        sinks.push(Box::new(ConsoleSink::new(true)));
+    } else if args.quiet {
         sinks.push(Box::new(ConsoleSink::new(true)));
     } else {
-        sinks.push(Box::new(ConsoleSink::new(args.quiet)));
+        sinks.push(Box::new(Detached::spawn(
+            "console",
+            ConsoleSink::new(false),
+        )?));
     }
     Ok(sinks)
 }
@@ -85,14 +104,19 @@ pub fn ca(args: &CaArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `sockscope proxy`: runs until Ctrl-C or SIGTERM, then prints the summary.
+/// How long after a second Ctrl-C the process exits even if the capture could not be finished.
+const FORCED_EXIT_AFTER: Duration = Duration::from_secs(10);
+
+/// `sockscope proxy`: runs until Ctrl-C or SIGTERM, then prints the summary. The listener is
+/// bound before the sinks are created, so a start that fails leaves the capture file as it was.
 pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     let config = args.validate()?;
     let clock = Clock::new();
-    let sinks = sinks(args, &clock)?;
     // Caught from before the banner: a signal right after it must still stop us cleanly.
     let mut signals = app::Signals::install()?;
-    let running = app::start(config, clock, default_stages(args), sinks)?;
+    let bound = app::bind(config)?;
+    let sinks = sinks(args, &clock)?;
+    let running = bound.start(clock, default_stages(args), sinks)?;
     eprintln!("{}", app::banner(&running.config));
     if let Some(m) = &running.config.mitm {
         eprintln!(
@@ -107,12 +131,23 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
         eprintln!("  saving the capture to {}", p.display());
     }
     signals.wait();
-    eprintln!(
-        "sockscope: stopping (waiting up to 2 s for open exchanges; press Ctrl-C again to quit at once)"
-    );
+    match running.open_connections() {
+        0 => eprintln!("sockscope: stopping"),
+        n => eprintln!(
+            "sockscope: stopping: {n} connections open, waiting up to {} s for their exchanges (press Ctrl-C again to cut them now)",
+            crate::proxy::SHUTDOWN_GRACE.as_secs()
+        ),
+    }
+    let stopper = running.stopper();
     std::thread::spawn(move || {
         signals.wait();
-        eprintln!("sockscope: second signal, exiting now");
+        eprintln!("sockscope: second signal: cutting the open connections and ending the capture");
+        stopper.cut_now();
+        std::thread::sleep(FORCED_EXIT_AFTER);
+        eprintln!(
+            "sockscope: the capture could not be finished within {} s; exiting",
+            FORCED_EXIT_AFTER.as_secs()
+        );
         std::process::exit(130);
     });
     running.stop();

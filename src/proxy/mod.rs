@@ -7,9 +7,11 @@
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
+//! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
 
 pub mod body;
 pub mod forward;
+pub mod lifecycle;
 pub mod relay;
 pub mod tls;
 pub mod tunnel;
@@ -22,11 +24,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+
+pub use lifecycle::{Active, CUT_WAIT, Lifecycle, Phase, SHUTDOWN_GRACE};
 
 /// How long dialling an origin may take before the client gets a 502.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,34 +151,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     })
 }
 
-/// How long in-flight connections may take to finish after a shutdown request.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// Counts a live connection until dropped.
-pub struct Active(Arc<AtomicUsize>);
-
-impl Active {
-    fn new(n: &Arc<AtomicUsize>) -> Active {
-        n.fetch_add(1, Ordering::Relaxed);
-        Active(n.clone())
-    }
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Accepts connections until `shutdown` turns true, then lets the connections in flight finish
-/// for up to [`SHUTDOWN_GRACE`].
+/// Accepts connections until `lifecycle` leaves [`Phase::Running`]; then every open connection
+/// is asked to finish (idle ones close at once) for up to [`SHUTDOWN_GRACE`] (or until the phase
+/// is [`Phase::Cut`]), and the ones still open are cut and report their closing records.
 pub async fn serve(
     listener: TcpListener,
     cfg: Arc<ProxyConfig>,
     events: EventTx,
-    mut shutdown: watch::Receiver<bool>,
+    lifecycle: Arc<Lifecycle>,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
     let listener_name = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -185,7 +169,7 @@ pub async fn serve(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    if active.load(Ordering::Relaxed) >= cfg.max_connections {
+                    if lifecycle.open_connections() >= cfg.max_connections {
                         let limit = cfg.max_connections;
                         events.emit(0, EventKind::Anomaly {
                             layer: "proxy".into(),
@@ -200,7 +184,7 @@ pub async fn serve(
                     let io = CountingIo::new(stream);
                     let mut ctx = forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone());
                     // Held by every task serving this connection (relays, tunnels): counts it live.
-                    ctx.active = Some(Active::new(&active));
+                    ctx.active = Some(Active::new(&lifecycle, io.counters.clone()));
                     tokio::spawn(serve_http(Arc::new(ctx), io));
                 }
                 Err(e) => {
@@ -209,27 +193,31 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = lifecycle.reached(Phase::Draining) => break,
         }
     }
     drop(listener);
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    while active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let left = active.load(Ordering::Relaxed);
+    // Connections see the phase themselves (serve_http closes idle keep-alive ones at once).
+    lifecycle
+        .wait_closed(SHUTDOWN_GRACE, Some(Phase::Cut))
+        .await;
+    let left = lifecycle.open_connections();
     if left > 0 {
+        let why = if lifecycle.phase() == Phase::Cut {
+            "at the second signal".to_string()
+        } else {
+            format!("after {} s", SHUTDOWN_GRACE.as_secs())
+        };
         events.emit(
             0,
             EventKind::Anomaly {
                 layer: "proxy".into(),
                 dir: None,
-                message: format!(
-                    "shutdown: {left} connections still open after {} s were cut",
-                    SHUTDOWN_GRACE.as_secs()
-                ),
+                message: format!("shutdown: {left} connections still open {why} were cut"),
             },
         );
+        lifecycle.cut();
+        lifecycle.wait_closed(CUT_WAIT, None).await;
     }
 }
 
@@ -259,20 +247,48 @@ where
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut server = std::pin::pin!(server);
+    // At shutdown: draining asks hyper to finish (an idle keep-alive connection closes at once,
+    // an exchange in flight completes first); a cut ends the connection even if hyper is
+    // waiting for the origin rather than for the (failing) client socket.
+    let lifecycle = lifecycle::lifecycle_of(&ctx);
+    let phase = |at: Phase| -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match lifecycle.clone() {
+            Some(l) => Box::pin(async move { l.reached(at).await }),
+            None => Box::pin(std::future::pending()),
+        }
+    };
+    let mut drain = Some(phase(Phase::Draining));
+    let mut cut = phase(Phase::Cut);
+    let stoppable = std::future::poll_fn(move |cx| {
+        if let Some(d) = drain.as_mut()
+            && d.as_mut().poll(cx).is_ready()
+        {
+            server.as_mut().graceful_shutdown();
+            drain = None;
+        }
+        if cut.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        server.as_mut().poll(cx).map(Some)
+    });
+    let mut stoppable = std::pin::pin!(stoppable);
     // This task also drives the origin connection the exchanges use (see ConnCtx::drive).
     ctx.attach_driver();
-    let result = std::future::poll_fn(|cx| ctx.poll_together(server.as_mut(), cx)).await;
+    let result = std::future::poll_fn(|cx| ctx.poll_together(stoppable.as_mut(), cx)).await;
     ctx.detach_driver();
-    let error = result.err().and_then(|e| {
-        if e.is_incomplete_message()
-            || e.to_string().contains("connection closed")
-            || client_hung_up(&e)
-        {
-            None
-        } else {
-            Some(e.to_string())
-        }
-    });
+    let error = match result {
+        None => Some("cut at shutdown".to_string()),
+        Some(r) => r.err().and_then(|e| {
+            if e.is_incomplete_message()
+                || e.to_string().contains("connection closed")
+                || client_hung_up(&e)
+            {
+                None
+            } else {
+                Some(e.to_string())
+            }
+        }),
+    };
     if let Some(msg) = &error {
         events.emit(
             conn,

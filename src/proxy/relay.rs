@@ -9,21 +9,28 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Size of each direction's relay buffer.
 pub const RELAY_BUF: usize = 16 * 1024;
 
-/// Bytes seen on a client connection in each direction.
+/// Bytes seen on a client connection in each direction, and the switch that cuts it.
 #[derive(Debug, Default)]
 pub struct Counters {
     c2s: AtomicU64,
     s2c: AtomicU64,
+    /// Set by [`Counters::cut`]: the client socket fails from then on.
+    cut: AtomicBool,
+    /// The tasks waiting to read from / write to the client socket, woken when it is cut.
+    waiting: Mutex<[Option<Waker>; 2]>,
 }
+
+const READER: usize = 0;
+const WRITER: usize = 1;
 
 impl Counters {
     /// (client to server, server to client) bytes.
@@ -33,6 +40,46 @@ impl Counters {
             self.s2c.load(Ordering::Relaxed),
         )
     }
+
+    /// Cuts the client connection (at shutdown): every read and write on its socket fails from
+    /// now on, so whatever serves it ends through its error path and reports what it relayed.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        let wakers = match self.waiting.lock() {
+            Ok(mut g) => [g[READER].take(), g[WRITER].take()],
+            Err(_) => [None, None],
+        };
+        for w in wakers.into_iter().flatten() {
+            w.wake();
+        }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+
+    /// A pending read or write: remember who waits, so a cut wakes it. `Err` when the cut came
+    /// meanwhile.
+    fn park(&self, slot: usize, cx: &Context<'_>) -> Result<(), io::Error> {
+        if let Ok(mut g) = self.waiting.lock()
+            && !g[slot].as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            g[slot] = Some(cx.waker().clone());
+        }
+        if self.is_cut() {
+            Err(cut_error())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The error a cut connection's reads and writes fail with.
+fn cut_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "cut by the proxy's shutdown",
+    )
 }
 
 /// Wraps the client socket and counts bytes read from it (c2s) and written to it (s2c).
@@ -67,11 +114,19 @@ impl<I: AsyncRead + Unpin> AsyncRead for CountingIo<I> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.counters.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
         if n > 0 {
             self.counters.c2s.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        if r.is_pending()
+            && let Err(e) = self.counters.park(READER, cx)
+        {
+            return Poll::Ready(Err(e));
         }
         r
     }
@@ -83,14 +138,28 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for CountingIo<I> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.counters.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = &r {
-            self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+        match &r {
+            Poll::Ready(Ok(n)) => {
+                self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+            }
+            Poll::Pending => self.counters.park(WRITER, cx)?,
+            Poll::Ready(Err(_)) => {}
         }
         r
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        if self.counters.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        if r.is_pending() {
+            self.counters.park(WRITER, cx)?;
+        }
+        r
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
@@ -100,9 +169,16 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for CountingIo<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.counters.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &r {
-            self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+        match &r {
+            Poll::Ready(Ok(n)) => {
+                self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+            }
+            Poll::Pending => self.counters.park(WRITER, cx)?,
+            Poll::Ready(Err(_)) => {}
         }
         r
     }
@@ -177,25 +253,26 @@ impl Tap for WsTap {
 }
 
 /// Copies one direction until EOF or error. `prefix` holds bytes already read (read-ahead).
-/// Returns the byte count and whether the direction ended cleanly.
+/// Adds what it relayed to `total` as it goes (so the count survives a cut), and returns how the
+/// direction ended.
 pub async fn pump<R, W, T>(
     prefix: &[u8],
     mut r: R,
     mut w: W,
     tap: &mut T,
-) -> (u64, Result<(), io::Error>)
+    total: &AtomicU64,
+) -> Result<(), io::Error>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
     T: Tap,
 {
-    let mut total = 0u64;
     if !prefix.is_empty() {
         if let Err(e) = w.write_all(prefix).await {
             tap.end(false);
-            return (total, Err(e));
+            return Err(e);
         }
-        total += prefix.len() as u64;
+        total.fetch_add(prefix.len() as u64, Ordering::Relaxed);
         tap.data(prefix);
     }
     let mut buf = vec![0u8; RELAY_BUF];
@@ -204,22 +281,22 @@ where
             Ok(0) => {
                 let _ = w.shutdown().await;
                 tap.end(true);
-                return (total, Ok(()));
+                return Ok(());
             }
             Ok(n) => n,
             Err(e) => {
                 let _ = w.shutdown().await;
                 tap.end(false);
-                return (total, Err(e));
+                return Err(e);
             }
         };
         // Relay first, decode the copy after: decoding never delays the bytes.
         let chunk = &buf[..n];
         if let Err(e) = w.write_all(chunk).await {
             tap.end(false);
-            return (total, Err(e));
+            return Err(e);
         }
-        total += n as u64;
+        total.fetch_add(n as u64, Ordering::Relaxed);
         tap.data(chunk);
     }
 }
@@ -314,17 +391,18 @@ where
     T1: Tap,
     T2: Tap,
 {
-    let c2s = pump(client_prefix, cr, uw, tap_c2s);
-    let s2c = pump(upstream_prefix, ur, cw, tap_s2c);
-    tokio::pin!(c2s);
-    tokio::pin!(s2c);
-    // When one direction fails (reset, abort), the other is dropped instead of waiting forever.
-    tokio::select! {
-        (a, ra) = &mut c2s => {
-            if ra.is_ok() { let (b, _) = s2c.await; (a, b) } else { (a, 0) }
-        }
-        (b, rb) = &mut s2c => {
-            if rb.is_ok() { let (a, _) = c2s.await; (a, b) } else { (0, b) }
+    let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+    {
+        let c2s = pump(client_prefix, cr, uw, tap_c2s, &up);
+        let s2c = pump(upstream_prefix, ur, cw, tap_s2c, &down);
+        tokio::pin!(c2s);
+        tokio::pin!(s2c);
+        // When one direction fails (reset, abort, a cut at shutdown), the other is dropped
+        // instead of waiting forever; what it relayed until then still counts.
+        tokio::select! {
+            ra = &mut c2s => if ra.is_ok() { let _ = s2c.await; },
+            rb = &mut s2c => if rb.is_ok() { let _ = c2s.await; },
         }
     }
+    (up.into_inner(), down.into_inner())
 }

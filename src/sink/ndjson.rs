@@ -42,14 +42,52 @@ pub fn header_record(started_wall_us: i64, options: Value) -> Value {
     })
 }
 
-impl NdjsonSink<File> {
-    /// Creates (truncates) the capture file and writes the header, so an unwritable path is
-    /// reported before the proxy starts.
-    pub fn create(path: &Path, header: &Value) -> io::Result<NdjsonSink<File>> {
-        let file = File::create(path)?;
+/// A locked capture file, emptied at the first write.
+pub struct CaptureFile {
+    file: File,
+    fresh: bool,
+}
+
+impl CaptureFile {
+    /// Opens (creating, not truncating) and locks `path`. A file another process holds the
+    /// lock of fails with [`io::ErrorKind::WouldBlock`]; it is left untouched.
+    pub fn open(path: &Path) -> io::Result<CaptureFile> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(CaptureFile { file, fresh: true }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another process (a running sockscope?) holds its lock and is writing it",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+impl Write for CaptureFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.fresh {
+            self.file.set_len(0)?;
+            self.fresh = false;
+        }
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl NdjsonSink<CaptureFile> {
+    /// Opens and locks the capture file (see [`CaptureFile::open`]), so an unwritable path or a
+    /// capture another sockscope is writing is reported before the proxy starts. The header is
+    /// written, replacing the file's old content, at the first flush.
+    pub fn create(path: &Path, header: &Value) -> io::Result<NdjsonSink<CaptureFile>> {
+        let file = CaptureFile::open(path)?;
         let mut sink = NdjsonSink::new(file, path.display().to_string());
         sink.write_value(header)?;
-        sink.write_out()?;
         Ok(sink)
     }
 
