@@ -139,9 +139,12 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
         ),
     }
     let stopper = running.stopper();
+    let forced = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let forced_by_signal = forced.clone();
     std::thread::spawn(move || {
         signals.wait();
         eprintln!("sockscope: second signal: cutting the open connections and ending the capture");
+        forced_by_signal.store(true, std::sync::atomic::Ordering::SeqCst);
         stopper.cut_now();
         std::thread::sleep(FORCED_EXIT_AFTER);
         eprintln!(
@@ -151,5 +154,9 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
         std::process::exit(130);
     });
     running.stop();
+    if forced.load(std::sync::atomic::Ordering::SeqCst) {
+        // Interrupted twice: the capture is complete, the exit code says how it ended.
+        std::process::exit(130);
+    }
     Ok(())
 }

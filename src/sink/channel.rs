@@ -200,7 +200,7 @@ impl Sink for Detached {
         self.tx = None;
         if self.dropped > 0 {
             eprintln!(
-                "sockscope: {}: {} records dropped because its reader did not keep up",
+                "sockscope: {}: {} events dropped because its reader did not keep up",
                 self.name, self.dropped
             );
         }

@@ -36,12 +36,14 @@ impl Sink for ConsoleSink {
         }
     }
     fn flush(&mut self) {
-        if !self.broken && self.out.flush().is_err() {
+        // Quiet, it never touches stdout: flushing takes stdout's lock, which a stalled
+        // `--json` writer on another thread may hold for ever.
+        if !self.quiet && !self.broken && self.out.flush().is_err() {
             self.broken = true;
         }
     }
     fn finish(&mut self, summary: &Summary) {
-        let _ = self.out.flush();
+        self.flush();
         eprintln!("sockscope: {}", summary.line());
     }
 }
