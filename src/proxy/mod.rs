@@ -7,10 +7,12 @@
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
+//! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
 
 pub mod body;
 pub mod forward;
 pub mod relay;
+pub mod sniff;
 pub mod tls;
 pub mod tunnel;
 
@@ -63,6 +65,20 @@ impl Target {
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
+    }
+    /// The name sent as SNI to the origin and that its certificate must carry: the host part of
+    /// `authority`. It is `host` everywhere except in a decrypted CONNECT tunnel, where `host` is
+    /// the address dialled (the CONNECT host) and `authority` names the client's SNI.
+    pub fn tls_name(&self) -> String {
+        self.authority
+            .parse::<http::uri::Authority>()
+            .map(|a| {
+                a.host()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string()
+            })
+            .unwrap_or_else(|_| self.host.clone())
     }
 }
 
