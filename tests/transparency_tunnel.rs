@@ -489,3 +489,117 @@ fn http1_request_line_split_across_reads_is_still_decoded() {
         c.summary()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A refused CONNECT closes the connection
+
+/// Reads one response (head and `Content-Length` body); then expects the connection to close.
+/// Returns the response and the bytes that came after it (there must be none).
+fn refusal_and_after(s: &mut TcpStream) -> (String, Vec<u8>, bool) {
+    let (head, mut rest) = read_head(s);
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("a refusal with Content-Length: {head}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut chunk = [0u8; 4096];
+    while rest.len() < len {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => rest.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let after = rest.split_off(len.min(rest.len()));
+    let response = format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&rest));
+    if !after.is_empty() {
+        // A second answer already: no need to wait for the close.
+        return (response, after, false);
+    }
+    let (after, closed) = read_until_closed(s);
+    (response, after, closed)
+}
+
+#[test]
+fn refused_connect_closes_instead_of_serving_early_bytes() {
+    let origin = Origin::start();
+    // 127.0.0.1 may be dialled; blocked.test may not.
+    let proxy = Proxy::start(&["--allow-hosts", r"^127\.0\.0\.1$"]);
+    let dead = format!("127.0.0.1:{}", unused_port());
+    let cases = [
+        ("blocked.test:443", "403 Forbidden"),
+        (dead.as_str(), "502 Bad Gateway"),
+        ("/", "400 Bad Request"),
+    ];
+    // Bytes a client sends right after its CONNECT head, before the answer: a request an origin
+    // would serve (through this very proxy, were it read as one), and a TLS ClientHello.
+    let early_get = format!(
+        "GET http://{}/early HTTP/1.1\r\nHost: {}\r\n\r\n",
+        origin.addr, origin.addr
+    );
+    let early_tls: &[u8] = &[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00];
+    let mut n = 0;
+    for _ in 0..3 {
+        for (target, status) in cases {
+            for early in [early_get.as_bytes(), early_tls] {
+                let mut s = raw_connect(proxy.addr);
+                let mut msg =
+                    format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").into_bytes();
+                msg.extend_from_slice(early);
+                s.write_all(&msg).expect("write CONNECT and early bytes");
+                let (resp, after, closed) = refusal_and_after(&mut s);
+                n += 1;
+                assert!(
+                    resp.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+                    "{target}: {resp}"
+                );
+                assert!(
+                    resp.to_ascii_lowercase()
+                        .contains("\r\nconnection: close\r\n"),
+                    "{target}: the refusal says it closes: {resp}"
+                );
+                assert!(
+                    after.is_empty(),
+                    "{target}: nothing after the refusal, got {:?}",
+                    String::from_utf8_lossy(&after)
+                );
+                assert!(closed, "{target}: the proxy closed the connection");
+            }
+        }
+    }
+    assert!(
+        origin.requests().is_empty(),
+        "the early GET never reached the origin"
+    );
+    proxy.wait_for("every connection's close", Duration::from_secs(10), |r| {
+        count(r, "conn_close") == n
+    });
+    let c = proxy.stop().capture;
+    assert_eq!(
+        count(&c.records, "http_request"),
+        n,
+        "one request per connection:\n{}",
+        c.summary()
+    );
+    assert_eq!(
+        count(&c.records, "http_response"),
+        n,
+        "one answer per connection:\n{}",
+        c.summary()
+    );
+    for r in c.of_type("http_response") {
+        let names: Vec<&str> = r["headers"]
+            .as_array()
+            .map(|h| h.iter().filter_map(|p| p[0].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            names.iter().any(|n| n.eq_ignore_ascii_case("connection")),
+            "recorded as sent: {r}"
+        );
+    }
+}
