@@ -112,6 +112,15 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     r
 }
 
+/// Marks an answer to a CONNECT that opens no tunnel as the connection's last (`Connection:
+/// close`): hyper then closes the connection once the answer is written, and never parses the
+/// bytes the client may have sent after its CONNECT head as requests.
+pub fn close_after(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
 /// Answers a CONNECT that opens no tunnel (`400`, `403`, `502`) and records the answer. The
 /// answer carries `Connection: close`, so hyper closes the connection once it is written
 /// instead of reading on: a client may already have sent its first tunnel bytes right after the
@@ -124,9 +133,7 @@ fn refuse(
     status: StatusCode,
     text: String,
 ) -> Response<ProxyBody> {
-    let mut resp = forward::plain(status, &text);
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let resp = close_after(forward::plain(status, &text));
     ctx.events.emit(
         ctx.conn,
         EventKind::HttpResponse {
