@@ -135,7 +135,7 @@ impl ConnCtx {
             let Some(mitm) = self.cfg.mitm.as_ref() else {
                 return Err("TLS to origins is not configured".into());
             };
-            let name = super::tls::server_name(&target.host)?;
+            let name = super::tls::server_name(&target.tls_name())?;
             let tls = mitm
                 .connector()
                 .connect(name, stream)

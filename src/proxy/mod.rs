@@ -8,11 +8,13 @@
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
 //! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
+//! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
 
 pub mod body;
 pub mod forward;
 pub mod lifecycle;
 pub mod relay;
+pub mod sniff;
 pub mod tls;
 pub mod tunnel;
 
@@ -66,6 +68,20 @@ impl Target {
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
+    }
+    /// The name sent as SNI to the origin and that its certificate must carry: the host part of
+    /// `authority`. It is `host` everywhere except in a decrypted CONNECT tunnel, where `host` is
+    /// the address dialled (the CONNECT host) and `authority` names the client's SNI.
+    pub fn tls_name(&self) -> String {
+        self.authority
+            .parse::<http::uri::Authority>()
+            .map(|a| {
+                a.host()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string()
+            })
+            .unwrap_or_else(|_| self.host.clone())
     }
 }
 

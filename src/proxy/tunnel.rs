@@ -1,15 +1,19 @@
 //! CONNECT tunnels. The origin is dialled first (so a failure is a 502, not a hang), then the
-//! client gets `200` and its first bytes are peeked at: plaintext HTTP (how Node and Python
-//! WebSocket clients reach `ws://` through a proxy) is served by the same HTTP code as direct
-//! requests and decoded; TLS (or anything else) is relayed as an opaque, recorded tunnel with the
-//! SNI name read from the ClientHello.
+//! client gets `200` and its first bytes are peeked at (see [`super::sniff`]): a real HTTP/1.x
+//! request line (how Node and Python WebSocket clients reach `ws://` through a proxy) is served
+//! by the same HTTP code as direct requests and decoded; TLS is intercepted when a CA is set up
+//! (the client's SNI names the origin), or relayed as an opaque, recorded tunnel with the SNI
+//! read from the ClientHello; anything else (HTTP/2 prior knowledge, text protocols) is relayed
+//! byte for byte. A refused CONNECT closes the connection.
 
 use super::body::ProxyBody;
 use super::forward::{self, ConnCtx};
 use super::relay::{self, NoTap};
+pub use super::sniff::{Content, classify, client_hello_info, parse_client_hello, sniff};
 use super::{Target, serve_http};
-use crate::event::{EventKind, TlsInfo};
+use crate::event::{Dir, EventKind, Payload, TlsInfo};
 use bytes::Bytes;
+use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -22,7 +26,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// How long to wait for the client's first bytes before relaying the tunnel opaquely.
 pub const PEEK_TIMEOUT: Duration = Duration::from_secs(2);
-const PEEK_MAX: usize = 16 * 1024;
+/// The most bytes read before deciding what a tunnel carries.
+pub const PEEK_MAX: usize = 16 * 1024;
 
 /// Handles a CONNECT request.
 pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
@@ -40,7 +45,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
         },
     );
     let Some(auth) = authority else {
-        return forward::generated(
+        return refuse(
             &ctx,
             exchange,
             started,
@@ -59,12 +64,16 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
         tls: false,
     };
     if let Some(text) = ctx.cfg.refuse_host(&target.host) {
-        return forward::generated(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
+        return refuse(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
     }
     let stream = match super::dial(&target.host, target.port).await {
         Ok(s) => s,
         Err(e) => {
-            return forward::bad_gateway(&ctx, exchange, started, &target, &e);
+            let text = format!(
+                "sockscope: cannot connect to upstream {}: {e}\n",
+                target.authority
+            );
+            return refuse(&ctx, exchange, started, StatusCode::BAD_GATEWAY, text);
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -103,50 +112,99 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     r
 }
 
-/// What the first bytes of a tunnel look like.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Content {
-    Tls,
-    Http,
-    Raw,
+/// Marks an answer to a CONNECT that opens no tunnel as the connection's last (`Connection:
+/// close`): hyper then closes the connection once the answer is written, and never parses the
+/// bytes the client may have sent after its CONNECT head as requests.
+pub fn close_after(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
-/// Classifies the first bytes of a tunnel.
-pub fn classify(b: &[u8]) -> Content {
-    if b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 {
-        return Content::Tls;
-    }
-    let token_len = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    if (3..=10).contains(&token_len) && b.get(token_len) == Some(&b' ') {
-        return Content::Http;
-    }
-    Content::Raw
+/// Answers a CONNECT that opens no tunnel (`400`, `403`, `502`) and records the answer. The
+/// answer carries `Connection: close`, so hyper closes the connection once it is written
+/// instead of reading on: a client may already have sent its first tunnel bytes right after the
+/// CONNECT head (a TLS ClientHello, a request meant for the origin), and those must not be
+/// taken for new requests to the proxy.
+fn refuse(
+    ctx: &ConnCtx,
+    exchange: crate::event::ExchangeId,
+    started: u64,
+    status: StatusCode,
+    text: String,
+) -> Response<ProxyBody> {
+    let resp = close_after(forward::plain(status, &text));
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpResponse {
+            exchange,
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").into(),
+            version: "HTTP/1.1".into(),
+            headers: forward::header_list(resp.headers()),
+            generated: true,
+            elapsed_us: ctx.events.now_us().saturating_sub(started),
+        },
+    );
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpBody {
+            exchange,
+            dir: Dir::ServerToClient,
+            len: text.len() as u64,
+            complete: true,
+            truncated: false,
+            payload: Payload::Text(text),
+        },
+    );
+    resp
 }
 
+/// How long the client may pause between the pieces of its first line (or TLS record) while
+/// the tunnel's content is still undecided; after that (or [`PEEK_TIMEOUT`] since its first byte,
+/// or [`PEEK_MAX`] bytes) the tunnel is relayed opaquely.
+pub const PEEK_IDLE: Duration = Duration::from_millis(500);
+
+/// Reads the client's first bytes until [`sniff`] can tell what they are, within the bounds
+/// above. The result is decided by [`classify`] on what was read.
 async fn peek<I: AsyncRead + Unpin>(io: &mut I) -> Vec<u8> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
+    let mut deadline = tokio::time::Instant::now() + PEEK_TIMEOUT;
     loop {
         let wait = if buf.is_empty() {
             PEEK_TIMEOUT
         } else {
-            Duration::from_millis(200)
+            PEEK_IDLE.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
         };
         match tokio::time::timeout(wait, io.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(n)) if n > 0 => {
+                if buf.is_empty() {
+                    deadline = tokio::time::Instant::now() + PEEK_TIMEOUT;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
             _ => return buf,
         }
-        // TLS: wait for the whole first record so the SNI can be read; anything else: go.
-        if classify(&buf) != Content::Tls || buf.len() >= PEEK_MAX {
+        if buf.len() >= PEEK_MAX {
             return buf;
         }
-        if buf.len() >= 5 {
-            let need = 5 + u16::from_be_bytes([buf[3], buf[4]]) as usize;
-            if buf.len() >= need {
+        match sniff(&buf) {
+            // Plaintext HTTP/1: its first line is complete, hyper reads the rest.
+            Some(Content::Http) | Some(Content::Raw) => return buf,
+            // TLS: wait for the whole first record so the SNI can be read.
+            Some(Content::Tls) if tls_record_len(&buf).is_some_and(|n| buf.len() >= n) => {
                 return buf;
             }
+            _ => {}
         }
     }
+}
+
+/// The length of the TLS record starting `b` (header included), once its header is there.
+fn tls_record_len(b: &[u8]) -> Option<usize> {
+    let len = b.get(3..5)?;
+    Some(5 + usize::from(u16::from_be_bytes([len[0], len[1]])))
 }
 
 async fn run<I>(ctx: Arc<ConnCtx>, mut client: I, upstream: tokio::net::TcpStream, target: Target)
@@ -171,9 +229,11 @@ where
         return;
     }
     let hello = (content == Content::Tls).then(|| parse_client_hello(&first));
+    // `--ignore-hosts` names hosts as users know them: the CONNECT host or the SNI name.
     if let Some(Some(info)) = &hello
         && let Some(mitm) = ctx.cfg.mitm.clone()
         && !ctx.cfg.ignored(&target.host)
+        && !info.sni.as_deref().is_some_and(|n| ctx.cfg.ignored(n))
     {
         intercept(ctx, mitm, client, first, upstream, target, info.clone()).await;
         return;
@@ -208,18 +268,6 @@ where
     );
 }
 
-/// Reads SNI and offered ALPN protocols from a TLS ClientHello record (best effort).
-pub fn client_hello_info(rec: &[u8]) -> TlsInfo {
-    parse_client_hello(rec).unwrap_or_default()
-}
-
-/// Like [`client_hello_info`], but `None` unless the record really is a ClientHello.
-pub fn parse_client_hello(rec: &[u8]) -> Option<TlsInfo> {
-    let mut info = TlsInfo::default();
-    parse_hello(rec, &mut info)?;
-    Some(info)
-}
-
 /// Terminates the client's TLS with a minted certificate and serves the decrypted HTTP; the
 /// origin side is TLS too, verified unless `--insecure-upstream`.
 #[allow(clippy::too_many_arguments)]
@@ -234,7 +282,12 @@ async fn intercept<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let name = hello.sni.clone().unwrap_or_else(|| target.host.clone());
+    // The origin the client means is the one its SNI names: a client may CONNECT to an address
+    // and still verify a host name. That name is used for the leaf sockscope mints, the origin's
+    // SNI and the check of the origin's certificate. Without an SNI (a client connecting to an
+    // IP literal sends none) the CONNECT host stands in.
+    let sni = hello.sni.clone().filter(|n| usable_sni(n));
+    let name = sni.clone().unwrap_or_else(|| target.host.clone());
     let fail = |message: String| {
         ctx.events.emit(
             ctx.conn,
@@ -287,85 +340,29 @@ async fn intercept<I>(
             decoded: true,
         },
     );
+    // The nested target keeps `host:port` from the CONNECT: that is where the origin socket was
+    // dialled, and where a new one is dialled if the origin closes it. Its authority is
+    // `SNI:port`: the name the TLS session with the origin was really made with (sent as its SNI
+    // and verified, see `Target::tls_name`), so requests inside are recorded as
+    // `https://SNI:port/...`, the URL the client asked for. The client's own Host header is
+    // forwarded as it is.
+    let authority = match &sni {
+        Some(n) => format!("{n}:{}", target.port),
+        None => target.authority.clone(),
+    };
     let target = Target {
         tls: true,
+        authority,
         ..target
     };
     let nested = ctx.nested(&target, upstream);
     serve_http(nested, tls).await;
 }
 
-fn parse_hello(rec: &[u8], info: &mut TlsInfo) -> Option<()> {
-    let mut p = Reader { b: rec, i: 0 };
-    if p.u8()? != 0x16 {
-        return None;
-    }
-    p.skip(4)?; // version, record length
-    if p.u8()? != 1 {
-        return None; // not a ClientHello
-    }
-    p.skip(3 + 2 + 32)?; // length, client version, random
-    let sid = p.u8()? as usize;
-    p.skip(sid)?;
-    let cs = p.u16()? as usize;
-    p.skip(cs)?;
-    let cm = p.u8()? as usize;
-    p.skip(cm)?;
-    let ext_total = p.u16()? as usize;
-    let end = p.i.checked_add(ext_total)?.min(rec.len());
-    while p.i + 4 <= end {
-        let ty = p.u16()?;
-        let len = p.u16()? as usize;
-        let body = rec.get(p.i..p.i + len)?;
-        p.skip(len)?;
-        let mut e = Reader { b: body, i: 0 };
-        match ty {
-            0 => {
-                let _list = e.u16()?;
-                if e.u8()? == 0 {
-                    let n = e.u16()? as usize;
-                    let name = body.get(e.i..e.i + n)?;
-                    info.sni = Some(String::from_utf8_lossy(name).into_owned());
-                }
-            }
-            16 => {
-                let _list = e.u16()?;
-                let mut protos = Vec::new();
-                while e.i < body.len() {
-                    let n = e.u8()? as usize;
-                    protos.push(String::from_utf8_lossy(body.get(e.i..e.i + n)?).into_owned());
-                    e.skip(n)?;
-                }
-                info.alpn = Some(protos.join(","));
-            }
-            _ => {}
-        }
-    }
-    Some(())
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Reader<'_> {
-    fn u8(&mut self) -> Option<u8> {
-        let v = *self.b.get(self.i)?;
-        self.i += 1;
-        Some(v)
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes([self.u8()?, self.u8()?]))
-    }
-    fn skip(&mut self, n: usize) -> Option<()> {
-        let j = self.i.checked_add(n)?;
-        if j > self.b.len() {
-            return None;
-        }
-        self.i = j;
-        Some(())
-    }
+/// True when a ClientHello's SNI can name the origin: a DNS name (RFC 6066 forbids IP literals
+/// there; a client that sends one anyway gets the CONNECT host's treatment).
+fn usable_sni(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_err() && super::tls::server_name(name).is_ok()
 }
 
 /// Replays already-read bytes before reading from the inner stream.
@@ -410,61 +407,5 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_first_bytes() {
-        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Content::Http);
-        assert_eq!(classify(b"OPTIONS * HTTP/1.1"), Content::Http);
-        assert_eq!(classify(&[0x16, 0x03, 0x01, 0x00]), Content::Tls);
-        assert_eq!(classify(b"SSH-2.0-OpenSSH"), Content::Raw);
-        assert_eq!(classify(b""), Content::Raw);
-    }
-
-    #[test]
-    fn reads_sni_and_alpn() {
-        // A minimal ClientHello with server_name "example.test" and ALPN http/1.1.
-        let name = b"example.test";
-        let mut sni = vec![0u8, 0];
-        let list_len = (3 + name.len()) as u16;
-        sni.extend_from_slice(&list_len.to_be_bytes());
-        sni.push(0);
-        sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        sni.extend_from_slice(name);
-        let sni_body_len = (sni.len() - 2) as u16;
-        sni[0..2].copy_from_slice(&0u16.to_be_bytes());
-        let mut ext = vec![0u8, 0];
-        ext.extend_from_slice(&sni_body_len.to_be_bytes());
-        ext.extend_from_slice(&sni[2..]);
-        let alpn = b"\x08http/1.1";
-        ext.extend_from_slice(&16u16.to_be_bytes());
-        ext.extend_from_slice(&((alpn.len() + 2) as u16).to_be_bytes());
-        ext.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
-        ext.extend_from_slice(alpn);
-        let mut hello = vec![0x03, 0x03];
-        hello.extend_from_slice(&[0u8; 32]);
-        hello.push(0); // session id
-        hello.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
-        hello.extend_from_slice(&[1, 0]); // null compression
-        hello.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        hello.extend_from_slice(&ext);
-        let mut hs = vec![1u8];
-        hs.extend_from_slice(&(hello.len() as u32).to_be_bytes()[1..]);
-        hs.extend_from_slice(&hello);
-        let mut rec = vec![0x16, 0x03, 0x01];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend_from_slice(&hs);
-        let info = client_hello_info(&rec);
-        assert_eq!(info.sni.as_deref(), Some("example.test"));
-        assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
-        // Every truncation is handled without panicking.
-        for i in 0..rec.len() {
-            let _ = client_hello_info(&rec[..i]);
-        }
     }
 }

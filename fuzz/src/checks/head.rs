@@ -1,11 +1,12 @@
 //! Invariants of the proxy's own head parsing: the CONNECT tunnel classifier and the ClientHello
-//! SNI/ALPN reader (src/proxy/tunnel.rs), the `Sec-WebSocket-Extensions` response parser, the
+//! SNI/ALPN reader (src/proxy/sniff.rs), the `Sec-WebSocket-Extensions` response parser, the
 //! Engine.IO query detector and the polling `Content-Encoding` decoder (which must stay within its
 //! output cap whatever the body).
 
 use super::{Input, encode};
 use sockscope::engineio::{EioVersion, Query, decode_content_encoding, detect};
 use sockscope::event::DeflateParams;
+use sockscope::proxy::sniff::{Line, request_line};
 use sockscope::proxy::tunnel::{Content, classify, client_hello_info, parse_client_hello};
 use sockscope::ws::negotiated_deflate;
 use std::io::Write;
@@ -23,8 +24,12 @@ pub fn tunnel_hello(data: &[u8]) {
         match c {
             Content::Tls => assert!(b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03),
             Content::Http => {
-                let n = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
-                assert!((3..=10).contains(&n) && b.get(n) == Some(&b' '));
+                // Only a complete `METHOD SP target SP HTTP/1.x` line, never an h2 preface.
+                assert_eq!(request_line(b), Line::Http, "{b:02x?}");
+                let end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+                let line = &b[..end];
+                assert!(line.windows(7).any(|w| w == b"HTTP/1."), "{b:02x?}");
+                assert!(!line.starts_with(b"PRI * HTTP/2"), "{b:02x?}");
             }
             Content::Raw => {}
         }
