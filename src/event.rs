@@ -10,7 +10,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod field;
 mod session;
+pub use field::FieldValue;
 pub use session::*;
 
 /// Identifies one client connection accepted by the proxy (and everything carried on it).
@@ -218,8 +220,21 @@ pub struct WsClose {
     pub reason: Option<String>,
 }
 
-/// One HTTP header as seen on the wire (name case preserved, order preserved).
-pub type Header = (String, String);
+/// One HTTP header as seen on the wire (name lowercase, order preserved); the value is lossless
+/// (see [`FieldValue`]).
+pub type Header = (String, FieldValue);
+
+/// Why a body's copy in the capture stops short of `--max-decode-bytes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyCut {
+    /// The memory budget shared by the copies of all bodies in flight was spent: the rest of
+    /// this body was relayed but not kept.
+    Budget,
+    /// The pipeline's queue was over its byte budget when the body ended: the copy was left out
+    /// so that the record itself is not dropped.
+    Queue,
+}
 
 /// Details of a TLS session seen inside a tunnel.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -279,8 +294,15 @@ pub enum EventKind {
         len: u64,
         /// Body ended normally (false: aborted mid-body).
         complete: bool,
+        /// The payload holds less than `len` bytes.
         #[serde(default, skip_serializing_if = "is_false")]
         truncated: bool,
+        /// The copy was cut before `--max-decode-bytes` (memory budget, or a full queue).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cut: Option<BodyCut>,
+        /// Trailer fields that ended a chunked body.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        trailers: Vec<Header>,
         #[serde(flatten)]
         payload: Payload,
     },

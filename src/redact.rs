@@ -229,7 +229,7 @@ impl Redactor {
     fn headers(&self, headers: &mut [Header]) {
         for (k, v) in headers.iter_mut() {
             if let Some(nv) = self.header(k, v) {
-                *v = nv;
+                *v = nv.into();
             }
         }
     }

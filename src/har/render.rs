@@ -304,11 +304,8 @@ mod tests {
             json!([{"name":"a","value":"1"},{"name":"b","value":" x"},{"name":"c","value":""}])
         );
         let h = vec![
-            ("cookie".to_string(), "a=1; b=2".to_string()),
-            (
-                "set-cookie".to_string(),
-                "s=x; Path=/; HttpOnly".to_string(),
-            ),
+            ("cookie".to_string(), "a=1; b=2".into()),
+            ("set-cookie".to_string(), "s=x; Path=/; HttpOnly".into()),
         ];
         assert_eq!(
             request_cookies(&h),

@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod forward;
+pub mod headers;
 pub mod relay;
 pub mod tls;
 pub mod tunnel;

@@ -120,6 +120,8 @@ fn body(payload: Payload, dir: Dir) -> Record {
             len: payload.len() as u64,
             complete: true,
             truncated: false,
+            cut: None,
+            trailers: Vec::new(),
             payload,
         },
     })

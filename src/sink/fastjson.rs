@@ -7,8 +7,8 @@
 //! payloads with a SIMD base64 encoder.
 
 use crate::event::{
-    ControlKind, Dir, EioTransport, Event, EventKind, Payload, SioPacketRecord, WsOpcode,
-    rfc3339_digits,
+    BodyCut, ControlKind, Dir, EioTransport, Event, EventKind, FieldValue, Header, Payload,
+    SioPacketRecord, WsOpcode, rfc3339_digits,
 };
 use crate::jsontext::{is_special, special_mask};
 use serde_json::Value;
@@ -151,6 +151,8 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             len,
             complete,
             truncated,
+            cut,
+            trailers,
             payload,
         } => {
             buf.extend_from_slice(b",\"exchange\":");
@@ -165,6 +167,14 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             });
             if *truncated {
                 buf.extend_from_slice(b",\"truncated\":true");
+            }
+            match cut {
+                None => {}
+                Some(BodyCut::Budget) => buf.extend_from_slice(b",\"cut\":\"budget\""),
+                Some(BodyCut::Queue) => buf.extend_from_slice(b",\"cut\":\"queue\""),
+            }
+            if !trailers.is_empty() {
+                header_list(buf, b",\"trailers\":[", trailers);
             }
             payload_fields(buf, payload);
         }
@@ -291,8 +301,14 @@ fn dir_field(buf: &mut Vec<u8>, dir: Dir) {
 }
 
 /// `"headers":[[name,value],...]`.
-fn headers_field(buf: &mut Vec<u8>, headers: &[(String, String)]) {
-    buf.extend_from_slice(b",\"headers\":[");
+fn headers_field(buf: &mut Vec<u8>, headers: &[Header]) {
+    header_list(buf, b",\"headers\":[", headers);
+}
+
+/// `open` (`,"field":[`), then `[name,value]` pairs and `]`; a value that is not UTF-8 is
+/// `{"base64":...}`.
+fn header_list(buf: &mut Vec<u8>, open: &[u8], headers: &[Header]) {
+    buf.extend_from_slice(open);
     for (i, (name, value)) in headers.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
@@ -300,10 +316,22 @@ fn headers_field(buf: &mut Vec<u8>, headers: &[(String, String)]) {
         buf.push(b'[');
         json_str(buf, name);
         buf.push(b',');
-        json_str(buf, value);
+        field_value(buf, value);
         buf.push(b']');
     }
     buf.push(b']');
+}
+
+/// A header value: a JSON string, or `{"base64":...}` for bytes that are not UTF-8.
+fn field_value(buf: &mut Vec<u8>, value: &FieldValue) {
+    match value.non_utf8() {
+        None => json_str(buf, value),
+        Some(b) => {
+            buf.extend_from_slice(b"{\"base64\":\"");
+            base64_append(buf, b);
+            buf.extend_from_slice(b"\"}");
+        }
+    }
 }
 
 /// A flattened [`Payload`]: `"text":...` or `"base64":...`.
@@ -510,8 +538,24 @@ mod tests {
         prop_oneof![".{0,30}", "[\\x00-\\x7f\"\\\\]{0,30}"]
     }
 
-    fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
-        proptest::collection::vec((text(), text()), 0..6)
+    fn field_value() -> impl Strategy<Value = FieldValue> {
+        prop_oneof![
+            text().prop_map(FieldValue::from),
+            // Mostly not UTF-8 (0x80-0xff bytes), sometimes UTF-8 after all.
+            proptest::collection::vec(any::<u8>(), 0..20).prop_map(|b| FieldValue::from_bytes(&b)),
+        ]
+    }
+
+    fn headers() -> impl Strategy<Value = Vec<Header>> {
+        proptest::collection::vec((text(), field_value()), 0..6)
+    }
+
+    fn cut() -> impl Strategy<Value = Option<BodyCut>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(BodyCut::Budget)),
+            Just(Some(BodyCut::Queue))
+        ]
     }
 
     proptest! {
@@ -520,7 +564,8 @@ mod tests {
             (seq, ts, mono_us, conn) in stamp(),
             exchange in any::<u64>(),
             (method, url, version, reason) in (text(), text(), text(), prop_oneof![Just(String::new()), text()]),
-            (req_headers, resp_headers) in (headers(), headers()),
+            (req_headers, resp_headers, trailers) in (headers(), headers(), headers()),
+            cut in cut(),
             (status, generated, elapsed_us) in (any::<u16>(), any::<bool>(), any::<u64>()),
             (c2s, len, complete, truncated) in (any::<bool>(), any::<u64>(), any::<bool>(), any::<bool>()),
             payload in payload(),
@@ -529,7 +574,7 @@ mod tests {
             let kinds = [
                 EventKind::HttpRequest { exchange, method, url, version: version.clone(), headers: req_headers },
                 EventKind::HttpResponse { exchange, status, reason, version, headers: resp_headers, generated, elapsed_us },
-                EventKind::HttpBody { exchange, dir, len, complete, truncated, payload },
+                EventKind::HttpBody { exchange, dir, len, complete, truncated, cut, trailers, payload },
             ];
             for kind in kinds {
                 let ev = Event { seq, ts, mono_us, conn, kind };
