@@ -184,8 +184,11 @@ impl Redactor {
                     dir,
                     payload,
                     truncated,
+                    trailers,
                     ..
                 } => {
+                    // Trailer fields are redacted like header fields.
+                    self.headers(trailers);
                     let key = (conn, *exchange);
                     let ce = self
                         .encodings
