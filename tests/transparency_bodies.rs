@@ -18,32 +18,58 @@ mod raw;
 
 use base64::Engine as _;
 use common::{Proxy, TempDir, clean_command, of_type, payload_bytes, sockscope_bin};
-use raw::{Conn, LIMIT, Message, ROUTES, Route};
+use raw::{Conn, Ends, LIMIT, Message, ROUTES, Respond, Route};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 
-/// The two proxies every exchange also goes through.
+/// The origins (plaintext and TLS, answering alike) and the two proxies every exchange also
+/// goes through.
 struct Proxies {
-    origin: SocketAddr,
+    ends: Ends,
     explicit: Proxy,
     reverse: Proxy,
+    /// Every request either origin parsed.
+    seen: Receiver<Message>,
+    _dir: TempDir,
 }
 
 impl Proxies {
-    fn start(origin: SocketAddr, extra: &[&str]) -> Proxies {
-        let reverse_to = format!("http://{origin}");
-        let mut rev = vec!["--reverse", reverse_to.as_str()];
-        rev.extend_from_slice(extra);
+    fn start(respond: Respond) -> Proxies {
+        let dir = TempDir::new("bodies-origin");
+        let (cert, key) = common::origin_cert(dir.path());
+        let (tx, seen) = std::sync::mpsc::channel();
+        let origin = raw::origin(None, tx.clone(), respond.clone());
+        let tls_origin = raw::origin(Some(raw::tls_server(&cert, &key)), tx, respond);
+        let explicit = Proxy::start(&["--upstream-ca", &cert.display().to_string()]);
+        let reverse = Proxy::reverse(&format!("http://{origin}"));
         Proxies {
-            origin,
-            explicit: Proxy::start(extra),
-            reverse: Proxy::start(&rev),
+            ends: Ends {
+                origin,
+                tls_origin,
+                explicit: explicit.addr,
+                reverse: reverse.addr,
+                proxy_ca: explicit.home().join("ca.pem"),
+                origin_cert: cert,
+            },
+            explicit,
+            reverse,
+            seen,
+            _dir: dir,
         }
     }
 
-    fn open(&self, route: Route, path: &str) -> (Conn, String) {
-        route.open(self.origin, self.explicit.addr, self.reverse.addr, path)
+    /// Opens `route` for a request to `path`: the connection, the request target, the `Host`.
+    fn open(&self, route: Route, path: &str) -> (Conn, String, String) {
+        let (c, target) = route.open(&self.ends, path);
+        (c, target, route.host(&self.ends))
+    }
+
+    /// The next request an origin parsed.
+    fn next_seen(&self, route: Route) -> Message {
+        self.seen
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|e| panic!("{}: the origin got no request: {e}", route.name()))
     }
 
     /// The proxy that records `route`'s exchanges.
@@ -53,6 +79,16 @@ impl Proxies {
             _ => &self.explicit,
         }
     }
+}
+
+/// The path of `route`'s request, which names it (`marker` finds its records).
+fn path_for(base: &str, route: Route) -> String {
+    format!("{base}?route={}&end", route.name())
+}
+
+/// What identifies `route`'s request URL in a capture.
+fn marker(route: Route) -> String {
+    format!("route={}&", route.name())
 }
 
 /// The `http_body` record in direction `dir` of the exchange whose URL contains `marker`.
@@ -83,54 +119,80 @@ fn fields(list: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Sends one request on `route` and reads the response; returns what the origin parsed and
+/// what the client got.
+fn exchange(
+    p: &Proxies,
+    route: Route,
+    base: &str,
+    request: &dyn Fn(&str, &str) -> Vec<u8>,
+) -> (Message, Message) {
+    let r = route.name();
+    let (mut c, target, host) = p.open(route, &path_for(base, route));
+    c.send(&request(&target, &host))
+        .unwrap_or_else(|e| panic!("{r}: send: {e}"));
+    let resp = c
+        .read_message()
+        .unwrap_or_else(|e| panic!("{r}: response: {e}"));
+    (p.next_seen(route), resp)
+}
+
 #[test]
 fn chunked_bodies_with_trailers_arrive_whole_and_are_recorded_complete() {
-    let (origin, seen) = raw::origin(|c, _req| {
+    let p = Proxies::start(Arc::new(|c: &mut Conn, _req: &Message| {
         c.send(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\
               Trailer: X-Digest\r\n\r\n4\r\npong\r\n6\r\n, pong\r\n0\r\nX-Digest: sha-256=42\r\n\r\n",
         )
         .is_ok()
-    });
-    let p = Proxies::start(origin, &[]);
-    let mut got: Vec<(Route, Message, Message)> = Vec::new();
-    for route in ROUTES {
-        let (mut c, target) = p.open(route, &format!("/upload?route={}", route.name()));
-        let req = format!(
-            "POST {target} HTTP/1.1\r\nHost: {origin}\r\nTransfer-Encoding: chunked\r\n\
+    }));
+    let request = |target: &str, host: &str| {
+        format!(
+            "POST {target} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\
              Trailer: X-Checksum\r\nTE: trailers\r\n\r\n\
              5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc123\r\n\r\n"
-        );
-        c.send(req.as_bytes()).expect("send the request");
-        let resp = c
-            .read_message()
-            .unwrap_or_else(|e| panic!("{}: response: {e}", route.name()));
-        let req = seen
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|e| panic!("{}: the origin got no request: {e}", route.name()));
-        got.push((route, req, resp));
-    }
-    // Directly: what the peers sent, trailers included.
-    let (_, direct_req, direct_resp) = &got[0];
-    assert_eq!(direct_req.body, b"hello world");
-    assert_eq!(direct_req.trailers, fields(&[("x-checksum", b"abc123")]));
-    assert_eq!(direct_resp.body, b"pong, pong");
-    assert_eq!(direct_resp.trailers, fields(&[("x-digest", b"sha-256=42")]));
-    for (route, req, resp) in &got[1..] {
+        )
+        .into_bytes()
+    };
+    let got: Vec<(Route, Message, Message)> = ROUTES
+        .iter()
+        .map(|&route| {
+            let (req, resp) = exchange(&p, route, "/upload", &request);
+            (route, req, resp)
+        })
+        .collect();
+    let of = |route: Route| got.iter().find(|g| g.0 == route).expect("every route ran");
+    for (route, req, resp) in &got {
         let r = route.name();
+        // Directly: what the peers sent, trailers included; through the proxy: the same.
+        let (_, direct_req, direct_resp) = of(route.baseline());
+        assert_eq!(req.body, b"hello world", "{r}: {req:?}");
+        assert_eq!(
+            req.trailers,
+            fields(&[("x-checksum", b"abc123")]),
+            "{r}: {req:?}"
+        );
+        assert_eq!(resp.body, b"pong, pong", "{r}: {resp:?}");
+        assert_eq!(
+            resp.trailers,
+            fields(&[("x-digest", b"sha-256=42")]),
+            "{r}: {resp:?}"
+        );
         assert_eq!(
             (&req.body, &req.trailers),
             (&direct_req.body, &direct_req.trailers),
-            "{r}: the origin got another request body"
+            "{r}"
         );
         assert_eq!(
             (&resp.body, &resp.trailers),
             (&direct_resp.body, &direct_resp.trailers),
-            "{r}: the client got another response body"
+            "{r}"
         );
+        if route.baseline() == *route {
+            continue;
+        }
         let proxy = p.recorder(*route);
-        let marker = format!("route={r}");
-        let up = body_record(proxy, &marker, "c2s");
+        let up = body_record(proxy, &marker(*route), "c2s");
         assert_eq!(up["complete"], true, "{r}: {up}");
         assert_eq!(up["len"], 11, "{r}: {up}");
         assert_eq!(up["text"], "hello world", "{r}: {up}");
@@ -139,7 +201,7 @@ fn chunked_bodies_with_trailers_arrive_whole_and_are_recorded_complete() {
             json!([["x-checksum", "abc123"]]),
             "{r}: {up}"
         );
-        let down = body_record(proxy, &marker, "s2c");
+        let down = body_record(proxy, &marker(*route), "s2c");
         assert_eq!(down["complete"], true, "{r}: {down}");
         assert_eq!(down["text"], "pong, pong", "{r}: {down}");
         assert_eq!(
@@ -154,7 +216,7 @@ fn chunked_bodies_with_trailers_arrive_whole_and_are_recorded_complete() {
 fn a_response_abandoned_after_its_head_is_recorded_incomplete() {
     let (closed_tx, closed) = std::sync::mpsc::channel::<bool>();
     let closed_tx = Mutex::new(closed_tx);
-    let (origin, seen) = raw::origin(move |c, _req| {
+    let p = Proxies::start(Arc::new(move |c: &mut Conn, _req: &Message| {
         // The head, then a body that never comes: the client leaves before its first byte.
         let _ = c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
         let gone = c.wait_closed();
@@ -162,20 +224,18 @@ fn a_response_abandoned_after_its_head_is_recorded_incomplete() {
             let _ = tx.send(gone);
         }
         false
-    });
-    let p = Proxies::start(origin, &[]);
+    }));
     for round in 0..3 {
         for route in ROUTES {
             let r = route.name();
-            let marker = format!("/slow?route={r}&round={round}");
-            let (mut c, target) = p.open(route, &marker);
-            c.send(format!("GET {target} HTTP/1.1\r\nHost: {origin}\r\n\r\n").as_bytes())
+            let base = format!("/slow/{round}");
+            let (mut c, target, host) = p.open(route, &path_for(&base, route));
+            c.send(format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
                 .expect("send the request");
             let head = c.read_head().unwrap_or_else(|e| panic!("{r}: head: {e}"));
             assert!(head.start.contains(" 200"), "{r}: {head:?}");
             drop(c);
-            seen.recv_timeout(LIMIT)
-                .unwrap_or_else(|e| panic!("{r}: the origin got no request: {e}"));
+            p.next_seen(route);
             // The origin sees the client go away, directly and through the proxy alike.
             let gone = closed
                 .recv_timeout(LIMIT)
@@ -184,9 +244,10 @@ fn a_response_abandoned_after_its_head_is_recorded_incomplete() {
                 gone,
                 "{r}: the origin's connection stayed open after the client left"
             );
-            if route == Route::Direct {
+            if route.baseline() == route {
                 continue;
             }
+            let marker = format!("/slow/{round}?{}", marker(route));
             let body = body_record(p.recorder(route), &marker, "s2c");
             assert_eq!(body["complete"], false, "{r}: {body}");
             assert_eq!(body["len"], 0, "{r}: {body}");
@@ -226,24 +287,22 @@ fn recorded_header(rec: &Value, name: &str) -> Vec<u8> {
 fn header_values_that_are_not_utf8_are_relayed_exactly_and_recorded_losslessly() {
     const NAME: &[u8] = b"Jos\xe9 \xff\xfe";
     const REPLY: &[u8] = b"caf\xe9 cr\xe8me";
-    let (origin, seen) = raw::origin(|c, _req| {
+    let p = Proxies::start(Arc::new(|c: &mut Conn, _req: &Message| {
         let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Reply: ".to_vec();
         head.extend_from_slice(REPLY);
         head.extend_from_slice(b"\r\n\r\nok");
         c.send(&head).is_ok()
-    });
-    let p = Proxies::start(origin, &[]);
-    for route in ROUTES {
-        let r = route.name();
-        let (mut c, target) = p.open(route, &format!("/latin?route={r}"));
-        let mut req = format!("GET {target} HTTP/1.1\r\nHost: {origin}\r\nX-Name: ").into_bytes();
+    }));
+    let request = |target: &str, host: &str| {
+        let mut req = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nX-Name: ").into_bytes();
         req.extend_from_slice(NAME);
         req.extend_from_slice(b"\r\n\r\n");
-        c.send(&req).expect("send the request");
-        let resp = c.read_message().unwrap_or_else(|e| panic!("{r}: {e}"));
-        let got = seen
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|e| panic!("{r}: {e}"));
+        req
+    };
+    for route in ROUTES {
+        let r = route.name();
+        // Directly and through the proxy alike, each side gets the other's exact bytes.
+        let (got, resp) = exchange(&p, route, "/latin", &request);
         assert_eq!(
             got.header("x-name"),
             Some(NAME),
@@ -255,12 +314,11 @@ fn header_values_that_are_not_utf8_are_relayed_exactly_and_recorded_losslessly()
             "{r}: the client got {resp:?}"
         );
         assert_eq!(resp.body, b"ok", "{r}");
-    }
-    for route in [Route::Explicit, Route::Reverse, Route::Tunnel] {
-        let r = route.name();
-        let marker = format!("route={r}");
-        let proxy = p.recorder(route);
-        let recs = proxy.wait_for("the heads", LIMIT, |recs| {
+        if route.baseline() == route {
+            continue;
+        }
+        let marker = marker(route);
+        let recs = p.recorder(route).wait_for("the heads", LIMIT, |recs| {
             find_body(recs, &marker, "s2c").is_some()
         });
         let req = of_type(&recs, "http_request")
@@ -268,7 +326,11 @@ fn header_values_that_are_not_utf8_are_relayed_exactly_and_recorded_losslessly()
             .find(|q| q["url"].as_str().is_some_and(|u| u.contains(&marker)))
             .unwrap_or_else(|| panic!("{r}: no request"));
         assert_eq!(recorded_header(req, "x-name"), NAME, "{r}: {req}");
-        assert_eq!(recorded_header(req, "host"), origin.to_string().as_bytes());
+        assert_eq!(
+            recorded_header(req, "host"),
+            route.host(&p.ends).as_bytes(),
+            "{r}: {req}"
+        );
         let resp = of_type(&recs, "http_response")
             .into_iter()
             .find(|s| s["conn"] == req["conn"] && s["exchange"] == req["exchange"])
@@ -326,7 +388,7 @@ fn header_values_that_are_not_utf8_are_relayed_exactly_and_recorded_losslessly()
             es.iter().find(|e| {
                 e["request"]["url"]
                     .as_str()
-                    .is_some_and(|u| u.contains("route=explicit"))
+                    .is_some_and(|u| u.contains("route=explicit&"))
             })
         })
         .unwrap_or_else(|| panic!("no explicit entry in {har}"));
@@ -352,7 +414,7 @@ fn header_values_that_are_not_utf8_are_relayed_exactly_and_recorded_losslessly()
         .find(|q| {
             q["url"]
                 .as_str()
-                .is_some_and(|u| u.contains("route=explicit"))
+                .is_some_and(|u| u.contains("route=explicit&"))
         })
         .unwrap_or_else(|| panic!("no request in {}", back.summary()));
     assert_eq!(recorded_header(req, "x-name"), NAME, "{req}");
@@ -398,14 +460,15 @@ fn concurrent_large_bodies_stay_within_the_copy_budget_and_all_are_recorded() {
         64 << 20,
         "update BOUND_MIB"
     );
-    let block: std::sync::Arc<Vec<u8>> = std::sync::Arc::new((0..BIG).map(pattern).collect());
-    let body = block.clone();
-    let (origin, _seen) = raw::origin(move |c, _req| {
+    let body: Arc<Vec<u8>> = Arc::new((0..BIG).map(pattern).collect());
+    let (seen, _) = std::sync::mpsc::channel();
+    let respond = move |c: &mut Conn, _req: &Message| {
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {BIG}\r\n\r\n"
         );
         c.send(head.as_bytes()).is_ok() && body.chunks(1 << 20).all(|part| c.send(part).is_ok())
-    });
+    };
+    let origin = raw::origin(None, seen, Arc::new(respond));
     let proxy = Proxy::start(&["--max-decode-bytes", MAX_DECODE]);
     let before_kb = proxy_rss_after_warmup(&proxy);
     let clients: Vec<_> = (0..DOWNLOADS)
@@ -502,10 +565,12 @@ fn concurrent_large_bodies_stay_within_the_copy_budget_and_all_are_recorded() {
 /// One small exchange (so that the runtime, the pipeline and the capture file are all set up),
 /// then the proxy's RSS.
 fn proxy_rss_after_warmup(proxy: &Proxy) -> u64 {
-    let (o, _seen) = raw::origin(|c, _| {
+    let (seen, _) = std::sync::mpsc::channel();
+    let respond = |c: &mut Conn, _req: &Message| {
         c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .is_ok()
-    });
+    };
+    let o = raw::origin(None, seen, Arc::new(respond));
     let mut c = Conn::connect(proxy.addr);
     c.send(format!("GET http://{o}/warmup HTTP/1.1\r\nHost: {o}\r\n\r\n").as_bytes())
         .expect("send");

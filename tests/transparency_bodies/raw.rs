@@ -1,14 +1,17 @@
 //! Raw HTTP/1.1 over blocking std sockets for the body transparency tests: a buffered connection
 //! that reads heads, `Content-Length` and chunked bodies with their trailers as exact bytes, a
-//! scripted origin (one thread per connection) that reports every request it parsed, and the
-//! four ways a client reaches it (directly, through the explicit proxy, the reverse proxy, and a
-//! CONNECT tunnel whose plaintext HTTP the proxy decodes). Every read has a timeout, so a hang
-//! fails the test instead of blocking it.
+//! scripted origin (one thread per connection, plaintext or TLS) that reports every request it
+//! parsed, and the ways a client reaches it (directly, through the explicit proxy, the reverse
+//! proxy, a CONNECT tunnel whose plaintext HTTP the proxy decodes, and a CONNECT tunnel whose TLS
+//! the proxy intercepts). Every read has a timeout, so a hang fails the test instead of blocking.
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 /// The bound on every wait (never asserted as a duration: only a hang hits it).
@@ -37,26 +40,59 @@ impl Message {
     }
 }
 
-/// A socket with a read buffer.
+/// A byte stream: a TCP socket, or TLS over one.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+/// A socket (plain or TLS) with a read buffer.
 pub struct Conn {
-    pub s: TcpStream,
+    s: Box<dyn Stream>,
     buf: Vec<u8>,
+}
+
+/// Bounds every read and write on `s`.
+fn bounded(s: &TcpStream) {
+    s.set_read_timeout(Some(LIMIT)).expect("read timeout");
+    s.set_write_timeout(Some(LIMIT)).expect("write timeout");
+    let _ = s.set_nodelay(true);
 }
 
 impl Conn {
     pub fn new(s: TcpStream) -> Conn {
-        s.set_read_timeout(Some(LIMIT)).expect("read timeout");
-        s.set_write_timeout(Some(LIMIT)).expect("write timeout");
-        let _ = s.set_nodelay(true);
-        Conn { s, buf: Vec::new() }
+        bounded(&s);
+        Conn {
+            s: Box::new(s),
+            buf: Vec::new(),
+        }
     }
 
     pub fn connect(addr: SocketAddr) -> Conn {
         Conn::new(TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}")))
     }
 
+    /// Continues over TLS as a client of `name`, trusting the CA certificates in `ca` (PEM).
+    pub fn into_tls(self, ca: &Path, name: &str) -> Conn {
+        assert!(self.buf.is_empty(), "bytes before the TLS handshake");
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(ca).expect("read the CA") {
+            roots.add(c.expect("a CA certificate")).expect("add the CA");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(name.to_owned()).expect("server name");
+        let tls = rustls::ClientConnection::new(Arc::new(config), name).expect("tls client");
+        Conn {
+            s: Box::new(rustls::StreamOwned::new(tls, self.s)),
+            buf: Vec::new(),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.s.write_all(bytes)
+        self.s.write_all(bytes)?;
+        self.s.flush()
     }
 
     /// Reads more bytes into the buffer; an error at end of stream.
@@ -207,24 +243,54 @@ fn field(line: &[u8]) -> Option<(String, Vec<u8>)> {
     Some((name, v[start..end].to_vec()))
 }
 
-/// A scripted origin: for each request parsed on a connection, the request goes to the
-/// returned channel and `respond` writes the answer; it returns false to end the connection.
-pub fn origin<F>(respond: F) -> (SocketAddr, Receiver<Message>)
-where
-    F: Fn(&mut Conn, &Message) -> bool + Send + Sync + 'static,
-{
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS server configuration with the certificate and key in `cert` and `key` (PEM).
+pub fn tls_server(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .expect("read the origin certificate")
+        .map(|c| c.expect("a certificate"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).expect("read the origin key");
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("origin certificate");
+    Arc::new(config)
+}
+
+/// What a scripted origin does with a request: writes the answer; false ends the connection.
+pub type Respond = Arc<dyn Fn(&mut Conn, &Message) -> bool + Send + Sync>;
+
+/// A scripted origin (over TLS with `tls`): every request parsed on a connection goes to `seen`,
+/// then `respond` answers it.
+pub fn origin(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    seen: Sender<Message>,
+    respond: Respond,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind origin");
     let addr = listener.local_addr().expect("origin addr");
-    let (tx, rx) = mpsc::channel();
-    let respond = Arc::new(respond);
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(s) = s else { break };
-            let (tx, respond) = (tx.clone(), respond.clone());
+            let (seen, respond, tls) = (seen.clone(), respond.clone(), tls.clone());
             std::thread::spawn(move || {
-                let mut c = Conn::new(s);
+                bounded(&s);
+                let s: Box<dyn Stream> = match tls {
+                    None => Box::new(s),
+                    Some(config) => match rustls::ServerConnection::new(config) {
+                        Ok(t) => Box::new(rustls::StreamOwned::new(t, s)),
+                        Err(_) => return,
+                    },
+                };
+                let mut c = Conn { s, buf: Vec::new() };
                 while let Ok(m) = c.read_message() {
-                    let _ = tx.send(m.clone());
+                    let _ = seen.send(m.clone());
                     if !respond(&mut c, &m) {
                         break;
                     }
@@ -232,7 +298,7 @@ where
             });
         }
     });
-    (addr, rx)
+    addr
 }
 
 /// How a client reaches the origin.
@@ -245,14 +311,33 @@ pub enum Route {
     Reverse,
     /// Through a CONNECT tunnel of the explicit proxy, carrying plaintext HTTP it decodes.
     Tunnel,
+    /// Directly to the TLS origin.
+    DirectTls,
+    /// Through a CONNECT tunnel of the explicit proxy to the TLS origin, intercepted (decrypted).
+    TlsTunnel,
 }
 
-pub const ROUTES: [Route; 4] = [
+/// Every route; each proxied one is compared with the direct one of its kind
+/// ([`Route::baseline`]).
+pub const ROUTES: [Route; 6] = [
     Route::Direct,
     Route::Explicit,
     Route::Reverse,
     Route::Tunnel,
+    Route::DirectTls,
+    Route::TlsTunnel,
 ];
+
+/// Where the routes lead.
+pub struct Ends {
+    pub origin: SocketAddr,
+    pub tls_origin: SocketAddr,
+    pub explicit: SocketAddr,
+    pub reverse: SocketAddr,
+    /// The explicit proxy's CA (PEM), and the origin's certificate (PEM).
+    pub proxy_ca: std::path::PathBuf,
+    pub origin_cert: std::path::PathBuf,
+}
 
 impl Route {
     pub fn name(self) -> &'static str {
@@ -261,30 +346,58 @@ impl Route {
             Route::Explicit => "explicit",
             Route::Reverse => "reverse",
             Route::Tunnel => "tunnel",
+            Route::DirectTls => "direct-tls",
+            Route::TlsTunnel => "tls-tunnel",
         }
     }
 
-    /// Connects for a request to `path` on `origin`; returns the connection and the request
-    /// target to send. `explicit` and `reverse` are the proxies' addresses.
-    pub fn open(
-        self,
-        origin: SocketAddr,
-        explicit: SocketAddr,
-        reverse: SocketAddr,
-        path: &str,
-    ) -> (Conn, String) {
+    /// The direct route the proxied one must match.
+    pub fn baseline(self) -> Route {
         match self {
-            Route::Direct => (Conn::connect(origin), path.to_owned()),
-            Route::Explicit => (Conn::connect(explicit), format!("http://{origin}{path}")),
-            Route::Reverse => (Conn::connect(reverse), path.to_owned()),
-            Route::Tunnel => {
-                let mut c = Conn::connect(explicit);
-                c.send(format!("CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n\r\n").as_bytes())
-                    .expect("send CONNECT");
-                let head = c.read_head().expect("CONNECT answer");
-                assert!(head.start.contains(" 200"), "CONNECT answered {head:?}");
-                (c, path.to_owned())
-            }
+            Route::DirectTls | Route::TlsTunnel => Route::DirectTls,
+            _ => Route::Direct,
         }
     }
+
+    /// The `Host` (authority) of requests on this route.
+    pub fn host(self, ends: &Ends) -> String {
+        match self {
+            Route::DirectTls | Route::TlsTunnel => format!("localhost:{}", ends.tls_origin.port()),
+            _ => ends.origin.to_string(),
+        }
+    }
+
+    /// Connects for a request to `path`; returns the connection and the request target to send.
+    pub fn open(self, ends: &Ends, path: &str) -> (Conn, String) {
+        match self {
+            Route::Direct => (Conn::connect(ends.origin), path.to_owned()),
+            Route::Explicit => (
+                Conn::connect(ends.explicit),
+                format!("http://{}{path}", ends.origin),
+            ),
+            Route::Reverse => (Conn::connect(ends.reverse), path.to_owned()),
+            Route::Tunnel => (
+                connect_via(ends.explicit, &self.host(ends)),
+                path.to_owned(),
+            ),
+            Route::DirectTls => (
+                Conn::connect(ends.tls_origin).into_tls(&ends.origin_cert, "localhost"),
+                path.to_owned(),
+            ),
+            Route::TlsTunnel => (
+                connect_via(ends.explicit, &self.host(ends)).into_tls(&ends.proxy_ca, "localhost"),
+                path.to_owned(),
+            ),
+        }
+    }
+}
+
+/// A CONNECT tunnel to `authority` through the proxy at `proxy`.
+fn connect_via(proxy: SocketAddr, authority: &str) -> Conn {
+    let mut c = Conn::connect(proxy);
+    c.send(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+        .expect("send CONNECT");
+    let head = c.read_head().expect("CONNECT answer");
+    assert!(head.start.contains(" 200"), "CONNECT answered {head:?}");
+    c
 }
