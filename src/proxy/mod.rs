@@ -5,6 +5,7 @@
 //!
 //! - [`forward`]: one HTTP exchange: target resolution, header rewriting, 502/400 answers, upgrades.
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
+//! - [`headers`]: header maps as records hold them (values lossless).
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
 
