@@ -128,6 +128,8 @@ struct Shared {
     dropped: AtomicU64,
     /// Payload bytes of the events in the channel.
     queued_bytes: AtomicUsize,
+    /// Bytes held by the copies of HTTP bodies in flight (see [`EventTx::take_copy_budget`]).
+    copy_bytes: AtomicUsize,
     next_conn: AtomicU64,
     next_exchange: AtomicU64,
 }
@@ -175,6 +177,64 @@ impl EventTx {
     }
 }
 
+/// Body copies (`crate::proxy::body`): a memory budget shared by the copies of all bodies in
+/// flight, and records that are cut to fit the queue instead of being dropped.
+impl EventTx {
+    /// Takes up to `want` bytes from the budget of body copies in flight, which may hold `limit`
+    /// bytes together; returns how many were granted (`0..=want`).
+    pub fn take_copy_budget(&self, want: usize, limit: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .shared
+            .copy_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                granted = want.min(limit.saturating_sub(used));
+                Some(used + granted)
+            });
+        granted
+    }
+
+    /// Gives back bytes taken with [`EventTx::take_copy_budget`].
+    pub fn give_copy_budget(&self, bytes: usize) {
+        self.shared.copy_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes of the body copy budget in use.
+    pub fn copy_budget_used(&self) -> usize {
+        self.shared.copy_bytes.load(Ordering::Acquire)
+    }
+
+    /// Like [`EventTx::emit`], but when the payload would put the queue over [`QUEUE_BYTES`],
+    /// `cut(kind, room)` first shrinks it to at most `room` bytes: the record is queued with less
+    /// payload rather than dropped. (It is still dropped when the channel is full by count.)
+    pub fn emit_cut_to_fit(
+        &self,
+        conn: ConnId,
+        mut kind: EventKind,
+        cut: impl FnOnce(&mut EventKind, usize),
+    ) {
+        let now = self.clock.mono_us();
+        let mut bytes = payload_bytes(&kind);
+        let before = self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if bytes > 0 && before > 0 && before + bytes > QUEUE_BYTES {
+            cut(&mut kind, QUEUE_BYTES.saturating_sub(before));
+            let kept = payload_bytes(&kind).min(bytes);
+            self.shared
+                .queued_bytes
+                .fetch_sub(bytes - kept, Ordering::Relaxed);
+            bytes = kept;
+        }
+        if self
+            .tx
+            .try_send(Msg::Event(conn, now, kind, bytes))
+            .is_err()
+        {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Owns the pipeline thread; [`PipelineHandle::shutdown`] drains, flushes and returns the totals.
 pub struct PipelineHandle {
     tx: SyncSender<Msg>,
@@ -215,6 +275,7 @@ pub fn start(
     let shared = Arc::new(Shared {
         dropped: AtomicU64::new(0),
         queued_bytes: AtomicUsize::new(0),
+        copy_bytes: AtomicUsize::new(0),
         next_conn: AtomicU64::new(0),
         next_exchange: AtomicU64::new(0),
     });

@@ -184,8 +184,11 @@ impl Redactor {
                     dir,
                     payload,
                     truncated,
+                    trailers,
                     ..
                 } => {
+                    // Trailer fields are redacted like header fields.
+                    self.headers(trailers);
                     let key = (conn, *exchange);
                     let ce = self
                         .encodings
@@ -229,7 +232,7 @@ impl Redactor {
     fn headers(&self, headers: &mut [Header]) {
         for (k, v) in headers.iter_mut() {
             if let Some(nv) = self.header(k, v) {
-                *v = nv;
+                *v = nv.into();
             }
         }
     }

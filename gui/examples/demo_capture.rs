@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
     let (c2s, s2c) = (Dir::ClientToServer, Dir::ServerToClient);
     let mut m = EventMaker::new();
     let mut v: Vec<Event> = Vec::new();
-    let hdr = |k: &str, val: &str| (k.to_string(), val.to_string());
+    let hdr = |k: &str, val: &str| (k.to_string(), sockscope::event::FieldValue::from(val));
     for (conn, ex, path, body) in [
         (
             1,
@@ -80,6 +80,8 @@ fn main() -> std::process::ExitCode {
                 len: body.len() as u64,
                 complete: true,
                 truncated: false,
+                cut: None,
+                trailers: Vec::new(),
                 payload: Payload::Text(body.into()),
             },
         ));

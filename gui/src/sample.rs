@@ -78,7 +78,7 @@ pub fn session() -> Vec<Event> {
     let mut m = EventMaker::new();
     let c2s = Dir::ClientToServer;
     let s2c = Dir::ServerToClient;
-    let hdr = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let hdr = |k: &str, v: &str| (k.to_string(), sockscope::event::FieldValue::from(v));
     let mut v = vec![
         m.ev(
             1,
@@ -105,6 +105,8 @@ pub fn session() -> Vec<Event> {
                 len: 0,
                 complete: true,
                 truncated: false,
+                cut: None,
+                trailers: Vec::new(),
                 payload: Payload::Text(String::new()),
             },
         ),
@@ -130,6 +132,8 @@ pub fn session() -> Vec<Event> {
             len: body.len() as u64,
             complete: true,
             truncated: false,
+            cut: None,
+            trailers: Vec::new(),
             payload: Payload::Text(body.into()),
         },
     ));

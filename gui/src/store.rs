@@ -465,7 +465,7 @@ impl Store {
 /// Bytes an event holds, roughly: the record plus its strings and payload.
 pub fn approx_event_bytes(ev: &Event) -> usize {
     let base = std::mem::size_of::<Event>();
-    let heads = |h: &Vec<(String, String)>| -> usize {
+    let heads = |h: &Vec<sockscope::event::Header>| -> usize {
         h.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>()
     };
     base + match &ev.kind {

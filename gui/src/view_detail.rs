@@ -400,7 +400,7 @@ fn http_head(ui: &mut Ui, id: Id, e: &Event) {
                 .show(ui, |ui| {
                     for (k, v) in headers {
                         ui.label(RichText::new(k).monospace().weak());
-                        ui.add(egui::Label::new(RichText::new(v).monospace()).wrap());
+                        ui.add(egui::Label::new(RichText::new(v.as_str()).monospace()).wrap());
                         ui.end_row();
                     }
                 });

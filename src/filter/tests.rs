@@ -57,6 +57,8 @@ fn stream() -> Vec<Record> {
                 len: 14,
                 complete: true,
                 truncated: false,
+                cut: None,
+                trailers: Vec::new(),
                 payload: Payload::Text("{\"name\":\"bob\"}".into()),
             },
         ),

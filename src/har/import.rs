@@ -19,6 +19,19 @@ pub struct NameValue {
     pub name: String,
     #[serde(default)]
     pub value: String,
+    /// The exact bytes of a value that is not UTF-8 (what sockscope's HAR export adds).
+    #[serde(rename = "_base64", default)]
+    pub base64: Option<String>,
+}
+
+impl NameValue {
+    /// The value as a capture records it: the string, or `{"base64": ...}` for exact bytes.
+    fn value_json(&self) -> Value {
+        match &self.base64 {
+            Some(b) => json!({ "base64": b }),
+            None => json!(self.value),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -126,13 +139,17 @@ fn headers_of(list: &[NameValue], drop_encoding: bool) -> Value {
         list.iter()
             .filter(|h| !h.name.starts_with(':'))
             .filter(|h| !(drop_encoding && h.name.eq_ignore_ascii_case("content-encoding")))
-            .map(|h| json!([h.name.to_ascii_lowercase(), h.value]))
+            .map(|h| json!([h.name.to_ascii_lowercase(), h.value_json()]))
             .collect(),
     )
 }
 
 fn raw_headers(list: &[NameValue]) -> Value {
-    Value::Array(list.iter().map(|h| json!([h.name, h.value])).collect())
+    Value::Array(
+        list.iter()
+            .map(|h| json!([h.name, h.value_json()]))
+            .collect(),
+    )
 }
 
 /// Puts a payload into a record: `"text"` when it is text, `"base64"` otherwise.

@@ -56,12 +56,20 @@ pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// `[{"name":..,"value":..}, ...]`.
+/// `[{"name":..,"value":..}, ...]`. A value that is not UTF-8 has its text (with U+FFFD for
+/// the invalid bytes) as `value`, HAR values being strings, and its exact bytes as `_base64`.
 pub fn headers_json(headers: &[Header]) -> Value {
     Value::Array(
         headers
             .iter()
-            .map(|(k, v)| json!({"name": k, "value": v}))
+            .map(|(k, v)| match v.non_utf8() {
+                None => json!({"name": k, "value": v.as_str()}),
+                Some(b) => json!({
+                    "name": k,
+                    "value": v.as_str(),
+                    "_base64": base64::engine::general_purpose::STANDARD.encode(b),
+                }),
+            })
             .collect(),
     )
 }
@@ -304,11 +312,8 @@ mod tests {
             json!([{"name":"a","value":"1"},{"name":"b","value":" x"},{"name":"c","value":""}])
         );
         let h = vec![
-            ("cookie".to_string(), "a=1; b=2".to_string()),
-            (
-                "set-cookie".to_string(),
-                "s=x; Path=/; HttpOnly".to_string(),
-            ),
+            ("cookie".to_string(), "a=1; b=2".into()),
+            ("set-cookie".to_string(), "s=x; Path=/; HttpOnly".into()),
         ];
         assert_eq!(
             request_cookies(&h),

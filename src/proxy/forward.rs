@@ -5,9 +5,10 @@
 //! then both upgraded connections are handed to the byte-exact relay.
 
 use super::body::{BodyTarget, ProxyBody, TapBody};
+pub use super::headers::header_list;
 use super::relay::{self, Counters, NoTap, WsTap};
 use super::{Mode, ProxyConfig, Target};
-use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
+use crate::event::{ConnId, Dir, EventKind, ExchangeId, Payload};
 use crate::pipeline::EventTx;
 use crate::ws::{self, WsDecoder};
 use bytes::Bytes;
@@ -410,19 +411,6 @@ pub async fn handle(
     Ok(exchange(ctx, req).await)
 }
 
-/// Headers as (name, value) pairs in map order.
-pub fn header_list(h: &HeaderMap) -> Vec<Header> {
-    let mut out = Vec::with_capacity(h.len());
-    for (k, v) in h {
-        let value = match std::str::from_utf8(v.as_bytes()) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        };
-        out.push((k.as_str().to_owned(), value));
-    }
-    out
-}
-
 /// The version as records spell it (`HTTP/1.1`), without going through `Debug` formatting.
 pub fn version_str(v: http::Version) -> String {
     let s = match v {
@@ -524,6 +512,8 @@ pub(super) fn generated(
             len: text.len() as u64,
             complete: true,
             truncated: false,
+            cut: None,
+            trailers: Vec::new(),
             payload: Payload::Text(text),
         },
     );

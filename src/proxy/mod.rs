@@ -5,6 +5,7 @@
 //!
 //! - [`forward`]: one HTTP exchange: target resolution, header rewriting, 502/400 answers, upgrades.
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
+//! - [`headers`]: header maps as records hold them (values lossless).
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
 //! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
@@ -13,6 +14,7 @@
 pub mod body;
 pub mod forward;
 pub mod lifecycle;
+pub mod headers;
 pub mod relay;
 pub mod sniff;
 pub mod tls;

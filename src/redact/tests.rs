@@ -120,9 +120,35 @@ fn body(payload: Payload, dir: Dir) -> Record {
             len: payload.len() as u64,
             complete: true,
             truncated: false,
+            cut: None,
+            trailers: Vec::new(),
             payload,
         },
     })
+}
+
+#[test]
+fn body_trailers_are_redacted_like_headers() {
+    let mut r = r();
+    let mut b = body(Payload::from_bytes(b"x"), Dir::ClientToServer);
+    if let Record::Event(Event {
+        kind: EventKind::HttpBody { trailers, .. },
+        ..
+    }) = &mut b
+    {
+        trailers.push(("x-auth-token".into(), "secret".into()));
+        trailers.push(("x-checksum".into(), "abc".into()));
+    }
+    r.redact(&mut b);
+    let Record::Event(Event {
+        kind: EventKind::HttpBody { trailers, .. },
+        ..
+    }) = &b
+    else {
+        panic!("a body")
+    };
+    assert_eq!(trailers[0].1, "[REDACTED:1-7 chars]");
+    assert_eq!(trailers[1].1, "abc");
 }
 
 #[test]

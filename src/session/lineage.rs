@@ -42,7 +42,7 @@ impl Identity {
             headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.as_str().to_owned())
         };
         let mut cookies = Vec::new();
         let mut io_cookie = None;

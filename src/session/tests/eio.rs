@@ -371,6 +371,8 @@ fn a_truncated_polling_body_is_an_anomaly() {
             len: 100,
             complete: true,
             truncated: true,
+            cut: None,
+            trailers: Vec::new(),
             payload: Payload::Text("42[\"a\"]\x1e42[\"b".into()),
         },
     );

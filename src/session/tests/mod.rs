@@ -115,7 +115,7 @@ impl Harness {
                 version: "HTTP/1.1".into(),
                 headers: headers
                     .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .map(|(k, v)| (k.to_string(), (*v).into()))
                     .collect(),
             },
         );
@@ -138,7 +138,7 @@ impl Harness {
                 version: "HTTP/1.1".into(),
                 headers: headers
                     .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .map(|(k, v)| (k.to_string(), (*v).into()))
                     .collect(),
                 generated: false,
                 elapsed_us: 0,
@@ -155,6 +155,8 @@ impl Harness {
                 len: data.len() as u64,
                 complete: true,
                 truncated: false,
+                cut: None,
+                trailers: Vec::new(),
                 payload: Payload::from_bytes(data),
             },
         );
