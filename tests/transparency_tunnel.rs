@@ -31,7 +31,7 @@ use transparency_tunnel_support::*;
 fn intercepted_tls_follows_the_sni_not_the_connect_host() {
     let dir = TempDir::new("tunnel-sni");
     let (cert, key) = origin_test_cert(dir.path());
-    let (_origin, port) = sni_origin(&cert, &key);
+    let (_origin, port) = sni_origin(&cert, &key, &[]);
     let origin_addr = format!("127.0.0.1:{port}");
     let host = format!("origin.test:{port}");
 
@@ -97,11 +97,63 @@ fn intercepted_tls_follows_the_sni_not_the_connect_host() {
 }
 
 #[test]
+fn intercepted_tls_redials_the_connect_address_with_the_sni() {
+    // The origin closes each connection after answering, without a Connection header: the
+    // second request in the tunnel needs a new origin connection, dialled where the CONNECT
+    // said (origin.test does not even resolve) and verified for the SNI name.
+    let dir = TempDir::new("tunnel-sni-redial");
+    let (cert, key) = origin_test_cert(dir.path());
+    let (_origin, port) = sni_origin(&cert, &key, &["--close-after-response"]);
+    let origin_addr = format!("127.0.0.1:{port}");
+    let host = format!("origin.test:{port}");
+    let direct = sni_client(&origin_addr, None, "origin.test", &cert, "/again", &host);
+    assert_eq!(direct.get("error"), None, "direct: {direct}");
+
+    let proxy = Proxy::start(&["--upstream-ca", &cert.display().to_string()]);
+    let ca = proxy.home().join("ca.pem");
+    let proxy_addr = proxy.addr.to_string();
+    let via = SniClient {
+        to: &proxy_addr,
+        tunnel: Some(&origin_addr),
+        name: "origin.test",
+        cafile: &ca,
+        path: "/again",
+        host: &host,
+        // The pause lets the proxy see the origin's close before the next request.
+        extra: &["--requests", "2", "--pause", "0.5"],
+    }
+    .run();
+    assert_eq!(via.get("error"), None, "through the proxy: {via}");
+    assert_eq!(
+        via["bodies"],
+        serde_json::json!([direct["body"], direct["body"]]),
+        "{via}"
+    );
+    let c = proxy.stop().capture;
+    let gets: Vec<&Value> = c
+        .of_type("http_request")
+        .into_iter()
+        .filter(|r| r["method"] == "GET")
+        .collect();
+    assert_eq!(gets.len(), 2, "{}", c.summary());
+    let url = format!("https://origin.test:{port}/again");
+    assert!(
+        gets.iter().all(|g| g["url"] == url.as_str()),
+        "{}",
+        c.summary()
+    );
+    for r in c.of_type("http_response").into_iter().skip(1) {
+        assert_eq!(r["status"], 200, "{}", c.summary());
+        assert_ne!(r["generated"], true, "{}", c.summary());
+    }
+}
+
+#[test]
 fn intercepted_tls_without_sni_keeps_the_connect_host() {
     let dir = TempDir::new("tunnel-nosni");
     // Names localhost and IP 127.0.0.1; Python sends no SNI for an IP address.
     let (cert, key) = origin_cert(dir.path());
-    let (_origin, port) = sni_origin(&cert, &key);
+    let (_origin, port) = sni_origin(&cert, &key, &[]);
     let origin_addr = format!("127.0.0.1:{port}");
 
     let direct = sni_client(&origin_addr, None, "127.0.0.1", &cert, "/ip", &origin_addr);
@@ -417,7 +469,7 @@ fn refused_connect_closes_instead_of_serving_early_bytes() {
 fn ignore_hosts_matches_the_sni_of_an_ip_connect() {
     let dir = TempDir::new("tunnel-ignore-sni");
     let (cert, key) = origin_test_cert(dir.path());
-    let (_origin, port) = sni_origin(&cert, &key);
+    let (_origin, port) = sni_origin(&cert, &key, &[]);
     let origin_addr = format!("127.0.0.1:{port}");
     let host = format!("origin.test:{port}");
     let direct = sni_client(&origin_addr, None, "origin.test", &cert, "/i", &host);

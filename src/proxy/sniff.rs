@@ -40,9 +40,6 @@ pub fn sniff(b: &[u8]) -> Option<Content> {
 /// request line is [`Content::Http`]; an unfinished one is relayed ([`Content::Raw`]), which keeps
 /// the tunnel working whatever the protocol, at the price of not decoding it.
 pub fn classify(b: &[u8]) -> Content {
-    if b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 {
-        return Content::Tls;
-    }
     sniff(b).unwrap_or(Content::Raw)
 }
 

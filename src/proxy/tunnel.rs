@@ -28,6 +28,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 pub const PEEK_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most bytes read before deciding what a tunnel carries.
 pub const PEEK_MAX: usize = 16 * 1024;
+/// How long the client may pause between the pieces of its first line (or TLS record) while
+/// the tunnel's content is still undecided; after that (or [`PEEK_TIMEOUT`] since its first byte,
+/// or [`PEEK_MAX`] bytes) the tunnel is relayed opaquely.
+pub const PEEK_IDLE: Duration = Duration::from_millis(500);
 
 /// Handles a CONNECT request.
 pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
@@ -160,11 +164,6 @@ fn refuse(
     resp
 }
 
-/// How long the client may pause between the pieces of its first line (or TLS record) while
-/// the tunnel's content is still undecided; after that (or [`PEEK_TIMEOUT`] since its first byte,
-/// or [`PEEK_MAX`] bytes) the tunnel is relayed opaquely.
-pub const PEEK_IDLE: Duration = Duration::from_millis(500);
-
 /// Reads the client's first bytes until [`sniff`] can tell what they are, within the bounds
 /// above. The result is decided by [`classify`] on what was read.
 async fn peek<I: AsyncRead + Unpin>(io: &mut I) -> Vec<u8> {
@@ -190,7 +189,7 @@ async fn peek<I: AsyncRead + Unpin>(io: &mut I) -> Vec<u8> {
             return buf;
         }
         match sniff(&buf) {
-            // Plaintext HTTP/1: its first line is complete, hyper reads the rest.
+            // A complete HTTP/1.x request line (hyper reads the rest), or surely not one.
             Some(Content::Http) | Some(Content::Raw) => return buf,
             // TLS: wait for the whole first record so the SNI can be read.
             Some(Content::Tls) if tls_record_len(&buf).is_some_and(|n| buf.len() >= n) => {

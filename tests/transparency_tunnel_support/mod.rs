@@ -66,30 +66,66 @@ pub fn origin_test_cert(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// The Python HTTPS origin that echoes the target, Host and SNI it received.
-pub fn sni_origin(cert: &Path, key: &Path) -> (Peer, u16) {
+/// The Python HTTPS origin that echoes the target, Host and SNI it received; `extra` are more
+/// of its arguments (`--close-after-response`).
+pub fn sni_origin(cert: &Path, key: &Path, extra: &[&str]) -> (Peer, u16) {
     let (c, k) = (cert.display().to_string(), key.display().to_string());
-    let mut peer = Peer::python("tunnel_sni_origin.py", &["--cert", &c, "--key", &k]);
+    let mut args = vec!["--cert", c.as_str(), "--key", k.as_str()];
+    args.extend_from_slice(extra);
+    let mut peer = Peer::python("tunnel_sni_origin.py", &args);
     let port = peer.wait_ready();
     (peer, port)
 }
 
-/// Runs the Python TLS client once; `via` is the proxy (it then CONNECTs to `connect`).
+/// How the Python TLS client is run.
+pub struct SniClient<'a> {
+    /// Where its TCP connection goes (the origin, or the proxy).
+    pub to: &'a str,
+    /// Through the proxy: the CONNECT target.
+    pub tunnel: Option<&'a str>,
+    /// Its TLS server_hostname (no SNI is sent for an IP address).
+    pub name: &'a str,
+    /// The one certificate it trusts.
+    pub cafile: &'a Path,
+    pub path: &'a str,
+    pub host: &'a str,
+    /// More of its arguments (`--requests N --pause S`).
+    pub extra: &'a [&'a str],
+}
+
+impl SniClient<'_> {
+    /// Runs the client once and returns its JSON result.
+    pub fn run(&self) -> Value {
+        let ca = self.cafile.display().to_string();
+        let mut args = vec!["--to", self.to, "--name", self.name, "--cafile", &ca];
+        args.extend(["--path", self.path, "--host", self.host]);
+        if let Some(t) = self.tunnel {
+            args.extend(["--tunnel", t]);
+        }
+        args.extend_from_slice(self.extra);
+        Peer::python("tunnel_sni_client.py", &args).finish()
+    }
+}
+
+/// Runs the Python TLS client once for one request.
 pub fn sni_client(
     to: &str,
-    via_tunnel: Option<&str>,
+    tunnel: Option<&str>,
     name: &str,
     cafile: &Path,
     path: &str,
     host: &str,
 ) -> Value {
-    let ca = cafile.display().to_string();
-    let mut args = vec!["--to", to, "--name", name, "--cafile", &ca];
-    args.extend(["--path", path, "--host", host]);
-    if let Some(t) = via_tunnel {
-        args.extend(["--tunnel", t]);
+    SniClient {
+        to,
+        tunnel,
+        name,
+        cafile,
+        path,
+        host,
+        extra: &[],
     }
-    Peer::python("tunnel_sni_client.py", &args).finish()
+    .run()
 }
 
 /// Node's http2 server speaking h2c (prior knowledge), echoing what it received.

@@ -1,19 +1,23 @@
 """HTTPS client for sockscope's SNI tests (Python's own ssl, raw sockets).
 
 Usage: tunnel_sni_client.py --to HOST:PORT [--tunnel AUTHORITY] --name NAME --cafile FILE
-                            --path PATH --host HOST
+                            --path PATH --host HOST [--requests N --pause SECONDS]
 
 Connects to --to; with --tunnel it first sends `CONNECT AUTHORITY` (a proxy) and needs a 200.
 Then it speaks TLS with server_hostname NAME (Python sends no SNI when NAME is an IP address),
 verifying the certificate against --cafile, sends `GET PATH` with `Host: HOST` and reads the
-response to its end. Prints one JSON line: the CONNECT answer, the status line, the body, and the
-DNS and IP names of the certificate it was shown; or {"error": ...} when something failed.
+response to its end. With --requests N it sends N such requests one after the other on that one
+connection (pausing between them; each response is read by its Content-Length, the last request
+says `Connection: close`). Prints one JSON line: the CONNECT answer, the status line and body of
+the last response, all bodies, and the DNS and IP names of the certificate it was shown; or
+{"error": ...} when something failed.
 """
 
 import argparse
 import json
 import socket
 import ssl
+import time
 
 
 def read_head(sock):
@@ -35,6 +39,8 @@ def main():
     ap.add_argument("--cafile", required=True)
     ap.add_argument("--path", required=True)
     ap.add_argument("--host", required=True)
+    ap.add_argument("--requests", type=int, default=1)
+    ap.add_argument("--pause", type=float, default=0.0)
     args = ap.parse_args()
     host, port = args.to.rsplit(":", 1)
     out = {}
@@ -51,16 +57,33 @@ def main():
         tls = ctx.wrap_socket(sock, server_hostname=args.name)
         cert = tls.getpeercert()
         out["cert_names"] = sorted(v for k, v in cert.get("subjectAltName", ()) if k in ("DNS", "IP Address"))
-        tls.sendall(f"GET {args.path} HTTP/1.1\r\nHost: {args.host}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = tls.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        out["status"] = head.decode("latin-1").split("\r\n")[0]
-        out["body"] = body.decode("utf-8", "replace")
+        out["bodies"] = []
+        buf = b""
+        for i in range(args.requests):
+            last = i == args.requests - 1
+            if i > 0:
+                time.sleep(args.pause)
+            conn = "Connection: close\r\n" if last else ""
+            tls.sendall(f"GET {args.path} HTTP/1.1\r\nHost: {args.host}\r\n{conn}\r\n".encode())
+            while b"\r\n\r\n" not in buf:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    raise OSError(f"connection closed before response {i + 1}: {buf!r}")
+                buf += chunk
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                (int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("content-length:")), 0
+            )
+            while len(buf) < length:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    raise OSError(f"connection closed inside response {i + 1}")
+                buf += chunk
+            body, buf = buf[:length], buf[length:]
+            out["status"] = lines[0]
+            out["body"] = body.decode("utf-8", "replace")
+            out["bodies"].append(out["body"])
     except (OSError, ssl.SSLError) as e:
         out["error"] = f"{type(e).__name__}: {e}"
     print(json.dumps(out), flush=True)
