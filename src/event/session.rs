@@ -191,8 +191,8 @@ pub struct HeartbeatRecord {
 pub struct HeartbeatAlertRecord {
     pub session: String,
     pub sid: String,
-    /// `late_pong` (no pong within `pingTimeout` of a ping) or `missed_ping` (no ping within
-    /// `pingInterval + pingTimeout` of the previous one or of the handshake).
+    /// `late_pong` (the pinger's deadline for a pong passed) or `missed_ping` (the other side's
+    /// deadline for the next ping passed); see docs/capture-format.md for each side's timer.
     pub alert: String,
     /// The ping concerned (late pongs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,6 +206,9 @@ pub struct HeartbeatAlertRecord {
     /// For a late pong that did arrive: its round trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_us: Option<u64>,
+    /// Whose timer ran out: `server` or `client` (the side that would close with `ping timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_of: Option<String>,
 }
 
 /// An event asked for an acknowledgement that did not come within the ack timeout.

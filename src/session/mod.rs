@@ -368,7 +368,7 @@ impl Stage for SocketIoStage {
             // The hot path: one lookup, which is all connections that are not Engine.IO cost.
             EventKind::WsMessage(m) => self.on_ws_message(ev, m, out),
             EventKind::WsControl(c) => self.on_ws_control(ev.conn, c),
-            EventKind::WsClose(c) => self.on_ws_close(ev.conn, c),
+            EventKind::WsClose(c) => self.on_ws_close(ev, c, out),
             EventKind::WsEnd { .. } => self.on_ws_end(ev.conn, ev.mono_us, out),
             EventKind::HttpRequest {
                 exchange,
@@ -376,13 +376,14 @@ impl Stage for SocketIoStage {
                 url,
                 headers,
                 ..
-            } => self.on_request(ev, *exchange, method, url, headers),
+            } => self.on_request(ev, *exchange, (method, url), headers, out),
             EventKind::HttpResponse {
                 exchange,
                 status,
                 headers,
+                generated,
                 ..
-            } => self.on_response(ev, *exchange, *status, headers, out),
+            } => self.on_response(ev, *exchange, (*status, *generated), headers, out),
             EventKind::HttpBody {
                 exchange,
                 dir,
@@ -397,7 +398,7 @@ impl Stage for SocketIoStage {
                     self.conn_addr.insert(ev.conn, client.clone());
                 }
             }
-            EventKind::ConnClose { .. } => self.on_conn_close(ev.conn, ev.mono_us, out),
+            EventKind::ConnClose { .. } => self.on_conn_close(ev, out),
             _ => return,
         }
         self.wall_offset = ev.ts - ev.mono_us as i64;

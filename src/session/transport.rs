@@ -35,6 +35,10 @@ pub(crate) struct Exchange {
     /// Handshakes (no `sid`) only.
     ident: Option<Identity>,
     status: Option<u16>,
+    /// The response was sockscope's own (e.g. a 502 when the origin is unreachable).
+    generated: bool,
+    /// The record number of the request body (POST).
+    body_seq: Option<u64>,
     resp_content_type: Option<String>,
     resp_content_encoding: Option<String>,
 }
@@ -82,6 +86,7 @@ fn ws_via(ev: &Event, m: &WsMessage) -> Via {
         exchange: None,
         raw_seq: ev.seq,
         now: ev.mono_us,
+        cut: m.truncated,
     }
 }
 
@@ -90,13 +95,15 @@ impl SocketIoStage {
         &mut self,
         ev: &Event,
         exchange: ExchangeId,
-        method: &str,
-        url: &str,
+        (method, url): (&str, &str),
         headers: &[Header],
+        out: &mut Out,
     ) {
         // HTTP/1.1 is sequential: the connection's previous exchange is over.
-        if let Some(prev) = self.conn_last.remove(&ev.conn) {
-            self.exchanges.remove(&prev);
+        if let Some(prev) = self.conn_last.remove(&ev.conn)
+            && let Some(x) = self.exchanges.remove(&prev)
+        {
+            self.exchange_ended(ev, &x, out);
         }
         let Some(query) = engineio::detect(url) else {
             return;
@@ -119,6 +126,8 @@ impl SocketIoStage {
             req_content_encoding: header(headers, "content-encoding").map(str::to_owned),
             ident,
             status: None,
+            generated: false,
+            body_seq: None,
             resp_content_type: None,
             resp_content_encoding: None,
         };
@@ -143,7 +152,7 @@ impl SocketIoStage {
         &mut self,
         ev: &Event,
         exchange: ExchangeId,
-        status: u16,
+        (status, generated): (u16, bool),
         headers: &[Header],
         _out: &mut Out,
     ) {
@@ -151,6 +160,7 @@ impl SocketIoStage {
             return;
         };
         x.status = Some(status);
+        x.generated = generated;
         x.resp_content_type = header(headers, "content-type").map(str::to_owned);
         x.resp_content_encoding = header(headers, "content-encoding").map(str::to_owned);
         let failed = match x.query.transport.as_str() {
@@ -187,8 +197,9 @@ impl SocketIoStage {
                 self.polling_body(ev, &x, dir, complete, truncated, payload, out);
             }
         } else if method == Method::Post
-            && let Some(x) = self.exchanges.remove(&exchange)
+            && let Some(mut x) = self.exchanges.remove(&exchange)
         {
+            x.body_seq = Some(ev.seq);
             self.polling_body(ev, &x, dir, complete, truncated, payload, out);
             // The response is still to come.
             self.exchanges.insert(exchange, x);
@@ -222,10 +233,17 @@ impl SocketIoStage {
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| crate::sink::console::preview(payload, 80));
+        let message = if x.generated && message.is_empty() {
+            "(answered by sockscope: the origin did not answer)".to_owned()
+        } else {
+            message
+        };
+        let rejected = (x.method == Method::Post).then_some(x.body_seq).flatten();
         s.polling_error(
             status,
             code,
             &message,
+            rejected,
             ev.mono_us,
             ev.conn,
             out,
@@ -259,10 +277,13 @@ impl SocketIoStage {
             }),
             raw_seq: ev.seq,
             now: ev.mono_us,
+            // What fails to decode in a cut body is the cut's doing, not the peer's.
+            cut: truncated || !complete,
         };
         let mut problems = Vec::new();
+        let mut limit = None;
         if truncated {
-            problems.push(format!(
+            limit = Some(format!(
                 "polling body truncated at {} bytes: packets after the cut are lost",
                 payload.len()
             ));
@@ -311,7 +332,7 @@ impl SocketIoStage {
             None => None,
         };
         let Some(s) = key.and_then(|k| self.sessions.get_mut(&k)) else {
-            for p in problems {
+            for p in limit.into_iter().chain(problems) {
                 out.push((
                     ev.conn,
                     EventKind::Anomaly {
@@ -326,6 +347,9 @@ impl SocketIoStage {
         s.polling_seen(ev.mono_us, ev.conn);
         for p in packets {
             s.on_packet(p, &via, &self.cfg, out, &mut self.notes);
+        }
+        if let Some(l) = limit {
+            s.capture_limit(&via, l, out);
         }
         for p in problems {
             s.decode_error(&via, p, out);
@@ -449,6 +473,9 @@ impl SocketIoStage {
             Some(WsBinding::Session(k)) => match self.sessions.get_mut(k) {
                 Some(s) => {
                     let via = ws_via(ev, m);
+                    if m.dir == Dir::ClientToServer {
+                        s.ws_c2s_message(ev.seq, m.len);
+                    }
                     // The common case, a whole `<digit><data>` text message, is decoded without
                     // copying the data.
                     if let (Payload::Text(t), WsOpcode::Text, false) =
@@ -496,7 +523,7 @@ impl SocketIoStage {
             return;
         };
         if let Some(n) = note {
-            s.decode_error(&via, n, out);
+            s.capture_limit(&via, n, out);
         }
         match decoded {
             Some(Ok(p)) => s.on_packet(p, &via, &self.cfg, out, &mut self.notes),
@@ -540,6 +567,8 @@ impl SocketIoStage {
                     req_content_encoding: None,
                     ident: Some(ident),
                     status: Some(101),
+                    generated: false,
+                    body_seq: None,
                     resp_content_type: None,
                     resp_content_encoding: None,
                 };
@@ -569,11 +598,41 @@ impl SocketIoStage {
         }
     }
 
-    pub(super) fn on_ws_close(&mut self, conn: ConnId, c: &WsClose) {
-        if let Some(WsBinding::Session(k)) = self.ws.get(&conn)
+    pub(super) fn on_ws_close(&mut self, ev: &Event, c: &WsClose, out: &mut Out) {
+        if let Some(WsBinding::Session(k)) = self.ws.get(&ev.conn)
             && let Some(s) = self.sessions.get_mut(k)
         {
-            s.ws_close_seen(conn, c.dir, c.code);
+            s.ws_close_seen(ev.conn, c.dir, c.code, ev.mono_us, out, &mut self.notes);
+        }
+    }
+
+    /// A polling exchange of a session is over without its response body: an error status
+    /// without a body, or no response at all (the connection closed first).
+    fn exchange_ended(&mut self, ev: &Event, x: &Exchange, out: &mut Out) {
+        if x.query.transport != "polling" {
+            return;
+        }
+        match x.status {
+            Some(status) if status >= 400 => {
+                self.polling_failed(ev, x, status, &Payload::Text(String::new()), out)
+            }
+            Some(_) => {}
+            None => {
+                let Some(s) = x
+                    .query
+                    .sid
+                    .as_ref()
+                    .and_then(|sid| self.by_sid.get(sid))
+                    .and_then(|k| self.sessions.get_mut(k))
+                else {
+                    return;
+                };
+                let what = match x.method {
+                    Method::Get => "poll",
+                    Method::Post => "POST",
+                };
+                s.polling_aborted(what, ev.mono_us, ev.conn, out, &mut self.notes);
+            }
         }
     }
 
@@ -591,10 +650,13 @@ impl SocketIoStage {
         }
     }
 
-    pub(super) fn on_conn_close(&mut self, conn: ConnId, now: u64, out: &mut Out) {
+    pub(super) fn on_conn_close(&mut self, ev: &Event, out: &mut Out) {
+        let (conn, now) = (ev.conn, ev.mono_us);
         self.conn_addr.remove(&conn);
-        if let Some(x) = self.conn_last.remove(&conn) {
-            self.exchanges.remove(&x);
+        if let Some(id) = self.conn_last.remove(&conn)
+            && let Some(x) = self.exchanges.remove(&id)
+        {
+            self.exchange_ended(ev, &x, out);
         }
         if self.ws.contains_key(&conn) {
             self.on_ws_end(conn, now, out);
