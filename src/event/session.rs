@@ -152,9 +152,9 @@ pub struct SessionCloseRecord {
     /// The logical client (see `client_open` / `reconnect`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    /// `ping_timeout`, `transport_close`, `transport_error`, `parse_error`,
-    /// `server_disconnect`, `client_disconnect`, `session_unknown`, `forced_close`,
-    /// `client_close` or `evicted`.
+    /// In the apps' words: `ping_timeout`, `transport_close`, `transport_error`, `parse_error`,
+    /// `server_disconnect`, `client_disconnect`, `connect_error`, `session_unknown`,
+    /// `forced_close` or `evicted` (docs/capture-format.md maps each to what is seen on the wire).
     pub reason: String,
     /// What was seen, in words.
     pub detail: String,

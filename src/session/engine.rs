@@ -50,7 +50,9 @@ impl CloseReason {
     pub fn reconnects(self) -> bool {
         !matches!(
             self,
-            CloseReason::ServerDisconnect | CloseReason::ClientDisconnect | CloseReason::ConnectError
+            CloseReason::ServerDisconnect
+                | CloseReason::ClientDisconnect
+                | CloseReason::ConnectError
         )
     }
 }
@@ -368,7 +370,11 @@ impl Session {
 
     /// What sockscope's own capture limit cut: said, but never a reason for the close.
     pub fn capture_limit(&mut self, via: &Via, message: String, out: &mut Out) {
-        self.anomaly(via, format!("{message} (sockscope's --max-decode-bytes, not a protocol error)"), out);
+        self.anomaly(
+            via,
+            format!("{message} (sockscope's --max-decode-bytes, not a protocol error)"),
+            out,
+        );
     }
 
     /// A ping or pong that went the wrong way for the version.

@@ -183,7 +183,9 @@ impl Heartbeat {
                 self.server = Some(self.long_timer(Side::Server, false, now));
             }
             (EioVersion::V3, Dir::ServerToClient) => {
-                self.replaced = self.client.replace(self.long_timer(Side::Client, true, now));
+                self.replaced = self
+                    .client
+                    .replace(self.long_timer(Side::Client, true, now));
             }
             _ => {}
         }
@@ -356,7 +358,12 @@ fn alert(tag: &Tag, t: &Timer, rtt_us: Option<u64>) -> EventKind {
     EventKind::HeartbeatAlert(Box::new(HeartbeatAlertRecord {
         session: tag.label.clone(),
         sid: tag.sid.clone(),
-        alert: if t.waits_pong { "late_pong" } else { "missed_ping" }.into(),
+        alert: if t.waits_pong {
+            "late_pong"
+        } else {
+            "missed_ping"
+        }
+        .into(),
         ping_n: t.ping_n,
         since_us: t.since_us,
         deadline_us: t.deadline_us,

@@ -51,6 +51,8 @@ pub(crate) struct Nsp {
     pub events: [u64; 2],
     pub event_names: BTreeMap<String, u64>,
     pub connect_errors: u64,
+    /// The last CONNECT_ERROR's message.
+    pub connect_error: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -304,18 +306,20 @@ impl SioState {
         match p.ptype {
             SioType::Connect => self.on_connect(via.dir, slot, &p, (key, &tag.sid), notes),
             SioType::ConnectError => {
+                // v5: `{"message": ...}`; v4 (socket.io 2): a string.
+                let message = p
+                    .data
+                    .as_ref()
+                    .and_then(|v| v.get("message").and_then(Value::as_str).or(v.as_str()))
+                    .unwrap_or_default()
+                    .to_owned();
                 if let Some(nsp) = slot.and_then(|i| self.nsps.get_mut(i)) {
                     nsp.connect_errors += 1;
+                    nsp.connect_error = Some(message.clone());
                 }
                 if via.dir == Dir::ServerToClient {
                     self.set_connected(slot, false);
                     if self.none_connected() {
-                        let message = p
-                            .data
-                            .as_ref()
-                            .and_then(|v| v.get("message").and_then(Value::as_str).or(v.as_str()))
-                            .unwrap_or_default()
-                            .to_owned();
                         self.refused = Some((p.nsp.clone(), message));
                     }
                 }
@@ -340,9 +344,8 @@ impl SioState {
                 }
             }
             SioType::Ack | SioType::BinaryAck => {
-                ack_of = p
-                    .id
-                    .and_then(|id| self.pair_ack((via.dir.flip(), p.nsp.clone(), id), via.now));
+                ack_of =
+                    p.id.and_then(|id| self.pair_ack((via.dir.flip(), p.nsp.clone(), id), via.now));
                 unmatched = ack_of.is_none();
                 if unmatched {
                     self.acks_unmatched += 1;
@@ -419,17 +422,17 @@ impl SioState {
                 let obj = p.data.as_ref().and_then(Value::as_object);
                 let version = self.version;
                 if let Some(nsp) = slot.and_then(|i| self.nsps.get_mut(i)) {
-                nsp.sio_sid = match obj.and_then(|o| o.get("sid")).and_then(Value::as_str) {
-                    Some(sid) => Some(sid.to_owned()),
-                    // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
-                    None if version == SioVersion::V4 && nsp.name == "/" => {
-                        Some(eio_sid.to_owned())
-                    }
-                    None if version == SioVersion::V4 => {
-                        Some(format!("{}#{eio_sid}", nsp.name))
-                    }
-                    None => None,
-                };
+                    nsp.sio_sid = match obj.and_then(|o| o.get("sid")).and_then(Value::as_str) {
+                        Some(sid) => Some(sid.to_owned()),
+                        // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
+                        None if version == SioVersion::V4 && nsp.name == "/" => {
+                            Some(eio_sid.to_owned())
+                        }
+                        None if version == SioVersion::V4 => {
+                            Some(format!("{}#{eio_sid}", nsp.name))
+                        }
+                        None => None,
+                    };
                 }
                 let pid = obj.and_then(|o| o.get("pid")).and_then(Value::as_str);
                 if let (Some(pid), Some(presented)) = (pid, &self.presented_pid)

@@ -89,7 +89,10 @@ fn replay_agrees_with_the_live_stage_when_the_capture_ends_with_deadlines_pendin
         let text = capture_of(&h);
         let r = replay(text.as_bytes(), "cap.ndjson", StageConfig::unbounded()).expect("replay");
         let live = h.stage.report();
-        let (a, b) = (&r.report.clients[0].sessions[0], &live.clients[0].sessions[0]);
+        let (a, b) = (
+            &r.report.clients[0].sessions[0],
+            &live.clients[0].sessions[0],
+        );
         assert_eq!(
             (
                 a.close_reason.as_deref(),
@@ -110,7 +113,10 @@ fn replay_agrees_with_the_live_stage_when_the_capture_ends_with_deadlines_pendin
             assert_eq!(b.close_reason.as_deref(), Some("ping_timeout"));
         }
         let live_alerts = h.records("heartbeat_alert").len() as u64;
-        assert_eq!(r.records.get("heartbeat_alert").copied().unwrap_or(0), live_alerts);
+        assert_eq!(
+            r.records.get("heartbeat_alert").copied().unwrap_or(0),
+            live_alerts
+        );
     }
 }
 

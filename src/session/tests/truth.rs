@@ -8,9 +8,17 @@ use crate::event::EventKind;
 
 fn ws4(h: &mut Harness, conn: ConnId, sid: &str, interval: u64, timeout: u64) {
     h.ws_connect(conn, &format!("{BASE_URL}?EIO=4&transport=websocket"), &[]);
-    h.ws_text(conn, Dir::ServerToClient, &open4(sid, interval, timeout, ""));
+    h.ws_text(
+        conn,
+        Dir::ServerToClient,
+        &open4(sid, interval, timeout, ""),
+    );
     h.ws_text(conn, Dir::ClientToServer, "40");
-    h.ws_text(conn, Dir::ServerToClient, &format!(r#"40{{"sid":"io-{sid}"}}"#));
+    h.ws_text(
+        conn,
+        Dir::ServerToClient,
+        &format!(r#"40{{"sid":"io-{sid}"}}"#),
+    );
 }
 
 fn ws3(h: &mut Harness, conn: ConnId, sid: &str, interval: u64, timeout: u64) {
@@ -52,7 +60,10 @@ fn a_websocket_ending_without_a_close_frame_is_transport_close() {
     h.ws_end(1);
     let c = close_of(&h);
     assert_eq!(c["reason"], "transport_close", "{c}");
-    assert!(c["detail"].as_str().unwrap_or_default().contains("1006"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap_or_default().contains("1006"),
+        "{c}"
+    );
 }
 
 #[test]
@@ -137,7 +148,10 @@ fn an_oversized_websocket_message_is_a_transport_error_and_its_ack_is_not_awaite
     h.ws_end(1);
     let c = close_of(&h);
     assert_eq!(c["reason"], "transport_error", "{c}");
-    assert!(c["detail"].as_str().unwrap_or_default().contains("1009"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap_or_default().contains("1009"),
+        "{c}"
+    );
     let r = h.stage.report();
     assert_eq!(r.clients[0].sessions[0].acks.requested, 0);
 }
@@ -152,7 +166,12 @@ fn a_413_without_body_ends_the_polling_session_with_transport_error() {
     h.conn_open(1, "127.0.0.1:1");
     let url = h.polling_session(1, "P413", 1000, 800);
     h.at(33);
-    let ex = h.request(5, "POST", &url, &[("content-type", "text/plain;charset=UTF-8")]);
+    let ex = h.request(
+        5,
+        "POST",
+        &url,
+        &[("content-type", "text/plain;charset=UTF-8")],
+    );
     let big = format!(r#"420["echo","{}"]"#, "x".repeat(2000));
     h.body(5, ex, Dir::ClientToServer, big.as_bytes());
     h.at(36);
@@ -166,9 +185,15 @@ fn a_413_without_body_ends_the_polling_session_with_transport_error() {
         (Some("transport_error"), Some(36_000)),
         "{c}"
     );
-    assert!(c["detail"].as_str().unwrap_or_default().contains("413"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap_or_default().contains("413"),
+        "{c}"
+    );
     let r = h.stage.report();
-    assert_eq!(r.clients[0].sessions[0].acks.requested, 0, "the event never reached the server");
+    assert_eq!(
+        r.clients[0].sessions[0].acks.requested, 0,
+        "the event never reached the server"
+    );
 }
 
 #[test]
@@ -211,7 +236,10 @@ fn a_poll_aborted_without_response_is_a_transport_error_at_once() {
     conn_close(&mut h, 4);
     let c = close_of(&h);
     assert_eq!(c["reason"], "transport_error", "{c}");
-    assert!(c["detail"].as_str().unwrap_or_default().contains("502"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap_or_default().contains("502"),
+        "{c}"
+    );
 }
 
 #[test]
@@ -259,7 +287,11 @@ fn a_connect_error_that_leaves_nothing_connected_ends_without_reconnect() {
             h.ws_connect(1, &format!("{BASE_URL}?EIO=4&transport=websocket"), &[]);
             h.ws_text(1, Dir::ServerToClient, &open4("CE", 1000, 800, ""));
             h.ws_text(1, Dir::ClientToServer, "40/guarded,");
-            h.ws_text(1, Dir::ServerToClient, r#"44/guarded,{"message":"not allowed"}"#);
+            h.ws_text(
+                1,
+                Dir::ServerToClient,
+                r#"44/guarded,{"message":"not allowed"}"#,
+            );
             h.at(2);
             h.ws_close(1, Dir::ClientToServer, None);
             h.ws_close(1, Dir::ServerToClient, None);
@@ -268,7 +300,10 @@ fn a_connect_error_that_leaves_nothing_connected_ends_without_reconnect() {
         let c = close_of(&h);
         assert_eq!(c["reason"], "connect_error", "polling {polling}: {c}");
         assert!(
-            c["detail"].as_str().unwrap_or_default().contains("not allowed"),
+            c["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not allowed"),
             "{c}"
         );
     }
@@ -397,7 +432,11 @@ fn acks_are_keyed_by_namespace_name_and_unmatched_ones_are_counted() {
     ws4(&mut h, 1, "NS", 25000, 20000);
     for i in 0..70 {
         h.ws_text(1, Dir::ClientToServer, &format!("40/n{i},"));
-        h.ws_text(1, Dir::ServerToClient, &format!(r#"40/n{i},{{"sid":"s{i}"}}"#));
+        h.ws_text(
+            1,
+            Dir::ServerToClient,
+            &format!(r#"40/n{i},{{"sid":"s{i}"}}"#),
+        );
     }
     for i in 0..70 {
         h.ws_text(1, Dir::ClientToServer, &format!(r#"42/n{i},0["echo",{i}]"#));
@@ -411,7 +450,11 @@ fn acks_are_keyed_by_namespace_name_and_unmatched_ones_are_counted() {
     let a = &r.clients[0].sessions[0].acks;
     assert_eq!((a.requested, a.paired, a.unmatched), (70, 70, 1));
     assert_eq!(r.clients[0].sessions[0].namespaces.len(), 71);
-    for p in h.sio().iter().filter(|p| p.packet == "ack" && p.id == Some(0)) {
+    for p in h
+        .sio()
+        .iter()
+        .filter(|p| p.packet == "ack" && p.id == Some(0))
+    {
         let of = p.ack_of.as_ref().expect("paired");
         let sent = h.sio().into_iter().find(|e| e.n == of.n).cloned();
         assert_eq!(sent.map(|e| e.nsp), Some(p.nsp.clone()));
@@ -430,7 +473,10 @@ fn decoded_objects_keep_the_key_order_the_app_sent() {
     );
     let ev = h.sio().last().copied().cloned().expect("event");
     let text = serde_json::to_string(&ev.data).unwrap_or_default();
-    assert_eq!(text, r#"["echo",{"sid":"a","pid":"b","z":1,"a":{"y":1,"b":2}}]"#);
+    assert_eq!(
+        text,
+        r#"["echo",{"sid":"a","pid":"b","z":1,"a":{"y":1,"b":2}}]"#
+    );
     let rec = serde_json::to_string(&h.events.last().cloned()).unwrap_or_default();
     assert!(
         rec.contains(r#"{"sid":"a","pid":"b","z":1,"a":{"y":1,"b":2}}"#),
