@@ -158,8 +158,8 @@ struct Scenario {
     says: &'static str,
     /// The capture's reason.
     reason: &'static str,
-    /// Stall the server (SIGSTOP) this long after the client connected.
-    stall: Option<Duration>,
+    /// Stall a side's process (SIGSTOP) this long after the client connected.
+    stall: Option<(Side, Duration)>,
 }
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -176,10 +176,14 @@ fn run(dir: &TempDir, sc: &Scenario, proxied: bool) -> (String, Option<Capture>)
     if sc.name != "guarded" {
         client.json("connected", LIMIT);
     }
-    if let Some(d) = sc.stall {
-        server.signal("-STOP");
+    if let Some((side, d)) = sc.stall {
+        let stalled = match side {
+            Side::Server => &server,
+            Side::Client => &client,
+        };
+        stalled.signal("-STOP");
         std::thread::sleep(d);
-        server.signal("-CONT");
+        stalled.signal("-CONT");
     }
     let says = match (sc.side, sc.name) {
         (Side::Client, "guarded") => {
@@ -256,6 +260,16 @@ fn check(sc: Scenario) {
         sc.name,
         c.summary()
     );
+    // The session ends where the peers judged it: at the first close frame, if there was one.
+    if let Some(first) = c.of_type("ws_close").first() {
+        assert_eq!(
+            closes[0]["mono_us"],
+            first["mono_us"],
+            "{}: the session must end at the first close frame:\n{}",
+            sc.name,
+            c.summary()
+        );
+    }
     // `inspect` replays the capture to the same verdict and end.
     let r = inspect_json(&dir, &c);
     let sessions: Vec<&Value> = r["clients"]
@@ -411,6 +425,22 @@ fn stalled_server_v2_is_the_clients_ping_timeout() {
         "ping timeout",
         "ping_timeout",
     );
-    s.stall = Some(Duration::from_millis(2500));
+    s.stall = Some((Side::Server, Duration::from_millis(2500)));
+    check(s);
+}
+
+#[test]
+fn stalled_client_v4_is_the_servers_ping_timeout() {
+    // socket.io 4: the server pings 1 s after the handshake and closes 0.8 s later when the
+    // stopped client does not answer.
+    let mut s = sc(
+        "4",
+        "websocket",
+        "idle",
+        Side::Server,
+        "ping timeout",
+        "ping_timeout",
+    );
+    s.stall = Some((Side::Client, Duration::from_millis(2500)));
     check(s);
 }
