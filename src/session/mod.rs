@@ -59,6 +59,7 @@ mod engine;
 mod heartbeat;
 pub mod inspect;
 mod lineage;
+mod polling;
 pub mod report;
 mod sio;
 mod transport;

@@ -94,7 +94,7 @@ fn the_first_close_frame_ends_the_session_with_its_verdict() {
     h.ws_end(1);
     let c = close_of(&h);
     assert_eq!(c["reason"], "ping_timeout", "{c}");
-    assert_eq!(c["duration_us"], 2815_000 - 974_000, "{c}");
+    assert_eq!(c["duration_us"], 2_815_000 - 974_000, "{c}");
     assert!(
         c["detail"]
             .as_str()
