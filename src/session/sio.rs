@@ -12,7 +12,7 @@ use crate::event::{AckOf, AckTimeoutRecord, ConnId, Dir, EventKind, Payload, Sio
 use crate::socketio::{Parser, SioItem, SioPacket, SioSessionDecoder, SioType, SioVersion};
 use base64::Engine as _;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Namespaces whose counts are kept per session; later ones are decoded and their acks paired
 /// (acks are keyed by name) but not counted, and an anomaly says so once.
@@ -88,8 +88,9 @@ pub(crate) struct SioState {
     nsp_index: HashMap<String, usize>,
     /// Packets on namespaces past [`MAX_NSPS`].
     pub untracked_nsp_packets: u64,
-    /// Namespaces connected past [`MAX_NSPS`] (for the "all disconnected" verdict).
-    untracked_connected: u64,
+    /// Namespaces connected past [`MAX_NSPS`] (for the "all disconnected" verdict; at most
+    /// [`MAX_NSPS`] of them).
+    untracked_connected: HashSet<String>,
     /// The last namespace-level verdict was a CONNECT_ERROR (nsp, message) that left no
     /// namespace connected.
     refused: Option<(String, String)>,
@@ -131,7 +132,7 @@ impl SioState {
             nsps: Vec::new(),
             nsp_index: HashMap::new(),
             untracked_nsp_packets: 0,
-            untracked_connected: 0,
+            untracked_connected: HashSet::new(),
             refused: None,
             acks: Acks::default(),
             presented_pid: None,
@@ -261,17 +262,21 @@ impl SioState {
         Some(i)
     }
 
-    /// Marks namespace `slot` (or an untracked one) connected or not.
-    fn set_connected(&mut self, slot: Option<usize>, connected: bool) {
+    /// Marks namespace `name` (at `slot`, or untracked) connected or not.
+    fn set_connected(&mut self, slot: Option<usize>, name: &str, connected: bool) {
         match slot.and_then(|i| self.nsps.get_mut(i)) {
             Some(n) => n.connected = connected,
-            None if connected => self.untracked_connected += 1,
-            None => self.untracked_connected = self.untracked_connected.saturating_sub(1),
+            None if connected && self.untracked_connected.len() < MAX_NSPS => {
+                self.untracked_connected.insert(name.to_owned());
+            }
+            None => {
+                self.untracked_connected.remove(name);
+            }
         }
     }
 
     fn none_connected(&self) -> bool {
-        self.untracked_connected == 0 && self.nsps.iter().all(|n| !n.connected)
+        self.untracked_connected.is_empty() && self.nsps.iter().all(|n| !n.connected)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -318,7 +323,7 @@ impl SioState {
                     nsp.connect_error = Some(message.clone());
                 }
                 if via.dir == Dir::ServerToClient {
-                    self.set_connected(slot, false);
+                    self.set_connected(slot, &p.nsp, false);
                     if self.none_connected() {
                         self.refused = Some((p.nsp.clone(), message));
                     }
@@ -326,7 +331,7 @@ impl SioState {
                 self.replied(via.dir, key, notes);
             }
             SioType::Disconnect => {
-                self.set_connected(slot, false);
+                self.set_connected(slot, &p.nsp, false);
                 if self.none_connected() {
                     self.last_disconnect = Some(via.dir);
                 }
@@ -416,7 +421,7 @@ impl SioState {
                 self.awaiting_reply = true;
             }
             Dir::ServerToClient => {
-                self.set_connected(slot, true);
+                self.set_connected(slot, &p.nsp, true);
                 self.last_disconnect = None;
                 self.refused = None;
                 let obj = p.data.as_ref().and_then(Value::as_object);

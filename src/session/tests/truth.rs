@@ -483,3 +483,47 @@ fn decoded_objects_keep_the_key_order_the_app_sent() {
         "{rec}"
     );
 }
+
+#[test]
+fn namespaces_past_the_cap_are_not_silently_merged() {
+    // 4100 namespaces: counts are kept for 4096, one anomaly says the rest are not counted, acks
+    // still pair on every one, and disconnecting all of them is still the client's disconnect.
+    let mut h = Harness::new();
+    h.at(0);
+    ws4(&mut h, 1, "CAP", 25000, 20000);
+    let n = 4100;
+    for i in 0..n {
+        h.ws_text(1, Dir::ClientToServer, &format!("40/n{i},"));
+        h.ws_text(
+            1,
+            Dir::ServerToClient,
+            &format!(r#"40/n{i},{{"sid":"s{i}"}}"#),
+        );
+    }
+    // Each namespace's event uses ack id 7; answered in reverse order, 1000 at a time (under
+    // the 1024 pending acks tracked).
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        for i in chunk {
+            h.ws_text(1, Dir::ClientToServer, &format!(r#"42/n{i},7["e"]"#));
+        }
+        for i in chunk.iter().rev() {
+            h.ws_text(1, Dir::ServerToClient, &format!("43/n{i},7[]"));
+        }
+    }
+    let r = h.stage.report();
+    let s = &r.clients[0].sessions[0];
+    assert_eq!(
+        (s.acks.requested, s.acks.paired, s.acks.unmatched),
+        (n, n, 0)
+    );
+    assert_eq!(s.namespaces.len(), 4096);
+    let a = h.anomalies("sio");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(a[0].contains("more than 4096 namespaces"), "{a:?}");
+    h.ws_text(1, Dir::ClientToServer, "41");
+    for i in 0..n {
+        h.ws_text(1, Dir::ClientToServer, &format!("41/n{i},"));
+    }
+    h.ws_close(1, Dir::ClientToServer, None);
+    assert_eq!(close_of(&h)["reason"], "client_disconnect");
+}
