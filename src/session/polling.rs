@@ -197,7 +197,15 @@ impl SocketIoStage {
 
     /// A polling exchange of a session is over without its response body: an error status
     /// without a body, or no response at all (the connection closed first).
-    pub(super) fn exchange_ended(&mut self, ev: &Event, x: &Exchange, out: &mut Out) {
+    /// `conn_closed`: the connection closed (else the next request on it began: a request left
+    /// without a response there is pipelined, not aborted).
+    pub(super) fn exchange_ended(
+        &mut self,
+        ev: &Event,
+        x: &Exchange,
+        conn_closed: bool,
+        out: &mut Out,
+    ) {
         if x.query.transport != "polling" {
             return;
         }
@@ -206,6 +214,7 @@ impl SocketIoStage {
                 self.polling_failed(ev, x, status, &Payload::Text(String::new()), out)
             }
             Some(_) => {}
+            None if !conn_closed => {}
             None => {
                 let Some(s) = x
                     .query

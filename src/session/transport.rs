@@ -102,7 +102,7 @@ impl SocketIoStage {
         if let Some(prev) = self.conn_last.remove(&ev.conn)
             && let Some(x) = self.exchanges.remove(&prev)
         {
-            self.exchange_ended(ev, &x, out);
+            self.exchange_ended(ev, &x, false, out);
         }
         let Some(query) = engineio::detect(url) else {
             return;
@@ -441,7 +441,7 @@ impl SocketIoStage {
         if let Some(id) = self.conn_last.remove(&conn)
             && let Some(x) = self.exchanges.remove(&id)
         {
-            self.exchange_ended(ev, &x, out);
+            self.exchange_ended(ev, &x, true, out);
         }
         if self.ws.contains_key(&conn) {
             self.on_ws_end(conn, now, out);
