@@ -444,3 +444,66 @@ fn stalled_client_v4_is_the_servers_ping_timeout() {
     s.stall = Some((Side::Client, Duration::from_millis(2500)));
     check(s);
 }
+
+#[test]
+fn inspect_agrees_with_the_live_stage_when_the_proxy_dies_with_deadlines_pending() {
+    // Both apps stopped (SIGSTOP) after connecting: no traffic at all, so only the live stage's
+    // clock fires the heartbeat deadlines. The proxy is then killed (no capture_end); replaying
+    // the capture must give the alerts the live stage wrote, not stop at the last raw record.
+    let dir = TempDir::new("session-truth");
+    std::fs::write(dir.path().join("server.js"), SERVER_JS).expect("write server.js");
+    std::fs::write(dir.path().join("client.js"), CLIENT_JS).expect("write client.js");
+    let mut server = Node::start(&dir, "server.js", &["4", "1000000"]);
+    let line = server.wait("READY", LIMIT, |l| l.starts_with("READY "));
+    let origin = format!("http://127.0.0.1:{}", line["READY ".len()..].trim());
+    let proxy = Proxy::reverse(&origin);
+    let mut client = Node::start(&dir, "client.js", &[&proxy.url(), "4", "websocket", "idle"]);
+    client.json("connected", LIMIT);
+    server.signal("-STOP");
+    client.signal("-STOP");
+    // The server stopped before its first ping: the client's deadline for it (handshake +
+    // 1800 ms) passes with no record to follow.
+    let live = proxy.wait_for("a heartbeat alert", LIMIT, |r| {
+        count(r, "heartbeat_alert") >= 1
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &proxy.pid().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("-CONT");
+    client.signal("-CONT");
+    let recs = read_capture_lenient(&proxy.capture);
+    assert!(recs.len() >= live.len(), "the capture shrank");
+    let alerts = count(&recs, "heartbeat_alert") as u64;
+    let out = clean_command(sockscope_bin())
+        .args(["inspect", "--json"])
+        .arg(&proxy.capture)
+        .output()
+        .expect("run sockscope inspect");
+    assert!(
+        out.status.success(),
+        "inspect failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("inspect --json prints JSON");
+    assert_eq!(
+        r["records"]["heartbeat_alert"].as_u64(),
+        Some(alerts),
+        "{r}"
+    );
+    let s = &r["clients"][0]["sessions"][0];
+    let hb = &s["heartbeat"];
+    let live_late = of_type(&recs, "heartbeat_alert")
+        .iter()
+        .filter(|a| a["alert"] == "late_pong")
+        .count() as u64;
+    assert_eq!(
+        (hb["late_pongs"].as_u64(), hb["missed_pings"].as_u64()),
+        (Some(live_late), Some(alerts - live_late)),
+        "{r}"
+    );
+    let live_close = of_type(&recs, "session_close")
+        .first()
+        .map(|c| c["reason"].clone());
+    assert_eq!(s["close_reason"], live_close.unwrap_or(Value::Null), "{r}");
+}
