@@ -1,9 +1,11 @@
 //! Close reasons in the apps' own words, end to end: a real socket.io 4.8 / 2.5 server and
 //! client, each in its own Node process (so one can exit, or be stalled with SIGSTOP), log their
-//! own `disconnect` / `connect_error` reasons; each scenario runs once directly (the control: the
-//! apps say the same without sockscope) and once through sockscope in reverse mode, and the
-//! capture's `session_close` reason must be the one the app logged, and `sockscope inspect` on the
-//! capture must agree with the live records (reason and end).
+//! own `disconnect` / `connect_error` reasons; each scenario runs directly (the control: the apps
+//! say the same without sockscope), through sockscope in reverse mode, and through sockscope as
+//! an explicit proxy (the client's `agent` is an `https-proxy-agent`, so every request and
+//! WebSocket goes through a CONNECT tunnel carrying plaintext HTTP, which sockscope decodes). The
+//! capture's `session_close` reason must be the one the app logged, the session must end at the
+//! first close frame, and `sockscope inspect` on the capture must agree with the live records.
 
 mod common;
 
@@ -34,12 +36,16 @@ httpServer.listen(0, '127.0.0.1', () => console.log('READY ' + httpServer.addres
 setTimeout(() => process.exit(0), 120000);
 "#;
 
-/// The lab client: `node client.js URL VERSION TRANSPORT SCENARIO`. Prints `{"connected"}`,
-/// then `{"disconnect": reason}` or `{"connect_error": message}`, and exits.
+/// The lab client: `node client.js URL VERSION TRANSPORT SCENARIO [PROXY]`. Prints
+/// `{"connected"}`, then `{"disconnect": reason}` or `{"connect_error": message}`, and exits.
 const CLIENT_JS: &str = r#"
-const [url, version, transport, scenario] = process.argv.slice(2);
+const [url, version, transport, scenario, proxy] = process.argv.slice(2);
 const say = (o) => console.log(JSON.stringify(o));
 const opts = { transports: [transport], reconnection: false };
+if (proxy) {
+  const { HttpsProxyAgent } = require('https-proxy-agent');
+  opts.agent = new HttpsProxyAgent(proxy);
+}
 const path = scenario === 'guarded' ? '/guarded' : '/';
 const s = version === '2'
   ? require('socket.io-client-v2')(url + path, opts)
@@ -164,15 +170,32 @@ struct Scenario {
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Runs the scenario, directly or through sockscope; returns the app's words and, through
-/// sockscope, the capture.
-fn run(dir: &TempDir, sc: &Scenario, proxied: bool) -> (String, Option<Capture>) {
+/// How the client reaches the server.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Direct,
+    Reverse,
+    Explicit,
+}
+
+/// Runs the scenario; returns the app's words and, through sockscope, the capture.
+fn run(dir: &TempDir, sc: &Scenario, mode: Mode) -> (String, Option<Capture>) {
     let mut server = Node::start(dir, "server.js", &[sc.version, sc.max_buf]);
     let line = server.wait("READY", LIMIT, |l| l.starts_with("READY "));
     let origin = format!("http://127.0.0.1:{}", line["READY ".len()..].trim());
-    let proxy = proxied.then(|| Proxy::reverse(&origin));
-    let url = proxy.as_ref().map_or(origin.clone(), Proxy::url);
-    let mut client = Node::start(dir, "client.js", &[&url, sc.version, sc.transport, sc.name]);
+    let proxy = match mode {
+        Mode::Direct => None,
+        Mode::Reverse => Some(Proxy::reverse(&origin)),
+        Mode::Explicit => Some(Proxy::explicit()),
+    };
+    let (url, via) = match (mode, &proxy) {
+        (Mode::Reverse, Some(p)) => (p.url(), None),
+        (Mode::Explicit, Some(p)) => (origin.clone(), Some(p.url())),
+        _ => (origin.clone(), None),
+    };
+    let mut args = vec![url.as_str(), sc.version, sc.transport, sc.name];
+    args.extend(via.as_deref());
+    let mut client = Node::start(dir, "client.js", &args);
     if sc.name != "guarded" {
         client.json("connected", LIMIT);
     }
@@ -238,58 +261,53 @@ fn check(sc: Scenario) {
     std::fs::write(dir.path().join("server.js"), SERVER_JS).expect("write server.js");
     std::fs::write(dir.path().join("client.js"), CLIENT_JS).expect("write client.js");
     // The control: without sockscope the app says the same.
-    let (direct, _) = run(&dir, &sc, false);
+    let (direct, _) = run(&dir, &sc, Mode::Direct);
     assert_eq!(
         direct, sc.says,
         "{}: the app's own reason without sockscope",
         sc.name
     );
-    let (says, capture) = run(&dir, &sc, true);
-    let c = capture.expect("a capture");
-    assert_eq!(
-        says, sc.says,
-        "{}: the app's reason through sockscope",
-        sc.name
-    );
+    for mode in [Mode::Reverse, Mode::Explicit] {
+        let name = format!("{} ({mode:?})", sc.name);
+        let (says, capture) = run(&dir, &sc, mode);
+        let c = capture.expect("a capture");
+        assert_eq!(says, sc.says, "{name}: the app's reason through sockscope");
+        check_capture(&dir, &name, sc.reason, &c);
+    }
+}
+
+/// The capture says `reason`, ends the session where the peers did, and `inspect` agrees.
+fn check_capture(dir: &TempDir, name: &str, reason: &str, c: &Capture) {
     let closes = c.of_type("session_close");
-    assert_eq!(closes.len(), 1, "{}:\n{}", sc.name, c.summary());
-    assert_eq!(
-        closes[0]["reason"],
-        sc.reason,
-        "{}: the app said {says:?}:\n{}",
-        sc.name,
-        c.summary()
-    );
+    assert_eq!(closes.len(), 1, "{name}:\n{}", c.summary());
+    assert_eq!(closes[0]["reason"], reason, "{name}:\n{}", c.summary());
     // The session ends where the peers judged it: at the first close frame, if there was one.
     if let Some(first) = c.of_type("ws_close").first() {
         assert_eq!(
             closes[0]["mono_us"],
             first["mono_us"],
-            "{}: the session must end at the first close frame:\n{}",
-            sc.name,
+            "{name}: the session must end at the first close frame:\n{}",
             c.summary()
         );
     }
     // `inspect` replays the capture to the same verdict and end.
-    let r = inspect_json(&dir, &c);
+    let r = inspect_json(dir, c);
     let sessions: Vec<&Value> = r["clients"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|cl| cl["sessions"].as_array().into_iter().flatten())
         .collect();
-    assert_eq!(sessions.len(), 1, "{}: {r}", sc.name);
+    assert_eq!(sessions.len(), 1, "{name}: {r}");
     assert_eq!(
         sessions[0]["close_reason"], closes[0]["reason"],
-        "{}: {r}",
-        sc.name
+        "{name}: {r}"
     );
     let live_ms = closes[0]["duration_us"].as_f64().unwrap_or(-1.0) / 1000.0;
     let replay_ms = sessions[0]["duration_ms"].as_f64().unwrap_or(-2.0);
     assert!(
         (live_ms - replay_ms).abs() < 0.01,
-        "{}: ends {live_ms} vs {replay_ms}",
-        sc.name
+        "{name}: ends {live_ms} vs {replay_ms}"
     );
 }
 
