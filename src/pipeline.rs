@@ -352,7 +352,9 @@ impl Hub {
                 });
             }
             if last_flush.elapsed() >= FLUSH_INTERVAL {
-                self.periodic();
+                // What the stages derive on their own clock (a deadline with no traffic after
+                // it) is flushed like the rest, not left buffered until the next event.
+                dirty |= self.periodic();
                 if dirty {
                     for s in &mut self.sinks {
                         s.flush();
@@ -367,7 +369,7 @@ impl Hub {
             self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             self.dispatch(conn, mono, kind, 0);
         }
-        self.periodic();
+        let _ = self.periodic();
         self.summary.dropped = self.shared.dropped.load(Ordering::Relaxed);
         for s in &mut self.sinks {
             s.flush();
@@ -376,12 +378,14 @@ impl Hub {
         self.summary.clone()
     }
 
-    fn periodic(&mut self) {
+    /// Ticks the stages and reports drops; true when it emitted anything.
+    fn periodic(&mut self) -> bool {
         let now = self.clock.mono_us();
         let mut out = std::mem::take(&mut self.derived);
         for st in &mut self.stages {
             st.tick(now, &mut out);
         }
+        let mut emitted = !out.is_empty();
         for (conn, kind) in out.drain(..) {
             self.dispatch(conn, now, kind, 0);
         }
@@ -391,7 +395,9 @@ impl Hub {
             let count = dropped - self.reported_dropped;
             self.reported_dropped = dropped;
             self.dispatch(0, now, EventKind::Dropped { count }, 0);
+            emitted = true;
         }
+        emitted
     }
 
     fn dispatch(&mut self, conn: ConnId, mono_us: u64, kind: EventKind, first_stage: usize) {

@@ -152,9 +152,9 @@ pub struct SessionCloseRecord {
     /// The logical client (see `client_open` / `reconnect`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    /// `ping_timeout`, `transport_close`, `transport_error`, `parse_error`,
-    /// `server_disconnect`, `client_disconnect`, `session_unknown`, `forced_close`,
-    /// `client_close` or `evicted`.
+    /// In the apps' words: `ping_timeout`, `transport_close`, `transport_error`, `parse_error`,
+    /// `server_disconnect`, `client_disconnect`, `connect_error`, `session_unknown`,
+    /// `forced_close` or `evicted` (docs/capture-format.md maps each to what is seen on the wire).
     pub reason: String,
     /// What was seen, in words.
     pub detail: String,
@@ -191,8 +191,8 @@ pub struct HeartbeatRecord {
 pub struct HeartbeatAlertRecord {
     pub session: String,
     pub sid: String,
-    /// `late_pong` (no pong within `pingTimeout` of a ping) or `missed_ping` (no ping within
-    /// `pingInterval + pingTimeout` of the previous one or of the handshake).
+    /// `late_pong` (the pinger's deadline for a pong passed) or `missed_ping` (the other side's
+    /// deadline for the next ping passed); see docs/capture-format.md for each side's timer.
     pub alert: String,
     /// The ping concerned (late pongs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,6 +206,9 @@ pub struct HeartbeatAlertRecord {
     /// For a late pong that did arrive: its round trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_us: Option<u64>,
+    /// Whose timer ran out: `server` or `client` (the side that would close with `ping timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_of: Option<String>,
 }
 
 /// An event asked for an acknowledgement that did not come within the ack timeout.

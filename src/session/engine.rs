@@ -10,50 +10,13 @@ use super::sio::{Outcome, SioState};
 use super::{Note, Out, SessionKey, StageConfig};
 use crate::engineio::{EioVersion, Handshake, Packet, PacketType};
 use crate::event::{
-    ConnId, Dir, EioPacketRecord, EioTransport, EventKind, ExchangeId, Payload, SessionCloseRecord,
-    SessionOpenRecord, SessionUpgradeRecord,
+    ConnId, Dir, EioPacketRecord, EioTransport, EventKind, ExchangeId, Payload, SessionOpenRecord,
+    SessionUpgradeRecord,
 };
 
-/// How the session ended (the `reason` of `session_close`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum CloseReason {
-    PingTimeout,
-    TransportClose,
-    TransportError,
-    ParseError,
-    ServerDisconnect,
-    ClientDisconnect,
-    SessionUnknown,
-    ForcedClose,
-    ClientClose,
-    Evicted,
-}
+mod closing;
 
-impl CloseReason {
-    /// The record's code.
-    pub fn code(self) -> &'static str {
-        match self {
-            CloseReason::PingTimeout => "ping_timeout",
-            CloseReason::TransportClose => "transport_close",
-            CloseReason::TransportError => "transport_error",
-            CloseReason::ParseError => "parse_error",
-            CloseReason::ServerDisconnect => "server_disconnect",
-            CloseReason::ClientDisconnect => "client_disconnect",
-            CloseReason::SessionUnknown => "session_unknown",
-            CloseReason::ForcedClose => "forced_close",
-            CloseReason::ClientClose => "client_close",
-            CloseReason::Evicted => "evicted",
-        }
-    }
-
-    /// False when socket.io-client does not reconnect by itself after it.
-    pub fn reconnects(self) -> bool {
-        !matches!(
-            self,
-            CloseReason::ServerDisconnect | CloseReason::ClientDisconnect
-        )
-    }
-}
+pub(crate) use closing::CloseReason;
 
 /// Where a packet came from.
 #[derive(Clone, Debug)]
@@ -64,6 +27,9 @@ pub(crate) struct Via {
     pub exchange: Option<ExchangeId>,
     pub raw_seq: u64,
     pub now: u64,
+    /// The unit (message, body) was cut by sockscope's own capture limit: what fails to decode
+    /// in it is not the peer's error.
+    pub cut: bool,
 }
 
 /// The data of an Engine.IO packet: borrowed from the WebSocket message it came in (no copy
@@ -105,8 +71,6 @@ struct Upgrade {
     opened_us: u64,
 }
 
-/// How recent a decode error must be to make a close a `parse_error`.
-const PARSE_ERROR_WINDOW_US: u64 = 1_000_000;
 /// A polling session with an overdue heartbeat and no traffic this long is taken as closed.
 const POLLING_SILENCE_US: u64 = 5_000_000;
 
@@ -142,9 +106,12 @@ pub(crate) struct Session {
     pub sio: SioState,
     upgrade: Option<Upgrade>,
     pub ws_conn: Option<ConnId>,
-    ws_close: Option<(Dir, Option<u16>)>,
     last_activity_us: u64,
     parse_error_us: Option<u64>,
+    /// The client sent a heartbeat packet the wrong way (engine.io closes: "transport error").
+    wrong_heartbeat_us: Option<u64>,
+    /// The last client-to-server WebSocket message: its record number and size.
+    last_c2s_ws: Option<(u64, u64)>,
     pub anomalies: u64,
     pub client: Option<String>,
     pub joined: bool,
@@ -216,9 +183,10 @@ impl Session {
             conn: o.conn,
             upgrade: None,
             ws_conn: None,
-            ws_close: None,
             last_activity_us: o.start_us,
             parse_error_us: None,
+            wrong_heartbeat_us: None,
+            last_c2s_ws: None,
             anomalies: 0,
             client: None,
             joined: false,
@@ -283,6 +251,13 @@ impl Session {
             EioTransport::Polling => self.used_polling = true,
             EioTransport::Websocket => self.used_ws = true,
         }
+        // `2probe` / `3probe`, as `Packet::is_probe`.
+        let probe =
+            matches!(ptype, PacketType::Ping | PacketType::Pong) && data.as_text() == Some("probe");
+        // Probes and the upgrade packet go to the upgrade handler, not to the session's timers.
+        if !probe && ptype != PacketType::Upgrade {
+            self.hb.on_packet(ptype, via.dir, via.now);
+        }
         if ptype == PacketType::Message {
             let outcome = self
                 .sio
@@ -292,54 +267,42 @@ impl Session {
                     self.eio_packets += 1;
                     self.push_eio(via, PacketType::Message, data.into_payload(), out);
                 }
-                Outcome::Error => self.parse_error_us = Some(via.now),
-                Outcome::Decoded => {}
+                Outcome::Error if !via.cut => self.parse_error_us = Some(via.now),
+                Outcome::Error | Outcome::Decoded => {}
             }
             return;
         }
         self.eio_packets += 1;
-        // `2probe` / `3probe`, as `Packet::is_probe`.
-        let probe =
-            matches!(ptype, PacketType::Ping | PacketType::Pong) && data.as_text() == Some("probe");
         self.push_eio(via, ptype, data.into_payload(), out);
         match ptype {
             PacketType::Ping if probe => self.upgrade_step("probe", via, out),
             PacketType::Pong if probe => self.upgrade_step("probe_ok", via, out),
             PacketType::Ping => {
                 if self.hb.on_ping(&self.tag, via, out) {
-                    self.anomaly(
-                        via,
-                        format!(
-                            "{} sent a ping, but in EIO{} the {} pings (the peer closes with \"invalid heartbeat direction\")",
-                            side(via.dir),
-                            self.eio_digit(),
-                            side(self.hb.pinger())
-                        ),
-                        out,
-                    );
+                    self.wrong_heartbeat("ping", via, out);
                 }
             }
-            PacketType::Pong => self.hb.on_pong(&self.tag, via, out),
+            PacketType::Pong => {
+                if self.hb.on_pong(&self.tag, via, out) {
+                    self.wrong_heartbeat("pong", via, out);
+                }
+            }
             PacketType::Upgrade => {
                 self.upgrade_step("upgraded", via, out);
                 self.transport = EioTransport::Websocket;
                 self.upgraded = true;
                 self.ws_conn = Some(via.conn);
-                self.ws_close = None;
                 self.upgrade = None;
             }
             PacketType::Close => {
-                let (reason, detail) = match via.dir {
-                    Dir::ClientToServer => (
-                        CloseReason::ClientClose,
-                        format!("the client sent a close packet ({})", via.transport.name()),
-                    ),
-                    Dir::ServerToClient => (
-                        CloseReason::ForcedClose,
-                        format!("the server sent a close packet ({})", via.transport.name()),
-                    ),
-                };
-                self.close_inferred(reason, detail, via.now, out, notes);
+                // The side that sends it called `close()` ("forced close" in its words); the
+                // other side reports "transport close".
+                let detail = format!(
+                    "the {} sent a close packet ({})",
+                    side(via.dir),
+                    via.transport.name()
+                );
+                self.close_inferred(CloseReason::ForcedClose, detail, via.now, out, notes);
             }
             PacketType::Open => {
                 self.anomaly(via, "a second open packet in the session".into(), out);
@@ -355,10 +318,45 @@ impl Session {
         }
     }
 
-    /// An Engine.IO decode error on this session's traffic.
+    /// An Engine.IO decode error on this session's traffic (not the peer's when the unit was
+    /// cut by the capture limit).
     pub fn decode_error(&mut self, via: &Via, message: String, out: &mut Out) {
-        self.parse_error_us = Some(via.now);
+        if !via.cut {
+            self.parse_error_us = Some(via.now);
+        }
         self.anomaly(via, message, out);
+    }
+
+    /// What sockscope's own capture limit cut: said, but never a reason for the close.
+    pub fn capture_limit(&mut self, via: &Via, message: String, out: &mut Out) {
+        self.anomaly(
+            via,
+            format!("{message} (sockscope's --max-decode-bytes, not a protocol error)"),
+            out,
+        );
+    }
+
+    /// A ping or pong that went the wrong way for the version.
+    fn wrong_heartbeat(&mut self, what: &str, via: &Via, out: &mut Out) {
+        // engine.io closes the session when the client does this; clients ignore it.
+        if via.dir == Dir::ClientToServer {
+            self.wrong_heartbeat_us = Some(via.now);
+        }
+        self.anomaly(
+            via,
+            format!(
+                "{} sent a {what}, but in EIO{} the {} pings (engine.io closes with \"invalid heartbeat direction\")",
+                side(via.dir),
+                self.eio_digit(),
+                side(self.hb.pinger())
+            ),
+            out,
+        );
+    }
+
+    /// A client-to-server WebSocket message of this session (its record number and size).
+    pub fn ws_c2s_message(&mut self, raw_seq: u64, len: u64) {
+        self.last_c2s_ws = Some((raw_seq, len));
     }
 
     fn anomaly(&mut self, via: &Via, message: String, out: &mut Out) {
@@ -410,162 +408,9 @@ impl Session {
             exchange: None,
             raw_seq,
             now,
+            cut: false,
         };
         self.upgrade_step("websocket", &via, out);
-    }
-
-    /// A close frame on one of the session's WebSockets.
-    pub fn ws_close_seen(&mut self, conn: ConnId, dir: Dir, code: Option<u16>) {
-        if self.ws_conn == Some(conn) && self.ws_close.is_none() {
-            self.ws_close = Some((dir, code));
-        }
-    }
-
-    /// One of the session's WebSocket connections ended.
-    pub fn ws_ended(&mut self, conn: ConnId, now: u64, out: &mut Out, notes: &mut Vec<Note>) {
-        if self.upgrade.as_ref().is_some_and(|u| u.ws_conn == conn) {
-            if self.end_us.is_none() {
-                let via = Via {
-                    conn,
-                    dir: Dir::ClientToServer,
-                    transport: EioTransport::Websocket,
-                    exchange: None,
-                    raw_seq: 0,
-                    now,
-                };
-                self.upgrade_step("failed", &via, out);
-            }
-            self.upgrade = None;
-            return;
-        }
-        if self.ws_conn != Some(conn) {
-            return;
-        }
-        self.conn = conn;
-        let (reason, detail) = match self.ws_close {
-            Some((dir, code)) => (
-                CloseReason::TransportClose,
-                format!(
-                    "the {} closed the websocket ({})",
-                    side(dir),
-                    code.map_or("no status code".to_owned(), |c| format!("code {c}"))
-                ),
-            ),
-            None => (
-                CloseReason::TransportError,
-                "the websocket connection ended without a close frame".to_owned(),
-            ),
-        };
-        self.close_inferred(reason, detail, now, out, notes);
-    }
-
-    /// A polling request of this session failed with an HTTP error.
-    #[allow(clippy::too_many_arguments)]
-    pub fn polling_error(
-        &mut self,
-        status: u16,
-        code: Option<i64>,
-        message: &str,
-        now: u64,
-        conn: ConnId,
-        out: &mut Out,
-        notes: &mut Vec<Note>,
-    ) {
-        if self.end_us.is_some() {
-            return;
-        }
-        if code == Some(1) {
-            self.conn = conn;
-            let detail = format!("HTTP {status} {{\"code\":1,\"message\":{message:?}}}");
-            return self.close_inferred(CloseReason::SessionUnknown, detail, now, out, notes);
-        }
-        // After (or during) an upgrade, polling requests are refused on purpose.
-        if self.transport != EioTransport::Polling || self.upgrade.is_some() {
-            return;
-        }
-        self.conn = conn;
-        let detail = match code {
-            Some(c) => format!("polling request failed: HTTP {status} (code {c}: {message})"),
-            None => format!("polling request failed: HTTP {status} {message}"),
-        };
-        self.close_inferred(CloseReason::TransportError, detail, now, out, notes);
-    }
-
-    /// Closes with `base`, unless what came before explains the end better.
-    pub fn close_inferred(
-        &mut self,
-        base: CloseReason,
-        detail: String,
-        now: u64,
-        out: &mut Out,
-        notes: &mut Vec<Note>,
-    ) {
-        if self.end_us.is_some() {
-            return;
-        }
-        // Deadlines that passed since the last tick are reported before the close they explain.
-        // The peer's timer ran on its own clock: a close seen a little before the deadline as the
-        // proxy measures it (relay delays) is still that deadline's doing.
-        let judged = now.saturating_add(self.hb.close_slack_us());
-        self.hb.tick(&self.tag, self.conn, judged, out);
-        if let Some(by) = self.sio.final_disconnect() {
-            let reason = match by {
-                Dir::ClientToServer => CloseReason::ClientDisconnect,
-                Dir::ServerToClient => CloseReason::ServerDisconnect,
-            };
-            let what = format!(
-                "the {} disconnected the last namespace; then {detail}",
-                side(by)
-            );
-            return self.close(reason, what, now, out, notes);
-        }
-        if let Some(why) = self.hb.overdue(judged) {
-            return self.close(
-                CloseReason::PingTimeout,
-                format!("{why}; then {detail}"),
-                now,
-                out,
-                notes,
-            );
-        }
-        if self
-            .parse_error_us
-            .is_some_and(|t| now.saturating_sub(t) <= PARSE_ERROR_WINDOW_US)
-        {
-            let what = format!("a decode error came just before; then {detail}");
-            return self.close(CloseReason::ParseError, what, now, out, notes);
-        }
-        self.close(base, detail, now, out, notes);
-    }
-
-    /// Ends the session (once) and says so.
-    pub fn close(
-        &mut self,
-        reason: CloseReason,
-        detail: String,
-        now: u64,
-        out: &mut Out,
-        notes: &mut Vec<Note>,
-    ) {
-        if self.end_us.is_some() {
-            return;
-        }
-        self.end_us = Some(now);
-        self.close = Some((reason, detail.clone()));
-        self.sio.session_closed();
-        out.push((
-            self.conn,
-            EventKind::SessionClose(Box::new(SessionCloseRecord {
-                session: self.tag.label.clone(),
-                sid: self.tag.sid.clone(),
-                client: self.client.clone(),
-                reason: reason.code().to_owned(),
-                detail,
-                transport: self.transport,
-                duration_us: now.saturating_sub(self.start_us),
-            })),
-        ));
-        notes.push(Note::Closed(self.key));
     }
 
     /// Deadlines: heartbeats, acks, and the silent end of a polling session.
@@ -575,16 +420,20 @@ impl Session {
         }
         self.hb.tick(&self.tag, self.conn, now, out);
         self.sio.tick(&self.tag, self.conn, now, cfg, out);
+        let silent_since = self.last_activity_us.saturating_add(POLLING_SILENCE_US);
         if self.transport == EioTransport::Polling
             && self.upgrade.is_none()
             && self.hb.alerted()
-            && now.saturating_sub(self.last_activity_us) >= POLLING_SILENCE_US
+            && now >= silent_since
         {
+            // Dated when the inference became true, not when the tick came, so a replay that
+            // ticks at other moments ends the session at the same time.
+            let at = silent_since.max(self.hb.first_expired().unwrap_or(0));
             let detail = format!(
-                "no polling traffic for {} ms after the heartbeat deadline (inferred)",
-                now.saturating_sub(self.last_activity_us) / 1000
+                "no polling traffic for {} ms, past the heartbeat deadline (inferred)",
+                at.saturating_sub(self.last_activity_us) / 1000
             );
-            self.close_inferred(CloseReason::TransportClose, detail, now, out, notes);
+            self.close_inferred(CloseReason::TransportClose, detail, at, out, notes);
         }
     }
 

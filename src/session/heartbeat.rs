@@ -1,21 +1,60 @@
-//! The heartbeat track of one Engine.IO session: consumes its `ping` / `pong` packets (probes
-//! excluded), the WebSocket-level ping/pong control frames and the clock, and emits `heartbeat`
-//! records (with the ping → pong RTT) and `heartbeat_alert` records (late pong, missed ping).
+//! The heartbeat track of one Engine.IO session: consumes every Engine.IO packet of the session
+//! (probes excluded) with its direction and time, the WebSocket-level ping/pong control frames
+//! and the clock, and emits `heartbeat` records (with the ping → pong RTT) and `heartbeat_alert`
+//! records (late pong, missed ping), each naming the side whose deadline passed.
 //!
-//! The pinger is the server in EIO4 and the client in EIO3. The RTT is measured from the ping
-//! as forwarded to the pong as seen, so on polling it includes the poll turnaround.
+//! Each side's timer is modelled as the reference peers run it:
+//! - **EIO4, server** (engine.io 6): after sending a ping it waits `pingTimeout` for the pong;
+//!   the first other packet from the client while it waits pushes the deadline to that packet
+//!   plus `pingTimeout`, once per ping (engine.io ≥ 6.5). Expiry: `late_pong`.
+//! - **EIO4, client** (engine.io-client 6): every ping (and the handshake) sets its deadline to
+//!   `pingInterval + pingTimeout` later; nothing else does. Expiry: `missed_ping`.
+//! - **EIO3, server** (engine.io 3): any packet from the client (and the handshake) sets its
+//!   deadline to `pingInterval + pingTimeout` later. Expiry: `missed_ping`.
+//! - **EIO3, client** (engine.io-client 3): any packet from the server sets its deadline to
+//!   `pingInterval + pingTimeout` later, and each ping it sends to `pingTimeout` later; the last
+//!   of these wins. Expiry: `late_pong`.
+//!
+//! The RTT is measured from the ping as forwarded to the pong as seen, so on polling it includes
+//! the poll turnaround.
 
 use super::Out;
 use super::engine::{Tag, Via};
 use super::report::Samples;
-use crate::engineio::EioVersion;
+use crate::engineio::{EioVersion, PacketType};
 use crate::event::{ConnId, Dir, EventKind, HeartbeatAlertRecord, HeartbeatRecord};
 
+/// One side's heartbeat timer.
 #[derive(Clone, Copy, Debug)]
-struct Outstanding {
-    n: u64,
-    at_us: u64,
+struct Timer {
+    /// Whose timer: the server's (`ServerToClient` side) or the client's.
+    owner: Side,
+    /// `late_pong` (waiting for a pong) or `missed_ping` (waiting for a ping).
+    waits_pong: bool,
+    /// The ping concerned, when waiting for its pong.
+    ping_n: Option<u64>,
+    /// What (re)armed it.
+    since_us: u64,
+    deadline_us: u64,
+    limit_ms: u64,
+    /// engine.io ≥ 6.5 extends the pong deadline once per ping.
+    extended: bool,
     alerted: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Server,
+    Client,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Server => "server",
+            Side::Client => "client",
+        }
+    }
 }
 
 /// Heartbeat state and statistics of one session.
@@ -23,11 +62,14 @@ struct Outstanding {
 pub(crate) struct Heartbeat {
     pub interval_ms: u64,
     pub timeout_ms: u64,
+    eio: EioVersion,
     pinger: Dir,
-    /// The last ping, or the handshake before the first ping.
-    last_ping_us: u64,
-    outstanding: Option<Outstanding>,
-    missed_alerted: bool,
+    server: Option<Timer>,
+    client: Option<Timer>,
+    /// EIO3: the client's timer as it stood before the latest server packet reset it.
+    replaced: Option<Timer>,
+    /// The outstanding ping: its number and time.
+    outstanding: Option<(u64, u64)>,
     n: u64,
     pub pings: u64,
     pub pongs: u64,
@@ -45,13 +87,15 @@ impl Heartbeat {
         Heartbeat {
             interval_ms: 0,
             timeout_ms: 0,
+            eio,
             pinger: match eio {
                 EioVersion::V3 => Dir::ClientToServer,
                 EioVersion::V4 => Dir::ServerToClient,
             },
-            last_ping_us: 0,
+            server: None,
+            client: None,
+            replaced: None,
             outstanding: None,
-            missed_alerted: false,
             n: 0,
             pings: 0,
             pongs: 0,
@@ -68,7 +112,44 @@ impl Heartbeat {
     pub fn configure(&mut self, interval_ms: u64, timeout_ms: u64, now: u64) {
         self.interval_ms = interval_ms;
         self.timeout_ms = timeout_ms;
-        self.last_ping_us = now;
+        if !self.enabled() {
+            return;
+        }
+        match self.eio {
+            // The client's timer, set by the handshake; the server waits for the first ping.
+            EioVersion::V4 => self.client = Some(self.long_timer(Side::Client, false, now)),
+            // engine.io 3 arms its timer at the handshake; the client's starts with traffic.
+            EioVersion::V3 => self.server = Some(self.long_timer(Side::Server, false, now)),
+        }
+    }
+
+    /// A timer of `pingInterval + pingTimeout` from `now`.
+    fn long_timer(&self, owner: Side, waits_pong: bool, now: u64) -> Timer {
+        let limit_ms = self.interval_ms.saturating_add(self.timeout_ms);
+        Timer {
+            owner,
+            waits_pong,
+            ping_n: None,
+            since_us: now,
+            deadline_us: now.saturating_add(limit_ms.saturating_mul(1000)),
+            limit_ms,
+            extended: false,
+            alerted: false,
+        }
+    }
+
+    /// A timer of `pingTimeout` from `now`, waiting for the pong of ping `n`.
+    fn pong_timer(&self, owner: Side, n: u64, now: u64) -> Timer {
+        Timer {
+            owner,
+            waits_pong: true,
+            ping_n: Some(n),
+            since_us: now,
+            deadline_us: now.saturating_add(self.timeout_ms.saturating_mul(1000)),
+            limit_ms: self.timeout_ms,
+            extended: false,
+            alerted: false,
+        }
     }
 
     /// Who sends pings in this version.
@@ -78,6 +159,36 @@ impl Heartbeat {
 
     fn enabled(&self) -> bool {
         self.interval_ms > 0 || self.timeout_ms > 0
+    }
+
+    /// Any Engine.IO packet of the session (probes and the upgrade packet excluded), before
+    /// its own handling: the timers that any traffic moves.
+    pub fn on_packet(&mut self, ptype: PacketType, dir: Dir, now: u64) {
+        if !self.enabled() {
+            return;
+        }
+        match (self.eio, dir) {
+            (EioVersion::V4, Dir::ClientToServer) if ptype != PacketType::Pong => {
+                let timeout_us = self.timeout_ms.saturating_mul(1000);
+                if let Some(t) = self.server.as_mut()
+                    && t.waits_pong
+                    && !t.extended
+                    && now < t.deadline_us
+                {
+                    t.extended = true;
+                    t.deadline_us = now.saturating_add(timeout_us);
+                }
+            }
+            (EioVersion::V3, Dir::ClientToServer) => {
+                self.server = Some(self.long_timer(Side::Server, false, now));
+            }
+            (EioVersion::V3, Dir::ServerToClient) => {
+                self.replaced = self
+                    .client
+                    .replace(self.long_timer(Side::Client, true, now));
+            }
+            _ => {}
+        }
     }
 
     fn record(&self, tag: &Tag, via: &Via, kind: &str, n: u64) -> HeartbeatRecord {
@@ -107,57 +218,60 @@ impl Heartbeat {
         }
         self.n += 1;
         self.pings += 1;
-        self.last_ping_us = via.now;
-        self.missed_alerted = false;
-        self.outstanding = Some(Outstanding {
-            n: self.n,
-            at_us: via.now,
-            alerted: false,
-        });
+        self.outstanding = Some((self.n, via.now));
+        if self.enabled() {
+            match self.eio {
+                EioVersion::V4 => {
+                    self.server = Some(self.pong_timer(Side::Server, self.n, via.now));
+                    self.client = Some(self.long_timer(Side::Client, false, via.now));
+                }
+                EioVersion::V3 => {
+                    self.client = Some(self.pong_timer(Side::Client, self.n, via.now));
+                }
+            }
+        }
         let r = self.record(tag, via, "ping", self.n);
         out.push((via.conn, EventKind::Heartbeat(Box::new(r))));
         false
     }
 
-    /// A pong: pairs with the outstanding ping.
-    pub fn on_pong(&mut self, tag: &Tag, via: &Via, out: &mut Out) {
+    /// A pong: pairs with the outstanding ping. Returns true when it went the wrong way.
+    pub fn on_pong(&mut self, tag: &Tag, via: &Via, out: &mut Out) -> bool {
         if via.dir == self.pinger {
             self.unexpected += 1;
             let mut r = self.record(tag, via, "pong", 0);
             r.unexpected = true;
             out.push((via.conn, EventKind::Heartbeat(Box::new(r))));
-            return;
+            return true;
         }
         self.pongs += 1;
-        let Some(o) = self.outstanding.take() else {
+        let Some((n, at_us)) = self.outstanding.take() else {
             let r = self.record(tag, via, "pong", self.n);
             out.push((via.conn, EventKind::Heartbeat(Box::new(r))));
-            return;
+            return false;
         };
-        let rtt = via.now.saturating_sub(o.at_us);
+        let rtt = via.now.saturating_sub(at_us);
         self.rtts.push(rtt);
-        let limit_us = self.timeout_ms.saturating_mul(1000);
-        let late = self.enabled() && rtt > limit_us;
-        if late && !o.alerted {
+        // The pinger's timer for this ping, as it stood when the pong came.
+        // (The EIO3 client's timer was already reset by this very pong, as any packet resets
+        // it: what counts is the timer it replaced.)
+        let timer = match self.eio {
+            EioVersion::V4 => self.server.take(),
+            EioVersion::V3 => self.replaced.take(),
+        };
+        let late = timer.is_some_and(|t| t.waits_pong && via.now >= t.deadline_us);
+        if let Some(t) = timer
+            && late
+            && !t.alerted
+        {
             self.late_pongs += 1;
-            out.push((
-                via.conn,
-                EventKind::HeartbeatAlert(Box::new(HeartbeatAlertRecord {
-                    session: tag.label.clone(),
-                    sid: tag.sid.clone(),
-                    alert: "late_pong".into(),
-                    ping_n: Some(o.n),
-                    since_us: o.at_us,
-                    deadline_us: o.at_us.saturating_add(limit_us),
-                    limit_ms: self.timeout_ms,
-                    rtt_us: Some(rtt),
-                })),
-            ));
+            out.push((via.conn, alert(tag, &t, Some(rtt))));
         }
-        let mut r = self.record(tag, via, "pong", o.n);
+        let mut r = self.record(tag, via, "pong", n);
         r.rtt_us = Some(rtt);
         r.late = late;
         out.push((via.conn, EventKind::Heartbeat(Box::new(r))));
+        false
     }
 
     /// A WebSocket-level ping (`true`) or pong control frame.
@@ -171,50 +285,20 @@ impl Heartbeat {
 
     /// Fires the deadlines that passed by `now`.
     pub fn tick(&mut self, tag: &Tag, conn: ConnId, now: u64, out: &mut Out) {
-        if !self.enabled() {
-            return;
-        }
-        let timeout_us = self.timeout_ms.saturating_mul(1000);
-        if let Some(o) = self.outstanding.as_mut()
-            && !o.alerted
-            && now >= o.at_us.saturating_add(timeout_us)
+        for t in [self.server.as_mut(), self.client.as_mut()]
+            .into_iter()
+            .flatten()
         {
-            o.alerted = true;
-            self.late_pongs += 1;
-            out.push((
-                conn,
-                EventKind::HeartbeatAlert(Box::new(HeartbeatAlertRecord {
-                    session: tag.label.clone(),
-                    sid: tag.sid.clone(),
-                    alert: "late_pong".into(),
-                    ping_n: Some(o.n),
-                    since_us: o.at_us,
-                    deadline_us: o.at_us.saturating_add(timeout_us),
-                    limit_ms: self.timeout_ms,
-                    rtt_us: None,
-                })),
-            ));
-        }
-        let limit_ms = self.interval_ms.saturating_add(self.timeout_ms);
-        let deadline = self
-            .last_ping_us
-            .saturating_add(limit_ms.saturating_mul(1000));
-        if !self.missed_alerted && now >= deadline {
-            self.missed_alerted = true;
-            self.missed_pings += 1;
-            out.push((
-                conn,
-                EventKind::HeartbeatAlert(Box::new(HeartbeatAlertRecord {
-                    session: tag.label.clone(),
-                    sid: tag.sid.clone(),
-                    alert: "missed_ping".into(),
-                    ping_n: None,
-                    since_us: self.last_ping_us,
-                    deadline_us: deadline,
-                    limit_ms,
-                    rtt_us: None,
-                })),
-            ));
+            if t.alerted || now < t.deadline_us {
+                continue;
+            }
+            t.alerted = true;
+            if t.waits_pong {
+                self.late_pongs += 1;
+            } else {
+                self.missed_pings += 1;
+            }
+            out.push((conn, alert(tag, t, None)));
         }
     }
 
@@ -226,27 +310,65 @@ impl Heartbeat {
 
     /// True once a deadline of the current period has fired.
     pub fn alerted(&self) -> bool {
-        self.missed_alerted || self.outstanding.is_some_and(|o| o.alerted)
+        [self.server, self.client]
+            .iter()
+            .flatten()
+            .any(|t| t.alerted)
     }
 
-    /// Why the heartbeat would have timed the session out by `now`, if it would have.
-    pub fn overdue(&self, now: u64) -> Option<String> {
-        if !self.enabled() {
-            return None;
-        }
-        if let Some(o) = self.outstanding
-            && now >= o.at_us.saturating_add(self.timeout_ms.saturating_mul(1000))
-        {
-            return Some(format!("no pong within {} ms", self.timeout_ms));
-        }
-        let limit_ms = self.interval_ms.saturating_add(self.timeout_ms);
-        if now
-            >= self
-                .last_ping_us
-                .saturating_add(limit_ms.saturating_mul(1000))
-        {
-            return Some(format!("no ping within {limit_ms} ms"));
-        }
-        None
+    /// The earliest deadline that has fired, if one has.
+    pub fn first_expired(&self) -> Option<u64> {
+        [self.server, self.client]
+            .into_iter()
+            .flatten()
+            .filter(|t| t.alerted)
+            .map(|t| t.deadline_us)
+            .min()
     }
+
+    /// Why a side's heartbeat would have timed the session out by `now`, if one would have: the
+    /// timer that ran out first.
+    pub fn overdue(&self, now: u64) -> Option<String> {
+        let t = [self.server, self.client]
+            .into_iter()
+            .flatten()
+            .filter(|t| now >= t.deadline_us)
+            .min_by_key(|t| t.deadline_us)?;
+        Some(match (t.waits_pong, t.ping_n) {
+            (true, Some(n)) => format!(
+                "the {}'s deadline for the pong of ping #{n} passed ({} ms)",
+                t.owner.name(),
+                t.limit_ms
+            ),
+            (true, None) => format!(
+                "the {}'s deadline for server traffic passed ({} ms)",
+                t.owner.name(),
+                t.limit_ms
+            ),
+            (false, _) => format!(
+                "the {}'s deadline for the next ping passed ({} ms)",
+                t.owner.name(),
+                t.limit_ms
+            ),
+        })
+    }
+}
+
+fn alert(tag: &Tag, t: &Timer, rtt_us: Option<u64>) -> EventKind {
+    EventKind::HeartbeatAlert(Box::new(HeartbeatAlertRecord {
+        session: tag.label.clone(),
+        sid: tag.sid.clone(),
+        alert: if t.waits_pong {
+            "late_pong"
+        } else {
+            "missed_ping"
+        }
+        .into(),
+        ping_n: t.ping_n,
+        since_us: t.since_us,
+        deadline_us: t.deadline_us,
+        limit_ms: t.limit_ms,
+        rtt_us,
+        deadline_of: Some(t.owner.name().to_owned()),
+    }))
 }

@@ -4,8 +4,10 @@
 //! [`Replayed`] summary per logical client.
 //!
 //! Time is replayed from the records' `mono_us`: the stage is ticked before any record that
-//! comes 100 ms or more after the previous tick, and once at the end, so deadlines (heartbeats,
-//! acks, lineage decisions) fire as they would have live, up to the last record and no further.
+//! comes 100 ms or more after the previous tick, and once at the end at the latest `mono_us` of
+//! any record, derived ones included (the live stage's own alerts and closes say how long it
+//! kept ticking after the last raw record), so deadlines (heartbeats, acks, lineage decisions)
+//! fire as they did live: a capture that ends with deadlines pending gives the same verdicts.
 //! A truncated last line (no newline at the end) is tolerated; any other line that is not a
 //! valid record is an error naming the file and line.
 
@@ -63,6 +65,8 @@ pub fn replay<R: BufRead>(mut input: R, name: &str, cfg: StageConfig) -> Result<
     let mut complete = false;
     let mut last_tick: Option<u64> = None;
     let mut now = 0u64;
+    // The latest time any record carries (the live stage ticked at least until then).
+    let mut seen_until = 0u64;
     loop {
         buf.clear();
         let n = input
@@ -88,6 +92,9 @@ pub fn replay<R: BufRead>(mut input: R, name: &str, cfg: StageConfig) -> Result<
         let Some(ty) = v.get("type").and_then(Value::as_str).map(str::to_owned) else {
             return Err(format!("{name}:{line_no}: the record has no \"type\""));
         };
+        if let Some(t) = v.get("mono_us").and_then(Value::as_u64) {
+            seen_until = seen_until.max(t);
+        }
         match ty.as_str() {
             "capture_header" => {
                 let format = v.get("format").and_then(Value::as_str);
@@ -120,7 +127,7 @@ pub fn replay<R: BufRead>(mut input: R, name: &str, cfg: StageConfig) -> Result<
         stage.process(&ev, &mut out);
         count(&mut records, &mut out);
     }
-    stage.tick(now, &mut out);
+    stage.tick(now.max(seen_until), &mut out);
     stage.finish(&mut out);
     count(&mut records, &mut out);
     Ok(Replayed {

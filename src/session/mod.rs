@@ -16,17 +16,21 @@
 //!   EIO3) fed by every transport in order, so attachments may straddle polling and WebSocket.
 //!   A session whose first message is not Socket.IO (and whose path is not `/socket.io/`) is
 //!   treated as plain Engine.IO: its messages become `eio_packet` records instead.
-//! - Acks pair on (direction of the event, namespace, id); an event still unanswered after the
+//! - Acks pair on (direction of the event, namespace name, id); an event still unanswered after the
 //!   ack timeout (default 10 s) gets an `ack_timeout` record, and a later ACK is marked `late`.
 //! - Heartbeats: the pinger is the server in EIO4 and the client in EIO3. RTT is the time from
-//!   the ping to the pong as the proxy sees them. A **late pong** is flagged when no pong came
-//!   within `pingTimeout` of a ping, a **missed ping** when no ping came within
-//!   `pingInterval + pingTimeout` of the previous one (or of the handshake).
-//! - Close reasons are inferred from what ended the session (a close packet, the WebSocket
-//!   ending with or without a close frame, an HTTP 400 `Session ID unknown`, a polling error),
-//!   refined by what came just before: an overdue heartbeat makes it `ping_timeout`, a DISCONNECT
-//!   of the last namespace `server_disconnect` / `client_disconnect`, a decode error within a
-//!   second `parse_error`.
+//!   the ping to the pong as the proxy sees them. Each side's timer is modelled as the reference
+//!   peers run it, per version (see `heartbeat.rs`): a **late pong** is the pinger's deadline for
+//!   a pong passing, a **missed ping** the other side's deadline for the next ping, and each
+//!   alert names whose timer it was.
+//! - Close reasons are the apps' own (engine.io, engine.io-client, socket.io-client), judged at
+//!   the first sign of the end the peers had: the first close frame, a close packet, a polling
+//!   request answered 4xx/5xx or left without a response, the WebSocket ending without a close
+//!   frame (`transport_close`, code 1006). What came just before explains it better when it
+//!   can: a DISCONNECT of the last namespace (`server_disconnect` / `client_disconnect`), a
+//!   CONNECT_ERROR leaving nothing connected (`connect_error`), a heartbeat in the wrong
+//!   direction (`transport_error`), an expired heartbeat timer (`ping_timeout`), a decode error
+//!   within a second (`parse_error`; never for units cut by sockscope's own capture limit).
 //!
 //! Reconnect lineage. Every session joins a logical client once the client's first CONNECT is
 //! answered (or one second after the handshake, or at its close, whichever comes first):
@@ -55,6 +59,7 @@ mod engine;
 mod heartbeat;
 pub mod inspect;
 mod lineage;
+mod polling;
 pub mod report;
 mod sio;
 mod transport;
@@ -368,7 +373,7 @@ impl Stage for SocketIoStage {
             // The hot path: one lookup, which is all connections that are not Engine.IO cost.
             EventKind::WsMessage(m) => self.on_ws_message(ev, m, out),
             EventKind::WsControl(c) => self.on_ws_control(ev.conn, c),
-            EventKind::WsClose(c) => self.on_ws_close(ev.conn, c),
+            EventKind::WsClose(c) => self.on_ws_close(ev, c, out),
             EventKind::WsEnd { .. } => self.on_ws_end(ev.conn, ev.mono_us, out),
             EventKind::HttpRequest {
                 exchange,
@@ -376,13 +381,14 @@ impl Stage for SocketIoStage {
                 url,
                 headers,
                 ..
-            } => self.on_request(ev, *exchange, method, url, headers),
+            } => self.on_request(ev, *exchange, (method, url), headers, out),
             EventKind::HttpResponse {
                 exchange,
                 status,
                 headers,
+                generated,
                 ..
-            } => self.on_response(ev, *exchange, *status, headers, out),
+            } => self.on_response(ev, *exchange, (*status, *generated), headers, out),
             EventKind::HttpBody {
                 exchange,
                 dir,
@@ -397,7 +403,7 @@ impl Stage for SocketIoStage {
                     self.conn_addr.insert(ev.conn, client.clone());
                 }
             }
-            EventKind::ConnClose { .. } => self.on_conn_close(ev.conn, ev.mono_us, out),
+            EventKind::ConnClose { .. } => self.on_conn_close(ev, out),
             _ => return,
         }
         self.wall_offset = ev.ts - ev.mono_us as i64;

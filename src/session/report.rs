@@ -112,6 +112,9 @@ pub struct NspReport {
     pub events_s2c: u64,
     pub event_names: BTreeMap<String, u64>,
     pub connect_errors: u64,
+    /// The message of the last CONNECT_ERROR (e.g. a middleware's `next(new Error(...))`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_error: Option<String>,
 }
 
 /// Heartbeat statistics of a session.
@@ -196,6 +199,7 @@ pub(crate) fn session_report(s: &Session, wall_offset: i64) -> SessionReport {
                 events_s2c: n.events[1],
                 event_names: n.event_names.clone(),
                 connect_errors: n.connect_errors,
+                connect_error: n.connect_error.clone(),
             })
             .collect(),
         heartbeat: HeartbeatReport {
@@ -349,9 +353,14 @@ fn render_session(o: &mut String, s: &SessionReport) {
             .iter()
             .map(|(k, v)| format!("{k}×{v}"))
             .collect();
+        let refused = match (n.connect_errors, &n.connect_error) {
+            (0, _) => String::new(),
+            (k, Some(m)) => format!("  CONNECT_ERROR×{k} (last: {m:?})"),
+            (k, None) => format!("  CONNECT_ERROR×{k}"),
+        };
         let _ = writeln!(
             o,
-            "      {}  {}packets {} → {} ←  events {} → {} ←{}",
+            "      {}  {}packets {} → {} ←  events {} → {} ←{}{refused}",
             n.nsp,
             n.sio_sid
                 .as_ref()

@@ -12,10 +12,11 @@ use crate::event::{AckOf, AckTimeoutRecord, ConnId, Dir, EventKind, Payload, Sio
 use crate::socketio::{Parser, SioItem, SioPacket, SioSessionDecoder, SioType, SioVersion};
 use base64::Engine as _;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-/// Namespaces tracked per session; later ones share the last slot.
-const MAX_NSPS: usize = 64;
+/// Namespaces whose counts are kept per session; later ones are decoded and their acks paired
+/// (acks are keyed by name) but not counted, and an anomaly says so once.
+const MAX_NSPS: usize = 4096;
 /// Distinct event names counted per namespace.
 const MAX_EVENT_NAMES: usize = 64;
 
@@ -50,6 +51,8 @@ pub(crate) struct Nsp {
     pub events: [u64; 2],
     pub event_names: BTreeMap<String, u64>,
     pub connect_errors: u64,
+    /// The last CONNECT_ERROR's message.
+    pub connect_error: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -60,7 +63,8 @@ struct Pending {
     at_us: u64,
 }
 
-type AckKey = (Dir, usize, u64);
+/// (direction of the event, namespace, ack id).
+type AckKey = (Dir, String, u64);
 
 /// Events awaiting their ACK, in arrival order, bounded.
 #[derive(Clone, Debug, Default)]
@@ -81,6 +85,15 @@ pub(crate) struct SioState {
     mode: Mode,
     n: u64,
     pub nsps: Vec<Nsp>,
+    nsp_index: HashMap<String, usize>,
+    /// Packets on namespaces past [`MAX_NSPS`].
+    pub untracked_nsp_packets: u64,
+    /// Namespaces connected past [`MAX_NSPS`] (for the "all disconnected" verdict; at most
+    /// [`MAX_NSPS`] of them).
+    untracked_connected: HashSet<String>,
+    /// The last namespace-level verdict was a CONNECT_ERROR (nsp, message) that left no
+    /// namespace connected.
+    refused: Option<(String, String)>,
     acks: Acks,
     /// The first CONNECT carried this `pid` (a recovery attempt).
     pub presented_pid: Option<String>,
@@ -117,6 +130,10 @@ impl SioState {
             },
             n: 0,
             nsps: Vec::new(),
+            nsp_index: HashMap::new(),
+            untracked_nsp_packets: 0,
+            untracked_connected: HashSet::new(),
+            refused: None,
             acks: Acks::default(),
             presented_pid: None,
             auth: None,
@@ -213,18 +230,53 @@ impl SioState {
         outcome
     }
 
-    fn nsp_index(&mut self, name: &str) -> usize {
-        if let Some(i) = self.nsps.iter().position(|n| n.name == name) {
-            return i;
+    /// The slot of namespace `name`, created on first sight; `None` past [`MAX_NSPS`] (the first
+    /// such namespace is reported as an anomaly).
+    fn nsp_slot(&mut self, tag: &Tag, via: &Via, name: &str, out: &mut Out) -> Option<usize> {
+        if let Some(&i) = self.nsp_index.get(name) {
+            return Some(i);
         }
         if self.nsps.len() >= MAX_NSPS {
-            return MAX_NSPS - 1;
+            if self.untracked_nsp_packets == 0 {
+                out.push((
+                    via.conn,
+                    EventKind::Anomaly {
+                        layer: "sio".into(),
+                        dir: Some(via.dir),
+                        message: format!(
+                            "{} sid={}: more than {MAX_NSPS} namespaces: later ones ({name:?} first) are decoded but not counted",
+                            tag.label, tag.sid
+                        ),
+                    },
+                ));
+            }
+            self.untracked_nsp_packets += 1;
+            return None;
         }
         self.nsps.push(Nsp {
             name: name.to_owned(),
             ..Nsp::default()
         });
-        self.nsps.len() - 1
+        let i = self.nsps.len() - 1;
+        self.nsp_index.insert(name.to_owned(), i);
+        Some(i)
+    }
+
+    /// Marks namespace `name` (at `slot`, or untracked) connected or not.
+    fn set_connected(&mut self, slot: Option<usize>, name: &str, connected: bool) {
+        match slot.and_then(|i| self.nsps.get_mut(i)) {
+            Some(n) => n.connected = connected,
+            None if connected && self.untracked_connected.len() < MAX_NSPS => {
+                self.untracked_connected.insert(name.to_owned());
+            }
+            None => {
+                self.untracked_connected.remove(name);
+            }
+        }
+    }
+
+    fn none_connected(&self) -> bool {
+        self.untracked_connected.is_empty() && self.nsps.iter().all(|n| !n.connected)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -241,10 +293,9 @@ impl SioState {
         self.n += 1;
         let d = via.dir.index();
         self.packets[d] += 1;
-        let ni = self.nsp_index(&p.nsp);
+        let slot = self.nsp_slot(tag, via, &p.nsp, out);
         let event = p.event_name();
-        {
-            let nsp = &mut self.nsps[ni];
+        if let Some(nsp) = slot.and_then(|i| self.nsps.get_mut(i)) {
             nsp.packets[d] += 1;
             if let Some(name) = &event {
                 nsp.events[d] += 1;
@@ -258,15 +309,30 @@ impl SioState {
         let mut ack_of = None;
         let mut unmatched = false;
         match p.ptype {
-            SioType::Connect => self.on_connect(via.dir, ni, &p, (key, &tag.sid), notes),
+            SioType::Connect => self.on_connect(via.dir, slot, &p, (key, &tag.sid), notes),
             SioType::ConnectError => {
-                self.nsps[ni].connected = false;
-                self.nsps[ni].connect_errors += 1;
+                // v5: `{"message": ...}`; v4 (socket.io 2): a string.
+                let message = p
+                    .data
+                    .as_ref()
+                    .and_then(|v| v.get("message").and_then(Value::as_str).or(v.as_str()))
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(nsp) = slot.and_then(|i| self.nsps.get_mut(i)) {
+                    nsp.connect_errors += 1;
+                    nsp.connect_error = Some(message.clone());
+                }
+                if via.dir == Dir::ServerToClient {
+                    self.set_connected(slot, &p.nsp, false);
+                    if self.none_connected() {
+                        self.refused = Some((p.nsp.clone(), message));
+                    }
+                }
                 self.replied(via.dir, key, notes);
             }
             SioType::Disconnect => {
-                self.nsps[ni].connected = false;
-                if self.nsps.iter().all(|n| !n.connected) {
+                self.set_connected(slot, &p.nsp, false);
+                if self.none_connected() {
                     self.last_disconnect = Some(via.dir);
                 }
             }
@@ -279,16 +345,17 @@ impl SioState {
                         event: event.clone(),
                         at_us: via.now,
                     };
-                    self.expect_ack((via.dir, ni, id), pending, cfg);
+                    self.expect_ack((via.dir, p.nsp.clone(), id), pending, cfg);
                 }
             }
-            SioType::Ack | SioType::BinaryAck => match p.id {
-                Some(id) => {
-                    ack_of = self.pair_ack((via.dir.flip(), ni, id), via.now);
-                    unmatched = ack_of.is_none();
+            SioType::Ack | SioType::BinaryAck => {
+                ack_of =
+                    p.id.and_then(|id| self.pair_ack((via.dir.flip(), p.nsp.clone(), id), via.now));
+                unmatched = ack_of.is_none();
+                if unmatched {
+                    self.acks_unmatched += 1;
                 }
-                None => unmatched = true,
-            },
+            }
         }
         let attachments = p
             .attachments
@@ -322,7 +389,7 @@ impl SioState {
     fn on_connect(
         &mut self,
         dir: Dir,
-        ni: usize,
+        slot: Option<usize>,
         p: &SioPacket,
         (key, eio_sid): (SessionKey, &str),
         notes: &mut Vec<Note>,
@@ -343,8 +410,8 @@ impl SioState {
                     self.auth = match (obj, &p.query) {
                         (Some(o), _) => {
                             let mut o = o.clone();
-                            o.remove("pid");
-                            o.remove("offset");
+                            o.shift_remove("pid");
+                            o.shift_remove("offset");
                             (!o.is_empty()).then(|| Value::Object(o).to_string())
                         }
                         (None, Some(q)) => Some(q.clone()),
@@ -354,21 +421,24 @@ impl SioState {
                 self.awaiting_reply = true;
             }
             Dir::ServerToClient => {
-                let nsp = &mut self.nsps[ni];
-                nsp.connected = true;
+                self.set_connected(slot, &p.nsp, true);
                 self.last_disconnect = None;
+                self.refused = None;
                 let obj = p.data.as_ref().and_then(Value::as_object);
-                nsp.sio_sid = match obj.and_then(|o| o.get("sid")).and_then(Value::as_str) {
-                    Some(sid) => Some(sid.to_owned()),
-                    // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
-                    None if self.version == SioVersion::V4 && nsp.name == "/" => {
-                        Some(eio_sid.to_owned())
-                    }
-                    None if self.version == SioVersion::V4 => {
-                        Some(format!("{}#{eio_sid}", nsp.name))
-                    }
-                    None => None,
-                };
+                let version = self.version;
+                if let Some(nsp) = slot.and_then(|i| self.nsps.get_mut(i)) {
+                    nsp.sio_sid = match obj.and_then(|o| o.get("sid")).and_then(Value::as_str) {
+                        Some(sid) => Some(sid.to_owned()),
+                        // Protocol v4 sends none: the socket id derives from the Engine.IO sid.
+                        None if version == SioVersion::V4 && nsp.name == "/" => {
+                            Some(eio_sid.to_owned())
+                        }
+                        None if version == SioVersion::V4 => {
+                            Some(format!("{}#{eio_sid}", nsp.name))
+                        }
+                        None => None,
+                    };
+                }
                 let pid = obj.and_then(|o| o.get("pid")).and_then(Value::as_str);
                 if let (Some(pid), Some(presented)) = (pid, &self.presented_pid)
                     && self.recovered.is_none()
@@ -406,7 +476,7 @@ impl SioState {
                 }
             }
         }
-        a.order.push_back((pending.at_us, k));
+        a.order.push_back((pending.at_us, k.clone()));
         a.pending.insert(k, pending);
         if a.order.len() > 4 * cfg.max_pending_acks.max(1) {
             let live = &a.pending;
@@ -438,12 +508,18 @@ impl SioState {
             return;
         }
         let a = &mut self.acks;
-        while let Some(&(t, k)) = a.order.front() {
+        while let Some((t, _)) = a.order.front() {
             if now < t.saturating_add(cfg.ack_timeout_us) {
                 break;
             }
-            a.order.pop_front();
-            let Some(p) = a.pending.remove(&k).filter(|p| p.at_us == t) else {
+            let Some((t, k)) = a.order.pop_front() else {
+                break;
+            };
+            // A stale entry: the id was answered, or reused by a later event.
+            if a.pending.get(&k).is_none_or(|p| p.at_us != t) {
+                continue;
+            }
+            let Some(p) = a.pending.remove(&k) else {
                 continue;
             };
             self.ack_timeouts += 1;
@@ -453,11 +529,7 @@ impl SioState {
                     session: tag.label.clone(),
                     sid: tag.sid.clone(),
                     dir: k.0,
-                    nsp: self
-                        .nsps
-                        .get(k.1)
-                        .map(|n| n.name.clone())
-                        .unwrap_or_default(),
+                    nsp: k.1.clone(),
                     id: k.2,
                     event: p.event.clone(),
                     n: p.n,
@@ -470,15 +542,37 @@ impl SioState {
             {
                 a.late.remove(&old);
             }
-            a.late_order.push_back(k);
+            a.late_order.push_back(k.clone());
             a.late.insert(k, p);
         }
     }
 
     /// Who disconnected the last connected namespace, if that is how things stand.
     pub fn final_disconnect(&self) -> Option<Dir> {
-        self.last_disconnect
-            .filter(|_| self.nsps.iter().all(|n| !n.connected))
+        self.last_disconnect.filter(|_| self.none_connected())
+    }
+
+    /// The server's CONNECT_ERROR that left no namespace connected, in words, if that is how
+    /// things stand. socket.io-client (protocol v5) then closes the Manager and does not
+    /// reconnect; socket.io-client 2 (v4) keeps the session, so it is not a reason there.
+    pub fn final_connect_error(&self) -> Option<String> {
+        if self.version != SioVersion::V5 || !self.none_connected() {
+            return None;
+        }
+        let (nsp, message) = self.refused.as_ref()?;
+        Some(format!(
+            "the server refused the CONNECT to {nsp} (CONNECT_ERROR {message:?})"
+        ))
+    }
+
+    /// The events of record `raw_seq` never reached the other side (the server refused the
+    /// message or body that carried them): their acks are not awaited.
+    pub fn rejected(&mut self, raw_seq: u64) {
+        let a = &mut self.acks;
+        let before = a.pending.len();
+        a.pending.retain(|_, p| p.raw_seq != raw_seq);
+        let gone = (before - a.pending.len()) as u64;
+        self.acks_requested = self.acks_requested.saturating_sub(gone);
     }
 
     /// The session ended: nothing is pending any more.

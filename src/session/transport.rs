@@ -1,21 +1,20 @@
 //! From transports to sessions: consumes the raw HTTP and WebSocket events, recognises Engine.IO
-//! requests by their query, matches polling bodies to their exchange (undoing
-//! `Content-Encoding` on responses), binds WebSocket connections to sessions (upgrades by `sid`,
-//! websocket-only sessions by their first frame), decodes the Engine.IO packets and hands them
-//! to their [`Session`].
+//! requests by their query, tracks the polling exchanges (their bodies are decoded in
+//! [`super::polling`]), binds WebSocket connections to sessions (upgrades by `sid`,
+//! websocket-only sessions by their first frame), decodes the Engine.IO packets and hands them,
+//! and the close frames and ends of the WebSockets, to their [`Session`].
 
 use super::engine::{Data, Opening, Session, Via};
 use super::lineage::Identity;
 use super::{Out, SessionKey, SocketIoStage};
 use crate::engineio::{
-    self, EioVersion, Packet, PacketType, Query, decode_content_encoding, decode_polling,
-    decode_ws_binary, decode_ws_text, parse_handshake, split_text_packet,
+    self, EioVersion, Packet, PacketType, Query, decode_ws_binary, decode_ws_text, parse_handshake,
+    split_text_packet,
 };
 use crate::event::{
     ConnId, ControlKind, Dir, EioTransport, Event, EventKind, ExchangeId, Header, Payload, WsClose,
     WsControl, WsMessage, WsOpcode,
 };
-use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -26,17 +25,21 @@ pub(crate) enum Method {
 /// An Engine.IO HTTP exchange in flight.
 #[derive(Debug)]
 pub(crate) struct Exchange {
-    method: Method,
-    query: Query,
-    url: String,
-    req_us: u64,
-    req_content_type: Option<String>,
-    req_content_encoding: Option<String>,
+    pub(super) method: Method,
+    pub(super) query: Query,
+    pub(super) url: String,
+    pub(super) req_us: u64,
+    pub(super) req_content_type: Option<String>,
+    pub(super) req_content_encoding: Option<String>,
     /// Handshakes (no `sid`) only.
-    ident: Option<Identity>,
-    status: Option<u16>,
-    resp_content_type: Option<String>,
-    resp_content_encoding: Option<String>,
+    pub(super) ident: Option<Identity>,
+    pub(super) status: Option<u16>,
+    /// The response was sockscope's own (e.g. a 502 when the origin is unreachable).
+    pub(super) generated: bool,
+    /// The record number of the request body (POST).
+    pub(super) body_seq: Option<u64>,
+    pub(super) resp_content_type: Option<String>,
+    pub(super) resp_content_encoding: Option<String>,
 }
 
 /// What a WebSocket connection carries.
@@ -82,6 +85,7 @@ fn ws_via(ev: &Event, m: &WsMessage) -> Via {
         exchange: None,
         raw_seq: ev.seq,
         now: ev.mono_us,
+        cut: m.truncated,
     }
 }
 
@@ -90,13 +94,15 @@ impl SocketIoStage {
         &mut self,
         ev: &Event,
         exchange: ExchangeId,
-        method: &str,
-        url: &str,
+        (method, url): (&str, &str),
         headers: &[Header],
+        out: &mut Out,
     ) {
         // HTTP/1.1 is sequential: the connection's previous exchange is over.
-        if let Some(prev) = self.conn_last.remove(&ev.conn) {
-            self.exchanges.remove(&prev);
+        if let Some(prev) = self.conn_last.remove(&ev.conn)
+            && let Some(x) = self.exchanges.remove(&prev)
+        {
+            self.exchange_ended(ev, &x, false, out);
         }
         let Some(query) = engineio::detect(url) else {
             return;
@@ -119,6 +125,8 @@ impl SocketIoStage {
             req_content_encoding: header(headers, "content-encoding").map(str::to_owned),
             ident,
             status: None,
+            generated: false,
+            body_seq: None,
             resp_content_type: None,
             resp_content_encoding: None,
         };
@@ -143,7 +151,7 @@ impl SocketIoStage {
         &mut self,
         ev: &Event,
         exchange: ExchangeId,
-        status: u16,
+        (status, generated): (u16, bool),
         headers: &[Header],
         _out: &mut Out,
     ) {
@@ -151,6 +159,7 @@ impl SocketIoStage {
             return;
         };
         x.status = Some(status);
+        x.generated = generated;
         x.resp_content_type = header(headers, "content-type").map(str::to_owned);
         x.resp_content_encoding = header(headers, "content-encoding").map(str::to_owned);
         let failed = match x.query.transport.as_str() {
@@ -162,178 +171,8 @@ impl SocketIoStage {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn on_body(
-        &mut self,
-        ev: &Event,
-        exchange: ExchangeId,
-        dir: Dir,
-        complete: bool,
-        truncated: bool,
-        payload: &Payload,
-        out: &mut Out,
-    ) {
-        let Some(method) = self.exchanges.get(&exchange).map(|x| x.method) else {
-            return;
-        };
-        if dir == Dir::ServerToClient {
-            let Some(x) = self.exchanges.remove(&exchange) else {
-                return;
-            };
-            let status = x.status.unwrap_or(0);
-            if status >= 400 {
-                self.polling_failed(ev, &x, status, payload, out);
-            } else if method == Method::Get && status == 200 {
-                self.polling_body(ev, &x, dir, complete, truncated, payload, out);
-            }
-        } else if method == Method::Post
-            && let Some(x) = self.exchanges.remove(&exchange)
-        {
-            self.polling_body(ev, &x, dir, complete, truncated, payload, out);
-            // The response is still to come.
-            self.exchanges.insert(exchange, x);
-        }
-    }
-
-    /// A 4xx/5xx answer to a polling request.
-    fn polling_failed(
-        &mut self,
-        ev: &Event,
-        x: &Exchange,
-        status: u16,
-        payload: &Payload,
-        out: &mut Out,
-    ) {
-        let Some(sid) = &x.query.sid else { return };
-        let Some(&key) = self.by_sid.get(sid) else {
-            return;
-        };
-        let Some(s) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        let json: Option<serde_json::Value> = serde_json::from_slice(payload.as_bytes()).ok();
-        let code = json
-            .as_ref()
-            .and_then(|v| v.get("code"))
-            .and_then(serde_json::Value::as_i64);
-        let message = json
-            .as_ref()
-            .and_then(|v| v.get("message"))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| crate::sink::console::preview(payload, 80));
-        s.polling_error(
-            status,
-            code,
-            &message,
-            ev.mono_us,
-            ev.conn,
-            out,
-            &mut self.notes,
-        );
-    }
-
-    /// Decodes a polling request (`c2s`) or response (`s2c`) body of exchange `x`.
-    #[allow(clippy::too_many_arguments)]
-    fn polling_body(
-        &mut self,
-        ev: &Event,
-        x: &Exchange,
-        dir: Dir,
-        complete: bool,
-        truncated: bool,
-        payload: &Payload,
-        out: &mut Out,
-    ) {
-        let (ct, ce) = match dir {
-            Dir::ClientToServer => (&x.req_content_type, &x.req_content_encoding),
-            Dir::ServerToClient => (&x.resp_content_type, &x.resp_content_encoding),
-        };
-        let via = Via {
-            conn: ev.conn,
-            dir,
-            transport: EioTransport::Polling,
-            exchange: Some(match &ev.kind {
-                EventKind::HttpBody { exchange, .. } => *exchange,
-                _ => 0,
-            }),
-            raw_seq: ev.seq,
-            now: ev.mono_us,
-        };
-        let mut problems = Vec::new();
-        if truncated {
-            problems.push(format!(
-                "polling body truncated at {} bytes: packets after the cut are lost",
-                payload.len()
-            ));
-        } else if !complete {
-            problems.push("polling body aborted: packets after the cut are lost".to_owned());
-        }
-        let body: Cow<'_, [u8]> = match ce.as_deref().map(str::trim) {
-            Some(enc) if !enc.is_empty() && !enc.eq_ignore_ascii_case("identity") => {
-                match decode_content_encoding(enc, payload.as_bytes(), self.cfg.max_body) {
-                    Ok(v) => Cow::Owned(v),
-                    Err(e) => {
-                        problems.push(format!("cannot decode the polling body: {e}"));
-                        Cow::Owned(Vec::new())
-                    }
-                }
-            }
-            _ => Cow::Borrowed(payload.as_bytes()),
-        };
-        let decoded = if body.is_empty() {
-            engineio::PollingDecode::default()
-        } else {
-            decode_polling(x.query.eio, ct.as_deref(), &body)
-        };
-        if let Some(e) = decoded.error {
-            problems.push(format!("polling payload: {e}"));
-        }
-        let mut packets = decoded.packets.into_iter();
-        let key = match &x.query.sid {
-            Some(sid) => self.session_for_sid(sid, x, ev, EioTransport::Polling, out),
-            None if dir == Dir::ServerToClient => match packets.next() {
-                Some(p) if p.ptype == PacketType::Open => {
-                    self.handshake(p, x, EioTransport::Polling, &via, out)
-                }
-                Some(p) => {
-                    problems.insert(
-                        0,
-                        format!(
-                            "handshake response starts with a {} packet, not open",
-                            p.ptype.name()
-                        ),
-                    );
-                    None
-                }
-                None => None,
-            },
-            None => None,
-        };
-        let Some(s) = key.and_then(|k| self.sessions.get_mut(&k)) else {
-            for p in problems {
-                out.push((
-                    ev.conn,
-                    EventKind::Anomaly {
-                        layer: "eio".into(),
-                        dir: Some(dir),
-                        message: p,
-                    },
-                ));
-            }
-            return;
-        };
-        s.polling_seen(ev.mono_us, ev.conn);
-        for p in packets {
-            s.on_packet(p, &via, &self.cfg, out, &mut self.notes);
-        }
-        for p in problems {
-            s.decode_error(&via, p, out);
-        }
-    }
-
     /// The session of `sid`, joining it mid-stream when it is unknown.
-    fn session_for_sid(
+    pub(super) fn session_for_sid(
         &mut self,
         sid: &str,
         x: &Exchange,
@@ -362,7 +201,7 @@ impl SocketIoStage {
     }
 
     /// An `open` packet: a new session.
-    fn handshake(
+    pub(super) fn handshake(
         &mut self,
         open: Packet,
         x: &Exchange,
@@ -449,6 +288,9 @@ impl SocketIoStage {
             Some(WsBinding::Session(k)) => match self.sessions.get_mut(k) {
                 Some(s) => {
                     let via = ws_via(ev, m);
+                    if m.dir == Dir::ClientToServer {
+                        s.ws_c2s_message(ev.seq, m.len);
+                    }
                     // The common case, a whole `<digit><data>` text message, is decoded without
                     // copying the data.
                     if let (Payload::Text(t), WsOpcode::Text, false) =
@@ -496,7 +338,7 @@ impl SocketIoStage {
             return;
         };
         if let Some(n) = note {
-            s.decode_error(&via, n, out);
+            s.capture_limit(&via, n, out);
         }
         match decoded {
             Some(Ok(p)) => s.on_packet(p, &via, &self.cfg, out, &mut self.notes),
@@ -540,6 +382,8 @@ impl SocketIoStage {
                     req_content_encoding: None,
                     ident: Some(ident),
                     status: Some(101),
+                    generated: false,
+                    body_seq: None,
                     resp_content_type: None,
                     resp_content_encoding: None,
                 };
@@ -569,11 +413,11 @@ impl SocketIoStage {
         }
     }
 
-    pub(super) fn on_ws_close(&mut self, conn: ConnId, c: &WsClose) {
-        if let Some(WsBinding::Session(k)) = self.ws.get(&conn)
+    pub(super) fn on_ws_close(&mut self, ev: &Event, c: &WsClose, out: &mut Out) {
+        if let Some(WsBinding::Session(k)) = self.ws.get(&ev.conn)
             && let Some(s) = self.sessions.get_mut(k)
         {
-            s.ws_close_seen(conn, c.dir, c.code);
+            s.ws_close_seen(ev.conn, c.dir, c.code, ev.mono_us, out, &mut self.notes);
         }
     }
 
@@ -591,10 +435,13 @@ impl SocketIoStage {
         }
     }
 
-    pub(super) fn on_conn_close(&mut self, conn: ConnId, now: u64, out: &mut Out) {
+    pub(super) fn on_conn_close(&mut self, ev: &Event, out: &mut Out) {
+        let (conn, now) = (ev.conn, ev.mono_us);
         self.conn_addr.remove(&conn);
-        if let Some(x) = self.conn_last.remove(&conn) {
-            self.exchanges.remove(&x);
+        if let Some(id) = self.conn_last.remove(&conn)
+            && let Some(x) = self.exchanges.remove(&id)
+        {
+            self.exchange_ended(ev, &x, true, out);
         }
         if self.ws.contains_key(&conn) {
             self.on_ws_end(conn, now, out);

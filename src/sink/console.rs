@@ -346,21 +346,27 @@ fn describe_session(ev: &Event) -> Option<String> {
                 return None;
             }
         }
-        EventKind::HeartbeatAlert(a) => match a.alert.as_str() {
-            "late_pong" => format!(
-                "eio {}  ! late pong: {} (pingTimeout {} ms)",
-                a.session,
-                a.rtt_us.map_or("no pong yet".to_owned(), |r| format!(
-                    "pong after {}",
-                    ms_text(r)
-                )),
-                a.limit_ms
-            ),
-            _ => format!(
-                "eio {}  ! missed ping: none within {} ms (pingInterval + pingTimeout)",
-                a.session, a.limit_ms
-            ),
-        },
+        EventKind::HeartbeatAlert(a) => {
+            let whose = a
+                .deadline_of
+                .as_deref()
+                .map_or(String::new(), |w| format!("the {w}'s deadline, "));
+            match a.alert.as_str() {
+                "late_pong" => format!(
+                    "eio {}  ! late pong: {} ({whose}{} ms)",
+                    a.session,
+                    a.rtt_us.map_or("no pong yet".to_owned(), |r| format!(
+                        "pong after {}",
+                        ms_text(r)
+                    )),
+                    a.limit_ms
+                ),
+                _ => format!(
+                    "eio {}  ! missed ping: none within {} ms ({whose}pingInterval + pingTimeout)",
+                    a.session, a.limit_ms
+                ),
+            }
+        }
         EventKind::AckTimeout(a) => format!(
             "sio {} {}  {}  ! no ACK {} for EVENT{} within {} ms",
             a.session,

@@ -6,6 +6,7 @@ mod lineage;
 mod replay;
 mod robust;
 mod sio;
+mod truth;
 
 use super::{SocketIoStage, StageConfig};
 use crate::event::{

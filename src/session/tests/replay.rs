@@ -68,6 +68,59 @@ fn replay_rebuilds_the_same_view_from_raw_records() {
 }
 
 #[test]
+fn replay_agrees_with_the_live_stage_when_the_capture_ends_with_deadlines_pending() {
+    // No raw record after the session went silent: only the live stage's ticks knew the time.
+    for polling in [true, false] {
+        let mut h = Harness::new();
+        h.conn_open(1, "127.0.0.1:1");
+        if polling {
+            h.polling_session(1, "PD", 300, 200);
+        } else {
+            h.ws_connect(1, &format!("{BASE_URL}?EIO=4&transport=websocket"), &[]);
+            h.ws_text(1, Dir::ServerToClient, &open4("PD", 300, 200, ""));
+            h.ws_text(1, Dir::ClientToServer, "40");
+            h.ws_text(1, Dir::ServerToClient, r#"40{"sid":"x"}"#);
+        }
+        // Live, the stage ticks every 100 ms until the proxy stops.
+        for ms in (1100..=9000).step_by(100) {
+            h.at(ms);
+            h.tick();
+        }
+        let text = capture_of(&h);
+        let r = replay(text.as_bytes(), "cap.ndjson", StageConfig::unbounded()).expect("replay");
+        let live = h.stage.report();
+        let (a, b) = (
+            &r.report.clients[0].sessions[0],
+            &live.clients[0].sessions[0],
+        );
+        assert_eq!(
+            (
+                a.close_reason.as_deref(),
+                a.end_us,
+                a.heartbeat.missed_pings,
+                a.heartbeat.late_pongs
+            ),
+            (
+                b.close_reason.as_deref(),
+                b.end_us,
+                b.heartbeat.missed_pings,
+                b.heartbeat.late_pongs
+            ),
+            "polling {polling}"
+        );
+        assert_eq!(b.heartbeat.missed_pings, 1, "polling {polling}");
+        if polling {
+            assert_eq!(b.close_reason.as_deref(), Some("ping_timeout"));
+        }
+        let live_alerts = h.records("heartbeat_alert").len() as u64;
+        assert_eq!(
+            r.records.get("heartbeat_alert").copied().unwrap_or(0),
+            live_alerts
+        );
+    }
+}
+
+#[test]
 fn truncated_last_line_is_tolerated_and_corrupt_lines_are_not() {
     let h = sample();
     let text = capture_of(&h);
