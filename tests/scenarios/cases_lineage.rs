@@ -91,14 +91,7 @@ fn kill_and_restart(names: &[&str]) -> (Vec<(App, String, String, Value)>, Outco
         .map(|n| client(&scope, n, "4", "default", &[]))
         .collect();
     let firsts: Vec<String> = apps.iter().map(|a| eio_sid(a, "/", 1)).collect();
-    // Let every client upgrade to WebSocket (the default transports start with polling).
-    scope.wait("every client upgraded", |r| {
-        common::of_type(r, "session_upgrade")
-            .iter()
-            .filter(|u| u["step"] == "upgraded")
-            .count()
-            >= names.len()
-    });
+    upgraded(&scope, names.len());
     srv.kill();
     let said: Vec<Value> = apps.iter().map(|a| first(a, "disconnect", None)).collect();
     // Down long enough for at least one failed attempt each.
@@ -121,6 +114,7 @@ fn kill_and_restart(names: &[&str]) -> (Vec<(App, String, String, Value)>, Outco
 fn server_killed_and_restarted() {
     let (apps, o) = kill_and_restart(&["a"]);
     let (app, first_sid, second, said) = &apps[0];
+    assert_lineage(&o, &[(app, first_sid.clone(), second.clone())]);
     assert_eq!(said["reason"], "transport close", "{said}");
     let close = o.close_of(first_sid);
     assert_eq!(
@@ -133,7 +127,6 @@ fn server_killed_and_restarted() {
         (rec_ms(close) - app_ms(said)).abs() <= super::END_TOLERANCE_MS,
         "{close} vs {said}"
     );
-    assert_lineage(&o, &[(app, first_sid.clone(), second.clone())]);
 }
 
 #[test]
@@ -175,17 +168,20 @@ fn identical_clients_after_staggered_closes() {
 #[test]
 fn unrelated_client_after_an_explicit_disconnect() {
     let (_srv, scope) = server("4", &[]);
-    let mut a = client(&scope, "a", "4", "websocket", &[]);
+    let mut a = client(&scope, "a", "4", "default", &[]);
     let a1 = eio_sid(&a, "/", 1);
+    upgraded(&scope, 1);
     a.command(json!({"cmd": "disconnect", "nsp": "/"}));
     let said = first(&a, "disconnect", None);
     assert_eq!(said["reason"], "io client disconnect", "{said}");
     a.exit();
-    // Another instance of the same program, 1.4 s later.
+    // Another instance of the same program (same user agent, host, path, namespaces), 1.4 s
+    // later: within socket.io-client's backoff, but the first one never reconnects by itself.
     let wait = (app_ms(&said) + 1400 - now_ms()).max(0) as u64;
     std::thread::sleep(Duration::from_millis(wait));
-    let mut b = client(&scope, "b", "4", "websocket", &[]);
+    let mut b = client(&scope, "b", "4", "default", &[]);
     let b1 = eio_sid(&b, "/", 1);
+    upgraded(&scope, 2);
     b.command(json!({"cmd": "disconnect", "nsp": "/"}));
     scope.wait_closed(2);
     let o = scope.finish();
@@ -202,6 +198,17 @@ fn unrelated_client_after_an_explicit_disconnect() {
         o.dump()
     );
     assert_ne!(o.client_of(&a1), o.client_of(&b1));
+}
+
+/// Waits until `n` sessions upgraded to WebSocket (the default transports start with polling).
+fn upgraded(scope: &Scope, n: usize) {
+    scope.wait(&format!("{n} sessions upgraded"), |r| {
+        common::of_type(r, "session_upgrade")
+            .iter()
+            .filter(|u| u["step"] == "upgraded")
+            .count()
+            >= n
+    });
 }
 
 fn now_ms() -> i64 {
