@@ -230,14 +230,14 @@ impl App {
 
     /// Asks the app to exit and waits for it.
     pub fn exit(&mut self) {
-        if self.stdin.is_some() {
-            let _ = writeln!(self.stdin.as_mut().expect("checked"), r#"{{"cmd":"exit"}}"#);
+        if let Some(stdin) = &mut self.stdin {
+            let _ = writeln!(stdin, r#"{{"cmd":"exit"}}"#);
         }
-        if let Some(mut c) = self.child.take() {
-            if wait_with_timeout(&mut c, Duration::from_secs(10)).is_none() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
+        if let Some(mut c) = self.child.take()
+            && wait_with_timeout(&mut c, Duration::from_secs(10)).is_none()
+        {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
