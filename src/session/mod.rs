@@ -42,7 +42,8 @@
 //!   timing (socket.io-client's backoff, [`lineage`]'s `backoff` module): a handshake that fits
 //!   the delay of attempt n (1 s·2ⁿ⁻¹ ± 50 %, at most 5 s, from the close or from the previous
 //!   failed handshake of a chain of them) +25, sooner than the shortest first delay (0.4 s with
-//!   slack) −40, later than every explanation +5; after a close socket.io-client does not
+//!   slack) or later than every explanation +5 (a negative signal against a candidate that
+//!   fits, not a veto: apps may shorten `reconnectionDelay`); after a close socket.io-client does not
 //!   reconnect from by itself (explicit DISCONNECT) the timing counts nothing and the score −20.
 //!   Two tabs of one browser share most signals: only the pid, an app auth payload or the timing
 //!   separates them.

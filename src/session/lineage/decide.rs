@@ -18,8 +18,10 @@ const END_SLACK_US: u64 = 2_000_000;
 const MAX_CLAIMANTS: usize = 5;
 /// Open candidates taken into the joint assignment (the best-scoring).
 const MAX_CANDIDATES: usize = 8;
-/// Score of a handshake sooner after the end than socket.io-client's shortest first delay.
-const BELOW_MINIMUM: i32 = -40;
+/// Timing points of a handshake sooner after the end than socket.io-client's shortest first
+/// delay: 20 fewer than a fitting one, so a candidate whose timing fits wins, but no more than a
+/// late one, since an app may shorten `reconnectionDelay` (a lone candidate still links).
+const BELOW_MINIMUM: i32 = 5;
 
 /// A session awaiting its lineage decision, as the scoring needs it.
 #[derive(Clone, Debug)]
