@@ -14,6 +14,8 @@
 #[path = "scenarios/cases_lineage.rs"]
 mod cases_lineage;
 mod common;
+#[path = "scenarios/outcome.rs"]
+mod outcome;
 #[path = "scenarios/support.rs"]
 mod support;
 

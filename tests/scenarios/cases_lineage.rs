@@ -47,6 +47,13 @@ fn assert_lineage(o: &Outcome, apps: &[(&App, String, String)]) {
                 clients.push(o.client_of(first_sid));
             }
         }
+        // Each app reconnected once: its first reconnect.
+        assert_eq!(
+            (rc["number"].as_u64(), app.events("reconnect").len()),
+            (Some(1), 1),
+            "{}: {rc}",
+            app.name
+        );
         let n = first(app, "reconnect", None)["n"].clone();
         let failed = app.events("reconnect_error").len() as u64;
         assert_eq!(
