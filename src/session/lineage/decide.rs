@@ -15,9 +15,10 @@ const MAX_FAILED: usize = 4096;
 /// A new handshake may start this long before the previous session's end was seen.
 const END_SLACK_US: u64 = 2_000_000;
 /// Other sessions awaiting a decision taken into the joint assignment.
-const MAX_CLAIMANTS: usize = 5;
-/// Open candidates taken into the joint assignment (the best-scoring).
-const MAX_CANDIDATES: usize = 8;
+const MAX_CLAIMANTS: usize = 4;
+/// Open candidates taken into the joint assignment (the best-scoring): the search is at most
+/// `(MAX_CANDIDATES + 1) ^ MAX_CLAIMANTS` per candidate of the deciding session.
+const MAX_CANDIDATES: usize = 6;
 /// Timing points of a handshake sooner after the end than socket.io-client's shortest first
 /// delay: 20 fewer than a fitting one, so a candidate whose timing fits wins, but no more than a
 /// late one, since an app may shorten `reconnectionDelay` (a lone candidate still links).
@@ -205,10 +206,14 @@ impl Lineage {
     }
 
     fn heuristic(&self, me: &Claimant, others: &[Claimant], cfg: &StageConfig) -> Option<Link> {
-        let mine = self.scores(me, cfg);
+        let mut mine = self.scores(me, cfg);
         if mine.is_empty() {
             return None;
         }
+        // The best few (a burst of identical clients must not make the search explode).
+        let end_of = |k: &SessionKey| self.known.get(k).and_then(|k| k.end_us);
+        mine.sort_by_key(|(k, sc)| (std::cmp::Reverse(sc.score), end_of(k), *k));
+        mine.truncate(MAX_CANDIDATES);
         // The other claimants nearest in time to `me`, of the same protocol version.
         let mut rivals: Vec<&Claimant> = others
             .iter()

@@ -425,3 +425,47 @@ fn the_joint_assignment_leaves_the_later_client_its_only_candidate() {
     assert_eq!(x["from_sid"], "A1", "{x}");
     assert_eq!(y["from_sid"], "B1", "{y}");
 }
+
+#[test]
+fn a_burst_of_identical_clients_links_each_once() {
+    // 40 identical tabs lose their sessions together and come back within the first delay (the
+    // joint assignment stays bounded: without its caps this search would not end).
+    let mut h = Harness::new();
+    h.at(0);
+    for i in 0..40u64 {
+        tab(&mut h, 100 + i, &format!("A{i}"));
+    }
+    h.at(1000);
+    for i in 0..40u64 {
+        h.ws_end(100 + i);
+    }
+    // All handshakes first, the CONNECT replies after: every decision has rivals pending.
+    let url = format!("{BASE_URL}?EIO=4&transport=websocket");
+    for i in 0..40u64 {
+        h.conn_open(200 + i, "127.0.0.1:2000");
+        h.at(1600 + 20 * i);
+        h.ws_connect(200 + i, &url, &[("user-agent", "tab")]);
+        h.ws_text(
+            200 + i,
+            Dir::ServerToClient,
+            &open4(&format!("B{i}"), 25000, 20000, ""),
+        );
+        h.ws_text(200 + i, Dir::ClientToServer, "40");
+    }
+    h.at(2500);
+    for i in 0..40u64 {
+        h.ws_text(
+            200 + i,
+            Dir::ServerToClient,
+            &format!(r#"40{{"sid":"xB{i}"}}"#),
+        );
+    }
+    let rc = h.records("reconnect");
+    assert_eq!(rc.len(), 40);
+    let mut from: Vec<&str> = rc.iter().filter_map(|r| r["from_sid"].as_str()).collect();
+    from.sort();
+    from.dedup();
+    assert_eq!(from.len(), 40, "each earlier session continues once");
+    // Nothing tells them apart but the last one, which had one candidate left.
+    assert!(rc[..39].iter().all(|r| r["link"] == "ambiguous"), "{rc:?}");
+}
