@@ -226,6 +226,8 @@ fn ping_timeout(version: &str, stall_server: bool) {
     let said = if stall_server {
         srv.stop();
         let said = first(&app, "disconnect", None);
+        // Still stalled when the client's first retry comes (it waits for the server).
+        std::thread::sleep(std::time::Duration::from_millis(1500));
         srv.cont();
         said
     } else {
@@ -248,6 +250,22 @@ fn ping_timeout(version: &str, stall_server: bool) {
     assert_eq!(rc["from_sid"], sid.as_str(), "{rc}");
     let n = first(&app, "reconnect", None)["n"].clone();
     assert_eq!(rc["attempt"], n, "the app reconnected on attempt {n}: {rc}");
+    assert_gap(&o, &app, rc);
+}
+
+/// The reconnect's gap is about what the client waited: from its `disconnect` to its first
+/// `reconnect_attempt` (sockscope sees the end no later than the client, the handshake right
+/// after the attempt).
+fn assert_gap(o: &Outcome, app: &App, rc: &Value) {
+    let gone = app_ms(&first(app, "disconnect", None));
+    let attempt = app_ms(&first(app, "reconnect_attempt", None));
+    let waited = attempt - gone;
+    let gap = rc["gap_us"].as_i64().unwrap_or(0) / 1000;
+    assert!(
+        gap >= waited - 500 && gap <= waited + END_TOLERANCE_MS,
+        "the client waited {waited} ms; sockscope says {gap} ms: {rc}\n{}",
+        o.dump()
+    );
 }
 
 #[test]
@@ -298,6 +316,7 @@ fn connection_state_recovery() {
         "{rc}"
     );
     assert_eq!(rc["attempt"], first(&app, "reconnect", None)["n"], "{rc}");
+    assert_gap(&o, &app, rc);
     assert_eq!(o.client_of(&sid), o.client_of(&next));
     assert_acks(&o, &app, &[sid, next]);
 }
