@@ -251,7 +251,8 @@ pub struct ReconnectRecord {
     /// Why `from` ended (its `session_close` reason), if it had.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    /// `explicit` (recovery `pid` chain) or `probable` (heuristic score).
+    /// `explicit` (recovery `pid` chain), `probable` (heuristic score) or `ambiguous` (another
+    /// candidate explains the session exactly as well: see `candidates`).
     pub link: String,
     /// 100 for explicit links; the heuristic score otherwise.
     pub score: i32,
@@ -265,4 +266,7 @@ pub struct ReconnectRecord {
     /// Explicit links: the server restored the Socket.IO session (same sid and pid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<bool>,
+    /// Ambiguous links: the sessions this one may continue, `from_session` first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
 }

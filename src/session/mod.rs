@@ -43,13 +43,20 @@
 //!   header +20 (different −20); the same `Authorization` +20 (different −30); the same
 //!   `User-Agent` +10 (different −30); the same `Origin` +5 (different −10); the same client
 //!   host +10 (different −20); the same path +5 (different −20); the same namespace set +10;
-//!   timing: a handshake within the first backoff window of socket.io-client (≤ 1.5 s after the
-//!   end, plus 0.5 s of slack) +25, within the cumulative window of 5 attempts (≤ 20 s) +15,
-//!   later +5; a previous session ended by an explicit DISCONNECT (no automatic reconnect) −20.
-//!   Two tabs of one browser share most signals: only the pid or an app auth payload separates them.
+//!   timing (socket.io-client's backoff, [`lineage`]'s `backoff` module): a handshake that fits
+//!   the delay of attempt n (1 s·2ⁿ⁻¹ ± 50 %, at most 5 s, from the close or from the previous
+//!   failed handshake of a chain of them) +25, sooner than the shortest first delay (0.4 s with
+//!   slack) or later than every explanation +5 (a negative signal against a candidate that
+//!   fits, not a veto: apps may shorten `reconnectionDelay`); after a close socket.io-client does not
+//!   reconnect from by itself (explicit DISCONNECT) the timing counts nothing and the score −20.
+//!   Two tabs of one browser share most signals: only the pid, an app auth payload or the timing
+//!   separates them.
+//! - The links are the assignment of every session awaiting its decision to the open candidates
+//!   that maximises the total score; when another candidate explains a session exactly as well,
+//!   the link is `ambiguous` and names both.
 //! - The gap is measured from the previous session's end to the new handshake request; the
-//!   attempt number is estimated from the backoff formula (delays 1 s·2ⁿ ± 50 %, capped at 5 s)
-//!   unless failed handshakes from the same address and path were seen in the gap.
+//!   attempt number counts the failed handshakes (same client host, path, user agent) that form
+//!   this client's chain of attempts by their spacing, each counted for one link only.
 //!
 //! Memory is bounded: sessions are kept in full while open and for a few minutes after they
 //! close, then only as a summary (capped); pending acks, namespaces, RTT samples and lineage
@@ -252,10 +259,17 @@ impl SocketIoStage {
     }
 
     fn decide(&mut self, key: SessionKey, out: &mut Out) {
+        // The other sessions awaiting their decision compete for the same candidates.
+        let others: Vec<lineage::Claimant> = self
+            .sessions
+            .values()
+            .filter(|o| o.client.is_none() && o.key != key)
+            .map(lineage::Claimant::of)
+            .collect();
         if let Some(s) = self.sessions.get_mut(&key)
             && s.client.is_none()
         {
-            self.lineage.decide(s, &self.cfg, out);
+            self.lineage.decide(s, &others, &self.cfg, out);
         }
     }
 

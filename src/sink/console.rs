@@ -390,6 +390,12 @@ fn describe_session(ev: &Event) -> Option<String> {
             r.to_session,
             if r.link == "explicit" {
                 "linked by pid".to_owned()
+            } else if r.link == "ambiguous" {
+                format!(
+                    "ambiguous: {}, score {}",
+                    r.candidates.join(" or "),
+                    r.score
+                )
             } else {
                 format!("probable, score {}", r.score)
             }
