@@ -47,7 +47,7 @@ fn pid_chain_links_explicitly() {
     );
     assert_eq!(r["client"], "c1");
     assert_eq!(r["gap_us"], 800_000);
-    assert_eq!(r["cause"], "transport_error");
+    assert_eq!(r["cause"], "transport_close");
     assert_eq!(r["recovered"], true);
     assert_eq!(r["attempt"], 1);
     assert_eq!(r["number"], 1);
