@@ -158,6 +158,8 @@ fn refuse(
             len: text.len() as u64,
             complete: true,
             truncated: false,
+            cut: None,
+            trailers: Vec::new(),
             payload: Payload::Text(text),
         },
     );
