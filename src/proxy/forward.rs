@@ -6,20 +6,19 @@
 
 use super::body::{BodyTarget, ProxyBody, TapBody};
 use super::relay::{self, Counters, NoTap, WsTap};
+use super::upstream::{IoState, OriginIo, ReqBody};
 use super::{Mode, ProxyConfig, Target};
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
 use crate::pipeline::EventTx;
 use crate::ws::{self, WsDecoder};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -112,7 +111,8 @@ impl ConnCtx {
         }
     }
 
-    async fn sender(&self, target: &Target) -> Result<Upstream, String> {
+    /// An origin connection for `target`: the kept one when it still serves, else a new one.
+    pub(super) async fn sender(&self, target: &Target) -> Result<Upstream, DialError> {
         let cached = self.upstream.lock().ok().and_then(|mut g| g.take());
         if let Some(mut up) = cached
             && up.serves(target)
@@ -129,21 +129,33 @@ impl ConnCtx {
             .filter(|(k, _)| *k == key);
         let stream = match pre {
             Some((_, s)) => s,
-            None => super::dial(&target.host, target.port).await?,
+            None => {
+                let s = super::dial(&target.host, target.port)
+                    .await
+                    .map_err(DialError::Failed)?;
+                // A name that resolved to the proxy's own listener would loop.
+                if let Ok(peer) = s.peer_addr()
+                    && super::upstream::loops_back(&self.cfg, peer)
+                {
+                    return Err(DialError::Loop(peer.to_string()));
+                }
+                s
+            }
         };
+        let io = Arc::new(IoState::default());
         let (sender, conn) = if target.tls {
             let Some(mitm) = self.cfg.mitm.as_ref() else {
-                return Err("TLS to origins is not configured".into());
+                return Err(DialError::Failed("TLS to origins is not configured".into()));
             };
-            let name = super::tls::server_name(&target.host)?;
+            let name = super::tls::server_name(&target.host).map_err(DialError::Failed)?;
             let tls = mitm
                 .connector()
                 .connect(name, stream)
                 .await
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
-            handshake(TokioIo::new(tls)).await?
+                .map_err(|e| DialError::Failed(format!("TLS handshake failed: {e}")))?;
+            handshake(&self.cfg, TokioIo::new(OriginIo::new(tls, io.clone()))).await?
         } else {
-            handshake(TokioIo::new(stream)).await?
+            handshake(&self.cfg, TokioIo::new(OriginIo::new(stream, io.clone()))).await?
         };
         self.drive(conn);
         Ok(Upstream {
@@ -151,7 +163,15 @@ impl ConnCtx {
             port: target.port,
             tls: target.tls,
             sender,
+            io,
+            reused: false,
         })
+    }
+
+    /// Forgets the kept origin connection (it failed).
+    pub(super) fn drop_upstream(&self) {
+        let up = self.upstream.lock().ok().and_then(|mut g| g.take());
+        drop(up);
     }
 
     /// Runs an origin connection. While the task serving this client connection is attached
@@ -258,7 +278,7 @@ impl ConnCtx {
     }
 
     /// Keeps an origin connection for the next request on this client connection.
-    fn keep(&self, up: Upstream) {
+    pub(super) fn keep(&self, up: Upstream) {
         if let Ok(mut g) = self.upstream.lock() {
             *g = Some(up);
         }
@@ -324,12 +344,24 @@ struct Driver {
     conn: Option<OriginConn>,
 }
 
+/// Why no origin connection could be had.
+pub(super) enum DialError {
+    /// The origin's address is the proxy's own listener (this address).
+    Loop(String),
+    /// Dialling or the TLS handshake failed (this text says why).
+    Failed(String),
+}
+
 /// A reusable connection to one origin.
-struct Upstream {
+pub(super) struct Upstream {
     host: String,
     port: u16,
     tls: bool,
-    sender: SendRequest<ProxyBody>,
+    pub(super) sender: SendRequest<ReqBody>,
+    /// What the connection's IO has seen (bytes read, write side gone).
+    pub(super) io: Arc<IoState>,
+    /// An earlier request used this connection (the origin may have closed it meanwhile).
+    pub(super) reused: bool,
 }
 
 impl Upstream {
@@ -339,15 +371,20 @@ impl Upstream {
     }
 }
 
-async fn handshake<I>(io: I) -> Result<(SendRequest<ProxyBody>, OriginConn), String>
+async fn handshake<I>(
+    cfg: &ProxyConfig,
+    io: I,
+) -> Result<(SendRequest<ReqBody>, OriginConn), DialError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
-        .handshake::<_, ProxyBody>(io)
+        .max_headers(cfg.max_headers)
+        .max_header_size(cfg.max_header_bytes)
+        .handshake::<_, ReqBody>(io)
         .await
-        .map_err(|e| format!("http handshake failed: {e}"))?;
+        .map_err(|e| DialError::Failed(format!("http handshake failed: {e}")))?;
     let conn: OriginConn = Box::pin(async move {
         let _ = conn.with_upgrades().await;
     });
@@ -368,46 +405,77 @@ pub async fn handle(
             .get(header::PROXY_AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if given.map(str::trim) != Some(expected.as_str()) {
-            let exchange = ctx.events.next_exchange();
             let what = if given.is_some() {
                 "wrong credentials"
             } else {
                 "no Proxy-Authorization header"
             };
+            let (exchange, started) = record_refused(&ctx, &req);
             ctx.events.emit(
                 ctx.conn,
                 EventKind::Anomaly {
                     layer: "proxy".into(),
                     dir: Some(Dir::ClientToServer),
-                    message: format!("refused {} {}: {what}", req.method(), req.uri()),
+                    message: format!(
+                        "refused {} {}: {what}",
+                        req.method(),
+                        super::exchange::without_userinfo(req.uri())
+                    ),
                 },
             );
-            let mut r = generated(
+            return Ok(generated_with(
                 &ctx,
                 exchange,
-                ctx.events.now_us(),
+                started,
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED,
                 format!(
                     "sockscope: proxy authentication required ({what}); send Proxy-Authorization: Basic, e.g. curl -x http://USER:PASS@HOST:PORT\n"
                 ),
-            );
-            r.headers_mut().insert(
-                header::PROXY_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"sockscope\""),
-            );
-            return Ok(r);
+                &[(header::PROXY_AUTHENTICATE, "Basic realm=\"sockscope\"")],
+            ));
         }
     }
     if req.method() == Method::CONNECT {
         if ctx.fixed.is_some() || ctx.cfg.mode != Mode::Explicit {
-            return Ok(plain(
+            let (exchange, started) = record_refused(&ctx, &req);
+            let why = if ctx.fixed.is_some() {
+                "inside a tunnel"
+            } else {
+                "by a reverse proxy"
+            };
+            return Ok(generated_with(
+                &ctx,
+                exchange,
+                started,
                 StatusCode::METHOD_NOT_ALLOWED,
-                "sockscope: CONNECT is only accepted by the explicit proxy\n",
+                format!("sockscope: CONNECT is not accepted {why}, only by the explicit proxy\n"),
+                &[(header::ALLOW, FORWARDED_METHODS)],
             ));
         }
         return Ok(super::tunnel::connect(ctx, req).await);
     }
-    Ok(exchange(ctx, req).await)
+    Ok(super::exchange::exchange(ctx, req).await)
+}
+
+/// What a `405` for CONNECT lists in `Allow`: every method sockscope forwards.
+const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+
+/// Records a request that sockscope answers itself without forwarding it; returns its exchange
+/// id and start time.
+fn record_refused(ctx: &ConnCtx, req: &Request<Incoming>) -> (ExchangeId, u64) {
+    let exchange = ctx.events.next_exchange();
+    let started = ctx.events.now_us();
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpRequest {
+            exchange,
+            method: req.method().as_str().to_owned(),
+            url: super::exchange::without_userinfo(req.uri()),
+            version: version_str(req.version()),
+            headers: header_list(req.headers()),
+        },
+    );
+    (exchange, started)
 }
 
 /// Headers as (name, value) pairs in map order.
@@ -449,7 +517,7 @@ pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
     r
 }
 
-fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+pub(super) fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     h.get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -459,7 +527,7 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
 
 /// Wraps a body so it is recorded as it streams through. A body that is already over (a GET's)
 /// would record nothing, so it goes through as it is.
-fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
+pub(super) fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
     if http_body::Body::is_end_stream(&body) {
         return ProxyBody::Incoming(body);
     }
@@ -503,7 +571,23 @@ pub(super) fn generated(
     status: StatusCode,
     text: String,
 ) -> Response<ProxyBody> {
-    let resp = plain(status, &text);
+    generated_with(ctx, exchange, started, status, text, &[])
+}
+
+/// [`generated`] with extra headers (`Allow`, `Proxy-Authenticate`), recorded with the rest.
+fn generated_with(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    status: StatusCode,
+    text: String,
+    extra: &[(header::HeaderName, &'static str)],
+) -> Response<ProxyBody> {
+    let mut resp = plain(status, &text);
+    for (name, value) in extra {
+        resp.headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
+    }
     ctx.events.emit(
         ctx.conn,
         EventKind::HttpResponse {
@@ -530,248 +614,7 @@ pub(super) fn generated(
     resp
 }
 
-fn is_self(cfg: &ProxyConfig, t: &Target) -> bool {
-    if t.port != cfg.listen.port() {
-        return false;
-    }
-    if t.host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match t.host.parse::<IpAddr>() {
-        Ok(ip) => {
-            ip == cfg.listen.ip()
-                || (cfg.listen.ip().is_unspecified() || cfg.listen.ip().is_loopback())
-                    && ip.is_loopback()
-        }
-        Err(_) => false,
-    }
-}
-
-/// Resolves the origin of a request; `Err` is the text of a 400.
-fn resolve<'a>(ctx: &'a ConnCtx, uri: &Uri) -> Result<Cow<'a, Target>, (StatusCode, String)> {
-    if let Some(t) = &ctx.fixed {
-        return Ok(Cow::Borrowed(t));
-    }
-    match &ctx.cfg.mode {
-        Mode::Reverse(t) => Ok(Cow::Borrowed(t)),
-        Mode::Explicit => {
-            let listen = ctx.cfg.listen;
-            match (uri.scheme_str(), uri.authority()) {
-                (Some(s @ ("http" | "https")), Some(a)) => {
-                    let tls = s == "https";
-                    if tls && ctx.cfg.mitm.is_none() {
-                        return Err((
-                            StatusCode::NOT_IMPLEMENTED,
-                            "sockscope: https:// requests need TLS interception, which is off\n"
-                                .into(),
-                        ));
-                    }
-                    Ok(Cow::Owned(Target {
-                        host: a
-                            .host()
-                            .trim_start_matches('[')
-                            .trim_end_matches(']')
-                            .to_string(),
-                        port: a.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-                        authority: a.as_str().to_string(),
-                        tls,
-                    }))
-                }
-                (Some(s), Some(_)) => Err((
-                    StatusCode::NOT_IMPLEMENTED,
-                    format!("sockscope: absolute-form {s}:// requests are not supported\n"),
-                )),
-                _ => Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "sockscope is an HTTP proxy, not a web server: send requests through it, e.g.\n  \
-                         curl -x http://{listen} http://example.test/\n  export HTTP_PROXY=http://{listen}\n\
-                         or run it as a reverse proxy with --reverse http://127.0.0.1:3000\n"
-                    ),
-                )),
-            }
-        }
-    }
-}
-
-async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
-    let exchange = ctx.events.next_exchange();
-    let started = ctx.events.now_us();
-    let target = resolve(&ctx, req.uri());
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let url = match &target {
-        Ok(t) => {
-            let (scheme, authority) = (t.scheme(), t.authority.as_str());
-            let mut u = String::with_capacity(scheme.len() + 3 + authority.len() + pq.len());
-            u.push_str(scheme);
-            u.push_str("://");
-            u.push_str(authority);
-            u.push_str(pq);
-            u
-        }
-        Err(_) => req.uri().to_string(),
-    };
-    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
-        && has_token(req.headers(), header::CONNECTION, "upgrade");
-    // The URL is needed again only to name a WebSocket.
-    let ws_base = wants_upgrade.then(|| url.clone());
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpRequest {
-            exchange,
-            method: req.method().as_str().to_owned(),
-            url,
-            version: version_str(req.version()),
-            headers: header_list(req.headers()),
-        },
-    );
-    let target = match target {
-        Ok(t) => t,
-        Err((status, text)) => return generated(&ctx, exchange, started, status, text),
-    };
-    if let Some(text) = ctx.cfg.refuse_host(&target.host) {
-        return generated(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
-    }
-    if is_self(&ctx.cfg, &target) {
-        return generated(
-            &ctx,
-            exchange,
-            started,
-            StatusCode::LOOP_DETECTED,
-            format!(
-                "sockscope: refusing a request addressed to the proxy itself ({}): it would loop\n",
-                target.authority
-            ),
-        );
-    }
-
-    let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
-
-    let (mut parts, body) = req.into_parts();
-    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
-        // Absolute form: the origin gets the origin form (an origin-form target stays as it is).
-        let mut origin_form = http::uri::Parts::default();
-        origin_form.path_and_query = Some(
-            parts
-                .uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-        );
-        parts.uri = match Uri::from_parts(origin_form) {
-            Ok(u) => u,
-            Err(e) => {
-                let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                return generated(
-                    &ctx,
-                    exchange,
-                    started,
-                    StatusCode::BAD_REQUEST,
-                    format!("sockscope: bad request target {pq:?}: {e}\n"),
-                );
-            }
-        };
-    }
-    parts.headers.remove("proxy-connection");
-    parts.headers.remove(header::PROXY_AUTHORIZATION);
-    if matches!(ctx.cfg.mode, Mode::Reverse(_)) && !ctx.cfg.keep_host && ctx.fixed.is_none() {
-        match HeaderValue::from_str(&target.authority) {
-            Ok(v) => {
-                parts.headers.insert(header::HOST, v);
-            }
-            Err(_) => {
-                parts.headers.remove(header::HOST);
-            }
-        }
-    } else if !parts.headers.contains_key(header::HOST)
-        && let Ok(v) = HeaderValue::from_str(&target.authority)
-    {
-        parts.headers.insert(header::HOST, v);
-    }
-    let body = tap(&ctx, body, exchange, Dir::ClientToServer);
-    let upstream_req = Request::from_parts(parts, body);
-
-    let mut upstream = match ctx.sender(&target).await {
-        Ok(s) => s,
-        Err(e) => {
-            return bad_gateway(&ctx, exchange, started, &target, &e);
-        }
-    };
-    let mut resp = match upstream.sender.send_request(upstream_req).await {
-        Ok(r) => r,
-        Err(e) => {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!("sockscope: upstream {} failed: {e}\n", target.authority),
-            );
-        }
-    };
-    let status = resp.status();
-    let reason = resp
-        .extensions()
-        .get::<hyper::ext::ReasonPhrase>()
-        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpResponse {
-            exchange,
-            status: status.as_u16(),
-            reason,
-            version: version_str(resp.version()),
-            headers: header_list(resp.headers()),
-            generated: false,
-            elapsed_us: ctx.events.now_us().saturating_sub(started),
-        },
-    );
-
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "sockscope: upstream {} switched protocols without being asked to\n",
-                    target.authority
-                ),
-            );
-        };
-        let upstream_upgrade = hyper::upgrade::on(&mut resp);
-        let is_ws = resp
-            .headers()
-            .get(header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-        let url = ws_base.unwrap_or_default();
-        let ws_url = if target.tls {
-            url.replacen("https://", "wss://", 1)
-        } else {
-            url.replacen("http://", "ws://", 1)
-        };
-        let ws_open = is_ws.then(|| ws_open_event(&ctx, exchange, ws_url, resp.headers()));
-        ctx.hand_off();
-        tokio::spawn(run_upgraded(
-            ctx.clone(),
-            client_upgrade,
-            upstream_upgrade,
-            ws_open,
-        ));
-        let (parts, _) = resp.into_parts();
-        return Response::from_parts(parts, ProxyBody::empty());
-    }
-
-    ctx.keep(upstream);
-    let (parts, body) = resp.into_parts();
-    let body = tap(&ctx, body, exchange, Dir::ServerToClient);
-    Response::from_parts(parts, body)
-}
-
-fn ws_open_event(
+pub(super) fn ws_open_event(
     ctx: &ConnCtx,
     exchange: ExchangeId,
     url: String,
@@ -815,7 +658,7 @@ fn ws_open_event(
     )
 }
 
-async fn run_upgraded(
+pub(super) async fn run_upgraded(
     ctx: Arc<ConnCtx>,
     client: hyper::upgrade::OnUpgrade,
     upstream: hyper::upgrade::OnUpgrade,

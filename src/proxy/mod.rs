@@ -3,16 +3,20 @@
 //! upgraded connections and opaque tunnels byte for byte, and hands copies of everything to the
 //! decoders, whose results go to the pipeline as events.
 //!
-//! - [`forward`]: one HTTP exchange: target resolution, header rewriting, 502/400 answers, upgrades.
+//! - [`forward`]: the service: per-connection state, origin connections, generated answers, upgrades.
+//! - `exchange`: one forwarded exchange: target resolution, header rewriting, retry, 502/508 answers.
+//! - [`upstream`]: the origin side: write errors that must not hide a response, `100-continue`, loops.
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
 
 pub mod body;
+mod exchange;
 pub mod forward;
 pub mod relay;
 pub mod tls;
 pub mod tunnel;
+pub mod upstream;
 
 use crate::event::{ConnId, EventKind};
 use crate::pipeline::EventTx;
@@ -66,6 +70,10 @@ impl Target {
     }
 }
 
+/// Default most header fields in one message head (`--max-headers`): generous, since browsers
+/// and CDNs send many `Set-Cookie`s; hyper's own default is 100.
+pub const DEFAULT_MAX_HEADERS: usize = 1000;
+
 /// A validated proxy configuration.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
@@ -82,8 +90,10 @@ pub struct ProxyConfig {
     pub ignore_hosts: Option<regex::Regex>,
     /// The `Proxy-Authorization` value clients must send (`Basic ...`), from `--auth`.
     pub auth: Option<String>,
-    /// Largest request head accepted (`431` beyond).
+    /// Largest request or response head accepted (`431` or `502` beyond).
     pub max_header_bytes: usize,
+    /// Most header fields in a request or response head (`431` or `502` beyond).
+    pub max_headers: usize,
     /// Most client connections served at once (`503` beyond).
     pub max_connections: usize,
 }
@@ -101,6 +111,7 @@ impl ProxyConfig {
             ignore_hosts: None,
             auth: None,
             max_header_bytes: 64 << 10,
+            max_headers: DEFAULT_MAX_HEADERS,
             max_connections: 4096,
         }
     }
@@ -256,6 +267,9 @@ where
         .half_close(false)
         .keep_alive(true)
         .max_header_size(ctx.cfg.max_header_bytes)
+        .max_headers(ctx.cfg.max_headers)
+        // A relayed response carries the origin's Date or none, not one made up here.
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut server = std::pin::pin!(server);
