@@ -267,6 +267,20 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         return Response::from_parts(parts, ProxyBody::empty());
     }
 
+    if upstream.io.write_gone() {
+        ctx.events.emit(
+            ctx.conn,
+            EventKind::Anomaly {
+                layer: "http".into(),
+                dir: Some(Dir::ClientToServer),
+                message: format!(
+                    "upstream {} answered {} and stopped reading the request body: the rest of the upload was not forwarded",
+                    target.authority,
+                    status.as_u16()
+                ),
+            },
+        );
+    }
     // A connection whose request body was cut short cannot carry another request.
     if !declined && !upstream.io.write_gone() {
         upstream.reused = true;

@@ -56,7 +56,7 @@ impl IoState {
         self.write_gone.store(true, Ordering::Release);
         let gate = self.body.lock().ok().and_then(|g| g.clone());
         if let Some(gate) = gate {
-            gate.set(STOPPED);
+            gate.write_gone();
         }
     }
 }
@@ -219,10 +219,13 @@ impl Gate {
         self.inner.lock().ok().and_then(|mut g| g.take())
     }
 
-    fn set(&self, state: u8) {
-        self.state.store(state, Ordering::Release);
-        if state == STOPPED {
-            self.drop_body();
+    /// The origin stopped reading: nothing more is sent, and the rest of the client's upload is
+    /// read and discarded for a while ([`linger`]) so that closing the client connection after
+    /// the origin's response does not reset it before the client has read that response.
+    fn write_gone(&self) {
+        self.state.store(STOPPED, Ordering::Release);
+        if let Some(body) = self.inner.lock().ok().and_then(|mut g| g.take()) {
+            linger(body);
         }
         self.wake();
     }
@@ -237,6 +240,26 @@ impl Gate {
             w.wake();
         }
     }
+}
+
+/// The longest a client's unwanted upload is read and discarded, and the longest pause in it.
+const LINGER_TIME: Duration = Duration::from_secs(30);
+const LINGER_PAUSE: Duration = Duration::from_secs(5);
+
+/// Reads and discards the rest of a client's upload (as nginx's lingering close does), then drops
+/// it; a pause of [`LINGER_PAUSE`] or [`LINGER_TIME`] in all ends it early.
+fn linger(body: ProxyBody) {
+    use http_body_util::BodyExt;
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        let mut body = body;
+        let _ = tokio::time::timeout(LINGER_TIME, async {
+            while let Ok(Some(Ok(_))) = tokio::time::timeout(LINGER_PAUSE, body.frame()).await {}
+        })
+        .await;
+    });
 }
 
 /// The request body as the origin connection sees it: the client's body behind a [`Gate`].
