@@ -34,7 +34,10 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             u.push_str(scheme);
             u.push_str("://");
             u.push_str(authority);
-            u.push_str(&origin_target);
+            // An asterisk-form target names the server itself: its URL has no path.
+            if origin_target != "*" {
+                u.push_str(&origin_target);
+            }
             u
         }
         Err(_) => without_userinfo(req.uri()),
@@ -347,7 +350,8 @@ fn idempotent(m: &Method) -> bool {
 
 /// The request target the origin gets: the origin form of the client's target, and `*` for an
 /// OPTIONS in asterisk form (RFC 9112 §3.2.4). An absolute-form OPTIONS with an empty path
-/// (`OPTIONS http://h:1`) cannot be told from `http://h:1/` once parsed, so it goes as `/`.
+/// (`OPTIONS http://h:1`, which should also become `*`) cannot be told from `http://h:1/`: the
+/// `http` crate's parser turns the empty path into `/`, so it goes as `/`.
 fn request_target(method: &Method, uri: &Uri) -> String {
     match uri.path_and_query().map(|p| p.as_str()) {
         Some("*") if *method == Method::OPTIONS => "*".into(),

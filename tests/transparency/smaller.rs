@@ -301,7 +301,7 @@ fn requests_to_the_proxys_own_addresses_are_refused() {
 }
 
 #[test]
-fn no_date_is_added_and_options_asterisk_is_kept() {
+fn no_date_is_added_to_relayed_responses() {
     let setup = Setup::new(plain_origin(), false, &[]);
     for via in PLAIN {
         let (addr, target) = setup.raw_target(via, "/d");
@@ -321,19 +321,20 @@ fn no_date_is_added_and_options_asterisk_is_kept() {
             "{via:?}: no Date the origin did not send: {text}"
         );
     }
-    let _ = setup.origin.take_heads();
+}
+
+/// `OPTIONS *` reaches the origin as `*` (RFC 9112 §3.2.4), directly, in reverse mode and in
+/// a plaintext CONNECT tunnel (where the explicit proxy serves HTTP for one origin).
+#[test]
+fn options_asterisk_reaches_the_origin_as_asterisk() {
+    let setup = Setup::new(plain_origin(), false, &[]);
+    let host = setup.host();
+    let req = format!("OPTIONS * HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
     for (via, addr) in [
         (Via::Direct, setup.origin.addr),
         (Via::Reverse, setup.reverse.addr),
     ] {
-        let out = raw_roundtrip(
-            addr,
-            format!(
-                "OPTIONS * HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-                setup.host()
-            )
-            .as_bytes(),
-        );
+        let out = raw_roundtrip(addr, req.as_bytes());
         assert_eq!(
             status_of(&out),
             200,
@@ -343,4 +344,20 @@ fn no_date_is_added_and_options_asterisk_is_kept() {
         let heads = setup.origin.take_heads();
         assert_eq!(request_line(&heads[0]), "OPTIONS * HTTP/1.1", "{via:?}");
     }
+    let connect = format!("CONNECT {host} HTTP/1.1\r\nhost: {host}\r\n\r\n{req}");
+    let out = raw_roundtrip(setup.explicit.addr, connect.as_bytes());
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.matches("HTTP/1.1 200").count() == 2,
+        "{text}"
+    );
+    let heads = setup.origin.take_heads();
+    assert_eq!(request_line(&heads[0]), "OPTIONS * HTTP/1.1", "in a tunnel");
+    let recs = setup
+        .reverse
+        .wait_for("the OPTIONS", WAIT, |r| count(r, "http_request") >= 1);
+    assert_eq!(
+        of_type(&recs, "http_request")[0]["url"],
+        format!("http://{host}")
+    );
 }
