@@ -6,7 +6,7 @@
 
 use super::body::{BodyTarget, ProxyBody, TapBody};
 use super::relay::{self, Counters, NoTap, WsTap};
-use super::upstream::{IoState, OriginIo, ReqBody};
+use super::upstream::{ClientBody, IoState, OriginIo, ReqBody};
 use super::{Mode, ProxyConfig, Target};
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
 use crate::pipeline::EventTx;
@@ -395,7 +395,12 @@ where
 pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Result<Response<ClientBody>, Infallible> {
+    Ok(ClientBody::response(respond(ctx, req).await))
+}
+
+/// The response to one request: refused, tunnelled, or forwarded.
+async fn respond(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBody> {
     // Proxy authentication applies to what clients send to the proxy itself, not inside tunnels.
     if let Some(expected) = &ctx.cfg.auth
         && ctx.fixed.is_none()
@@ -423,7 +428,7 @@ pub async fn handle(
                     ),
                 },
             );
-            return Ok(generated_with(
+            return generated_with(
                 &ctx,
                 exchange,
                 started,
@@ -432,7 +437,7 @@ pub async fn handle(
                     "sockscope: proxy authentication required ({what}); send Proxy-Authorization: Basic, e.g. curl -x http://USER:PASS@HOST:PORT\n"
                 ),
                 &[(header::PROXY_AUTHENTICATE, "Basic realm=\"sockscope\"")],
-            ));
+            );
         }
     }
     if req.method() == Method::CONNECT {
@@ -443,18 +448,18 @@ pub async fn handle(
             } else {
                 "by a reverse proxy"
             };
-            return Ok(generated_with(
+            return generated_with(
                 &ctx,
                 exchange,
                 started,
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("sockscope: CONNECT is not accepted {why}, only by the explicit proxy\n"),
                 &[(header::ALLOW, FORWARDED_METHODS)],
-            ));
+            );
         }
-        return Ok(super::tunnel::connect(ctx, req).await);
+        return super::tunnel::connect(ctx, req).await;
     }
-    Ok(super::exchange::exchange(ctx, req).await)
+    super::exchange::exchange(ctx, req).await
 }
 
 /// What a `405` for CONNECT lists in `Allow`: every method sockscope forwards.

@@ -356,6 +356,48 @@ impl Body for ReqBody {
     }
 }
 
+/// The body of a response as the client connection sends it. hyper's server drops the
+/// `Content-Length` of a `304` whose body is empty, although RFC 9110 §8.6 lets a `304` carry
+/// the length the `200` would have had: such a body reports no known size and no end before it
+/// is polled, so hyper writes the header as given (and, for a `304`, still no body).
+pub struct ClientBody {
+    inner: ProxyBody,
+    keep_length: bool,
+}
+
+impl ClientBody {
+    /// Wraps the body of `resp` for the client.
+    pub fn response(resp: http::Response<ProxyBody>) -> http::Response<ClientBody> {
+        let keep_length = resp.status() == http::StatusCode::NOT_MODIFIED
+            && resp.headers().contains_key(http::header::CONTENT_LENGTH);
+        resp.map(|inner| ClientBody { inner, keep_length })
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        !self.keep_length && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.keep_length {
+            SizeHint::default()
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
 /// True when `host:port` is the proxy's own listener: its address, any loopback or unspecified
 /// address (both reach a local listener), or, for a listener on an unspecified address, any
 /// address of this machine. IPv4-mapped IPv6 addresses count as their IPv4 address.

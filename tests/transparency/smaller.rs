@@ -361,3 +361,46 @@ fn options_asterisk_reaches_the_origin_as_asterisk() {
         format!("http://{host}")
     );
 }
+
+/// RFC 9110 §8.6: a `304` may carry the `Content-Length` of the representation; it is relayed
+/// as sent, and the connection stays in step (no body is expected after the `304`).
+#[test]
+fn content_length_of_a_304_is_relayed() {
+    let origin = ScriptedOrigin::start(|mut c| {
+        while let Some(h) = c.head() {
+            if header(&h, "if-none-match").is_some() {
+                c.send(
+                    b"HTTP/1.1 304 Not Modified\r\netag: \"v1\"\r\ncontent-length: 1234\r\n\r\n",
+                );
+            } else {
+                c.send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                break;
+            }
+        }
+    });
+    let setup = Setup::new(origin, false, &[]);
+    for via in PLAIN {
+        let (addr, target) = setup.raw_target(via, "/cached");
+        let mut s = raw_connect(addr);
+        let host = setup.host();
+        let req = format!(
+            "GET {target} HTTP/1.1\r\nhost: {host}\r\nif-none-match: \"v1\"\r\n\r\nGET {target} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut s, req.as_bytes()).expect("send two requests");
+        let (first, rest) = read_head(&mut s);
+        assert_eq!(status_of(first.as_bytes()), 304, "{via:?}: {first}");
+        assert_eq!(
+            header(&first, "content-length"),
+            Some("1234"),
+            "{via:?}: {first}"
+        );
+        let mut tail = rest;
+        tail.extend(read_to_end(&mut s));
+        let tail = String::from_utf8_lossy(&tail);
+        assert!(
+            tail.starts_with("HTTP/1.1 200") && tail.ends_with("\r\n\r\nok"),
+            "{via:?}: the next response follows the 304 at once: {tail:?}"
+        );
+        let _ = setup.origin.take_heads();
+    }
+}
