@@ -404,6 +404,25 @@ fn many_headers_pass_both_ways() {
         text.starts_with("HTTP/1.1 502") && text.contains("--max-headers"),
         "the 502 names the limit: {text}"
     );
+    let mut req = String::from("GET / HTTP/1.1\r\nconnection: close\r\n");
+    for i in 0..60 {
+        req.push_str(&format!("x-h{i}: {i}\r\n"));
+    }
+    req.push_str("\r\n");
+    let out = raw_roundtrip(limited.addr, req.as_bytes());
+    assert_eq!(status_of(&out), 431, "{}", String::from_utf8_lossy(&out));
+    let recs = limited.wait_for("the 431 anomaly", WAIT, |r| {
+        of_type(r, "anomaly")
+            .iter()
+            .any(|a| s(a, "message").contains("--max-headers"))
+    });
+    assert!(
+        of_type(&recs, "anomaly")
+            .iter()
+            .any(|a| s(a, "message").contains("431")),
+        "{}",
+        summarize(&recs)
+    );
 }
 
 /// RFC 9112 §6.3: a response framed by Transfer-Encoding that also has Content-Length reaches

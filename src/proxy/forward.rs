@@ -519,7 +519,42 @@ pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
     );
     r.headers_mut()
         .insert("x-sockscope", HeaderValue::from_static("generated"));
+    // sockscope is the origin of this response (RFC 9110 §6.6.1); relayed ones keep the origin's.
+    if let Ok(v) = HeaderValue::from_str(&http_date(std::time::SystemTime::now())) {
+        r.headers_mut().insert(header::DATE, v);
+    }
     r
+}
+
+/// `t` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+fn http_date(t: std::time::SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 pub(super) fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -736,4 +771,18 @@ pub(super) async fn run_upgraded(
             error: None,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_date;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        let t = |s| http_date(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(t(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(t(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(t(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
 }

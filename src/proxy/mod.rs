@@ -278,6 +278,13 @@ where
     let result = std::future::poll_fn(|cx| ctx.poll_together(server.as_mut(), cx)).await;
     ctx.detach_driver();
     let error = result.err().and_then(|e| {
+        if e.is_parse_too_large() {
+            // hyper answered 431 without saying why: the capture names the limits.
+            return Some(format!(
+                "request head over the limit (more than {} headers or {} bytes; see --max-headers and --max-header-bytes): answered 431",
+                ctx.cfg.max_headers, ctx.cfg.max_header_bytes
+            ));
+        }
         if e.is_incomplete_message()
             || e.to_string().contains("connection closed")
             || client_hung_up(&e)
