@@ -16,7 +16,6 @@ mod support;
 
 use common::*;
 use std::io::{Read, Write};
-use std::time::Duration;
 use support::*;
 
 /// How many runs through the proxy of `via` there were by the time `via` ran (the explicit
