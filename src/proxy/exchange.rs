@@ -7,10 +7,8 @@
 //! next to `Transfer-Encoding`).
 
 use super::body::ProxyBody;
-use super::forward::{
-    ConnCtx, DialError, generated, has_token, header_list, run_upgraded, tap, version_str,
-    ws_open_event,
-};
+use super::forward::{ConnCtx, DialError, generated, has_token, header_list, tap, version_str};
+use super::upgrade::{run_upgraded, ws_open_event};
 use super::upstream::{ReqBody, is_self};
 use super::{Mode, Target};
 use crate::event::{Dir, EventKind};

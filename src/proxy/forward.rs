@@ -1,16 +1,15 @@
-//! One HTTP exchange: resolve where the request goes, rewrite what a proxy must (request line to
-//! origin-form, proxy hop-by-hop headers, Host in reverse mode), forward it over a reused origin
-//! connection, stream both bodies through a tap, and answer 400/502/508 with a body that says what
-//! went wrong. A `101 Switching Protocols` from the origin is passed back to the client as is, and
-//! then both upgraded connections are handed to the byte-exact relay.
+//! The hyper service of one client connection (or decoded tunnel): the state its exchanges share
+//! (the kept origin connection, driven from the client connection's own task), proxy
+//! authentication, refused CONNECTs, and the answers sockscope makes itself (400/403/405/407/502/508,
+//! recorded like relayed ones). Forwarding one exchange is in `exchange`, the origin side in
+//! [`super::upstream`], what follows a `101` in `upgrade`.
 
 use super::body::{BodyTarget, ProxyBody, TapBody};
-use super::relay::{self, Counters, NoTap, WsTap};
+use super::relay::Counters;
 use super::upstream::{ClientBody, IoState, OriginIo, ReqBody};
 use super::{Mode, ProxyConfig, Target};
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Header, Payload};
 use crate::pipeline::EventTx;
-use crate::ws::{self, WsDecoder};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -652,125 +651,6 @@ fn generated_with(
         },
     );
     resp
-}
-
-pub(super) fn ws_open_event(
-    ctx: &ConnCtx,
-    exchange: ExchangeId,
-    url: String,
-    h: &HeaderMap,
-) -> (EventKind, Option<crate::event::DeflateParams>) {
-    let ext_values: Vec<&str> = h
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let deflate = match ws::negotiated_deflate(&ext_values) {
-        Ok(d) => d,
-        Err(e) => {
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::Anomaly {
-                    layer: "ws".into(),
-                    dir: Some(Dir::ServerToClient),
-                    message: format!(
-                        "invalid permessage-deflate response, messages will not be inflated: {e}"
-                    ),
-                },
-            );
-            None
-        }
-    };
-    let extensions = (!ext_values.is_empty()).then(|| ext_values.join(", "));
-    let protocol = h
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    (
-        EventKind::WsOpen {
-            exchange,
-            url,
-            protocol,
-            extensions,
-            deflate: deflate.clone(),
-        },
-        deflate,
-    )
-}
-
-pub(super) async fn run_upgraded(
-    ctx: Arc<ConnCtx>,
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    ws_open: Option<(EventKind, Option<crate::event::DeflateParams>)>,
-) {
-    let (c, u) = tokio::join!(client, upstream);
-    let (c, u) = match (c, u) {
-        (Ok(c), Ok(u)) => (c, u),
-        (c, u) => {
-            let why = c
-                .err()
-                .or(u.err())
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::Anomaly {
-                    layer: "http".into(),
-                    dir: None,
-                    message: format!("upgrade failed: {why}"),
-                },
-            );
-            let (a, b) = ctx.counters.get();
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::ConnClose {
-                    bytes_c2s: a,
-                    bytes_s2c: b,
-                    error: Some(why),
-                },
-            );
-            return;
-        }
-    };
-    let (bytes_c2s, bytes_s2c) = match ws_open {
-        Some((open, deflate)) => {
-            ctx.events.emit(ctx.conn, open);
-            let max = ctx.cfg.max_decode;
-            let mut t1 = WsTap::new(
-                WsDecoder::new(Dir::ClientToServer, deflate.as_ref(), max),
-                ctx.events.clone(),
-                ctx.conn,
-                Dir::ClientToServer,
-            );
-            let mut t2 = WsTap::new(
-                WsDecoder::new(Dir::ServerToClient, deflate.as_ref(), max),
-                ctx.events.clone(),
-                ctx.conn,
-                Dir::ServerToClient,
-            );
-            let r = relay::relay_upgraded(c, u, &mut t1, &mut t2).await;
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::WsEnd {
-                    bytes_c2s: r.0,
-                    bytes_s2c: r.1,
-                },
-            );
-            r
-        }
-        None => relay::relay_upgraded(c, u, &mut NoTap, &mut NoTap).await,
-    };
-    let _ = (bytes_c2s, bytes_s2c);
-    let (a, b) = ctx.counters.get();
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::ConnClose {
-            bytes_c2s: a,
-            bytes_s2c: b,
-            error: None,
-        },
-    );
 }
 
 #[cfg(test)]

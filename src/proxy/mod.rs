@@ -5,6 +5,7 @@
 //!
 //! - [`forward`]: the service: per-connection state, origin connections, generated answers, upgrades.
 //! - `exchange`: one forwarded exchange: target resolution, header rewriting, retry, 502/508 answers.
+//! - `upgrade`: after a `101`: the relay of both upgraded connections, WebSocket decoding.
 //! - [`upstream`]: the origin side: write errors that must not hide a response, `100-continue`, loops.
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
@@ -16,6 +17,7 @@ pub mod forward;
 pub mod relay;
 pub mod tls;
 pub mod tunnel;
+mod upgrade;
 pub mod upstream;
 
 use crate::event::{ConnId, EventKind};
