@@ -20,8 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How long an `Expect: 100-continue` upload is held back when the origin neither sends `100`
 /// nor a final response (an origin that ignores the expectation): then it is sent anyway, as
-/// curl does after its own one-second wait.
-pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// curl does after its own one-second wait. Twice curl's wait, so that a slow origin's refusal
+/// still wins on a loaded machine.
+pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one origin connection has seen, shared between its IO and the exchanges using it.
 #[derive(Default)]
