@@ -149,9 +149,12 @@ pub struct ProxyArgs {
     /// Accept anyone on a non-loopback --listen address (prints a warning).
     #[arg(long)]
     pub no_auth: bool,
-    /// Largest request head accepted; larger ones get 431.
+    /// Largest request or response head accepted; a larger request gets 431, a larger response 502.
     #[arg(long, value_name = "SIZE", default_value = "64KiB")]
     pub max_header_bytes: String,
+    /// Most header fields in a request or response head; more get 431 (request) or 502 (response).
+    #[arg(long, value_name = "N", default_value_t = crate::proxy::DEFAULT_MAX_HEADERS)]
+    pub max_headers: usize,
     /// Most client connections served at once; more get 503.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_connections: usize,
@@ -179,6 +182,7 @@ impl Default for ProxyArgs {
             auth: None,
             no_auth: false,
             max_header_bytes: "64KiB".into(),
+            max_headers: crate::proxy::DEFAULT_MAX_HEADERS,
             max_connections: 4096,
             stage: StageArgs::default(),
         }
@@ -226,6 +230,9 @@ impl ProxyArgs {
                 self.max_header_bytes
             ));
         }
+        if self.max_headers == 0 {
+            return Err("--max-headers must be at least 1".into());
+        }
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
         }
@@ -262,6 +269,7 @@ impl ProxyArgs {
             ignore_hosts,
             auth,
             max_header_bytes,
+            max_headers: self.max_headers,
             max_connections: self.max_connections,
         })
     }
@@ -301,7 +309,7 @@ impl ProxyArgs {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "listen": self.listen,
-            "reverse": self.reverse,
+            "reverse": self.reverse.as_deref().map(redact_userinfo),
             "keep_host": self.keep_host,
             "max_decode_bytes": self.max_decode_bytes,
             "upstream_ca": self.upstream_ca,
@@ -328,32 +336,38 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// Parses `http://host[:port][/]` into an origin.
 pub fn parse_origin(url: &str) -> Result<Target, String> {
+    let shown = redact_userinfo(url);
     let uri: http::Uri = url
         .parse()
-        .map_err(|e| format!("invalid --reverse URL {url:?}: {e}"))?;
+        .map_err(|e| format!("invalid --reverse URL {shown:?}: {e}"))?;
     let tls = match uri.scheme_str() {
         Some("http") => false,
         Some("https") => true,
         Some(other) => {
             return Err(format!(
-                "invalid --reverse URL {url:?}: scheme {other:?} is not supported (use http:// or https://)"
+                "invalid --reverse URL {shown:?}: scheme {other:?} is not supported (use http:// or https://)"
             ));
         }
         None => {
             return Err(format!(
-                "invalid --reverse URL {url:?}: it needs a scheme, e.g. http://127.0.0.1:3000"
+                "invalid --reverse URL {shown:?}: it needs a scheme, e.g. http://127.0.0.1:3000"
             ));
         }
     };
     let Some(auth) = uri.authority() else {
-        return Err(format!("invalid --reverse URL {url:?}: it has no host"));
+        return Err(format!("invalid --reverse URL {shown:?}: it has no host"));
     };
+    if auth.as_str().contains('@') {
+        return Err(format!(
+            "invalid --reverse URL {shown:?}: credentials in the URL (user:password@) are not supported; the origin gets the client's own Authorization header"
+        ));
+    }
     if let Some(pq) = uri.path_and_query()
         && pq.as_str() != "/"
         && !pq.as_str().is_empty()
     {
         return Err(format!(
-            "invalid --reverse URL {url:?}: give the origin only (no path or query)"
+            "invalid --reverse URL {shown:?}: give the origin only (no path or query)"
         ));
     }
     Ok(Target {
@@ -366,6 +380,17 @@ pub fn parse_origin(url: &str) -> Result<Target, String> {
         authority: auth.as_str().to_string(),
         tls,
     })
+}
+
+/// `url` with the `user:password` of its authority replaced by `***`, for messages and records.
+pub fn redact_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
+        None => url.to_string(),
+    }
 }
 
 fn one_line(s: &str) -> String {
@@ -437,6 +462,10 @@ mod tests {
             Ok((443, true))
         );
         assert!(parse_origin("http://x/api").is_err());
+        let e = parse_origin("http://admin:pw@127.0.0.1:3000").expect_err("userinfo");
+        assert!(e.contains("credentials") && !e.contains("pw"), "{e}");
+        assert_eq!(redact_userinfo("http://a:b@h:1/x@y"), "http://***@h:1/x@y");
+        assert_eq!(redact_userinfo("http://h:1/x@y"), "http://h:1/x@y");
     }
 
     #[test]
@@ -451,12 +480,14 @@ mod tests {
                 a.listen,
                 a.max_decode_bytes,
                 a.max_header_bytes,
+                a.max_headers,
                 a.max_connections
             ),
             (
                 d.listen,
                 d.max_decode_bytes,
                 d.max_header_bytes,
+                d.max_headers,
                 d.max_connections
             )
         );

@@ -1,26 +1,24 @@
-//! One HTTP exchange: resolve where the request goes, rewrite what a proxy must (request line to
-//! origin-form, proxy hop-by-hop headers, Host in reverse mode), forward it over a reused origin
-//! connection, stream both bodies through a tap, and answer 400/502/508 with a body that says what
-//! went wrong. A `101 Switching Protocols` from the origin is passed back to the client as is, and
-//! then both upgraded connections are handed to the byte-exact relay.
+//! The hyper service of one client connection (or decoded tunnel): the state its exchanges share
+//! (the kept origin connection, driven from the client connection's own task), proxy
+//! authentication, refused CONNECTs, and the answers sockscope makes itself (400/403/405/407/502/508,
+//! recorded like relayed ones). Forwarding one exchange is in `exchange`, the origin side in
+//! [`super::upstream`], what follows a `101` in `upgrade`.
 
 use super::body::{BodyTarget, ProxyBody, TapBody};
 pub use super::headers::header_list;
-use super::relay::{self, Counters, NoTap, WsTap};
+use super::relay::Counters;
+use super::upstream::{ClientBody, IoState, OriginIo, ReqBody};
 use super::{Mode, ProxyConfig, Target};
 use crate::event::{ConnId, Dir, EventKind, ExchangeId, Payload};
 use crate::pipeline::EventTx;
-use crate::ws::{self, WsDecoder};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,7 +111,8 @@ impl ConnCtx {
         }
     }
 
-    async fn sender(&self, target: &Target) -> Result<Upstream, String> {
+    /// An origin connection for `target`: the kept one when it still serves, else a new one.
+    pub(super) async fn sender(&self, target: &Target) -> Result<Upstream, DialError> {
         let cached = self.upstream.lock().ok().and_then(|mut g| g.take());
         if let Some(mut up) = cached
             && up.serves(target)
@@ -130,21 +129,33 @@ impl ConnCtx {
             .filter(|(k, _)| *k == key);
         let stream = match pre {
             Some((_, s)) => s,
-            None => super::dial(&target.host, target.port).await?,
+            None => {
+                let s = super::dial(&target.host, target.port)
+                    .await
+                    .map_err(DialError::Failed)?;
+                // A name that resolved to the proxy's own listener would loop.
+                if let Ok(peer) = s.peer_addr()
+                    && super::upstream::loops_back(&self.cfg, peer)
+                {
+                    return Err(DialError::Loop(peer.to_string()));
+                }
+                s
+            }
         };
+        let io = Arc::new(IoState::default());
         let (sender, conn) = if target.tls {
             let Some(mitm) = self.cfg.mitm.as_ref() else {
-                return Err("TLS to origins is not configured".into());
+                return Err(DialError::Failed("TLS to origins is not configured".into()));
             };
-            let name = super::tls::server_name(&target.tls_name())?;
+            let name = super::tls::server_name(&target.tls_name()).map_err(DialError::Failed)?;
             let tls = mitm
                 .connector()
                 .connect(name, stream)
                 .await
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
-            handshake(TokioIo::new(tls)).await?
+                .map_err(|e| DialError::Failed(format!("TLS handshake failed: {e}")))?;
+            handshake(&self.cfg, TokioIo::new(OriginIo::new(tls, io.clone()))).await?
         } else {
-            handshake(TokioIo::new(stream)).await?
+            handshake(&self.cfg, TokioIo::new(OriginIo::new(stream, io.clone()))).await?
         };
         self.drive(conn);
         Ok(Upstream {
@@ -152,7 +163,15 @@ impl ConnCtx {
             port: target.port,
             tls: target.tls,
             sender,
+            io,
+            reused: false,
         })
+    }
+
+    /// Forgets the kept origin connection (it failed).
+    pub(super) fn drop_upstream(&self) {
+        let up = self.upstream.lock().ok().and_then(|mut g| g.take());
+        drop(up);
     }
 
     /// Runs an origin connection. While the task serving this client connection is attached
@@ -259,7 +278,7 @@ impl ConnCtx {
     }
 
     /// Keeps an origin connection for the next request on this client connection.
-    fn keep(&self, up: Upstream) {
+    pub(super) fn keep(&self, up: Upstream) {
         if let Ok(mut g) = self.upstream.lock() {
             *g = Some(up);
         }
@@ -325,12 +344,24 @@ struct Driver {
     conn: Option<OriginConn>,
 }
 
+/// Why no origin connection could be had.
+pub(super) enum DialError {
+    /// The origin's address is the proxy's own listener (this address).
+    Loop(String),
+    /// Dialling or the TLS handshake failed (this text says why).
+    Failed(String),
+}
+
 /// A reusable connection to one origin.
-struct Upstream {
+pub(super) struct Upstream {
     host: String,
     port: u16,
     tls: bool,
-    sender: SendRequest<ProxyBody>,
+    pub(super) sender: SendRequest<ReqBody>,
+    /// What the connection's IO has seen (bytes read, write side gone).
+    pub(super) io: Arc<IoState>,
+    /// An earlier request used this connection (the origin may have closed it meanwhile).
+    pub(super) reused: bool,
 }
 
 impl Upstream {
@@ -340,15 +371,20 @@ impl Upstream {
     }
 }
 
-async fn handshake<I>(io: I) -> Result<(SendRequest<ProxyBody>, OriginConn), String>
+async fn handshake<I>(
+    cfg: &ProxyConfig,
+    io: I,
+) -> Result<(SendRequest<ReqBody>, OriginConn), DialError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
-        .handshake::<_, ProxyBody>(io)
+        .max_headers(cfg.max_headers)
+        .max_header_size(cfg.max_header_bytes)
+        .handshake::<_, ReqBody>(io)
         .await
-        .map_err(|e| format!("http handshake failed: {e}"))?;
+        .map_err(|e| DialError::Failed(format!("http handshake failed: {e}")))?;
     let conn: OriginConn = Box::pin(async move {
         let _ = conn.with_upgrades().await;
     });
@@ -359,7 +395,12 @@ where
 pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Result<Response<ClientBody>, Infallible> {
+    Ok(ClientBody::response(respond(ctx, req).await))
+}
+
+/// The response to one request: refused, tunnelled, or forwarded.
+async fn respond(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBody> {
     // Proxy authentication applies to what clients send to the proxy itself, not inside tunnels.
     if let Some(expected) = &ctx.cfg.auth
         && ctx.fixed.is_none()
@@ -369,46 +410,78 @@ pub async fn handle(
             .get(header::PROXY_AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if given.map(str::trim) != Some(expected.as_str()) {
-            let exchange = ctx.events.next_exchange();
             let what = if given.is_some() {
                 "wrong credentials"
             } else {
                 "no Proxy-Authorization header"
             };
+            let (exchange, started) = record_refused(&ctx, &req);
             ctx.events.emit(
                 ctx.conn,
                 EventKind::Anomaly {
                     layer: "proxy".into(),
                     dir: Some(Dir::ClientToServer),
-                    message: format!("refused {} {}: {what}", req.method(), req.uri()),
+                    message: format!(
+                        "refused {} {}: {what}",
+                        req.method(),
+                        super::exchange::without_userinfo(req.uri())
+                    ),
                 },
             );
-            let mut r = generated(
+            return generated_with(
                 &ctx,
                 exchange,
-                ctx.events.now_us(),
+                started,
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED,
                 format!(
                     "sockscope: proxy authentication required ({what}); send Proxy-Authorization: Basic, e.g. curl -x http://USER:PASS@HOST:PORT\n"
                 ),
+                &[(header::PROXY_AUTHENTICATE, "Basic realm=\"sockscope\"")],
             );
-            r.headers_mut().insert(
-                header::PROXY_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"sockscope\""),
-            );
-            return Ok(r);
         }
     }
     if req.method() == Method::CONNECT {
         if ctx.fixed.is_some() || ctx.cfg.mode != Mode::Explicit {
-            return Ok(plain(
+            let (exchange, started) = record_refused(&ctx, &req);
+            let why = if ctx.fixed.is_some() {
+                "inside a tunnel"
+            } else {
+                "by a reverse proxy"
+            };
+            return generated_with(
+                &ctx,
+                exchange,
+                started,
                 StatusCode::METHOD_NOT_ALLOWED,
-                "sockscope: CONNECT is only accepted by the explicit proxy\n",
-            ));
+                format!("sockscope: CONNECT is not accepted {why}, only by the explicit proxy\n"),
+                // Early bytes meant for a tunnel must not be read as requests to the proxy.
+                &[(header::ALLOW, FORWARDED_METHODS), (header::CONNECTION, "close")],
+            );
         }
-        return Ok(super::tunnel::connect(ctx, req).await);
+        return super::tunnel::connect(ctx, req).await;
     }
-    Ok(exchange(ctx, req).await)
+    super::exchange::exchange(ctx, req).await
+}
+
+/// What a `405` for CONNECT lists in `Allow`: every method sockscope forwards.
+const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+
+/// Records a request that sockscope answers itself without forwarding it; returns its exchange
+/// id and start time.
+fn record_refused(ctx: &ConnCtx, req: &Request<Incoming>) -> (ExchangeId, u64) {
+    let exchange = ctx.events.next_exchange();
+    let started = ctx.events.now_us();
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpRequest {
+            exchange,
+            method: req.method().as_str().to_owned(),
+            url: super::exchange::without_userinfo(req.uri()),
+            version: version_str(req.version()),
+            headers: header_list(req.headers()),
+        },
+    );
+    (exchange, started)
 }
 
 /// The version as records spell it (`HTTP/1.1`), without going through `Debug` formatting.
@@ -434,10 +507,45 @@ pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
     );
     r.headers_mut()
         .insert("x-sockscope", HeaderValue::from_static("generated"));
+    // sockscope is the origin of this response (RFC 9110 §6.6.1); relayed ones keep the origin's.
+    if let Ok(v) = HeaderValue::from_str(&http_date(std::time::SystemTime::now())) {
+        r.headers_mut().insert(header::DATE, v);
+    }
     r
 }
 
-fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+/// `t` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+fn http_date(t: std::time::SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+pub(super) fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     h.get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -447,7 +555,7 @@ fn has_token(h: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
 
 /// Wraps a body so it is recorded as it streams through. A body that is already over (a GET's)
 /// would record nothing, so it goes through as it is.
-fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
+pub(super) fn tap(ctx: &ConnCtx, body: Incoming, exchange: ExchangeId, dir: Dir) -> ProxyBody {
     if http_body::Body::is_end_stream(&body) {
         return ProxyBody::Incoming(body);
     }
@@ -491,7 +599,24 @@ pub(super) fn generated(
     status: StatusCode,
     text: String,
 ) -> Response<ProxyBody> {
-    let resp = plain(status, &text);
+    generated_with(ctx, exchange, started, status, text, &[])
+}
+
+/// [`generated`] with extra headers (`Allow`, `Proxy-Authenticate`, `Connection: close`),
+/// recorded with the rest.
+pub(super) fn generated_with(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    status: StatusCode,
+    text: String,
+    extra: &[(header::HeaderName, &'static str)],
+) -> Response<ProxyBody> {
+    let mut resp = plain(status, &text);
+    for (name, value) in extra {
+        resp.headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
+    }
     ctx.events.emit(
         ctx.conn,
         EventKind::HttpResponse {
@@ -520,362 +645,16 @@ pub(super) fn generated(
     resp
 }
 
-fn is_self(cfg: &ProxyConfig, t: &Target) -> bool {
-    if t.port != cfg.listen.port() {
-        return false;
-    }
-    if t.host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match t.host.parse::<IpAddr>() {
-        Ok(ip) => {
-            ip == cfg.listen.ip()
-                || (cfg.listen.ip().is_unspecified() || cfg.listen.ip().is_loopback())
-                    && ip.is_loopback()
-        }
-        Err(_) => false,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::http_date;
+    use std::time::{Duration, UNIX_EPOCH};
 
-/// Resolves the origin of a request; `Err` is the text of a 400.
-fn resolve<'a>(ctx: &'a ConnCtx, uri: &Uri) -> Result<Cow<'a, Target>, (StatusCode, String)> {
-    if let Some(t) = &ctx.fixed {
-        return Ok(Cow::Borrowed(t));
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        let t = |s| http_date(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(t(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(t(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(t(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
-    match &ctx.cfg.mode {
-        Mode::Reverse(t) => Ok(Cow::Borrowed(t)),
-        Mode::Explicit => {
-            let listen = ctx.cfg.listen;
-            match (uri.scheme_str(), uri.authority()) {
-                (Some(s @ ("http" | "https")), Some(a)) => {
-                    let tls = s == "https";
-                    if tls && ctx.cfg.mitm.is_none() {
-                        return Err((
-                            StatusCode::NOT_IMPLEMENTED,
-                            "sockscope: https:// requests need TLS interception, which is off\n"
-                                .into(),
-                        ));
-                    }
-                    Ok(Cow::Owned(Target {
-                        host: a
-                            .host()
-                            .trim_start_matches('[')
-                            .trim_end_matches(']')
-                            .to_string(),
-                        port: a.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-                        authority: a.as_str().to_string(),
-                        tls,
-                    }))
-                }
-                (Some(s), Some(_)) => Err((
-                    StatusCode::NOT_IMPLEMENTED,
-                    format!("sockscope: absolute-form {s}:// requests are not supported\n"),
-                )),
-                _ => Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "sockscope is an HTTP proxy, not a web server: send requests through it, e.g.\n  \
-                         curl -x http://{listen} http://example.test/\n  export HTTP_PROXY=http://{listen}\n\
-                         or run it as a reverse proxy with --reverse http://127.0.0.1:3000\n"
-                    ),
-                )),
-            }
-        }
-    }
-}
-
-async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
-    let exchange = ctx.events.next_exchange();
-    let started = ctx.events.now_us();
-    let target = resolve(&ctx, req.uri());
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let url = match &target {
-        Ok(t) => {
-            let (scheme, authority) = (t.scheme(), t.authority.as_str());
-            let mut u = String::with_capacity(scheme.len() + 3 + authority.len() + pq.len());
-            u.push_str(scheme);
-            u.push_str("://");
-            u.push_str(authority);
-            u.push_str(pq);
-            u
-        }
-        Err(_) => req.uri().to_string(),
-    };
-    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
-        && has_token(req.headers(), header::CONNECTION, "upgrade");
-    // The URL is needed again only to name a WebSocket.
-    let ws_base = wants_upgrade.then(|| url.clone());
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpRequest {
-            exchange,
-            method: req.method().as_str().to_owned(),
-            url,
-            version: version_str(req.version()),
-            headers: header_list(req.headers()),
-        },
-    );
-    let target = match target {
-        Ok(t) => t,
-        Err((status, text)) => return generated(&ctx, exchange, started, status, text),
-    };
-    if let Some(text) = ctx.cfg.refuse_host(&target.host) {
-        return generated(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
-    }
-    if is_self(&ctx.cfg, &target) {
-        return generated(
-            &ctx,
-            exchange,
-            started,
-            StatusCode::LOOP_DETECTED,
-            format!(
-                "sockscope: refusing a request addressed to the proxy itself ({}): it would loop\n",
-                target.authority
-            ),
-        );
-    }
-
-    let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
-
-    let (mut parts, body) = req.into_parts();
-    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
-        // Absolute form: the origin gets the origin form (an origin-form target stays as it is).
-        let mut origin_form = http::uri::Parts::default();
-        origin_form.path_and_query = Some(
-            parts
-                .uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-        );
-        parts.uri = match Uri::from_parts(origin_form) {
-            Ok(u) => u,
-            Err(e) => {
-                let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                return generated(
-                    &ctx,
-                    exchange,
-                    started,
-                    StatusCode::BAD_REQUEST,
-                    format!("sockscope: bad request target {pq:?}: {e}\n"),
-                );
-            }
-        };
-    }
-    parts.headers.remove("proxy-connection");
-    parts.headers.remove(header::PROXY_AUTHORIZATION);
-    if matches!(ctx.cfg.mode, Mode::Reverse(_)) && !ctx.cfg.keep_host && ctx.fixed.is_none() {
-        match HeaderValue::from_str(&target.authority) {
-            Ok(v) => {
-                parts.headers.insert(header::HOST, v);
-            }
-            Err(_) => {
-                parts.headers.remove(header::HOST);
-            }
-        }
-    } else if !parts.headers.contains_key(header::HOST)
-        && let Ok(v) = HeaderValue::from_str(&target.authority)
-    {
-        parts.headers.insert(header::HOST, v);
-    }
-    let body = tap(&ctx, body, exchange, Dir::ClientToServer);
-    let upstream_req = Request::from_parts(parts, body);
-
-    let mut upstream = match ctx.sender(&target).await {
-        Ok(s) => s,
-        Err(e) => {
-            return bad_gateway(&ctx, exchange, started, &target, &e);
-        }
-    };
-    let mut resp = match upstream.sender.send_request(upstream_req).await {
-        Ok(r) => r,
-        Err(e) => {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!("sockscope: upstream {} failed: {e}\n", target.authority),
-            );
-        }
-    };
-    let status = resp.status();
-    let reason = resp
-        .extensions()
-        .get::<hyper::ext::ReasonPhrase>()
-        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpResponse {
-            exchange,
-            status: status.as_u16(),
-            reason,
-            version: version_str(resp.version()),
-            headers: header_list(resp.headers()),
-            generated: false,
-            elapsed_us: ctx.events.now_us().saturating_sub(started),
-        },
-    );
-
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
-            return generated(
-                &ctx,
-                exchange,
-                started,
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "sockscope: upstream {} switched protocols without being asked to\n",
-                    target.authority
-                ),
-            );
-        };
-        let upstream_upgrade = hyper::upgrade::on(&mut resp);
-        let is_ws = resp
-            .headers()
-            .get(header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-        let url = ws_base.unwrap_or_default();
-        let ws_url = if target.tls {
-            url.replacen("https://", "wss://", 1)
-        } else {
-            url.replacen("http://", "ws://", 1)
-        };
-        let ws_open = is_ws.then(|| ws_open_event(&ctx, exchange, ws_url, resp.headers()));
-        ctx.hand_off();
-        tokio::spawn(run_upgraded(
-            ctx.clone(),
-            client_upgrade,
-            upstream_upgrade,
-            ws_open,
-        ));
-        let (parts, _) = resp.into_parts();
-        return Response::from_parts(parts, ProxyBody::empty());
-    }
-
-    ctx.keep(upstream);
-    let (parts, body) = resp.into_parts();
-    let body = tap(&ctx, body, exchange, Dir::ServerToClient);
-    Response::from_parts(parts, body)
-}
-
-fn ws_open_event(
-    ctx: &ConnCtx,
-    exchange: ExchangeId,
-    url: String,
-    h: &HeaderMap,
-) -> (EventKind, Option<crate::event::DeflateParams>) {
-    let ext_values: Vec<&str> = h
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let deflate = match ws::negotiated_deflate(&ext_values) {
-        Ok(d) => d,
-        Err(e) => {
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::Anomaly {
-                    layer: "ws".into(),
-                    dir: Some(Dir::ServerToClient),
-                    message: format!(
-                        "invalid permessage-deflate response, messages will not be inflated: {e}"
-                    ),
-                },
-            );
-            None
-        }
-    };
-    let extensions = (!ext_values.is_empty()).then(|| ext_values.join(", "));
-    let protocol = h
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    (
-        EventKind::WsOpen {
-            exchange,
-            url,
-            protocol,
-            extensions,
-            deflate: deflate.clone(),
-        },
-        deflate,
-    )
-}
-
-async fn run_upgraded(
-    ctx: Arc<ConnCtx>,
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    ws_open: Option<(EventKind, Option<crate::event::DeflateParams>)>,
-) {
-    let (c, u) = tokio::join!(client, upstream);
-    let (c, u) = match (c, u) {
-        (Ok(c), Ok(u)) => (c, u),
-        (c, u) => {
-            let why = c
-                .err()
-                .or(u.err())
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::Anomaly {
-                    layer: "http".into(),
-                    dir: None,
-                    message: format!("upgrade failed: {why}"),
-                },
-            );
-            let (a, b) = ctx.counters.get();
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::ConnClose {
-                    bytes_c2s: a,
-                    bytes_s2c: b,
-                    error: Some(why),
-                },
-            );
-            return;
-        }
-    };
-    let (bytes_c2s, bytes_s2c) = match ws_open {
-        Some((open, deflate)) => {
-            ctx.events.emit(ctx.conn, open);
-            let max = ctx.cfg.max_decode;
-            let mut t1 = WsTap::new(
-                WsDecoder::new(Dir::ClientToServer, deflate.as_ref(), max),
-                ctx.events.clone(),
-                ctx.conn,
-                Dir::ClientToServer,
-            );
-            let mut t2 = WsTap::new(
-                WsDecoder::new(Dir::ServerToClient, deflate.as_ref(), max),
-                ctx.events.clone(),
-                ctx.conn,
-                Dir::ServerToClient,
-            );
-            let r = relay::relay_upgraded(c, u, &mut t1, &mut t2).await;
-            ctx.events.emit(
-                ctx.conn,
-                EventKind::WsEnd {
-                    bytes_c2s: r.0,
-                    bytes_s2c: r.1,
-                },
-            );
-            r
-        }
-        None => relay::relay_upgraded(c, u, &mut NoTap, &mut NoTap).await,
-    };
-    let _ = (bytes_c2s, bytes_s2c);
-    let (a, b) = ctx.counters.get();
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::ConnClose {
-            bytes_c2s: a,
-            bytes_s2c: b,
-            error: None,
-        },
-    );
 }

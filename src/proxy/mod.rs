@@ -3,7 +3,10 @@
 //! upgraded connections and opaque tunnels byte for byte, and hands copies of everything to the
 //! decoders, whose results go to the pipeline as events.
 //!
-//! - [`forward`]: one HTTP exchange: target resolution, header rewriting, 502/400 answers, upgrades.
+//! - [`forward`]: the service: per-connection state, origin connections, generated answers, upgrades.
+//! - `exchange`: one forwarded exchange: target resolution, header rewriting, retry, 502/508 answers.
+//! - `upgrade`: after a `101`: the relay of both upgraded connections, WebSocket decoding.
+//! - [`upstream`]: the origin side: write errors that must not hide a response, `100-continue`, loops.
 //! - [`body`]: a body wrapper that streams frames through unchanged and records a bounded copy.
 //! - [`headers`]: header maps as records hold them (values lossless).
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
@@ -12,6 +15,7 @@
 //! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
 
 pub mod body;
+mod exchange;
 pub mod forward;
 pub mod lifecycle;
 pub mod headers;
@@ -19,6 +23,8 @@ pub mod relay;
 pub mod sniff;
 pub mod tls;
 pub mod tunnel;
+mod upgrade;
+pub mod upstream;
 
 use crate::event::{ConnId, EventKind};
 use crate::pipeline::EventTx;
@@ -87,6 +93,10 @@ impl Target {
     }
 }
 
+/// Default most header fields in one message head (`--max-headers`): generous, since browsers
+/// and CDNs send many `Set-Cookie`s; hyper's own default is 100.
+pub const DEFAULT_MAX_HEADERS: usize = 1000;
+
 /// A validated proxy configuration.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
@@ -103,8 +113,10 @@ pub struct ProxyConfig {
     pub ignore_hosts: Option<regex::Regex>,
     /// The `Proxy-Authorization` value clients must send (`Basic ...`), from `--auth`.
     pub auth: Option<String>,
-    /// Largest request head accepted (`431` beyond).
+    /// Largest request or response head accepted (`431` or `502` beyond).
     pub max_header_bytes: usize,
+    /// Most header fields in a request or response head (`431` or `502` beyond).
+    pub max_headers: usize,
     /// Most client connections served at once (`503` beyond).
     pub max_connections: usize,
 }
@@ -122,6 +134,7 @@ impl ProxyConfig {
             ignore_hosts: None,
             auth: None,
             max_header_bytes: 64 << 10,
+            max_headers: DEFAULT_MAX_HEADERS,
             max_connections: 4096,
         }
     }
@@ -262,6 +275,9 @@ where
         .half_close(false)
         .keep_alive(true)
         .max_header_size(ctx.cfg.max_header_bytes)
+        .max_headers(ctx.cfg.max_headers)
+        // A relayed response carries the origin's Date or none, not one made up here.
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut server = std::pin::pin!(server);
@@ -297,6 +313,13 @@ where
     let error = match result {
         None => Some("cut at shutdown".to_string()),
         Some(r) => r.err().and_then(|e| {
+            if e.is_parse_too_large() {
+                // hyper answered 431 without saying why: the capture names the limits.
+                return Some(format!(
+                    "request head over the limit (more than {} headers or {} bytes; see --max-headers and --max-header-bytes): answered 431",
+                    ctx.cfg.max_headers, ctx.cfg.max_header_bytes
+                ));
+            }
             if e.is_incomplete_message()
                 || e.to_string().contains("connection closed")
                 || client_hung_up(&e)

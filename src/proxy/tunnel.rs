@@ -116,15 +116,6 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     r
 }
 
-/// Marks an answer to a CONNECT that opens no tunnel as the connection's last (`Connection:
-/// close`): hyper then closes the connection once the answer is written, and never parses the
-/// bytes the client may have sent after its CONNECT head as requests.
-pub fn close_after(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    resp
-}
-
 /// Answers a CONNECT that opens no tunnel (`400`, `403`, `502`) and records the answer. The
 /// answer carries `Connection: close`, so hyper closes the connection once it is written
 /// instead of reading on: a client may already have sent its first tunnel bytes right after the
@@ -137,33 +128,14 @@ fn refuse(
     status: StatusCode,
     text: String,
 ) -> Response<ProxyBody> {
-    let resp = close_after(forward::plain(status, &text));
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpResponse {
-            exchange,
-            status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("").into(),
-            version: "HTTP/1.1".into(),
-            headers: forward::header_list(resp.headers()),
-            generated: true,
-            elapsed_us: ctx.events.now_us().saturating_sub(started),
-        },
-    );
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpBody {
-            exchange,
-            dir: Dir::ServerToClient,
-            len: text.len() as u64,
-            complete: true,
-            truncated: false,
-            cut: None,
-            trailers: Vec::new(),
-            payload: Payload::Text(text),
-        },
-    );
-    resp
+    forward::generated_with(
+        ctx,
+        exchange,
+        started,
+        status,
+        text,
+        &[(header::CONNECTION, "close")],
+    )
 }
 
 /// Reads the client's first bytes until [`sniff`] can tell what they are, within the bounds

@@ -1,0 +1,458 @@
+//! One forwarded HTTP exchange, following the intermediary rules in `docs/intermediary.md`:
+//! resolve the origin, rewrite the request as a proxy must (origin-form target, `*` for
+//! OPTIONS, Host from the request target, no userinfo, no proxy hop-by-hop headers), send it
+//! over a kept origin connection (once more on a fresh one when a reused connection was closed
+//! before answering), hold an `Expect: 100-continue` upload until the origin asks for it, and
+//! relay the origin's response (fixing only what cannot be relayed as is: `Content-Length`
+//! next to `Transfer-Encoding`).
+
+use super::body::ProxyBody;
+use super::forward::{ConnCtx, DialError, generated, has_token, header_list, tap, version_str};
+use super::upgrade::{run_upgraded, ws_open_event};
+use super::upstream::{ReqBody, is_self};
+use super::{Mode, Target};
+use crate::event::{Dir, EventKind};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Forwards one request to its origin and returns what goes back to the client.
+pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
+    let exchange = ctx.events.next_exchange();
+    let started = ctx.events.now_us();
+    let target = resolve(&ctx, req.uri());
+    let origin_target = request_target(req.method(), req.uri());
+    let url = match &target {
+        Ok(t) => {
+            let (scheme, authority) = (t.scheme(), t.authority.as_str());
+            let mut u =
+                String::with_capacity(scheme.len() + 3 + authority.len() + origin_target.len());
+            u.push_str(scheme);
+            u.push_str("://");
+            u.push_str(authority);
+            // An asterisk-form target names the server itself: its URL has no path.
+            if origin_target != "*" {
+                u.push_str(&origin_target);
+            }
+            u
+        }
+        Err(_) => without_userinfo(req.uri()),
+    };
+    let wants_upgrade = req.headers().contains_key(header::UPGRADE)
+        && has_token(req.headers(), header::CONNECTION, "upgrade");
+    // The URL is needed again only to name a WebSocket.
+    let ws_base = wants_upgrade.then(|| url.clone());
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpRequest {
+            exchange,
+            method: req.method().as_str().to_owned(),
+            url,
+            version: version_str(req.version()),
+            headers: header_list(req.headers()),
+        },
+    );
+    let target = match target {
+        Ok(t) => t,
+        Err((status, text)) => return generated(&ctx, exchange, started, status, text),
+    };
+    if let Some(text) = ctx.cfg.refuse_host(&target.host) {
+        return generated(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
+    }
+    if is_self(&ctx.cfg, &target.host, target.port) {
+        return loop_detected(&ctx, exchange, started, &target.authority);
+    }
+
+    let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let absolute_form = parts.uri.authority().is_some();
+    if absolute_form || origin_target == "*" {
+        parts.uri = match origin_target.parse::<Uri>() {
+            Ok(u) => u,
+            Err(e) => {
+                return generated(
+                    &ctx,
+                    exchange,
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    format!("sockscope: bad request target {origin_target:?}: {e}\n"),
+                );
+            }
+        };
+    }
+    parts.headers.remove("proxy-connection");
+    parts.headers.remove(header::PROXY_AUTHORIZATION);
+    let host =
+        if matches!(ctx.cfg.mode, Mode::Reverse(_)) && !ctx.cfg.keep_host && ctx.fixed.is_none()
+            || absolute_form
+        {
+            // RFC 9112 §3.2.2: an absolute-form target's host replaces the client's Host header.
+            Some(target.authority.as_str())
+        } else if !parts.headers.contains_key(header::HOST) {
+            Some(target.authority.as_str())
+        } else {
+            None
+        };
+    if let Some(host) = host {
+        match HeaderValue::from_str(host) {
+            Ok(v) => {
+                parts.headers.insert(header::HOST, v);
+            }
+            Err(_) => {
+                parts.headers.remove(header::HOST);
+            }
+        }
+    }
+    let expect_continue = parts.version >= Version::HTTP_11
+        && parts.headers.get(header::EXPECT).is_some_and(|v| {
+            v.as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"100-continue")
+        });
+    let mut body = tap(&ctx, body, exchange, Dir::ClientToServer);
+    let mut retried = false;
+    let (mut upstream, mut resp, gate) = loop {
+        let mut upstream = match ctx.sender(&target).await {
+            Ok(s) => s,
+            Err(DialError::Loop(peer)) => {
+                return loop_detected(
+                    &ctx,
+                    exchange,
+                    started,
+                    &format!("{} = {peer}", target.authority),
+                );
+            }
+            Err(DialError::Failed(e)) => {
+                return super::forward::bad_gateway(&ctx, exchange, started, &target, &e);
+            }
+        };
+        let (req_body, gate) = ReqBody::new(body, expect_continue);
+        // A request that may be sent again keeps a copy of its head while it is in flight.
+        let replay = (upstream.reused && !retried && idempotent(&parts.method)).then(|| {
+            (
+                parts.method.clone(),
+                parts.uri.clone(),
+                parts.version,
+                parts.headers.clone(),
+            )
+        });
+        let mut upstream_req = Request::new(req_body);
+        *upstream_req.method_mut() = std::mem::take(&mut parts.method);
+        *upstream_req.uri_mut() = std::mem::take(&mut parts.uri);
+        *upstream_req.version_mut() = parts.version;
+        *upstream_req.headers_mut() = std::mem::take(&mut parts.headers);
+        let g = gate.clone();
+        hyper::ext::on_informational(&mut upstream_req, move |r| {
+            if r.status() == StatusCode::CONTINUE {
+                g.open();
+            }
+        });
+        upstream.io.set_body(Some(gate.clone()));
+        let read_before = upstream.io.bytes_read();
+        let err = match upstream.sender.try_send_request(upstream_req).await {
+            Ok(r) => break (upstream, r, gate),
+            Err(e) => e,
+        };
+        let mut err = err;
+        let unsent = err.take_message();
+        let err = err.into_error();
+        let silent = upstream.io.bytes_read() == read_before;
+        // RFC 9112 §9.3.1: a reused connection the origin closed before answering; the
+        // request goes once more on a fresh connection if it was never sent, or if it is
+        // idempotent and none of its body is lost.
+        if upstream.reused && !retried && silent {
+            let again = match unsent {
+                Some(r) => {
+                    // The gate holds the client's body; what hyper gave back is only its handle.
+                    let (p, _) = r.into_parts();
+                    gate.reclaim().map(|b| (p, b))
+                }
+                None => replay.and_then(|(method, uri, version, headers)| {
+                    gate.reclaim().map(|b| {
+                        let mut p = Request::new(()).into_parts().0;
+                        p.method = method;
+                        p.uri = uri;
+                        p.version = version;
+                        p.headers = headers;
+                        (p, b)
+                    })
+                }),
+            };
+            if let Some((p, b)) = again {
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::Anomaly {
+                        layer: "proxy".into(),
+                        dir: Some(Dir::ClientToServer),
+                        message: format!(
+                            "reused connection to {} failed before any response ({err}); sent the request again on a new connection",
+                            target.authority
+                        ),
+                    },
+                );
+                ctx.drop_upstream();
+                parts = p;
+                body = b;
+                retried = true;
+                continue;
+            }
+        }
+        return generated(
+            &ctx,
+            exchange,
+            started,
+            StatusCode::BAD_GATEWAY,
+            upstream_failed(&ctx, &target, &err),
+        );
+    };
+    // The origin gave its final answer: an upload still waiting for its `100` is not sent.
+    let declined = gate.waiting();
+    gate.final_response();
+    upstream.io.set_body(None);
+    let status = resp.status();
+    let reason = resp
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HttpResponse {
+            exchange,
+            status: status.as_u16(),
+            reason,
+            version: version_str(resp.version()),
+            headers: header_list(resp.headers()),
+            generated: false,
+            elapsed_us: ctx.events.now_us().saturating_sub(started),
+        },
+    );
+    fix_length(&ctx, resp.headers_mut());
+
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return generated(
+                &ctx,
+                exchange,
+                started,
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "sockscope: upstream {} switched protocols without being asked to\n",
+                    target.authority
+                ),
+            );
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        let is_ws = resp
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+        let url = ws_base.unwrap_or_default();
+        let ws_url = if target.tls {
+            url.replacen("https://", "wss://", 1)
+        } else {
+            url.replacen("http://", "ws://", 1)
+        };
+        let ws_open = is_ws.then(|| ws_open_event(&ctx, exchange, ws_url, resp.headers()));
+        ctx.hand_off();
+        tokio::spawn(run_upgraded(
+            ctx.clone(),
+            client_upgrade,
+            upstream_upgrade,
+            ws_open,
+        ));
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, ProxyBody::empty());
+    }
+
+    if upstream.io.write_gone() {
+        ctx.events.emit(
+            ctx.conn,
+            EventKind::Anomaly {
+                layer: "http".into(),
+                dir: Some(Dir::ClientToServer),
+                message: format!(
+                    "upstream {} answered {} and stopped reading the request body: the rest of the upload was not forwarded",
+                    target.authority,
+                    status.as_u16()
+                ),
+            },
+        );
+    }
+    // A connection whose request body was cut short cannot carry another request.
+    if !declined && !upstream.io.write_gone() {
+        upstream.reused = true;
+        ctx.keep(upstream);
+    }
+    let (parts, body) = resp.into_parts();
+    let body = tap(&ctx, body, exchange, Dir::ServerToClient);
+    Response::from_parts(parts, body)
+}
+
+/// RFC 9112 §6.3: a message with both `Transfer-Encoding` and `Content-Length` is framed by
+/// `Transfer-Encoding`; the `Content-Length` is removed before forwarding (hyper refuses to
+/// write both, which left the client with an empty reply).
+fn fix_length(ctx: &ConnCtx, h: &mut HeaderMap) {
+    if h.contains_key(header::TRANSFER_ENCODING) && h.contains_key(header::CONTENT_LENGTH) {
+        h.remove(header::CONTENT_LENGTH);
+        ctx.events.emit(
+            ctx.conn,
+            EventKind::Anomaly {
+                layer: "http".into(),
+                dir: Some(Dir::ServerToClient),
+                message: "response has both Transfer-Encoding and Content-Length: Content-Length removed (RFC 9112 §6.3)".into(),
+            },
+        );
+    }
+}
+
+/// The `502` text for a request the origin did not answer.
+fn upstream_failed(ctx: &ConnCtx, target: &Target, err: &hyper::Error) -> String {
+    if err.is_parse_too_large() {
+        format!(
+            "sockscope: upstream {} sent a response head over the limit (more than {} headers or {} bytes; see --max-headers and --max-header-bytes)\n",
+            target.authority, ctx.cfg.max_headers, ctx.cfg.max_header_bytes
+        )
+    } else {
+        format!("sockscope: upstream {} failed: {err}\n", target.authority)
+    }
+}
+
+fn loop_detected(
+    ctx: &ConnCtx,
+    exchange: crate::event::ExchangeId,
+    started: u64,
+    what: &str,
+) -> Response<ProxyBody> {
+    generated(
+        ctx,
+        exchange,
+        started,
+        StatusCode::LOOP_DETECTED,
+        format!(
+            "sockscope: refusing a request addressed to the proxy itself ({what}): it would loop\n"
+        ),
+    )
+}
+
+/// RFC 9110 §9.2.2.
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// The request target the origin gets: the origin form of the client's target, and `*` for an
+/// OPTIONS in asterisk form (RFC 9112 §3.2.4). An absolute-form OPTIONS with an empty path
+/// (`OPTIONS http://h:1`, which should also become `*`) cannot be told from `http://h:1/`: the
+/// `http` crate's parser turns the empty path into `/`, so it goes as `/`.
+fn request_target(method: &Method, uri: &Uri) -> String {
+    match uri.path_and_query().map(|p| p.as_str()) {
+        Some("*") if *method == Method::OPTIONS => "*".into(),
+        Some(p) if !p.is_empty() => p.into(),
+        _ => "/".into(),
+    }
+}
+
+/// The URI as text with any `user:password@` left out.
+pub(super) fn without_userinfo(uri: &Uri) -> String {
+    match uri.authority() {
+        Some(a) if a.as_str().contains('@') => {
+            let mut s = String::new();
+            if let Some(scheme) = uri.scheme_str() {
+                s.push_str(scheme);
+                s.push_str("://");
+            }
+            s.push_str(host_port(a));
+            s.push_str(uri.path_and_query().map_or("", |p| p.as_str()));
+            s
+        }
+        _ => uri.to_string(),
+    }
+}
+
+/// `host[:port]` of an authority, without userinfo.
+fn host_port(a: &http::uri::Authority) -> &str {
+    let s = a.as_str();
+    s.rsplit_once('@').map_or(s, |(_, hp)| hp)
+}
+
+/// Resolves the origin of a request; `Err` is the text of a 400.
+fn resolve<'a>(ctx: &'a ConnCtx, uri: &Uri) -> Result<Cow<'a, Target>, (StatusCode, String)> {
+    if let Some(t) = &ctx.fixed {
+        return Ok(Cow::Borrowed(t));
+    }
+    match &ctx.cfg.mode {
+        Mode::Reverse(t) => Ok(Cow::Borrowed(t)),
+        Mode::Explicit => {
+            let listen = ctx.cfg.listen;
+            match (uri.scheme_str(), uri.authority()) {
+                (Some(s @ ("http" | "https")), Some(a)) => {
+                    let tls = s == "https";
+                    if tls && ctx.cfg.mitm.is_none() {
+                        return Err((
+                            StatusCode::NOT_IMPLEMENTED,
+                            "sockscope: https:// requests need TLS interception, which is off\n"
+                                .into(),
+                        ));
+                    }
+                    Ok(Cow::Owned(Target {
+                        host: a
+                            .host()
+                            .trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .to_string(),
+                        port: a.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+                        authority: host_port(a).to_string(),
+                        tls,
+                    }))
+                }
+                (Some(s), Some(_)) => Err((
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!("sockscope: absolute-form {s}:// requests are not supported\n"),
+                )),
+                _ => Err((
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "sockscope is an HTTP proxy, not a web server: send requests through it, e.g.\n  \
+                         curl -x http://{listen} http://example.test/\n  export HTTP_PROXY=http://{listen}\n\
+                         or run it as a reverse proxy with --reverse http://127.0.0.1:3000\n"
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn request_targets_follow_rfc_9112() {
+        let t = |m: Method, u: &str| request_target(&m, &uri(u));
+        assert_eq!(t(Method::OPTIONS, "*"), "*");
+        assert_eq!(t(Method::OPTIONS, "http://h:1/"), "/");
+        assert_eq!(t(Method::GET, "http://h:1"), "/");
+        assert_eq!(t(Method::GET, "http://u:p@h:1/x?y"), "/x?y");
+        assert_eq!(t(Method::GET, "/a?b"), "/a?b");
+    }
+
+    #[test]
+    fn userinfo_is_left_out() {
+        assert_eq!(
+            without_userinfo(&uri("http://u:secret@h:1/x")),
+            "http://h:1/x"
+        );
+        assert_eq!(without_userinfo(&uri("ftp://u:secret@h/")), "ftp://h/");
+        assert_eq!(without_userinfo(&uri("http://h/")), "http://h/");
+    }
+}

@@ -1,0 +1,477 @@
+//! The origin side of one exchange, where a proxy must not make things worse than a direct
+//! connection would: [`OriginIo`] keeps reading an origin's response after the origin stopped
+//! reading our request (an early `413`, then a reset), [`ReqBody`] holds the client's upload back
+//! while an `Expect: 100-continue` waits for the origin's decision (and can be taken back for a
+//! retry while untouched), and [`loops_back`] spots requests addressed to the proxy itself.
+
+use super::ProxyConfig;
+use super::body::{BoxError, ProxyBody};
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// How long an `Expect: 100-continue` upload is held back when the origin neither sends `100`
+/// nor a final response (an origin that ignores the expectation): then it is sent anyway, as
+/// curl does after its own one-second wait. Twice curl's wait, so that a slow origin's refusal
+/// still wins on a loaded machine.
+pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What one origin connection has seen, shared between its IO and the exchanges using it.
+#[derive(Default)]
+pub struct IoState {
+    /// The origin stopped taking our bytes (EPIPE/ECONNRESET on write).
+    write_gone: AtomicBool,
+    /// Bytes read from the origin so far.
+    read: AtomicU64,
+    /// The request body in flight, told when the write side goes.
+    body: Mutex<Option<Arc<Gate>>>,
+}
+
+impl IoState {
+    /// Bytes read from the origin so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Acquire)
+    }
+
+    /// True once the origin stopped taking our bytes.
+    pub fn write_gone(&self) -> bool {
+        self.write_gone.load(Ordering::Acquire)
+    }
+
+    /// Attaches the request body now being sent.
+    pub fn set_body(&self, gate: Option<Arc<Gate>>) {
+        if let Ok(mut g) = self.body.lock() {
+            *g = gate;
+        }
+    }
+
+    fn gone(&self) {
+        self.write_gone.store(true, Ordering::Release);
+        let gate = self.body.lock().ok().and_then(|g| g.clone());
+        if let Some(gate) = gate {
+            gate.write_gone();
+        }
+    }
+}
+
+/// The origin socket (plain or TLS). A write that fails because the origin closed or reset the
+/// connection (it answered early and stopped reading) marks the write side gone: later writes are
+/// discarded, so hyper's client goes on reading the origin's response instead of failing the
+/// exchange with "error writing a body to connection".
+pub struct OriginIo<I> {
+    inner: I,
+    state: Arc<IoState>,
+}
+
+impl<I> OriginIo<I> {
+    /// Wraps an origin socket.
+    pub fn new(inner: I, state: Arc<IoState>) -> OriginIo<I> {
+        OriginIo { inner, state }
+    }
+
+    fn swallow<T>(&self, r: io::Result<T>, ok: T) -> io::Result<T> {
+        match r {
+            Err(e) if write_side_gone(&e) => {
+                self.state.gone();
+                Ok(ok)
+            }
+            other => other,
+        }
+    }
+}
+
+fn write_side_gone(e: &io::Error) -> bool {
+    use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted)
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for OriginIo<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let n = buf.filled().len().saturating_sub(before);
+        if n > 0 {
+            this.state.read.fetch_add(n as u64, Ordering::AcqRel);
+        }
+        r
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for OriginIo<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.state.write_gone.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let r = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, buf));
+        Poll::Ready(this.swallow(r, buf.len()))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let total = bufs.iter().map(|b| b.len()).sum();
+        if this.state.write_gone.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(total));
+        }
+        let r = std::task::ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs));
+        Poll::Ready(this.swallow(r, total))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.state.write_gone.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(()));
+        }
+        let r = std::task::ready!(Pin::new(&mut this.inner).poll_flush(cx));
+        Poll::Ready(this.swallow(r, ()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let r = std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx));
+        if this.state.write_gone.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Ready(this.swallow(r, ()))
+    }
+}
+
+/// Gate states: the body may be sent; it waits for the origin's `100 Continue`; the origin
+/// answered (or stopped reading) without wanting it.
+const OPEN: u8 = 0;
+const WAITING: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// Whether (and when) a request body may go to the origin, and the body itself while no one
+/// has polled it yet.
+pub struct Gate {
+    state: AtomicU8,
+    waker: Mutex<Option<Waker>>,
+    /// The client's body; `None` once the gate stopped it.
+    inner: Mutex<Option<ProxyBody>>,
+    /// The body was polled (some of it may have gone to the origin).
+    touched: AtomicBool,
+}
+
+impl Gate {
+    /// Opens the gate (the origin sent `100 Continue`).
+    pub fn open(&self) {
+        let _ = self
+            .state
+            .compare_exchange(WAITING, OPEN, Ordering::AcqRel, Ordering::Acquire);
+        self.wake();
+    }
+
+    /// The origin gave its final answer: an upload it did not ask for (still waiting for `100`)
+    /// is not sent, and the client's body is dropped, so the client connection is closed after
+    /// the response rather than read out of step (its unread body taken for the next request).
+    pub fn final_response(&self) {
+        if self
+            .state
+            .compare_exchange(WAITING, STOPPED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.drop_body();
+        }
+    }
+
+    /// True while the body waits for the origin's `100 Continue`.
+    pub fn waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+
+    /// Takes the body back for a retry when none of it was sent.
+    pub fn reclaim(&self) -> Option<ProxyBody> {
+        if self.touched.load(Ordering::Acquire) {
+            let ended = self
+                .inner
+                .lock()
+                .ok()
+                .is_some_and(|g| g.as_ref().is_some_and(Body::is_end_stream));
+            if !ended {
+                return None;
+            }
+        }
+        self.inner.lock().ok().and_then(|mut g| g.take())
+    }
+
+    /// The origin stopped reading: nothing more is sent, and the rest of the client's upload is
+    /// read and discarded for a while ([`linger`]) so that closing the client connection after
+    /// the origin's response does not reset it before the client has read that response.
+    fn write_gone(&self) {
+        self.state.store(STOPPED, Ordering::Release);
+        if let Some(body) = self.inner.lock().ok().and_then(|mut g| g.take()) {
+            linger(body);
+        }
+        self.wake();
+    }
+
+    fn drop_body(&self) {
+        let body = self.inner.lock().ok().and_then(|mut g| g.take());
+        drop(body);
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.lock().ok().and_then(|mut g| g.take()) {
+            w.wake();
+        }
+    }
+}
+
+/// The longest a client's unwanted upload is read and discarded, and the longest pause in it.
+const LINGER_TIME: Duration = Duration::from_secs(30);
+const LINGER_PAUSE: Duration = Duration::from_secs(5);
+
+/// Reads and discards the rest of a client's upload (as nginx's lingering close does), then drops
+/// it; a pause of [`LINGER_PAUSE`] or [`LINGER_TIME`] in all ends it early.
+fn linger(body: ProxyBody) {
+    use http_body_util::BodyExt;
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        let mut body = body;
+        let _ = tokio::time::timeout(LINGER_TIME, async {
+            while let Ok(Some(Ok(_))) = tokio::time::timeout(LINGER_PAUSE, body.frame()).await {}
+        })
+        .await;
+    });
+}
+
+/// The request body as the origin connection sees it: the client's body behind a [`Gate`].
+pub struct ReqBody {
+    gate: Arc<Gate>,
+    /// End of the wait for `100 Continue` (then the body goes anyway).
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Cached from the client's body, which the gate may drop.
+    end_stream: bool,
+    hint: SizeHint,
+}
+
+impl ReqBody {
+    /// Puts `body` behind a gate, closed when `expect_continue` (and there is a body to hold).
+    pub fn new(body: ProxyBody, expect_continue: bool) -> (ReqBody, Arc<Gate>) {
+        let end_stream = body.is_end_stream();
+        let hint = body.size_hint();
+        let wait = expect_continue && !end_stream;
+        let gate = Arc::new(Gate {
+            state: AtomicU8::new(if wait { WAITING } else { OPEN }),
+            waker: Mutex::new(None),
+            inner: Mutex::new(Some(body)),
+            touched: AtomicBool::new(false),
+        });
+        let deadline = wait.then(|| Box::pin(tokio::time::sleep(EXPECT_TIMEOUT)));
+        (
+            ReqBody {
+                gate: gate.clone(),
+                deadline,
+                end_stream,
+                hint,
+            },
+            gate,
+        )
+    }
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            match this.gate.state.load(Ordering::Acquire) {
+                OPEN => break,
+                WAITING => {
+                    if let Ok(mut w) = this.gate.waker.lock() {
+                        *w = Some(cx.waker().clone());
+                    }
+                    if this.gate.state.load(Ordering::Acquire) != WAITING {
+                        continue;
+                    }
+                    if let Some(d) = this.deadline.as_mut()
+                        && d.as_mut().poll(cx).is_ready()
+                    {
+                        this.deadline = None;
+                        this.gate.open();
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                // Nothing more goes to the origin; its response is still read and relayed, and
+                // the origin connection ends when the origin closes it (it is not reused).
+                _ => return Poll::Pending,
+            }
+        }
+        this.gate.touched.store(true, Ordering::Release);
+        let Ok(mut g) = this.gate.inner.lock() else {
+            return Poll::Ready(Some(Err("request body lock poisoned".into())));
+        };
+        match g.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.end_stream
+            || self.gate.state.load(Ordering::Acquire) == OPEN
+                && self
+                    .gate
+                    .inner
+                    .lock()
+                    .ok()
+                    .is_some_and(|g| g.as_ref().is_some_and(Body::is_end_stream))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.hint
+    }
+}
+
+/// The body of a response as the client connection sends it. hyper's server drops the
+/// `Content-Length` of a `304` whose body is empty, although RFC 9110 §8.6 lets a `304` carry
+/// the length the `200` would have had: such a body reports no known size and no end before it
+/// is polled, so hyper writes the header as given (and, for a `304`, still no body).
+pub struct ClientBody {
+    inner: ProxyBody,
+    keep_length: bool,
+}
+
+impl ClientBody {
+    /// Wraps the body of `resp` for the client.
+    pub fn response(resp: http::Response<ProxyBody>) -> http::Response<ClientBody> {
+        let keep_length = resp.status() == http::StatusCode::NOT_MODIFIED
+            && resp.headers().contains_key(http::header::CONTENT_LENGTH);
+        resp.map(|inner| ClientBody { inner, keep_length })
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        !self.keep_length && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.keep_length {
+            SizeHint::default()
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
+/// True when `host:port` is the proxy's own listener: its address, any loopback or unspecified
+/// address (both reach a local listener), or, for a listener on an unspecified address, any
+/// address of this machine. IPv4-mapped IPv6 addresses count as their IPv4 address.
+pub fn is_self(cfg: &ProxyConfig, host: &str, port: u16) -> bool {
+    if port != cfg.listen.port() {
+        return false;
+    }
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(ip) => is_listener_ip(cfg.listen, ip),
+        Err(_) => false,
+    }
+}
+
+/// True when a connection to `peer` (the address a name resolved to) reached the proxy itself.
+pub fn loops_back(cfg: &ProxyConfig, peer: SocketAddr) -> bool {
+    peer.port() == cfg.listen.port() && is_listener_ip(cfg.listen, peer.ip())
+}
+
+fn is_listener_ip(listen: SocketAddr, ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    let own = listen.ip().to_canonical();
+    if ip == own {
+        return true;
+    }
+    let local_wildcard = ip.is_unspecified() || ip.is_loopback();
+    if own.is_unspecified() {
+        return local_wildcard || is_local(ip);
+    }
+    // Dialling 0.0.0.0 or any loopback address reaches a loopback listener on the same port.
+    own.is_loopback() && local_wildcard
+}
+
+/// True when `ip` is an address of this machine (binding to it succeeds).
+fn is_local(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::Mode;
+
+    fn cfg(listen: &str) -> ProxyConfig {
+        let addr = listen.parse().unwrap_or_else(|e| panic!("{listen}: {e}"));
+        ProxyConfig::new(addr, Mode::Explicit)
+    }
+
+    #[test]
+    fn own_addresses_are_recognised() {
+        let lo = cfg("127.0.0.1:8080");
+        for host in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "127.0.0.2",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_self(&lo, host, 8080), "{host}");
+        }
+        assert!(is_self(&lo, "LocalHost", 8080));
+        assert!(!is_self(&lo, "127.0.0.1", 8081));
+        assert!(!is_self(&lo, "192.0.2.1", 8080));
+        let any = cfg("0.0.0.0:9000");
+        for host in ["127.0.0.1", "0.0.0.0", "::ffff:127.0.0.1", "::1"] {
+            assert!(is_self(&any, host, 9000), "{host}");
+        }
+        assert!(
+            !is_self(&any, "192.0.2.1", 9000),
+            "a documentation address is not local"
+        );
+    }
+}
