@@ -145,7 +145,7 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     match running.open_connections() {
         0 => eprintln!("sockscope: stopping"),
         n => eprintln!(
-            "sockscope: stopping: {n} connections open, waiting up to {} s for their exchanges (press Ctrl-C again to cut them now)",
+            "sockscope: stopping: closing {n} open connections (idle ones at once, exchanges in flight get up to {} s; press Ctrl-C again to cut them now)",
             crate::proxy::SHUTDOWN_GRACE.as_secs()
         ),
     }
