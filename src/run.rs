@@ -11,23 +11,34 @@ use crate::sink::ndjson::{NdjsonSink, header_record};
 use std::time::Duration;
 
 /// The capture and console sinks the options ask for; errors name the file. The capture file is
-/// locked now but emptied only when the pipeline starts (see [`NdjsonSink::create`]). Sinks that
-/// write to stdout, which may block, run on threads of their own ([`Detached`]): they never
-/// stall the capture file.
+/// locked now but emptied only when the pipeline starts (see [`NdjsonSink::create`]), so a
+/// front end may call this before binding. Sinks that write to stdout, which may block, run on
+/// threads of their own ([`Detached`]): they never stall the capture file.
 pub fn sinks(args: &ProxyArgs, clock: &Clock) -> Result<Vec<Box<dyn Sink>>, String> {
+    build_sinks(args, clock, false)
+}
+
+/// [`sinks`]; with `bound` (the listener is bound) the capture header is written at once, so a
+/// capture that cannot be written (a full disk) stops the start with an error.
+fn build_sinks(args: &ProxyArgs, clock: &Clock, bound: bool) -> Result<Vec<Box<dyn Sink>>, String> {
     let header = header_record(clock.start_wall_us(), args.to_json());
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.save {
-        let s = NdjsonSink::create(path, &header).map_err(|e| {
+        let cannot =
+            |e: std::io::Error| format!("cannot write capture file {}: {e}", path.display());
+        let mut s = NdjsonSink::create(path, &header).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
                 format!(
                     "capture file {} is in use: {e}; choose another --save file",
                     path.display()
                 )
             } else {
-                format!("cannot write capture file {}: {e}", path.display())
+                cannot(e)
             }
         })?;
+        if bound {
+            s.write_now().map_err(cannot)?;
+        }
         sinks.push(Box::new(s));
     }
     if args.json {
@@ -115,7 +126,7 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     // Caught from before the banner: a signal right after it must still stop us cleanly.
     let mut signals = app::Signals::install()?;
     let bound = app::bind(config)?;
-    let sinks = sinks(args, &clock)?;
+    let sinks = build_sinks(args, &clock, true)?;
     let running = bound.start(clock, default_stages(args), sinks)?;
     eprintln!("{}", app::banner(&running.config));
     if let Some(m) = &running.config.mitm {
@@ -134,7 +145,7 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     match running.open_connections() {
         0 => eprintln!("sockscope: stopping"),
         n => eprintln!(
-            "sockscope: stopping: {n} connections open, waiting up to {} s for their exchanges (press Ctrl-C again to cut them now)",
+            "sockscope: stopping: closing {n} open connections (idle ones at once, exchanges in flight get up to {} s; press Ctrl-C again to cut them now)",
             crate::proxy::SHUTDOWN_GRACE.as_secs()
         ),
     }

@@ -213,3 +213,90 @@ impl Sink for Detached {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use std::sync::Mutex;
+
+    /// A sink stuck in its first event until the gate opens (stdout into a pipe nobody reads).
+    struct Stuck(Arc<Mutex<()>>, Arc<Mutex<Vec<Event>>>);
+    impl Sink for Stuck {
+        fn event(&mut self, ev: &Event) {
+            drop(self.0.lock());
+            if let Ok(mut v) = self.1.lock() {
+                v.push(ev.clone());
+            }
+        }
+    }
+
+    fn anomaly(seq: u64) -> Event {
+        Event {
+            seq,
+            ts: 0,
+            mono_us: seq,
+            conn: 1,
+            kind: EventKind::Anomaly {
+                layer: "test".into(),
+                dir: None,
+                message: format!("event {seq}"),
+            },
+        }
+    }
+
+    /// A blocked sink never blocks its caller: what does not fit is counted, the sink is told
+    /// the count once it reads again, and a finish that cannot complete is abandoned.
+    #[test]
+    fn a_blocked_sink_drops_and_counts_but_never_blocks() {
+        let gate = Arc::new(Mutex::new(()));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let held = gate.lock();
+        let mut d = Detached::spawn("test", Stuck(gate.clone(), got.clone())).expect("spawn");
+        let n = 3 * DETACHED_CAPACITY as u64;
+        for seq in 1..=n {
+            d.event(&anomaly(seq));
+        }
+        assert!(
+            d.dropped >= n - DETACHED_CAPACITY as u64 - 1,
+            "{}",
+            d.dropped
+        );
+        // The reader reads again: the next event and the finish go through.
+        drop(held);
+        d.event(&anomaly(n + 1));
+        d.finish(&Summary::default());
+        let v = got.lock().map(|v| v.clone()).unwrap_or_default();
+        let reported: u64 = v
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Dropped { count } => Some(count),
+                _ => None,
+            })
+            .sum();
+        let delivered = v
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Anomaly { .. }))
+            .count() as u64;
+        assert_eq!(reported, d.dropped, "the sink is told every loss");
+        assert_eq!(
+            delivered + d.dropped,
+            n + 1,
+            "each event delivered or counted"
+        );
+    }
+
+    #[test]
+    fn a_sink_that_never_reads_again_is_abandoned_at_finish() {
+        let gate = Arc::new(Mutex::new(()));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let held = gate.lock();
+        let mut d = Detached::spawn("test", Stuck(gate.clone(), got.clone())).expect("spawn");
+        d.event(&anomaly(1));
+        d.event(&anomaly(2));
+        // Returns (after FINISH_DEADLINE) although the sink is stuck for ever.
+        d.finish(&Summary::default());
+        assert!(d.tx.is_none());
+        drop(held);
+    }
+}

@@ -56,12 +56,20 @@ impl CaptureFile {
             .append(true)
             .create(true)
             .open(path)?;
+        // Only a regular file is locked and emptied (not `/dev/stdout`, a FIFO, a device).
+        if !file.metadata()?.is_file() {
+            return Ok(CaptureFile { file, fresh: false });
+        }
         match file.try_lock() {
             Ok(()) => Ok(CaptureFile { file, fresh: true }),
             Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "another process (a running sockscope?) holds its lock and is writing it",
             )),
+            // A filesystem without locks: write unlocked rather than not at all.
+            Err(std::fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                Ok(CaptureFile { file, fresh: true })
+            }
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
@@ -107,6 +115,12 @@ impl<W: Write + Send> NdjsonSink<W> {
             buf: Vec::with_capacity(WRITE_AT + 64 * 1024),
             ts_cache: fastjson::TsCache::default(),
         }
+    }
+
+    /// Writes out what is buffered now (the header, right after the proxy is bound), so a capture
+    /// that cannot be written is refused before the proxy starts.
+    pub fn write_now(&mut self) -> io::Result<()> {
+        self.write_out()
     }
 
     /// Writes one record (used for the header).
