@@ -455,7 +455,10 @@ async fn respond(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBod
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("sockscope: CONNECT is not accepted {why}, only by the explicit proxy\n"),
                 // Early bytes meant for a tunnel must not be read as requests to the proxy.
-                &[(header::ALLOW, FORWARDED_METHODS), (header::CONNECTION, "close")],
+                &[
+                    (header::ALLOW, FORWARDED_METHODS),
+                    (header::CONNECTION, "close"),
+                ],
             );
         }
         return super::tunnel::connect(ctx, req).await;

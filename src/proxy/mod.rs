@@ -17,8 +17,8 @@
 pub mod body;
 mod exchange;
 pub mod forward;
-pub mod lifecycle;
 pub mod headers;
+pub mod lifecycle;
 pub mod relay;
 pub mod sniff;
 pub mod tls;
