@@ -326,6 +326,7 @@ impl Hub {
             // `try_send` no wake-up syscall per event. Idle, the thread naps (longer when
             // traffic has stopped for a while), so an event waits at most one nap.
             let mut got = 0usize;
+            let mut caught_up = false;
             loop {
                 match rx.try_recv() {
                     Ok(Msg::Event(conn, mono, kind, bytes)) => {
@@ -337,21 +338,23 @@ impl Hub {
                         }
                     }
                     Ok(Msg::Shutdown) | Err(TryRecvError::Disconnected) => break 'run,
-                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Empty) => {
+                        caught_up = true;
+                        break;
+                    }
                 }
             }
             if got > 0 {
                 dirty = true;
                 idle_rounds = 0;
-            } else {
-                idle_rounds = idle_rounds.saturating_add(1);
-                std::thread::sleep(if idle_rounds < 200 {
-                    IDLE_NAP
-                } else {
-                    IDLE_NAP_LONG
-                });
             }
-            if last_flush.elapsed() >= FLUSH_INTERVAL {
+            // Ticked right after the queue was drained, never after a nap: an event stamped
+            // before the tick's time (a close frame) is then seen before the deadlines the tick
+            // would fire (a late pong that the close already explains).
+            // Behind (a full batch taken), the tick waits for the queue to catch up, unless
+            // that takes long.
+            let since = last_flush.elapsed();
+            if since >= FLUSH_INTERVAL && (caught_up || since >= FLUSH_INTERVAL * 8) {
                 // What the stages derive on their own clock (a deadline with no traffic after
                 // it) is flushed like the rest, not left buffered until the next event.
                 dirty |= self.periodic();
@@ -362,6 +365,14 @@ impl Hub {
                     dirty = false;
                 }
                 last_flush = Instant::now();
+            }
+            if got == 0 {
+                idle_rounds = idle_rounds.saturating_add(1);
+                std::thread::sleep(if idle_rounds < 200 {
+                    IDLE_NAP
+                } else {
+                    IDLE_NAP_LONG
+                });
             }
         }
         // Drain what is still queued (the shutdown marker may overtake nothing: it is sent last).

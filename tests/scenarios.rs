@@ -435,25 +435,57 @@ fn max_http_buffer_size_on_websocket() {
 
 #[test]
 fn heartbeat_in_the_wrong_direction() {
-    for version in ["4", "2"] {
-        let (srv, scope) = server(version, &[]);
-        let mut app = client(&scope, "a", version, "websocket", &["--no-reconnect"]);
-        let sid = eio_sid(&app, "/", 1);
-        app.command(json!({"cmd": "bad_heartbeat"}));
-        let said = first(&srv, "engine_close", Some(("eio_sid", sid.as_str())));
-        assert_eq!(said["reason"], "transport error", "{said}");
-        scope.wait_closed(1);
-        let o = scope.finish();
-        assert_end(&o, &sid, &said, "reason");
-        assert!(
-            o.close_of(&sid)["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("heartbeat"),
-            "{}",
-            o.dump()
-        );
-    }
+    // engine.io ≥ 4 (socket.io 4) closes the session: "invalid heartbeat direction".
+    let (srv, scope) = server("4", &[]);
+    let mut app = client(&scope, "a", "4", "websocket", &["--no-reconnect"]);
+    let sid = eio_sid(&app, "/", 1);
+    app.command(json!({"cmd": "bad_heartbeat"}));
+    let said = first(&srv, "engine_close", Some(("eio_sid", sid.as_str())));
+    assert_eq!(said["reason"], "transport error", "{said}");
+    scope.wait_closed(1);
+    let o = scope.finish();
+    assert_end(&o, &sid, &said, "reason");
+    assert!(
+        o.close_of(&sid)["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("heartbeat"),
+        "{}",
+        o.dump()
+    );
+}
+
+#[test]
+fn heartbeat_in_the_wrong_direction_ignored_by_engine_io_3() {
+    // engine.io 3 (socket.io 2) has no such check: a pong from the client is ignored and the
+    // session goes on. sockscope flags it, and the close that follows keeps its own reason.
+    let (srv, scope) = server("2", &[]);
+    let mut app = client(&scope, "a", "2", "websocket", &["--no-reconnect"]);
+    let sid = eio_sid(&app, "/", 1);
+    app.command(json!({"cmd": "bad_heartbeat"}));
+    app.command(json!({"cmd": "emit", "nsp": "/"}));
+    app.wait_ev("ack", 1);
+    let recs = scope.records();
+    assert_eq!(
+        common::count(&recs, "session_close"),
+        0,
+        "{}",
+        common::summarize(&recs)
+    );
+    app.command(json!({"cmd": "disconnect", "nsp": "/"}));
+    let said = first(&srv, "disconnect", Some(("nsp", "/")));
+    assert_eq!(said["reason"], "client namespace disconnect", "{said}");
+    scope.wait_closed(1);
+    let o = scope.finish();
+    assert_end(&o, &sid, &said, "reason");
+    let flagged = o.capture.of_type("anomaly").into_iter().any(|a| {
+        a["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("heartbeat")
+    });
+    assert!(flagged, "the wrong-way pong is not flagged\n{}", o.dump());
+    assert_acks(&o, &app, std::slice::from_ref(&sid));
 }
 
 #[test]
@@ -542,9 +574,22 @@ fn python_socketio_client_and_server_disconnects() {
     );
     app.command(json!({"cmd": "disconnect"}));
     let said = first(&app, "disconnect", Some(("nsp", "/")));
+    assert_eq!(said["reason"], "client disconnect", "{said}");
+    // python-engineio queues `41` and `1` for its writer thread but closes the WebSocket from
+    // the caller's: the close frame often goes first, and then the server drops the frames
+    // after it and says "transport close" where it otherwise says "client namespace
+    // disconnect". The server is the side that judged the close, so its words are the oracle.
+    let log = srv.wait("the server's disconnect of /", |l| {
+        l.iter()
+            .any(|e| e["ev"] == "disconnect" && e["nsp"] == "/" && e["eio_sid"] == sid.as_str())
+    });
+    let srv_said = log
+        .into_iter()
+        .find(|e| e["ev"] == "disconnect" && e["nsp"] == "/" && e["eio_sid"] == sid.as_str())
+        .expect("waited for it");
     scope.wait_closed(1);
     let o = scope.finish();
-    assert_end(&o, &sid, &said, "reason");
+    assert_end(&o, &sid, &srv_said, "reason");
     assert_acks(&o, &app, std::slice::from_ref(&sid));
 }
 

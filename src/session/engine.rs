@@ -345,10 +345,15 @@ impl Session {
         self.anomaly(
             via,
             format!(
-                "{} sent a {what}, but in EIO{} the {} pings (engine.io closes with \"invalid heartbeat direction\")",
+                "{} sent a {what}, but in EIO{} the {} pings ({})",
                 side(via.dir),
                 self.eio_digit(),
-                side(self.hb.pinger())
+                side(self.hb.pinger()),
+                if self.eio_digit() == 3 {
+                    "engine.io ≥ 4 closes with \"invalid heartbeat direction\", engine.io 3 ignores it"
+                } else {
+                    "engine.io closes with \"invalid heartbeat direction\""
+                }
             ),
             out,
         );
