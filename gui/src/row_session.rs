@@ -163,7 +163,12 @@ fn sio_row(p: &SioPacketRecord) -> NewRow<'_> {
 pub fn abnormal_close(reason: &str) -> bool {
     matches!(
         reason,
-        "ping_timeout" | "transport_error" | "parse_error" | "session_unknown" | "evicted"
+        "ping_timeout"
+            | "transport_error"
+            | "parse_error"
+            | "session_unknown"
+            | "evicted"
+            | "connect_error"
     )
 }
 
