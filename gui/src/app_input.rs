@@ -39,16 +39,22 @@ impl SockscopeApp {
         {
             self.select(l.other);
         }
-        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) && self.selected.is_none()
-        {
-            // Enter opens the detail of the row in view (the selection's, if any, shows already).
-            self.selected = self
-                .index
-                .get(self.view_len().saturating_sub(1), &self.store);
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) {
+            // Enter opens the detail of the selected row and brings it back into view; with no
+            // selection, of the newest row.
+            self.show_detail = true;
+            match self.selected {
+                Some(o) => self.select(o),
+                None => {
+                    self.selected = self
+                        .index
+                        .get(self.view_len().saturating_sub(1), &self.store);
+                }
+            }
         }
         let len = self.view_len();
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::End)) {
-            self.table.set_follow(true, len);
+            self.table.set_follow(true, self.store.end_ordinal());
         }
         let down = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown));
         let up = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp));
@@ -87,11 +93,25 @@ impl SockscopeApp {
                     };
                     ui.label(RichText::new(format!("{dot} {text}")).color(color));
                 }
-                let pause = if self.paused() { "Resume" } else { "Pause" };
+                let mut sessions = self.show_sessions;
                 if ui
-                    .button(pause)
-                    .on_hover_text("freeze the table while traffic keeps being recorded (Space)")
-                    .clicked()
+                    .toggle_value(&mut sessions, "Sessions")
+                    .on_hover_text("show or fold the sessions panel")
+                    .changed()
+                {
+                    self.show_sessions = sessions;
+                }
+                // Nothing arrives in a finished capture: nothing to pause or follow.
+                let growing = match &self.source {
+                    Source::Capture(c) => c.reader.follow,
+                    _ => true,
+                };
+                let pause = if self.paused() { "Resume" } else { "Pause" };
+                if growing
+                    && ui
+                        .button(pause)
+                        .on_hover_text("freeze the table while traffic keeps being recorded (Space)")
+                        .clicked()
                 {
                     self.set_paused(!self.paused());
                 }
@@ -120,13 +140,21 @@ impl SockscopeApp {
                     self.export_visible = true;
                 }
                 let mut follow = self.table.follow;
+                if growing
+                    && ui
+                        .toggle_value(&mut follow, "Follow")
+                        .on_hover_text("keep the newest row in view (End)")
+                        .changed()
+                {
+                    self.table.set_follow(follow, self.store.end_ordinal());
+                }
+                let mut detail = self.show_detail;
                 if ui
-                    .toggle_value(&mut follow, "Follow")
-                    .on_hover_text("keep the newest row in view (End)")
+                    .toggle_value(&mut detail, "Detail")
+                    .on_hover_text("show or fold the detail pane of the selected row (Enter shows it)")
                     .changed()
                 {
-                    let len = self.view_len();
-                    self.table.set_follow(follow, len);
+                    self.show_detail = detail;
                 }
                 ui.separator();
                 let l = ui.label("Filter:");
