@@ -469,7 +469,7 @@ impl SockscopeApp {
         // Side panes start at a share of the window (a laptop screen keeps the table wide).
         let width = ui.ctx().content_rect().width();
         let panel_action = Panel::left("sessions")
-            .default_size((width * 0.18).clamp(170.0, 250.0))
+            .default_size((width * 0.17).clamp(170.0, 250.0))
             .min_size(170.0)
             .show_collapsible(ui, &mut self.show_sessions, |ui| {
                 view_sessions::show(ui, &mut self.panel, &self.store, &active)
@@ -484,7 +484,7 @@ impl SockscopeApp {
         let capture = status.capture.clone();
         let mut detail_open = self.show_detail && self.selected.is_some();
         let detail_action = Panel::right("detail")
-            .default_size((width * 0.3).clamp(280.0, 420.0))
+            .default_size((width * 0.28).clamp(280.0, 420.0))
             .min_size(280.0)
             .show_collapsible(ui, &mut detail_open, |ui| {
                 ui.set_min_width(ui.available_width());

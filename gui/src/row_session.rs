@@ -401,7 +401,9 @@ mod tests {
             json_preview(&nested, &[]),
             r#"[{"room":"a","msg":"hi","to":{"b":[1,2]}}]"#
         );
-        let many: Vec<_> = (0..100).map(|i| json!({"i": i, "tag": "abcdefgh"})).collect();
+        let many: Vec<_> = (0..100)
+            .map(|i| json!({"i": i, "tag": "abcdefgh"}))
+            .collect();
         let p = json_preview(&json!(many), &[]);
         assert!(p.starts_with(r#"[{"i":0,"tag":"abcdefgh"},{"i":1,"#), "{p}");
         assert!(p.ends_with(",…]"), "{p}");

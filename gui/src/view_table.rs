@@ -37,6 +37,7 @@ pub struct TableState {
     /// Jump to the newest row on the next frame (follow mode resumed).
     pub jump_to_end: bool,
     last_offset: f32,
+    last_len: usize,
 }
 
 impl Default for TableState {
@@ -49,6 +50,7 @@ impl Default for TableState {
             center: false,
             jump_to_end: false,
             last_offset: 0.0,
+            last_len: 0,
         }
     }
 }
@@ -152,6 +154,9 @@ impl Col {
     }
 }
 
+/// Space between two columns.
+const COLUMN_SPACING: f32 = 6.0;
+
 /// Decimal digits of `n`.
 fn digits(n: u64) -> usize {
     n.checked_ilog10().unwrap_or(0) as usize + 1
@@ -162,25 +167,28 @@ struct Widths {
     digit: f32,
     conn: f32,
     sess: f32,
+    /// The kind and event columns start narrower (a narrow table; they truncate and can grow).
+    compact: bool,
 }
 
 impl Widths {
     fn new(ui: &mut Ui, store: &Store) -> Widths {
         let mono = TextStyle::Monospace.resolve(ui.style());
         let digit = ui.fonts_mut(|f| f.glyph_width(&mono, '0'));
-        let chars = |n: usize| digit * n as f32 + 8.0;
+        let chars = |n: usize| digit * n as f32 + 6.0;
         let max_conn = store.conns().keys().next_back().copied().unwrap_or(1);
         let sessions = store.sessions().sessions().len() as u64;
         Widths {
             digit,
             conn: chars(1 + digits(max_conn).max(2)),
             sess: chars(1 + digits(sessions).max(2)),
+            compact: false,
         }
     }
 
     /// The width a column starts at (its least, for the fixed ones).
     fn of(&self, c: Col) -> f32 {
-        let chars = |n: usize| self.digit * n as f32 + 8.0;
+        let chars = |n: usize| self.digit * n as f32 + 6.0;
         match c {
             // `12:00:01.234`
             Col::Time => chars(12),
@@ -189,7 +197,9 @@ impl Widths {
             Col::Sess => self.sess,
             Col::Ns => chars(6),
             // `session end`, `ack timeout`
+            Col::Kind if self.compact => chars(9),
             Col::Kind => chars(11),
+            Col::Event if self.compact => chars(9),
             Col::Event => chars(12),
             Col::Ack => chars(5),
             Col::Size => chars(8),
@@ -200,10 +210,10 @@ impl Widths {
     fn column(&self, c: Col) -> Column {
         let w = self.of(c);
         match c {
-            Col::Time | Col::Dir | Col::Kind => Column::exact(w),
+            Col::Time | Col::Dir => Column::exact(w),
             // Ids never shrink below their content; they may grow.
             Col::Conn | Col::Sess | Col::Ack => Column::initial(w).at_least(w).resizable(true),
-            Col::Ns | Col::Event | Col::Size => Column::initial(w)
+            Col::Ns | Col::Kind | Col::Event | Col::Size => Column::initial(w)
                 .at_least(self.digit * 3.0)
                 .resizable(true)
                 .clip(true),
@@ -213,16 +223,17 @@ impl Widths {
 }
 
 /// The columns shown in a table `width` wide: all, less those that give way while the preview
-/// would be narrower than its least width.
-fn visible(widths: &Widths, width: f32, spacing: f32) -> Vec<Col> {
+/// would be narrower than its least width, then the kind and event columns narrower.
+fn visible(widths: &mut Widths, width: f32, spacing: f32) -> Vec<Col> {
     let mut cols = Col::ALL.to_vec();
-    let need = |cols: &[Col]| cols.iter().map(|&c| widths.of(c) + spacing).sum::<f32>();
+    let need = |w: &Widths, cols: &[Col]| cols.iter().map(|&c| w.of(c) + spacing).sum::<f32>();
     for gone in Col::GIVE_WAY {
-        if need(&cols) <= width {
-            break;
+        if need(widths, &cols) <= width {
+            return cols;
         }
         cols.retain(|&c| c != gone);
     }
+    widths.compact = need(widths, &cols) > width;
     cols
 }
 
@@ -247,9 +258,9 @@ pub fn show(
 ) -> TableOutput {
     let row_h = row_height(ui);
     let visuals = ui.visuals().clone();
-    let widths = Widths::new(ui, store);
-    let spacing = ui.spacing().item_spacing.x;
-    let cols = visible(&widths, ui.available_width(), spacing);
+    let mut widths = Widths::new(ui, store);
+    let spacing = COLUMN_SPACING;
+    let cols = visible(&mut widths, ui.available_width(), spacing);
     let mut clicked = None;
     let jumped = st.jump_to_end || st.scroll_to.is_some();
     let top = ui.min_rect().top();
@@ -258,8 +269,9 @@ pub fn show(
         .id_salt("messages-h")
         .auto_shrink(false)
         .show(ui, |ui| {
+            ui.spacing_mut().item_spacing.x = COLUMN_SPACING;
             // One remembered set of widths per set of columns.
-            let salt = ("messages", cols.len());
+            let salt = ("messages", cols.len(), widths.compact);
             let mut builder = TableBuilder::new(ui)
                 .id_salt(salt)
                 .striped(true)
@@ -321,12 +333,12 @@ pub fn show(
     body.min.y = body.min.y.max(top + row_h);
 
     // Follow mode: leave it when the user scrolls away from the end; come back when they scroll
-    // to the end themselves.
+    // to the end themselves (not when a new filter moves the offset).
     let max = (out.content_size.y - out.inner_rect.height()).max(0.0);
     let offset = out.state.clamped_offset().y;
     let at_end = offset >= max - row_h * 0.5;
     let moved = (offset - st.last_offset).abs() > 0.5;
-    if moved && !jumped {
+    if moved && !jumped && len == st.last_len {
         if st.follow && !at_end {
             st.stop_following(store.end_ordinal());
         } else if !st.follow && at_end && max > 0.0 && st.news {
@@ -334,6 +346,12 @@ pub fn show(
         }
     }
     st.last_offset = offset;
+    if len < st.last_len {
+        // The scroll offset of the longer view is clamped this frame, after the rows were laid
+        // out for it: lay them out again.
+        ui.ctx().request_repaint();
+    }
+    st.last_len = len;
     if clicked.is_some() {
         // Selecting a row never scrolls: the view stays on it while rows arrive.
         st.stop_following(store.end_ordinal());
@@ -456,4 +474,3 @@ fn has_payload(k: RowKind) -> bool {
             | RowKind::Eio
     )
 }
-
