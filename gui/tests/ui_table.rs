@@ -123,11 +123,11 @@ fn previews_show_nested_arguments_in_the_apps_key_order() {
     events.push(sio_event(
         seq,
         "order",
-        r#"{"zeta":1,"alpha":{"room":"a","msg":"hi"},"mid":[1,{"b":2,"a":3}]}"#,
+        r#"{"zeta":1,"alpha":{"room":"a","msg":"hi, a message long enough to pass eighty"},"mid":[1,{"b":2,"a":3}]}"#,
     ));
     let mut h = harness_sized(SockscopeApp::with_events(events), 1920.0, 1080.0);
     set_filter(&mut h, "event:order");
-    let preview = r#"[{"zeta":1,"alpha":{"room":"a","msg":"hi"},"mid":[1,{"b":2,"a":3}]}]"#;
+    let preview = r#"[{"zeta":1,"alpha":{"room":"a","msg":"hi, a message long enough to pass eighty"},"mid":[1,{"b":2,"a":3}]}]"#;
     h.get_by_label(preview);
     // The fixture's own events show their objects, not `[{…}]`.
     set_filter(&mut h, "event:echo");
@@ -183,13 +183,20 @@ fn the_pill_counts_new_rows_of_the_view_on_one_line() {
     }
     h.run();
     assert!(h.state().store().end_ordinal() > first);
-    let pill = h.get_by_label("↓ 3 new");
+    h.get_by_label("↓ 3 new");
     let row_h = h
         .get_all_by_label("echo")
         .next()
         .expect("a row")
         .rect()
         .height();
+    // The pill grows with the count (it once wrapped a line more at each new digit).
+    for i in 5..120 {
+        let e = sio_event(seq + i, "echo", &format!(r#"{{"n":{i}}}"#));
+        h.state_mut().store_mut().push(e);
+        h.run();
+    }
+    let pill = h.get_by_label("↓ 118 new");
     assert!(
         pill.rect().height() < row_h * 2.0,
         "one line: {:?}",
@@ -199,8 +206,10 @@ fn the_pill_counts_new_rows_of_the_view_on_one_line() {
     set_filter(&mut h, "event:other");
     assert_eq!(h.state().unseen(), 2);
     h.get_by_label("↓ 2 new");
+    set_filter(&mut h, "event:echo");
+    h.get_by_label("↓ 118 new");
     set_filter(&mut h, "kind:sio");
-    h.get_by_label("↓ 5 new").click();
+    h.get_by_label("↓ 120 new").click();
     h.run();
     assert!(h.state().following());
     assert!(h.query_by_label_contains(" new").is_none());
