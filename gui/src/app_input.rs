@@ -77,7 +77,8 @@ impl SockscopeApp {
     pub(super) fn toolbar(&mut self, ui: &mut Ui) {
         Panel::top("toolbar").show(ui, |ui| {
             ui.add_space(2.0);
-            ui.horizontal(|ui| {
+            // On a narrow window what does not fit goes to a second line.
+            ui.horizontal_wrapped(|ui| {
                 let live = !matches!(self.source, Source::Static);
                 let (dot, text) = match (&self.source, self.paused()) {
                     (_, true) => ("‖", "Paused"),
@@ -162,7 +163,8 @@ impl SockscopeApp {
                     TextEdit::singleline(&mut self.filter_text)
                         .id(Id::unique(FILTER_ID))
                         .hint_text("text  /regex/  event:chat  ns:/admin  session:s3  dir:↑  kind:sio  (Ctrl+F)")
-                        .desired_width(360.0),
+                        // Leave room for the two toggles beside it.
+                        .desired_width((ui.available_width() - 290.0).clamp(160.0, 360.0)),
                 );
                 let r = r.labelled_by(l.id);
                 if r.changed() {
