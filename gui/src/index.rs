@@ -39,7 +39,8 @@ enum Verdict {
 /// WebSocket messages and polling requests that carried packets ([`F_CARRIER`]), and the
 /// open/close rows of connections that carried nothing but Engine.IO long-polling requests
 /// (a polling client opens one every few requests). A connection's open row is judged by
-/// what the connection carried by the time the row is scanned.
+/// what the connection carried by the time the row is scanned, and taken out of the view when
+/// its close row shows the connection was a polling one.
 pub fn is_raw(r: &Row, store: &Store) -> bool {
     r.flags & F_CARRIER != 0
         || matches!(r.kind, RowKind::ConnOpen | RowKind::ConnClose)
@@ -84,6 +85,22 @@ impl RowIndex {
         }
     }
 
+    /// Takes the open row of connection `conn` out of the view (it was shown before the
+    /// connection turned out to carry only long-polling requests). Such connections are short:
+    /// only the last rows are searched.
+    fn unshow_open(&mut self, conn: u64, store: &Store) {
+        let n = self.matched.len();
+        let found = (n.saturating_sub(4096)..n).rev().find(|&i| {
+            store
+                .row(self.matched[i])
+                .is_some_and(|r| r.conn == conn && r.kind == RowKind::ConnOpen)
+        });
+        if let Some(i) = found {
+            self.matched.remove(i);
+            self.hidden_raw += 1;
+        }
+    }
+
     /// Rows matching the filter (scanned so far) that the "raw frames" toggle hides.
     pub fn hidden_raw(&self) -> usize {
         self.hidden_raw
@@ -118,6 +135,9 @@ impl RowIndex {
             let stop = (self.scanned + 512).min(end);
             for o in self.scanned..stop {
                 let Some(r) = store.row(o) else { continue };
+                if !self.show_raw && r.kind == RowKind::ConnClose && is_raw(r, store) {
+                    self.unshow_open(r.conn, store);
+                }
                 match self.verdict(r, store) {
                     Verdict::Shown => self.matched.push_back(o),
                     Verdict::Raw => self.hidden_raw += 1,

@@ -248,6 +248,16 @@ fn polling_connection_rows_show_with_raw_frames() {
         "{} polling rows",
         h.state().view_rows() - shown
     );
+    // Live, a connection's open row comes before the requests that show it polls: once it
+    // closes, its open row leaves the view too.
+    let mut live = harness_sized(SockscopeApp::with_events([]), 1024.0, 700.0);
+    set_filter(&mut live, "kind:conn");
+    for ev in sample::socketio_fixture() {
+        live.state_mut().store_mut().push(ev);
+        live.step();
+    }
+    live.run();
+    assert_eq!(live.state().view_rows(), shown);
 }
 
 #[test]
