@@ -2,8 +2,9 @@
 //! tests), drains the source each frame within a time budget, then lays out the toolbar, the
 //! sessions panel, the message table, the detail pane, the timelines and the status bar, and the
 //! Open / Export windows. Keyboard (see [`crate::app_input`]): Ctrl+F filter, Space pause/resume,
-//! ↑/↓ move the selection, Enter show the detail pane, A jump between an event and its ack, End
-//! follow, Ctrl+O open, Ctrl+S export, Esc clear the selection.
+//! ↑/↓ move the selection, Enter show the detail pane and bring the selection back into view, A
+//! jump between an event and its ack, End follow, Ctrl+O open, Ctrl+S export, Esc clear the
+//! selection. The side panes fold; the detail pane shows while a row is selected.
 
 use crate::capture::{CaptureMsg, CaptureReader};
 use crate::filter::{self, Filter};

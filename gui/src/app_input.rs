@@ -70,6 +70,8 @@ impl SockscopeApp {
                 (Some(p), false) => p.saturating_sub(1),
             };
             self.selected = self.index.get(next, &self.store);
+            // As a click does: the selection stays in view while rows arrive.
+            self.table.stop_following(self.store.end_ordinal());
             self.table.scroll_to = Some(next);
         }
     }

@@ -279,6 +279,13 @@ fn a_click_leaves_follow_mode_and_enter_brings_the_row_back() {
     h.run();
     assert_eq!(h.state().selected(), Some(sel));
     assert!(pos(&h), "Enter brings the selected row back into view");
+    // A selection by keyboard leaves follow mode too.
+    h.key_press(Key::End);
+    h.run();
+    assert!(h.state().following());
+    h.key_press(Key::ArrowUp);
+    h.run();
+    assert!(!h.state().following());
 }
 
 fn temp(name: &str) -> PathBuf {
