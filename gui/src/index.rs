@@ -89,15 +89,22 @@ impl RowIndex {
     /// connection turned out to carry only long-polling requests). Such connections are short:
     /// only the last rows are searched.
     fn unshow_open(&mut self, conn: u64, store: &Store) {
+        let opened = store.conns().get(&conn).map_or(i64::MIN, |c| c.opened_ts);
         let n = self.matched.len();
-        let found = (n.saturating_sub(4096)..n).rev().find(|&i| {
-            store
-                .row(self.matched[i])
-                .is_some_and(|r| r.conn == conn && r.kind == RowKind::ConnOpen)
-        });
-        if let Some(i) = found {
-            self.matched.remove(i);
-            self.hidden_raw += 1;
+        for i in (n.saturating_sub(4096)..n).rev() {
+            let Some(r) = store.row(self.matched[i]) else {
+                return;
+            };
+            if r.conn == conn && r.kind == RowKind::ConnOpen {
+                self.matched.remove(i);
+                self.hidden_raw += 1;
+                return;
+            }
+            if r.ts < opened.saturating_sub(1_000_000) {
+                // Well before the connection's start (rows of other connections may be a little
+                // out of order): the filter left its open row out.
+                return;
+            }
         }
     }
 
