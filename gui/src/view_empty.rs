@@ -5,7 +5,7 @@
 
 use crate::app::Source;
 use crate::theme;
-use eframe::egui::{Align, Grid, Layout, Rect, RichText, Ui, UiBuilder};
+use eframe::egui::{Align, Frame, Grid, Layout, Rect, RichText, Ui, UiBuilder};
 use sockscope::proxy::Mode;
 
 /// The commands shown for a proxy listening on `addr` in `mode`: (client, command) pairs.
@@ -129,34 +129,40 @@ pub fn no_rows(
             .layout(Layout::top_down(Align::Center)),
         |ui| {
             ui.add_space((rect.height() / 3.0).min(80.0));
-            if filtering {
-                ui.label("Filtering…");
-                return;
-            }
-            ui.label("No rows match the filter.");
-            let rows = |n: usize| {
-                let s = if n == 1 { "row is" } else { "rows are" };
-                format!("{} matching {s}", theme::thousands(n as u64))
-            };
-            if hidden_raw > 0 {
-                ui.label(format!(
-                    "{} hidden by the \"raw frames\" toggle (the transport of decoded \
-                     Engine.IO traffic: long-polling requests, WebSocket frames).",
-                    rows(hidden_raw)
-                ));
-                if ui.button("Show raw frames").clicked() {
-                    action = Some(NoRowsAction::ShowRaw);
-                }
-            }
-            if hidden_noise > 0 {
-                ui.label(format!(
-                    "{} hidden by the \"ping/pong & conn\" toggle.",
-                    rows(hidden_noise)
-                ));
-                if ui.button("Show ping/pong & conn").clicked() {
-                    action = Some(NoRowsAction::ShowNoise);
-                }
-            }
+            // Over the table's column lines.
+            Frame::new()
+                .fill(ui.visuals().panel_fill)
+                .inner_margin(8.0)
+                .show(ui, |ui| {
+                    if filtering {
+                        ui.label("Filtering…");
+                        return;
+                    }
+                    ui.label("No rows match the filter.");
+                    let rows = |n: usize| {
+                        let s = if n == 1 { "row is" } else { "rows are" };
+                        format!("{} matching {s}", theme::thousands(n as u64))
+                    };
+                    if hidden_raw > 0 {
+                        ui.label(format!(
+                            "{} hidden by the \"raw frames\" toggle (the transport of decoded \
+                             Engine.IO traffic: long-polling requests, WebSocket frames).",
+                            rows(hidden_raw)
+                        ));
+                        if ui.button("Show raw frames").clicked() {
+                            action = Some(NoRowsAction::ShowRaw);
+                        }
+                    }
+                    if hidden_noise > 0 {
+                        ui.label(format!(
+                            "{} hidden by the \"ping/pong & conn\" toggle.",
+                            rows(hidden_noise)
+                        ));
+                        if ui.button("Show ping/pong & conn").clicked() {
+                            action = Some(NoRowsAction::ShowNoise);
+                        }
+                    }
+                });
         },
     );
     action
