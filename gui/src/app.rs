@@ -2,8 +2,9 @@
 //! tests), drains the source each frame within a time budget, then lays out the toolbar, the
 //! sessions panel, the message table, the detail pane, the timelines and the status bar, and the
 //! Open / Export windows. Keyboard (see [`crate::app_input`]): Ctrl+F filter, Space pause/resume,
-//! ↑/↓ move the selection, Enter show the detail pane, A jump between an event and its ack, End
-//! follow, Ctrl+O open, Ctrl+S export, Esc clear the selection.
+//! ↑/↓ move the selection, Enter show the detail pane and bring the selection back into view, A
+//! jump between an event and its ack, End follow, Ctrl+O open, Ctrl+S export, Esc clear the
+//! selection. The side panes fold; the detail pane shows while a row is selected.
 
 use crate::capture::{CaptureMsg, CaptureReader};
 use crate::filter::{self, Filter};
@@ -13,7 +14,7 @@ use crate::store::{Store, StoreConfig};
 use crate::testhook::TestHook;
 use crate::view_detail::{self, DetailAction, DetailState};
 use crate::view_dialogs::{ExportDialog, OpenDialog};
-use crate::view_empty;
+use crate::view_empty::{self, NoRowsAction};
 use crate::view_sessions::{self, Active, PanelState, SessionAction};
 use crate::view_table::{self, TableState};
 use crate::view_timeline::{self, Tab, TimelineAction, TimelineState};
@@ -78,6 +79,14 @@ impl Source {
     }
 }
 
+/// The table's start: a finished capture opens at its first row, with nothing to follow.
+pub fn table_for(source: &Source) -> TableState {
+    match source {
+        Source::Capture(c) if !c.reader.follow => TableState::at_start(),
+        _ => TableState::default(),
+    }
+}
+
 /// The whole app state.
 pub struct SockscopeApp {
     store: Store,
@@ -105,10 +114,17 @@ pub struct SockscopeApp {
     notice: Option<String>,
     /// A selected row to scroll into view once the filtered view has it.
     reveal: Option<u64>,
+    /// The sessions panel is unfolded.
+    show_sessions: bool,
+    /// The table's columns last frame (their titles).
+    columns: Vec<&'static str>,
+    /// The detail pane is unfolded (it shows while a row is selected).
+    show_detail: bool,
 }
 
 impl SockscopeApp {
     pub fn new(source: Source, cfg: StoreConfig) -> SockscopeApp {
+        let table = table_for(&source);
         SockscopeApp {
             store: Store::new(cfg),
             source,
@@ -119,7 +135,7 @@ impl SockscopeApp {
             show_raw: false,
             paused_at: None,
             selected: None,
-            table: TableState::default(),
+            table,
             detail: DetailState::default(),
             panel: PanelState::default(),
             timeline: TimelineState::default(),
@@ -131,6 +147,9 @@ impl SockscopeApp {
             hook: TestHook::from_env(),
             notice: None,
             reveal: None,
+            show_sessions: true,
+            columns: Vec::new(),
+            show_detail: true,
         }
     }
 
@@ -169,6 +188,24 @@ impl SockscopeApp {
         &self.filter_text
     }
 
+    /// The table's columns shown last frame (titles; the narrower the table, the fewer).
+    pub fn columns(&self) -> &[&'static str] {
+        &self.columns
+    }
+
+    /// When to repaint with nothing happening: a live proxy keeps msg/s honest and a followed
+    /// capture is polled for growth; a finished capture, once read, waits for the user.
+    pub fn idle_repaint(&self) -> Option<Duration> {
+        match &self.source {
+            Source::Static => None,
+            // Until msg/s has settled to 0 after the last record.
+            Source::Capture(c) if c.done && !c.reader.follow => {
+                (self.rate.per_sec() > 0.0).then_some(Duration::from_millis(500))
+            }
+            _ => Some(Duration::from_millis(500)),
+        }
+    }
+
     /// Are raw Engine.IO frames shown?
     pub fn showing_raw(&self) -> bool {
         self.show_raw
@@ -176,9 +213,13 @@ impl SockscopeApp {
 
     /// Brings the `pos`-th row of the view into view (leaving follow mode), as scrolling does.
     pub fn scroll_to(&mut self, pos: usize) {
-        self.table.follow = false;
-        self.table.seen = self.view_len();
+        self.table.stop_following(self.store.end_ordinal());
         self.table.scroll_to = Some(pos);
+    }
+
+    /// Rows arrived since follow mode was left, as the "↓ N new" pill counts them.
+    pub fn unseen(&self) -> usize {
+        self.table.unseen(&self.index, &self.store, self.view_len())
     }
 
     /// Rows in the view (after the filter and the pause).
@@ -208,8 +249,7 @@ impl SockscopeApp {
     fn reveal_pending(&mut self) {
         let Some(o) = self.reveal else { return };
         if let Some(pos) = self.index.position(o, &self.store) {
-            self.table.follow = false;
-            self.table.seen = self.view_len();
+            self.table.stop_following(self.store.end_ordinal());
             self.table.scroll_to = Some(pos);
             self.table.center = true;
             self.reveal = None;
@@ -244,7 +284,6 @@ impl SockscopeApp {
             Ok(f) => {
                 self.filter_error = None;
                 self.index = RowIndex::new(f, self.hide_noise, self.show_raw);
-                self.table.seen = 0;
             }
             Err(e) => self.filter_error = Some(e),
         }
@@ -386,9 +425,8 @@ impl SockscopeApp {
         );
         if got || !caught_up || self.more_pending() {
             ui.ctx().request_repaint();
-        } else if !matches!(self.source, Source::Static) {
-            // Keep msg/s honest when traffic stops.
-            ui.ctx().request_repaint_after(Duration::from_millis(500));
+        } else if let Some(after) = self.idle_repaint() {
+            ui.ctx().request_repaint_after(after);
         }
         if let Some(o) = self.selected
             && o < self.store.first_ordinal()
@@ -429,13 +467,15 @@ impl SockscopeApp {
             }
             None => {}
         }
+        // Side panes start at a share of the window (a laptop screen keeps the table wide).
+        let width = ui.ctx().content_rect().width();
         let panel_action = Panel::left("sessions")
-            .default_size(250.0)
+            .default_size((width * 0.17).clamp(170.0, 250.0))
             .min_size(170.0)
-            .show(ui, |ui| {
+            .show_collapsible(ui, &mut self.show_sessions, |ui| {
                 view_sessions::show(ui, &mut self.panel, &self.store, &active)
             })
-            .inner;
+            .and_then(|r| r.inner);
         match panel_action {
             Some(SessionAction::Conn(c)) => self.set_field("conn", &c.to_string()),
             Some(SessionAction::Session(s)) => self.set_field("session", &s),
@@ -443,10 +483,11 @@ impl SockscopeApp {
             None => {}
         }
         let capture = status.capture.clone();
+        let mut detail_open = self.show_detail && self.selected.is_some();
         let detail_action = Panel::right("detail")
-            .default_size(420.0)
+            .default_size((width * 0.28).clamp(280.0, 420.0))
             .min_size(280.0)
-            .show(ui, |ui| {
+            .show_collapsible(ui, &mut detail_open, |ui| {
                 ui.set_min_width(ui.available_width());
                 view_detail::show(
                     ui,
@@ -456,7 +497,11 @@ impl SockscopeApp {
                     capture.as_deref(),
                 )
             })
-            .inner;
+            .and_then(|r| r.inner);
+        if !detail_open && self.selected.is_some() {
+            // Dragged closed.
+            self.show_detail = false;
+        }
         if let Some(a) = detail_action {
             self.on_detail(a);
         }
@@ -466,7 +511,7 @@ impl SockscopeApp {
                 return;
             }
             let len = self.view_len();
-            let clicked = view_table::show(
+            let out = view_table::show(
                 ui,
                 &mut self.table,
                 &self.store,
@@ -474,16 +519,20 @@ impl SockscopeApp {
                 len,
                 self.selected,
             );
-            if let Some(o) = clicked {
+            if let Some(o) = out.clicked {
                 self.selected = Some(o);
             }
+            self.columns = out.columns;
             if len == 0 {
-                let msg = if caught_up {
-                    "No rows match the filter."
-                } else {
-                    "Filtering…"
-                };
-                ui.centered_and_justified(|ui| ui.weak(msg));
+                let hidden = (self.index.hidden_raw(), self.index.hidden_noise());
+                match view_empty::no_rows(ui, out.body, !caught_up, hidden.0, hidden.1) {
+                    Some(NoRowsAction::ShowRaw) => self.set_show_raw(true),
+                    Some(NoRowsAction::ShowNoise) => {
+                        self.hide_noise = false;
+                        self.apply_filter();
+                    }
+                    None => {}
+                }
             }
         });
         self.dialogs(ui.ctx());

@@ -39,16 +39,22 @@ impl SockscopeApp {
         {
             self.select(l.other);
         }
-        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) && self.selected.is_none()
-        {
-            // Enter opens the detail of the row in view (the selection's, if any, shows already).
-            self.selected = self
-                .index
-                .get(self.view_len().saturating_sub(1), &self.store);
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) {
+            // Enter opens the detail of the selected row and brings it back into view; with no
+            // selection, of the newest row.
+            self.show_detail = true;
+            match self.selected {
+                Some(o) => self.select(o),
+                None => {
+                    self.selected = self
+                        .index
+                        .get(self.view_len().saturating_sub(1), &self.store);
+                }
+            }
         }
         let len = self.view_len();
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::End)) {
-            self.table.set_follow(true, len);
+            self.table.set_follow(true, self.store.end_ordinal());
         }
         let down = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown));
         let up = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp));
@@ -64,6 +70,8 @@ impl SockscopeApp {
                 (Some(p), false) => p.saturating_sub(1),
             };
             self.selected = self.index.get(next, &self.store);
+            // As a click does: the selection stays in view while rows arrive.
+            self.table.stop_following(self.store.end_ordinal());
             self.table.scroll_to = Some(next);
         }
     }
@@ -71,7 +79,8 @@ impl SockscopeApp {
     pub(super) fn toolbar(&mut self, ui: &mut Ui) {
         Panel::top("toolbar").show(ui, |ui| {
             ui.add_space(2.0);
-            ui.horizontal(|ui| {
+            // On a narrow window what does not fit goes to a second line.
+            ui.horizontal_wrapped(|ui| {
                 let live = !matches!(self.source, Source::Static);
                 let (dot, text) = match (&self.source, self.paused()) {
                     (_, true) => ("‖", "Paused"),
@@ -87,11 +96,25 @@ impl SockscopeApp {
                     };
                     ui.label(RichText::new(format!("{dot} {text}")).color(color));
                 }
-                let pause = if self.paused() { "Resume" } else { "Pause" };
+                let mut sessions = self.show_sessions;
                 if ui
-                    .button(pause)
-                    .on_hover_text("freeze the table while traffic keeps being recorded (Space)")
-                    .clicked()
+                    .toggle_value(&mut sessions, "Sessions")
+                    .on_hover_text("show or fold the sessions panel")
+                    .changed()
+                {
+                    self.show_sessions = sessions;
+                }
+                // Nothing arrives in a finished capture: nothing to pause or follow.
+                let growing = match &self.source {
+                    Source::Capture(c) => c.reader.follow,
+                    _ => true,
+                };
+                let pause = if self.paused() { "Resume" } else { "Pause" };
+                if growing
+                    && ui
+                        .button(pause)
+                        .on_hover_text("freeze the table while traffic keeps being recorded (Space)")
+                        .clicked()
                 {
                     self.set_paused(!self.paused());
                 }
@@ -120,13 +143,21 @@ impl SockscopeApp {
                     self.export_visible = true;
                 }
                 let mut follow = self.table.follow;
+                if growing
+                    && ui
+                        .toggle_value(&mut follow, "Follow")
+                        .on_hover_text("keep the newest row in view (End)")
+                        .changed()
+                {
+                    self.table.set_follow(follow, self.store.end_ordinal());
+                }
+                let mut detail = self.show_detail;
                 if ui
-                    .toggle_value(&mut follow, "Follow")
-                    .on_hover_text("keep the newest row in view (End)")
+                    .toggle_value(&mut detail, "Detail")
+                    .on_hover_text("show or fold the detail pane of the selected row (Enter shows it)")
                     .changed()
                 {
-                    let len = self.view_len();
-                    self.table.set_follow(follow, len);
+                    self.show_detail = detail;
                 }
                 ui.separator();
                 let l = ui.label("Filter:");
@@ -134,7 +165,8 @@ impl SockscopeApp {
                     TextEdit::singleline(&mut self.filter_text)
                         .id(Id::unique(FILTER_ID))
                         .hint_text("text  /regex/  event:chat  ns:/admin  session:s3  dir:↑  kind:sio  (Ctrl+F)")
-                        .desired_width(360.0),
+                        // Leave room for the two toggles beside it.
+                        .desired_width((ui.available_width() - 290.0).clamp(160.0, 360.0)),
                 );
                 let r = r.labelled_by(l.id);
                 if r.changed() {

@@ -41,7 +41,7 @@ impl SockscopeApp {
         self.selected = None;
         self.paused_at = None;
         self.rate.reset();
-        self.table.set_follow(true, 0);
+        self.table = super::table_for(&self.source);
         self.apply_filter();
         Ok(())
     }

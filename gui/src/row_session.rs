@@ -1,6 +1,6 @@
 //! Table rows for the records of the Engine.IO / Socket.IO session stage: decoded packets
 //! (`sio_packet` → kind SIO with namespace, event name, ack id and an argument preview such as
-//! `["hi",{…}]`; `eio_packet` → kind EIO, heartbeats and probes flagged as noise), the session
+//! `["hi",{"from":"ana"}]`; `eio_packet` → kind EIO, heartbeats and probes flagged as noise), the session
 //! lifecycle, reconnects, and the alerts (late pongs, missed pings, ack timeouts) in the warning
 //! colour. `heartbeat` records make no row: the Engine.IO ping or pong just before them is the
 //! same packet, and they feed the heartbeat timeline instead.
@@ -14,10 +14,11 @@ use sockscope::event::{Event, EventKind, Payload, SioPacketRecord};
 use sockscope::session::reason_words;
 use sockscope::sink::console::{human_bytes, preview};
 
-/// Past this many characters, nested objects and arrays in a preview collapse to `{…}` / `[…]`.
-const FULL_PREVIEW: usize = 80;
 /// Strings in a preview are cut at this many characters.
 const STRING_CHARS: usize = 48;
+/// Characters of JSON a preview spends before it closes its containers (under
+/// [`PREVIEW_CHARS`], which also holds the closing brackets and a prefix such as `late ack`).
+const JSON_CHARS: usize = 128;
 
 /// Milliseconds with one decimal below 10 ms (`0.9 ms`, `12 ms`, `1.50 s`).
 pub fn ms(us: u64) -> String {
@@ -56,21 +57,22 @@ pub fn sio_args(p: &SioPacketRecord) -> Option<Value> {
     Some(data.clone())
 }
 
-/// A one-line rendering of JSON: compact, binary placeholders as `<300 B>`, long strings cut,
-/// and (when the whole does not fit in [`FULL_PREVIEW`] characters) containers below the top
-/// level collapsed to `{…}` / `[…]`.
+/// A one-line rendering of JSON in the order the app sent it: compact, binary placeholders as
+/// `<300 B>`, long strings cut, nested objects and arrays shown as far as [`JSON_CHARS`]
+/// allows (`[{"room":"a","msg":"hi…"}]`); past that, the rest of a container is `…` and a
+/// container not begun is `{…}` / `[…]`, with every bracket closed.
 pub fn json_preview(v: &Value, attachments: &[String]) -> String {
-    let mut full = String::new();
-    render(v, 0, usize::MAX, attachments, &mut full);
-    if full.chars().count() <= FULL_PREVIEW {
-        return full;
-    }
-    let mut short = String::new();
-    render(v, 0, 1, attachments, &mut short);
-    short
+    let mut out = String::new();
+    render(v, attachments, &mut out);
+    out
 }
 
-fn render(v: &Value, depth: usize, max_depth: usize, atts: &[String], out: &mut String) {
+/// Characters of `out` (the budget counts characters, not bytes).
+fn chars(out: &str) -> usize {
+    out.chars().count()
+}
+
+fn render(v: &Value, atts: &[String], out: &mut String) {
     if let Some(k) = placeholder_num(v) {
         match atts.get(k) {
             Some(b) => out.push_str(&format!("<{}>", human_bytes(base64_len(b)))),
@@ -78,19 +80,21 @@ fn render(v: &Value, depth: usize, max_depth: usize, atts: &[String], out: &mut 
         }
         return;
     }
+    let full = chars(out) >= JSON_CHARS;
     match v {
-        Value::Array(a) if depth >= max_depth && !a.is_empty() => out.push_str("[…]"),
-        Value::Object(o) if depth >= max_depth && !o.is_empty() => out.push_str("{…}"),
+        Value::Array(a) if full && !a.is_empty() => out.push_str("[…]"),
+        Value::Object(o) if full && !o.is_empty() => out.push_str("{…}"),
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
+                    if chars(out) >= JSON_CHARS {
+                        out.push('…');
+                        break;
+                    }
                 }
-                render(x, depth + 1, max_depth, atts, out);
-                if out.len() > PREVIEW_CHARS * 2 {
-                    break;
-                }
+                render(x, atts, out);
             }
             out.push(']');
         }
@@ -99,20 +103,35 @@ fn render(v: &Value, depth: usize, max_depth: usize, atts: &[String], out: &mut 
             for (i, (k, x)) in o.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
+                    if chars(out) >= JSON_CHARS {
+                        out.push('…');
+                        break;
+                    }
                 }
-                out.push_str(&format!("{k:?}:"));
-                render(x, depth + 1, max_depth, atts, out);
-                if out.len() > PREVIEW_CHARS * 2 {
-                    break;
-                }
+                out.push_str(&short_string(k, room(out)));
+                out.push(':');
+                render(x, atts, out);
             }
             out.push('}');
         }
-        Value::String(s) if s.chars().count() > STRING_CHARS => {
-            let cut: String = s.chars().take(STRING_CHARS).collect();
-            out.push_str(&format!("{:?}", cut + "…"));
-        }
+        Value::String(s) => out.push_str(&short_string(s, room(out))),
         other => out.push_str(&other.to_string()),
+    }
+}
+
+/// How long a string may be at this point of the preview: [`STRING_CHARS`], less near the end.
+fn room(out: &str) -> usize {
+    JSON_CHARS.saturating_sub(chars(out)).clamp(8, STRING_CHARS)
+}
+
+/// A JSON string literal, cut at `max` characters with an ellipsis.
+fn short_string(s: &str, max: usize) -> String {
+    let lit = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    if s.chars().count() > max {
+        let cut: String = s.chars().take(max).collect();
+        lit(&(cut + "…"))
+    } else {
+        lit(s)
     }
 }
 
@@ -366,13 +385,32 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn previews_are_compact_and_collapse_when_long() {
+    fn previews_show_nested_json_in_order_and_close_every_bracket() {
         assert_eq!(
             json_preview(&json!(["hi", {"a": 1}]), &[]),
             r#"["hi",{"a":1}]"#
         );
         let long = json!(["hi", {"from": "ana", "text": "x".repeat(70), "n": 1}]);
-        assert_eq!(json_preview(&long, &[]), r#"["hi",{…}]"#);
+        let x48 = "x".repeat(48);
+        assert_eq!(
+            json_preview(&long, &[]),
+            format!(r#"["hi",{{"from":"ana","text":"{x48}…","n":1}}]"#)
+        );
+        let nested = json!([{"room": "a", "msg": "hi", "to": {"b": [1, 2]}}]);
+        assert_eq!(
+            json_preview(&nested, &[]),
+            r#"[{"room":"a","msg":"hi","to":{"b":[1,2]}}]"#
+        );
+        let many: Vec<_> = (0..100)
+            .map(|i| json!({"i": i, "tag": "abcdefgh"}))
+            .collect();
+        let p = json_preview(&json!(many), &[]);
+        assert!(p.starts_with(r#"[{"i":0,"tag":"abcdefgh"},{"i":1,"#), "{p}");
+        assert!(p.ends_with(",…]"), "{p}");
+        assert!(p.chars().count() <= PREVIEW_CHARS, "{p}");
+        let deep = json!([[[[{"k": "v".repeat(300)}]]], {"z": 1}]);
+        let p = json_preview(&deep, &[]);
+        assert!(p.ends_with(r#"…"}]]],{"z":1}]"#), "{p}");
         let bin = json!([{"_placeholder": true, "num": 0}]);
         assert_eq!(json_preview(&bin, &["AAECAw==".into()]), "[<4 B>]");
         assert_eq!(base64_len("AQID"), 3);

@@ -1,8 +1,11 @@
 //! The empty state of the message area: with no traffic yet it teaches how to point curl, a
-//! shell, Node, Python or a browser at the proxy, with the actual address and copyable commands.
+//! shell, Node, Python or a browser at the proxy, with the actual address and copyable commands;
+//! and, when the filter leaves no row, why: how many matching rows a toggle hides, with the
+//! button that shows them.
 
 use crate::app::Source;
-use eframe::egui::{Grid, RichText, Ui};
+use crate::theme;
+use eframe::egui::{Align, Frame, Grid, Layout, Rect, RichText, Ui, UiBuilder};
 use sockscope::proxy::Mode;
 
 /// The commands shown for a proxy listening on `addr` in `mode`: (client, command) pairs.
@@ -100,4 +103,67 @@ pub fn show(ui: &mut Ui, source: &Source) {
         "Ctrl+F filter · Space pause · ↑/↓ select · A event ↔ ack · End follow · Esc clear \
          selection · Ctrl+O open a capture · Ctrl+S export",
     );
+}
+
+/// What the user asked for from the explanation of an empty view.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoRowsAction {
+    ShowRaw,
+    ShowNoise,
+}
+
+/// Why the table is empty, drawn over its body (`rect`): still filtering, or no row matches,
+/// and how many matching rows the "raw frames" and "ping/pong & conn" toggles hide.
+pub fn no_rows(
+    ui: &mut Ui,
+    rect: Rect,
+    filtering: bool,
+    hidden_raw: usize,
+    hidden_noise: usize,
+) -> Option<NoRowsAction> {
+    let mut action = None;
+    let rect = rect.shrink(8.0);
+    ui.scope_builder(
+        UiBuilder::new()
+            .max_rect(rect)
+            .layout(Layout::top_down(Align::Center)),
+        |ui| {
+            ui.add_space((rect.height() / 3.0).min(80.0));
+            // Over the table's column lines.
+            Frame::new()
+                .fill(ui.visuals().panel_fill)
+                .inner_margin(8.0)
+                .show(ui, |ui| {
+                    if filtering {
+                        ui.label("Filtering…");
+                        return;
+                    }
+                    ui.label("No rows match the filter.");
+                    let rows = |n: usize| {
+                        let s = if n == 1 { "row is" } else { "rows are" };
+                        format!("{} matching {s}", theme::thousands(n as u64))
+                    };
+                    if hidden_raw > 0 {
+                        ui.label(format!(
+                            "{} hidden by the \"raw frames\" toggle (the transport of decoded \
+                             Engine.IO traffic: long-polling requests, WebSocket frames).",
+                            rows(hidden_raw)
+                        ));
+                        if ui.button("Show raw frames").clicked() {
+                            action = Some(NoRowsAction::ShowRaw);
+                        }
+                    }
+                    if hidden_noise > 0 {
+                        ui.label(format!(
+                            "{} hidden by the \"ping/pong & conn\" toggle.",
+                            rows(hidden_noise)
+                        ));
+                        if ui.button("Show ping/pong & conn").clicked() {
+                            action = Some(NoRowsAction::ShowNoise);
+                        }
+                    }
+                });
+        },
+    );
+    action
 }

@@ -198,7 +198,8 @@ fn the_heartbeat_timeline_lists_the_late_pong() {
             .click();
         h.run();
     }
-    h.get_by_label_contains("pingInterval 250 ms · pingTimeout 200 ms");
+    // The heartbeat summary (the session-open row's preview says it too).
+    h.get_by_label_contains("s1 · pingInterval 250 ms · pingTimeout 200 ms");
     h.get_by_label("heartbeat timeline of s1");
     let alert = h.get_by_label_contains("late pong: ping #8 not answered within 200 ms");
     alert.click();
