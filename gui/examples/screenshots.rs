@@ -117,7 +117,7 @@ fn main() -> std::process::ExitCode {
         "sockscope",
         options,
         Box::new(move |cc| {
-            sockscope_gui::theme::install_fonts(&cc.egui_ctx);
+            sockscope_gui::theme::install(&cc.egui_ctx);
             Ok(Box::new(shot))
         }),
     );

@@ -187,7 +187,7 @@ fn open_window(app: SockscopeApp, ctx_cell: Arc<OnceLock<egui::Context>>) -> Res
         "sockscope",
         options,
         Box::new(move |cc| {
-            crate::theme::install_fonts(&cc.egui_ctx);
+            crate::theme::install(&cc.egui_ctx);
             let _ = ctx_cell.set(cc.egui_ctx.clone());
             Ok(Box::new(app))
         }),
