@@ -19,6 +19,11 @@ impl SockscopeApp {
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::S)) {
             self.export_visible = true;
         }
+        if (self.open_visible || self.export_visible)
+            && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape))
+        {
+            (self.open_visible, self.export_visible) = (false, false);
+        }
         let typing = ctx.egui_wants_keyboard_input();
         if typing {
             if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {

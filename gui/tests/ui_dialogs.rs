@@ -1,0 +1,228 @@
+//! UI tests of the Open and Export windows, the status bar and the window title: what a user
+//! sees after opening a missing file, pressing Esc, exporting over an existing file, clicking
+//! the alert count, pausing.
+
+use eframe::egui::{self, Key, Modifiers, accesskit::Role};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use sockscope::proxy::{Mode, ProxyConfig, Target};
+use sockscope::sink::channel::channel;
+use sockscope_gui::app::{Live, SockscopeApp, Source};
+use sockscope_gui::sample;
+use sockscope_gui::view_dialogs;
+use std::sync::Arc;
+
+fn harness(app: SockscopeApp) -> Harness<'static, SockscopeApp> {
+    // The Socket.IO fixture's payloads have characters no font may have ("héllo ✓" is covered,
+    // but not every machine has the fallback fonts): glyphs are checked in `fonts::tests`.
+    let mut h = Harness::builder()
+        .allow_missing_glyphs()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_context_setup(sockscope_gui::theme::install)
+        .build_ui_state(|ui, app: &mut SockscopeApp| app.ui(ui), app);
+    h.run();
+    h
+}
+
+fn live_app(mode: Mode, mitm: bool) -> SockscopeApp {
+    let (_tx, rx) = channel(16);
+    let mut config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), mode);
+    if mitm {
+        let dir =
+            std::env::temp_dir().join(format!("sockscope-gui-dialogs-ca-{}", std::process::id()));
+        let ca = sockscope::ca::Ca::load_or_create(&dir).expect("a CA");
+        config.mitm = Some(Arc::new(
+            sockscope::proxy::tls::Mitm::new(Arc::new(ca), None, false).expect("tls setup"),
+        ));
+    }
+    let live = Live {
+        running: None,
+        rx,
+        config: Arc::new(config),
+        save: None,
+    };
+    SockscopeApp::new(Source::Live(Box::new(live)), Default::default())
+}
+
+/// The text field that has the keyboard focus (the Open window focuses its path field).
+fn type_in_focused(h: &mut Harness<'static, SockscopeApp>, text: &str) {
+    let field = h
+        .query_all_by_role(Role::TextInput)
+        .find(|n| n.is_focused())
+        .expect("a focused text field");
+    field.type_text(text);
+    h.run();
+}
+
+fn open_dialog(h: &mut Harness<'static, SockscopeApp>) {
+    h.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    h.run();
+    h.run();
+    h.get_by_label("Open a capture");
+}
+
+#[test]
+fn opening_a_missing_file_while_live_is_an_error() {
+    let mut h = harness(live_app(Mode::Explicit, false));
+    open_dialog(&mut h);
+    type_in_focused(&mut h, "/nonexistent/sockscope/missing.ndjson");
+    h.get_by_role_and_label(Role::Button, "Open").click();
+    h.run();
+    h.get_by_label_contains("/nonexistent/sockscope/missing.ndjson: cannot open");
+    assert!(
+        h.query_by_label_contains("in a new window").is_none(),
+        "a missing file is not reported as opened"
+    );
+    // The window stays open with the error, for the path to be corrected.
+    h.get_by_label("Open a capture");
+}
+
+#[test]
+fn opening_a_missing_file_is_an_error() {
+    let mut h = harness(SockscopeApp::with_events(sample::session()));
+    open_dialog(&mut h);
+    type_in_focused(&mut h, "/nonexistent/sockscope/missing.ndjson");
+    h.key_press(Key::Enter);
+    h.run();
+    h.get_by_label_contains("missing.ndjson");
+    h.get_by_label_contains("cannot open");
+}
+
+#[test]
+fn esc_closes_the_open_and_export_windows() {
+    let mut h = harness(SockscopeApp::with_events(sample::session()));
+    open_dialog(&mut h);
+    h.key_press(Key::Escape);
+    h.run();
+    assert!(
+        h.query_by_label("Open a capture").is_none(),
+        "Esc closes Open"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run();
+    h.get_by_role_and_label(Role::TextInput, "Save to");
+    h.key_press(Key::Escape);
+    h.run();
+    assert!(
+        h.query_by_role_and_label(Role::TextInput, "Save to")
+            .is_none(),
+        "Esc closes Export"
+    );
+}
+
+#[test]
+fn export_asks_before_replacing_a_file_and_shows_absolute_paths() {
+    let dir = std::env::temp_dir().join(format!("sockscope-gui-dialogs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let existing = dir.join("old.har");
+    std::fs::write(&existing, "{}").expect("write");
+    let mut h = harness(SockscopeApp::with_events(sample::session()));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run();
+    // The default path is absolute: the user sees where the file goes.
+    let field = h.get_by_role_and_label(Role::TextInput, "Save to");
+    let default = field.value().expect("a path");
+    assert!(std::path::Path::new(&default).is_absolute(), "{default}");
+    field.set_text_value_accesskit(&existing.display().to_string());
+    h.run();
+    h.get_by_label_contains("old.har exists");
+    assert!(
+        h.get_by_role_and_label(Role::Button, "Export")
+            .accesskit_node()
+            .is_disabled(),
+        "no export over an existing file without consent"
+    );
+    h.get_by_label("replace it").click();
+    h.run();
+    assert!(
+        !h.get_by_role_and_label(Role::Button, "Export")
+            .accesskit_node()
+            .is_disabled()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn path_completion_lists_folders_and_captures() {
+    let dir = std::env::temp_dir().join(format!("sockscope-gui-complete-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("caps")).expect("dir");
+    std::fs::write(dir.join("cap.ndjson"), "").expect("write");
+    std::fs::write(dir.join("cap.txt"), "").expect("write");
+    let d = dir.display();
+    assert_eq!(
+        view_dialogs::completions(&format!("{d}/ca"), &["ndjson", "har"], 8),
+        vec![format!("{d}/cap.ndjson"), format!("{d}/caps/")]
+    );
+    assert_eq!(
+        view_dialogs::completions(&format!("{d}/cap."), &[], 8).len(),
+        2
+    );
+    assert!(view_dialogs::resolve("x.har").is_absolute());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_alert_count_filters_the_alerts() {
+    let mut h = harness(SockscopeApp::with_events(sample::socketio_fixture()));
+    h.get_by_label("1 alert").click();
+    h.run();
+    while !h.state().filter_done() {
+        h.run();
+    }
+
+    assert_eq!(h.state().filter_text(), status_filter());
+    assert_eq!(h.state().view_rows(), 1, "only the alert row is shown");
+    h.get_by_label_contains("1 of 421 rows match");
+}
+
+fn status_filter() -> &'static str {
+    sockscope_gui::status::ALERTS_FILTER
+}
+
+#[test]
+fn the_status_bar_says_paused_not_filtered() {
+    let mut h = harness(SockscopeApp::with_events(sample::session()));
+    h.key_press(Key::Space);
+    h.run();
+    let before = h.state().view_rows();
+    for ev in sample::session() {
+        h.state_mut().store_mut().push(ev);
+    }
+    h.run();
+    let held = h.state().store().len() - before;
+    assert!(held > 0);
+    h.get_by_label_contains(&format!(", {held} newer held by the pause"));
+    assert!(
+        h.query_by_label_contains("rows match").is_none(),
+        "no filter is set"
+    );
+}
+
+#[test]
+fn no_mitm_notice_in_reverse_mode_and_no_rate_for_a_capture() {
+    let target = Target {
+        host: "127.0.0.1".into(),
+        port: 3000,
+        authority: "127.0.0.1:3000".into(),
+        tls: false,
+    };
+    let h = harness(live_app(Mode::Reverse(target), true));
+    h.get_by_label_contains("reverse → 127.0.0.1:3000");
+    assert!(h.query_by_label_contains("MITM").is_none());
+    h.get_by_label_contains("msg/s");
+    let h = harness(live_app(Mode::Explicit, true));
+    h.get_by_label_contains("MITM on");
+}
+
+#[test]
+fn window_titles_name_the_address_or_file() {
+    let cfg = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
+    assert_eq!(
+        sockscope_gui::launch::title_for_live(&cfg),
+        "sockscope · 127.0.0.1:8080 (proxy)"
+    );
+    assert_eq!(
+        sockscope_gui::launch::title_for_capture(std::path::Path::new("/tmp/a/cap.ndjson")),
+        "sockscope · cap.ndjson (/tmp/a)"
+    );
+}
