@@ -1,4 +1,5 @@
-//! UI tests of the Open and Export windows, the status bar and the window title: what a user
+//! UI tests of the Open and Export windows, the status bar, the window title and the detail
+//! pane (durations, frames, hex dumps): what a user
 //! sees after opening a missing file, pressing Esc, exporting over an existing file, clicking
 //! the alert count, pausing.
 
@@ -224,5 +225,88 @@ fn window_titles_name_the_address_or_file() {
     assert_eq!(
         sockscope_gui::launch::title_for_capture(std::path::Path::new("/tmp/a/cap.ndjson")),
         "sockscope · cap.ndjson (/tmp/a)"
+    );
+}
+
+/// Selects the first record matching `pred`.
+fn select_first(
+    h: &mut Harness<'static, SockscopeApp>,
+    pred: impl Fn(&sockscope::event::Event) -> bool,
+) -> sockscope::event::Event {
+    let ev = h
+        .state()
+        .store()
+        .events()
+        .find(|e| pred(e))
+        .cloned()
+        .expect("a matching record");
+    let o = h.state().store().ordinal_of_seq(ev.seq).expect("in memory");
+    h.state_mut().select(o);
+    h.run();
+    ev
+}
+
+#[test]
+fn derived_records_show_readable_durations() {
+    use sockscope::event::EventKind;
+    let mut h = harness(SockscopeApp::with_events(sample::socketio_fixture()));
+    let ev = select_first(
+        &mut h,
+        |e| matches!(&e.kind, EventKind::Reconnect(r) if r.gap_us >= 1000),
+    );
+    let EventKind::Reconnect(r) = &ev.kind else {
+        unreachable!()
+    };
+    h.get_by_label("gap");
+    h.get_by_label(&sockscope_gui::view_detail_sio::duration_us(r.gap_us));
+    assert!(
+        h.query_by_label(&r.gap_us.to_string()).is_none(),
+        "no raw microseconds"
+    );
+}
+
+#[test]
+fn a_binary_event_shows_all_its_frames() {
+    use sockscope::event::{EioTransport, EventKind};
+    let mut h = harness(SockscopeApp::with_events(sample::socketio_fixture()));
+    let ev = select_first(&mut h, |e| {
+        matches!(&e.kind, EventKind::SioPacket(p)
+            if !p.attachments.is_empty() && p.transport == EioTransport::Websocket)
+    });
+    let EventKind::SioPacket(p) = &ev.kind else {
+        unreachable!()
+    };
+    let n = p.attachments.len() + 1;
+    h.get_by_label_contains(&format!("decoded from {n} frames"));
+    h.get_by_label_contains("raw frame: text ws message");
+    assert_eq!(
+        h.query_all_by_label_contains("raw frame: binary ws message")
+            .count(),
+        n - 1
+    );
+}
+
+#[test]
+fn a_hex_dump_fits_the_detail_pane_with_its_ascii_column() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 700.0))
+        .with_context_setup(sockscope_gui::theme::install)
+        .build_ui_state(
+            |ui, app: &mut SockscopeApp| app.ui(ui),
+            SockscopeApp::with_events(sample::session()),
+        );
+    h.run();
+    select_first(&mut h, |e| {
+        matches!(&e.kind, sockscope::event::EventKind::WsMessage(m)
+            if m.opcode == sockscope::event::WsOpcode::Binary)
+    });
+    h.run();
+    let line = h.get_by_label_contains("00000000  00 9f ff 10 42");
+    let text = line.value().unwrap_or_default();
+    assert!(text.ends_with('|'), "the ASCII column is there: {text}");
+    assert!(
+        line.rect().right() <= 1024.0,
+        "the line ends inside the window: {:?}",
+        line.rect()
     );
 }
