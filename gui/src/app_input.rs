@@ -165,10 +165,14 @@ impl SockscopeApp {
                 {
                     self.set_show_raw(raw);
                 }
-                if let Some(e) = &self.filter_error {
-                    ui.label(RichText::new(e).color(theme::error(ui.visuals())));
-                }
             });
+            // On its own line, wrapped: a long error is read whole, not cut at the window edge.
+            if let Some(e) = &self.filter_error {
+                ui.add(
+                    eframe::egui::Label::new(RichText::new(e).color(theme::error(ui.visuals())))
+                        .wrap(),
+                );
+            }
             ui.add_space(2.0);
         });
     }

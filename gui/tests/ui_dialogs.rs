@@ -1,7 +1,7 @@
 //! UI tests of the Open and Export windows, the status bar, the window title and the detail
-//! pane (durations, frames, hex dumps): what a user
-//! sees after opening a missing file, pressing Esc, exporting over an existing file, clicking
-//! the alert count, pausing.
+//! pane: what a user sees after opening a missing file, pressing Esc, exporting over an existing
+//! file, clicking the alert count, pausing; derived records' durations, a binary event's frames,
+//! a hex dump in a narrow pane.
 
 use eframe::egui::{self, Key, Modifiers, accesskit::Role};
 use egui_kittest::Harness;
@@ -309,4 +309,23 @@ fn a_hex_dump_fits_the_detail_pane_with_its_ascii_column() {
         "the line ends inside the window: {:?}",
         line.rect()
     );
+}
+
+#[test]
+fn a_filter_error_is_shown_whole_in_a_small_window() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 700.0))
+        .with_context_setup(sockscope_gui::theme::install)
+        .build_ui_state(
+            |ui, app: &mut SockscopeApp| app.ui(ui),
+            SockscopeApp::with_events(sample::session()),
+        );
+    h.run();
+    h.state_mut().set_filter_text("/(unclosed/".into());
+    h.run();
+    let err = h
+        .query_all_by_role(Role::Label)
+        .find(|n| n.value().is_some_and(|v| v.contains("regex")))
+        .expect("the filter error is shown");
+    assert!(err.rect().right() <= 1024.0, "cut off: {:?}", err.rect());
 }
