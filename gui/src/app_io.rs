@@ -87,6 +87,7 @@ impl SockscopeApp {
             bytes: st.bytes,
             rate: match &self.source {
                 Source::Capture(c) if !c.reader.follow => None,
+                Source::Static => None,
                 _ => Some(self.rate.per_sec()),
             },
             dropped_pipeline: st.dropped_events,

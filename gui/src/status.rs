@@ -100,13 +100,14 @@ pub enum StatusAction {
 /// The filter showing the alerts the status bar counts.
 pub const ALERTS_FILTER: &str = "kind:heartbeat_alert,ack_timeout";
 
-/// The rows part: `1,567 rows`, `12 of 1,567 rows match`, and while paused `· 555 new held`.
+/// The rows part: `1,567 rows`, `12 of 1,567 rows shown` (the filter, hidden raw frames or
+/// housekeeping), and while paused `, 555 newer held by the pause`.
 pub fn rows_text(s: &Status) -> String {
     let mut t = if s.rows_matching == s.rows {
         format!("{} rows", theme::thousands(s.rows as u64))
     } else {
         format!(
-            "{} of {} rows match",
+            "{} of {} rows shown",
             theme::thousands(s.rows_matching as u64),
             theme::thousands(s.rows as u64)
         )
@@ -263,7 +264,7 @@ mod tests {
         assert_eq!(rows_text(&s), "1,567 rows");
         s.rows_matching = 12;
         s.rows_shown = 12;
-        assert_eq!(rows_text(&s), "12 of 1,567 rows match");
+        assert_eq!(rows_text(&s), "12 of 1,567 rows shown");
     }
 
     #[test]

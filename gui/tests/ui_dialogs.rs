@@ -173,7 +173,7 @@ fn the_alert_count_filters_the_alerts() {
 
     assert_eq!(h.state().filter_text(), status_filter());
     assert_eq!(h.state().view_rows(), 1, "only the alert row is shown");
-    h.get_by_label_contains("1 of 421 rows match");
+    h.get_by_label_contains("1 of 421 rows shown");
 }
 
 fn status_filter() -> &'static str {
@@ -194,7 +194,7 @@ fn the_status_bar_says_paused_not_filtered() {
     assert!(held > 0);
     h.get_by_label_contains(&format!(", {held} newer held by the pause"));
     assert!(
-        h.query_by_label_contains("rows match").is_none(),
+        h.query_by_label_contains("rows shown").is_none(),
         "no filter is set"
     );
 }
