@@ -10,7 +10,8 @@
 //! Views: `table` (Socket.IO rows, an event with its ack and binary attachment in the detail
 //! pane), `payloads` (an `echo` event with CJK, emoji and Arabic text selected), `heartbeat` (the
 //! heartbeat timeline of the session that timed out), `reconnects` (the reconnect timeline),
-//! `sessions` (the sessions panel with one session selected). The fixture's `echo` texts are
+//! `sessions` (the sessions panel with one session selected), `open` and `export` (those windows,
+//! for a look: not in the docs). The fixture's `echo` texts are
 //! replaced by multilingual ones ([`multilingual`]) so every shot shows real-world payload text.
 //! The optional third argument is the window size (default 1400x900).
 //! `gui/scripts/screenshots.sh` takes them all.
@@ -25,6 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 struct Shot {
     app: SockscopeApp,
+    /// Input to give the app on the first frames: a shortcut, then text for the focused field.
+    keys: Option<(egui::Key, String)>,
     out: PathBuf,
     frames: u32,
     saved: Arc<AtomicBool>,
@@ -32,6 +35,22 @@ struct Shot {
 
 impl eframe::App for Shot {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some((key, text)) = &self.keys {
+            let ev = match self.frames {
+                1 => Some(egui::Event::Key {
+                    key: *key,
+                    physical_key: None,
+                    pressed: true,
+                    repeat: false,
+                    modifiers: egui::Modifiers::COMMAND,
+                }),
+                3 if !text.is_empty() => Some(egui::Event::Text(text.clone())),
+                _ => None,
+            };
+            if let Some(ev) = ev {
+                ui.ctx().input_mut(|i| i.events.push(ev));
+            }
+        }
         self.app.ui(ui);
         self.frames += 1;
         let ctx = ui.ctx().clone();
@@ -128,7 +147,9 @@ fn multilingual(mut events: Vec<sockscope::event::Event>) -> Vec<sockscope::even
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(view), Some(out)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: screenshots table|payloads|heartbeat|reconnects|sessions OUT.png [WxH]");
+        eprintln!(
+            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export OUT.png [WxH]"
+        );
         return std::process::ExitCode::from(2);
     };
     let size = args
@@ -138,7 +159,11 @@ fn main() -> std::process::ExitCode {
         .unwrap_or([1400.0, 900.0]);
     let mut app =
         SockscopeApp::with_events(multilingual(sockscope_gui::sample::socketio_fixture()));
+    let mut keys = None;
     match view.as_str() {
+        // The Open window with a folder typed and its completions listed.
+        "open" => keys = Some((egui::Key::O, "gui/tests/fixtures/".to_string())),
+        "export" => keys = Some((egui::Key::S, String::new())),
         "payloads" => {
             if let Some(o) = find(&app, |r, s| {
                 r.kind == RowKind::Sio
@@ -187,6 +212,7 @@ fn main() -> std::process::ExitCode {
     }
     let shot = Shot {
         app,
+        keys,
         out: PathBuf::from(out),
         frames: 0,
         saved: Arc::new(AtomicBool::new(false)),
