@@ -329,3 +329,65 @@ fn a_filter_error_is_shown_whole_in_a_small_window() {
         .expect("the filter error is shown");
     assert!(err.rect().right() <= 1024.0, "cut off: {:?}", err.rect());
 }
+
+/// SIGTERM (as Ctrl-C) closes the live window the way its close button does: the proxy stops
+/// and the capture ends with its `capture_end` record. Runs the real binary under Xvfb.
+#[test]
+fn sigterm_ends_the_capture() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "command -v xvfb-run && command -v Xvfb && command -v xauth",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "xvfb-run, Xvfb or xauth is missing: run scripts/test.sh"
+    );
+    let dir = std::env::temp_dir().join(format!("sockscope-gui-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cap = dir.join("cap.ndjson");
+    // `sh` prints the GUI's pid (xvfb-run's own pid is not the GUI's).
+    let mut x = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1024x700x24", "sh", "-c"])
+        .arg("\"$0\" \"$@\" & echo PID $!; wait")
+        .arg(env!("CARGO_BIN_EXE_sockscope-gui"))
+        .args(["--listen", "127.0.0.1:0", "--save"])
+        .arg(&cap)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xvfb-run");
+    let mut out = BufReader::new(x.stdout.take().expect("stdout")).lines();
+    let pid = out
+        .find_map(|l| l.ok()?.strip_prefix("PID ").map(str::to_owned))
+        .expect("the gui's pid");
+    let mut err = BufReader::new(x.stderr.take().expect("stderr")).lines();
+    err.find(|l| l.as_ref().is_ok_and(|l| l.contains("proxy listening")))
+        .expect("the proxy started")
+        .expect("stderr");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // A guard against a hang, not a timing assertion.
+    let start = Instant::now();
+    while x.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            let _ = x.kill();
+            panic!("the window did not close within 60 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&cap).expect("the capture");
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.contains("\"capture_end\""), "last line: {last}");
+    let _ = std::fs::remove_dir_all(dir);
+}
