@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # and the C compiler that builds mimalloc (the allocator) and links.
 need=()
 if command -v dpkg >/dev/null 2>&1; then
-  for p in gcc libc6-dev libxcursor1 libxi6 libxkbcommon-x11-0 libxrandr2 libgl1 libegl1 libgl1-mesa-dri; do
+  for p in gcc libc6-dev libxcursor1 libxi6 libxkbcommon-x11-0 libxrandr2 libgl1 libegl1 libgl1-mesa-dri fonts-dejavu-core fonts-noto-cjk fonts-symbola; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
 fi

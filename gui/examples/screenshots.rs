@@ -3,13 +3,17 @@
 //! exits. One view per run (a window's event loop runs once per process):
 //!
 //! ```text
-//! xvfb-run -a -s '-screen 0 1400x900x24' \
-//!   cargo run -p sockscope-gui --example screenshots -- table docs/screenshots/table.png
+//! xvfb-run -a -s '-screen 0 1920x1080x24' \
+//!   cargo run -p sockscope-gui --example screenshots -- table docs/screenshots/table.png [1400x900]
 //! ```
 //!
 //! Views: `table` (Socket.IO rows, an event with its ack and binary attachment in the detail
-//! pane), `heartbeat` (the heartbeat timeline of the session that timed out), `reconnects` (the
-//! reconnect timeline), `sessions` (the sessions panel with one session selected).
+//! pane), `payloads` (an `echo` event with CJK, emoji and Arabic text selected), `heartbeat` (the
+//! heartbeat timeline of the session that timed out), `reconnects` (the reconnect timeline),
+//! `sessions` (the sessions panel with one session selected), `open` and `export` (those windows,
+//! for a look: not in the docs). The fixture's `echo` texts are
+//! replaced by multilingual ones ([`multilingual`]) so every shot shows real-world payload text.
+//! The optional third argument is the window size (default 1400x900).
 //! `gui/scripts/screenshots.sh` takes them all.
 
 use eframe::egui;
@@ -22,6 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 struct Shot {
     app: SockscopeApp,
+    /// Input to give the app on the first frames: a shortcut, then text for the focused field.
+    keys: Option<(egui::Key, String)>,
     out: PathBuf,
     frames: u32,
     saved: Arc<AtomicBool>,
@@ -29,6 +35,22 @@ struct Shot {
 
 impl eframe::App for Shot {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some((key, text)) = &self.keys {
+            let ev = match self.frames {
+                1 => Some(egui::Event::Key {
+                    key: *key,
+                    physical_key: None,
+                    pressed: true,
+                    repeat: false,
+                    modifiers: egui::Modifiers::COMMAND,
+                }),
+                3 if !text.is_empty() => Some(egui::Event::Text(text.clone())),
+                _ => None,
+            };
+            if let Some(ev) = ev {
+                ui.ctx().input_mut(|i| i.events.push(ev));
+            }
+        }
         self.app.ui(ui);
         self.frames += 1;
         let ctx = ui.ctx().clone();
@@ -57,14 +79,101 @@ fn find(
     (s.first_ordinal()..s.end_ordinal()).find(|&o| s.row(o).is_some_and(|r| pred(r, s)))
 }
 
+/// Texts payloads carry in the wild: CJK, emoji, Arabic, Cyrillic, accents and check marks.
+const TEXTS: &[(&str, &str)] = &[
+    ("李雷", "你好，世界 🎉"),
+    ("さくら", "こんにちは、準備できた ✓"),
+    ("민준", "안녕하세요 👍 회의는 3시에"),
+    ("ليلى", "مرحبا بالعالم"),
+    ("ana", "déploiement terminé ✅ 🚀"),
+    ("Иван", "Привет! всё готово ✓"),
+];
+
+/// The fixture with its `echo` events' `from` and `text` replaced by [`TEXTS`], in the decoded
+/// packet and in the raw frame or polling body that carried it.
+fn multilingual(mut events: Vec<sockscope::event::Event>) -> Vec<sockscope::event::Event> {
+    use sockscope::event::{EventKind, Payload};
+    use std::collections::HashMap;
+    let mut raw: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+    let mut i = 0;
+    for ev in events.iter_mut() {
+        let EventKind::SioPacket(p) = &mut ev.kind else {
+            continue;
+        };
+        if p.event.as_deref() != Some("echo") {
+            continue;
+        }
+        let Some(obj) = p
+            .data
+            .as_mut()
+            .and_then(|d| d.get_mut(1))
+            .and_then(|o| o.as_object_mut())
+        else {
+            continue;
+        };
+        let (from, text) = TEXTS[i % TEXTS.len()];
+        i += 1;
+        for (k, new) in [("from", from), ("text", text)] {
+            if let Some(old) = obj.get(k).and_then(|v| v.as_str()).map(str::to_owned) {
+                let json = |s: &str| serde_json::to_string(s).unwrap_or_default();
+                raw.entry(p.raw_seq)
+                    .or_default()
+                    .push((json(&old), json(new)));
+                obj.insert(k.into(), new.into());
+            }
+        }
+    }
+    for ev in events.iter_mut() {
+        let Some(swaps) = raw.get(&ev.seq) else {
+            continue;
+        };
+        let (payload, len) = match &mut ev.kind {
+            EventKind::WsMessage(m) => (&mut m.payload, Some(&mut m.len)),
+            EventKind::HttpBody { payload, .. } => (payload, None),
+            _ => continue,
+        };
+        if let Payload::Text(t) = payload {
+            for (old, new) in swaps {
+                *t = t.replacen(old.as_str(), new, 1);
+            }
+            if let Some(len) = len {
+                *len = t.len() as u64;
+            }
+        }
+    }
+    events
+}
+
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(view), Some(out)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: screenshots table|heartbeat|reconnects|sessions OUT.png");
+        eprintln!(
+            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export OUT.png [WxH]"
+        );
         return std::process::ExitCode::from(2);
     };
-    let mut app = SockscopeApp::with_events(sockscope_gui::sample::socketio_fixture());
+    let size = args
+        .get(3)
+        .and_then(|s| s.split_once('x'))
+        .and_then(|(w, h)| Some([w.parse::<f32>().ok()?, h.parse::<f32>().ok()?]))
+        .unwrap_or([1400.0, 900.0]);
+    let mut app =
+        SockscopeApp::with_events(multilingual(sockscope_gui::sample::socketio_fixture()));
+    let mut keys = None;
     match view.as_str() {
+        // The Open window with a folder typed and its completions listed.
+        "open" => keys = Some((egui::Key::O, "gui/tests/fixtures/".to_string())),
+        "export" => keys = Some((egui::Key::S, String::new())),
+        "payloads" => {
+            if let Some(o) = find(&app, |r, s| {
+                r.kind == RowKind::Sio
+                    && s.sym(r.event) == "echo"
+                    && s.event(r.seq)
+                        .is_some_and(|e| serde_json::to_string(e).is_ok_and(|j| j.contains("你好")))
+            }) {
+                app.select(o);
+            }
+        }
         "table" => {
             if let Some(o) = find(&app, |r, s| {
                 r.kind == RowKind::Sio && s.sym(r.event) == "question"
@@ -103,6 +212,7 @@ fn main() -> std::process::ExitCode {
     }
     let shot = Shot {
         app,
+        keys,
         out: PathBuf::from(out),
         frames: 0,
         saved: Arc::new(AtomicBool::new(false)),
@@ -110,14 +220,14 @@ fn main() -> std::process::ExitCode {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("sockscope")
-            .with_inner_size([1400.0, 900.0]),
+            .with_inner_size(size),
         ..Default::default()
     };
     let r = eframe::run_native(
         "sockscope",
         options,
         Box::new(move |cc| {
-            sockscope_gui::theme::install_fonts(&cc.egui_ctx);
+            sockscope_gui::theme::install(&cc.egui_ctx);
             Ok(Box::new(shot))
         }),
     );

@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Takes the docs' screenshots of the main views (docs/screenshots/*.png) under Xvfb, from the
-# Socket.IO fixture capture. Needs xvfb-run (apt: xvfb xauth) and Mesa's GL (libgl1-mesa-dri).
+# Takes the docs' screenshots (docs/screenshots/*.png) under Xvfb, from the Socket.IO fixture
+# capture with multilingual payloads: the main views at 1400x900, and the payloads view (CJK,
+# emoji, Arabic) at 1024x700 and 1920x1080. Needs xvfb-run (apt: xvfb xauth), Mesa's GL
+# (libgl1-mesa-dri) and the fallback fonts (fonts-dejavu-core fonts-noto-cjk fonts-symbola).
+# Rerun it after any layout change: `bash gui/scripts/screenshots.sh [VIEW...]`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build -p sockscope-gui --example screenshots
-for view in table heartbeat reconnects sessions; do
-  xvfb-run -a -s '-screen 0 1400x900x24' target/debug/examples/screenshots "$view" "docs/screenshots/$view.png"
+shot() { # view out size
+  xvfb-run -a -s '-screen 0 1920x1080x24' target/debug/examples/screenshots "$1" "$2" "$3"
+}
+views=("$@")
+[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads)
+for view in "${views[@]}"; do
+  if [ "$view" = payloads ]; then
+    shot payloads docs/screenshots/payloads-1024x700.png 1024x700
+    shot payloads docs/screenshots/payloads-1920x1080.png 1920x1080
+  else
+    shot "$view" "docs/screenshots/$view.png" 1400x900
+  fi
 done

@@ -437,7 +437,12 @@ impl SockscopeApp {
         self.toolbar(ui);
         let len = self.view_len();
         let status = self.status(len);
-        Panel::bottom("status").show(ui, |ui| status::show(ui, &status));
+        let status_action = Panel::bottom("status")
+            .show(ui, |ui| status::show(ui, &status))
+            .inner;
+        if let Some(status::StatusAction::Filter(f)) = status_action {
+            self.set_filter_text(f);
+        }
         let active = self.active();
         let mut timeline_action = None;
         Panel::bottom("timelines")

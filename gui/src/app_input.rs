@@ -19,6 +19,11 @@ impl SockscopeApp {
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::S)) {
             self.export_visible = true;
         }
+        if (self.open_visible || self.export_visible)
+            && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape))
+        {
+            (self.open_visible, self.export_visible) = (false, false);
+        }
         let typing = ctx.egui_wants_keyboard_input();
         if typing {
             if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
@@ -192,10 +197,14 @@ impl SockscopeApp {
                 {
                     self.set_show_raw(raw);
                 }
-                if let Some(e) = &self.filter_error {
-                    ui.label(RichText::new(e).color(theme::error(ui.visuals())));
-                }
             });
+            // On its own line, wrapped: a long error is read whole, not cut at the window edge.
+            if let Some(e) = &self.filter_error {
+                ui.add(
+                    eframe::egui::Label::new(RichText::new(e).color(theme::error(ui.visuals())))
+                        .wrap(),
+                );
+            }
             ui.add_space(2.0);
         });
     }

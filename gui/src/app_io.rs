@@ -9,6 +9,7 @@ use eframe::egui;
 use sockscope::event::Event;
 use sockscope::proxy::Mode;
 use std::path::PathBuf;
+use std::time::Instant;
 
 impl SockscopeApp {
     /// The capture file behind the view, if any (being written, or read).
@@ -26,16 +27,17 @@ impl SockscopeApp {
         if matches!(self.source, Source::Live(_)) {
             let exe =
                 std::env::current_exe().map_err(|e| format!("cannot find sockscope-gui: {e}"))?;
-            std::process::Command::new(exe)
-                .arg("--open")
-                .arg(&path)
-                .spawn()
-                .map_err(|e| format!("cannot open a new window: {e}"))?;
+            let w = view_dialogs::Spawned::start(&exe, &path)?;
+            self.open_dialog.windows.push(w);
             self.notice = Some(format!("opened {} in a new window", path.display()));
+            self.open_dialog.notice_until = Some(Instant::now() + view_dialogs::NOTICE_FOR);
             return Ok(());
         }
         let c = ctx.clone();
         let reader = crate::capture::open(&path, false, move || c.request_repaint())?;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Title(
+            crate::launch::title_for_capture(&path),
+        ));
         self.source = Source::capture(reader);
         self.store.clear();
         self.selected = None;
@@ -77,12 +79,17 @@ impl SockscopeApp {
         let st = self.store.stats();
         let mut s = Status {
             rows_shown: shown,
+            rows_matching: self.index.len(&self.store),
             rows: self.store.len(),
             messages: st.ws_messages + st.http_exchanges,
             sio_packets: st.sio_packets,
             alerts: st.alerts,
             bytes: st.bytes,
-            rate: self.rate.per_sec(),
+            rate: match &self.source {
+                Source::Capture(c) if !c.reader.follow => None,
+                Source::Static => None,
+                _ => Some(self.rate.per_sec()),
+            },
             dropped_pipeline: st.dropped_events,
             rows_evicted: st.rows_evicted,
             payloads_evicted: st.payloads_evicted,
@@ -115,7 +122,8 @@ impl SockscopeApp {
                         format!("listening {} (reverse → {})", l.config.listen, t.authority)
                     }
                 };
-                if l.config.mitm.is_some() {
+                // Interception of HTTPS happens only for an explicit proxy's CONNECTs.
+                if l.config.mitm.is_some() && matches!(l.config.mode, Mode::Explicit) {
                     s.source.push_str(" · MITM on");
                 }
                 s.dropped_gui = l.rx.dropped();
@@ -130,6 +138,9 @@ impl SockscopeApp {
                     "reading…"
                 } else if c.complete {
                     "complete"
+                } else if is_har(&c.reader.path) {
+                    // A HAR has no capture_end record: read to its end, it is whole.
+                    "HAR"
                 } else {
                     "incomplete: no capture_end record"
                 };
@@ -145,7 +156,39 @@ impl SockscopeApp {
         s
     }
 
+    /// Reaps the windows opened for captures (reporting one that failed in the Open window)
+    /// and lets a passing notice go.
+    fn watch_windows(&mut self, ctx: &egui::Context) {
+        let mut failed = None;
+        self.open_dialog.windows.retain(|w| match w.poll() {
+            None => true,
+            Some(Ok(())) => false,
+            Some(Err(e)) => {
+                failed = Some(format!("{}: {e}", w.path.display()));
+                false
+            }
+        });
+        if let Some(e) = failed {
+            self.notice = None;
+            self.open_dialog.error = Some(e);
+            self.open_visible = true;
+        }
+        if !self.open_dialog.windows.is_empty() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(500));
+        }
+        if let Some(t) = self.open_dialog.notice_until {
+            let now = Instant::now();
+            if now >= t {
+                self.notice = None;
+                self.open_dialog.notice_until = None;
+            } else {
+                ctx.request_repaint_after(t - now);
+            }
+        }
+    }
+
     pub(super) fn dialogs(&mut self, ctx: &egui::Context) {
+        self.watch_windows(ctx);
         view_dialogs::poll(&mut self.export_dialog, ctx);
         if self.open_visible
             && let Some(p) =
@@ -183,4 +226,12 @@ impl SockscopeApp {
             }
         }
     }
+}
+
+/// A HAR file, by its extension (the reader tells the formats apart by content; a HAR saved
+/// under another name is called incomplete, as an NDJSON capture without its end would be).
+fn is_har(p: &std::path::Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("har"))
 }

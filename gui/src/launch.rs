@@ -88,6 +88,9 @@ fn run(args: GuiArgs) -> Result<(), String> {
         eprintln!("sockscope-gui: {why}; running the proxy headless with the live console");
         return sockscope::run::proxy(&args.proxy);
     }
+    // Caught before the proxy starts: Ctrl-C or SIGTERM closes the window, so the proxy stops
+    // as on closing it and the capture gets its capture_end record.
+    let signals = sockscope::app::Signals::install()?;
     let clock = Clock::new();
     // The window replaces the console's per-event lines; the summary is still printed at exit.
     let mut quiet = args.proxy.clone();
@@ -122,8 +125,10 @@ fn run(args: GuiArgs) -> Result<(), String> {
         rx,
         save: args.proxy.save.as_ref().map(|p| p.display().to_string()),
     };
+    close_on_signal(signals, ctx_cell.clone());
+    let title = title_for_live(&live.config);
     let app = SockscopeApp::new(Source::Live(Box::new(live)), cfg);
-    if let Err(e) = open_window(app, ctx_cell) {
+    if let Err(e) = open_window(app, ctx_cell, &title) {
         // The proxy (owned by the app) was stopped when the app was dropped; start it headless.
         eprintln!(
             "sockscope-gui: cannot open a window ({e}); running the proxy headless with the live console"
@@ -147,7 +152,7 @@ fn run_capture(path: PathBuf, follow: bool, cfg: StoreConfig) -> Result<(), Stri
     }
     let reader = capture::open(&path, follow, wake)?;
     let app = SockscopeApp::new(Source::capture(reader), cfg);
-    if let Err(e) = open_window(app, ctx_cell) {
+    if let Err(e) = open_window(app, ctx_cell, &title_for_capture(&path)) {
         eprintln!("sockscope-gui: cannot open a window ({e}); printing the capture on the console");
         return print_capture(path, follow);
     }
@@ -174,10 +179,63 @@ fn print_event(ev: &Event) {
     }
 }
 
-fn open_window(app: SockscopeApp, ctx_cell: Arc<OnceLock<egui::Context>>) -> Result<(), String> {
+/// Closes the window on the first SIGINT or SIGTERM (dropping the app stops the proxy and ends
+/// the capture); a second one exits at once.
+fn close_on_signal(mut signals: sockscope::app::Signals, ctx: Arc<OnceLock<egui::Context>>) {
+    let spawned = std::thread::Builder::new()
+        .name("sockscope-signals".into())
+        .spawn(move || {
+            signals.wait();
+            eprintln!("sockscope-gui: stopping (again to exit at once)");
+            // The window may not exist yet: wait for it.
+            loop {
+                if let Some(c) = ctx.get() {
+                    c.send_viewport_cmd(egui::ViewportCommand::Close);
+                    c.request_repaint();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            signals.wait();
+            eprintln!("sockscope-gui: second signal: exiting without ending the capture");
+            std::process::exit(130);
+        });
+    if let Err(e) = spawned {
+        eprintln!("sockscope-gui: cannot watch for Ctrl-C ({e}); it will stop the app abruptly");
+    }
+}
+
+/// The window title of a live proxy: `sockscope · 127.0.0.1:8080 → example.com` (reverse) or
+/// `sockscope · 127.0.0.1:8080 (proxy)`.
+pub fn title_for_live(cfg: &sockscope::proxy::ProxyConfig) -> String {
+    match &cfg.mode {
+        sockscope::proxy::Mode::Explicit => format!("sockscope · {} (proxy)", cfg.listen),
+        sockscope::proxy::Mode::Reverse(t) => {
+            format!("sockscope · {} → {}", cfg.listen, t.authority)
+        }
+    }
+}
+
+/// The window title of a capture: `sockscope · cap.ndjson (/home/me/captures)`.
+pub fn title_for_capture(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => format!("sockscope · {name} ({})", dir.display()),
+        None => format!("sockscope · {name}"),
+    }
+}
+
+fn open_window(
+    app: SockscopeApp,
+    ctx_cell: Arc<OnceLock<egui::Context>>,
+    title: &str,
+) -> Result<(), String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title("sockscope")
+            .with_title(title)
             .with_app_id("sockscope")
             .with_inner_size([1400.0, 860.0])
             .with_min_inner_size([720.0, 400.0]),
@@ -187,7 +245,7 @@ fn open_window(app: SockscopeApp, ctx_cell: Arc<OnceLock<egui::Context>>) -> Res
         "sockscope",
         options,
         Box::new(move |cc| {
-            crate::theme::install_fonts(&cc.egui_ctx);
+            crate::theme::install(&cc.egui_ctx);
             let _ = ctx_cell.set(cc.egui_ctx.clone());
             Ok(Box::new(app))
         }),

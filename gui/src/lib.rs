@@ -19,6 +19,7 @@ pub mod capture;
 pub mod derive;
 pub mod export;
 pub mod filter;
+pub mod fonts;
 pub mod index;
 pub mod launch;
 pub mod row;

@@ -5,7 +5,7 @@
 //! a running export.
 
 use crate::theme;
-use eframe::egui::{RichText, Ui};
+use eframe::egui::{self, RichText, Ui};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,8 @@ pub struct Status {
     /// `listening 127.0.0.1:8080 (explicit proxy)` or `capture cap.ndjson (complete)`.
     pub source: String,
     pub rows_shown: usize,
+    /// Rows matching the filter (more than shown while the view is paused).
+    pub rows_matching: usize,
     pub rows: usize,
     pub messages: u64,
     /// Socket.IO packets decoded.
@@ -63,7 +65,8 @@ pub struct Status {
     /// Heartbeat alerts and ack timeouts.
     pub alerts: u64,
     pub bytes: u64,
-    pub rate: f64,
+    /// Messages per second through the proxy (`None` for a capture: reading speed is not traffic).
+    pub rate: Option<f64>,
     /// Events the proxy pipeline reported dropped (`dropped` records).
     pub dropped_pipeline: u64,
     /// Events the GUI channel dropped because the GUI fell behind.
@@ -87,13 +90,45 @@ pub struct Status {
     pub exporting: bool,
 }
 
+/// What a click in the status bar asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatusAction {
+    /// Set the filter bar to this text.
+    Filter(String),
+}
+
+/// The filter showing the alerts the status bar counts.
+pub const ALERTS_FILTER: &str = "kind:heartbeat_alert,ack_timeout";
+
+/// The rows part: `1,567 rows`, `12 of 1,567 rows shown` (the filter, hidden raw frames or
+/// housekeeping), and while paused `, 555 newer held by the pause`.
+pub fn rows_text(s: &Status) -> String {
+    let mut t = if s.rows_matching == s.rows {
+        format!("{} rows", theme::thousands(s.rows as u64))
+    } else {
+        format!(
+            "{} of {} rows shown",
+            theme::thousands(s.rows_matching as u64),
+            theme::thousands(s.rows as u64)
+        )
+    };
+    if s.paused && s.rows_shown < s.rows_matching {
+        t.push_str(&format!(
+            ", {} newer held by the pause",
+            theme::thousands((s.rows_matching - s.rows_shown) as u64)
+        ));
+    }
+    t
+}
+
 /// The CA hint's text.
 pub fn ca_hint_text(ca: &str) -> String {
     format!("a client refused sockscope's certificate: trust {ca} (sockscope ca)")
 }
 
-/// Draws the status bar on one line.
-pub fn show(ui: &mut Ui, s: &Status) {
+/// Draws the status bar on one line; returns what a click asked for.
+pub fn show(ui: &mut Ui, s: &Status) -> Option<StatusAction> {
+    let mut action = None;
     ui.horizontal_wrapped(|ui| {
         ui.label(&s.source);
         let sep = |ui: &mut Ui| {
@@ -111,24 +146,23 @@ pub fn show(ui: &mut Ui, s: &Status) {
         }
         if s.alerts > 0 {
             sep(ui);
-            ui.label(
-                RichText::new(theme::count(s.alerts, "alert"))
-                    .color(theme::warn(ui.visuals())),
-            )
-            .on_hover_text("late pongs, missed pings and ack timeouts (filter: kind:heartbeat_alert,ack_timeout)");
+            let link = ui
+                .link(
+                    RichText::new(theme::count(s.alerts, "alert")).color(theme::warn(ui.visuals())),
+                )
+                .on_hover_text(format!(
+                    "late pongs, missed pings and ack timeouts: click to show them ({ALERTS_FILTER})"
+                ));
+            if link.clicked() {
+                action = Some(StatusAction::Filter(ALERTS_FILTER.into()));
+            }
+        }
+        if let Some(r) = s.rate {
+            sep(ui);
+            ui.label(format!("{r:.0} msg/s"));
         }
         sep(ui);
-        ui.label(format!("{:.0} msg/s", s.rate));
-        sep(ui);
-        if s.rows_shown == s.rows {
-            ui.label(format!("{} rows", theme::thousands(s.rows as u64)));
-        } else {
-            ui.label(format!(
-                "{} of {} rows",
-                theme::thousands(s.rows_shown as u64),
-                theme::thousands(s.rows as u64)
-            ));
-        }
+        ui.label(rows_text(s));
         let dropped = s.dropped_pipeline + s.dropped_gui;
         sep(ui);
         let d = ui.label(if dropped > 0 {
@@ -205,14 +239,33 @@ pub fn show(ui: &mut Ui, s: &Status) {
         }
         if let Some(e) = &s.error {
             sep(ui);
-            ui.label(RichText::new(e).color(theme::error(ui.visuals())));
+            ui.add(egui::Label::new(RichText::new(e).color(theme::error(ui.visuals()))).wrap());
         }
     });
+    action
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_say_filtered_or_paused() {
+        let mut s = Status {
+            rows_shown: 1012,
+            rows_matching: 1567,
+            rows: 1567,
+            paused: true,
+            ..Status::default()
+        };
+        assert_eq!(rows_text(&s), "1,567 rows, 555 newer held by the pause");
+        s.paused = false;
+        s.rows_shown = 1567;
+        assert_eq!(rows_text(&s), "1,567 rows");
+        s.rows_matching = 12;
+        s.rows_shown = 12;
+        assert_eq!(rows_text(&s), "12 of 1,567 rows shown");
+    }
 
     #[test]
     fn rate_over_the_window() {

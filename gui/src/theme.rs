@@ -2,11 +2,54 @@
 //! server ↑ green, server to client ↓ blue, as in browser devtools), housekeeping rows muted,
 //! problems in the theme's warning colour. Light and dark follow the system (egui's visuals).
 
-use eframe::egui::{Color32, Context, FontDefinitions, FontFamily, Visuals};
+use eframe::egui::{Color32, Context, FontDefinitions, FontFamily, Theme, Visuals};
 use sockscope::event::Dir;
 
+/// Everything the app sets up on a new window: [`install_fonts`] and [`readable_text`].
+pub fn install(ctx: &Context) {
+    install_fonts(ctx);
+    readable_text(ctx);
+}
+
+/// Text colours readable on the panels (WCAG AA, at least 4.5:1), muted text included: egui's
+/// default weak text is about 2.7:1, and muted rows carry facts (session end reasons).
+pub fn readable_text(ctx: &Context) {
+    for theme in [Theme::Dark, Theme::Light] {
+        ctx.style_mut_of(theme, |s| apply_readable(&mut s.visuals));
+    }
+}
+
+/// Sets the normal and the weak (muted) text colours of `v` (see [`readable_text`]).
+pub fn apply_readable(v: &mut Visuals) {
+    let (text, weak) = if v.dark_mode {
+        (Color32::from_gray(200), Color32::from_gray(150))
+    } else {
+        (Color32::from_gray(40), Color32::from_gray(100))
+    };
+    v.widgets.noninteractive.fg_stroke.color = text;
+    v.weak_text_color = Some(weak);
+}
+
+/// WCAG contrast ratio of two opaque colours (1 to 21).
+pub fn contrast(a: Color32, b: Color32) -> f32 {
+    fn lum(c: Color32) -> f32 {
+        let ch = |u: u8| {
+            let x = u as f32 / 255.0;
+            if x <= 0.03928 {
+                x / 12.92
+            } else {
+                ((x + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(c.r()) + 0.7152 * ch(c.g()) + 0.0722 * ch(c.b())
+    }
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
 /// Lets proportional text fall back to the monospace font (Hack), which has the arrows and
-/// symbols the views use (↑ ↓ → ● ○ ‖) that egui's proportional font lacks.
+/// symbols the views use (↑ ↓ → ● ○ ‖) that egui's proportional font lacks, then to the
+/// system's fonts for other scripts and emoji ([`crate::fonts`]).
 pub fn install_fonts(ctx: &Context) {
     let mut defs = FontDefinitions::default();
     let mono = defs
@@ -18,6 +61,7 @@ pub fn install_fonts(ctx: &Context) {
     {
         prop.push(mono);
     }
+    crate::fonts::add_fallbacks(&mut defs, crate::fonts::system());
     ctx.set_fonts(defs);
 }
 
@@ -84,6 +128,39 @@ mod tests {
         assert_eq!(super::thousands(999), "999");
         assert_eq!(super::thousands(1000), "1,000");
         assert_eq!(super::thousands(1234567), "1,234,567");
+    }
+}
+
+#[cfg(test)]
+mod contrast {
+    use eframe::egui::Visuals;
+
+    /// Normal and muted text reach WCAG AA (4.5:1) on every background a row is drawn on, and
+    /// muted text stays dimmer than normal text.
+    #[test]
+    fn muted_text_is_readable() {
+        for mut v in [Visuals::dark(), Visuals::light()] {
+            super::apply_readable(&mut v);
+            let bgs = [
+                v.panel_fill,
+                v.window_fill,
+                v.faint_bg_color,
+                v.extreme_bg_color,
+            ];
+            // Translucent fills (striping in light mode) blend towards the panel colour.
+            for bg in bgs.into_iter().filter(|c| c.a() == 255) {
+                for fg in [v.text_color(), v.weak_text_color(), super::muted(&v)] {
+                    let c = super::contrast(fg, bg);
+                    assert!(
+                        c >= 4.5,
+                        "{fg:?} on {bg:?}: {c:.2}:1 (dark {})",
+                        v.dark_mode
+                    );
+                }
+            }
+            let bg = v.panel_fill;
+            assert!(super::contrast(v.weak_text_color(), bg) < super::contrast(v.text_color(), bg));
+        }
     }
 }
 

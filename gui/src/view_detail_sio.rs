@@ -3,7 +3,8 @@
 //! latency; key `A` jumps), its arguments as a collapsible JSON tree with binary attachments as
 //! `<binary #k>` and each attachment as a hex dump with the place its placeholder holds, and the
 //! raw frame it came in one click away. An Engine.IO packet shows its payload and, for
-//! heartbeats, the round trip. Session records show their fields with links to the sessions.
+//! heartbeats, the round trip. Session records show their fields (durations in readable units,
+//! record numbers as links) with links to the sessions.
 
 use crate::row::{Row, RowKind, sio_packet_name};
 use crate::row_session::{base64_len, ms, placeholder_num, sio_args};
@@ -14,7 +15,7 @@ use crate::view_payload;
 use base64::Engine as _;
 use eframe::egui::{self, CollapsingHeader, Grid, Id, RichText, Ui};
 use serde_json::Value;
-use sockscope::event::{Event, EventKind, SioPacketRecord};
+use sockscope::event::{EioTransport, Event, EventKind, SioPacketRecord, WsOpcode};
 use sockscope::sink::console::human_bytes;
 
 /// The args with every binary placeholder replaced by a readable `<binary #k, N B>` string.
@@ -192,42 +193,108 @@ fn ack_line(
     }
 }
 
-/// The raw frame (or polling body) a packet was decoded from, collapsed.
+/// The raw frames a packet was decoded from: one WebSocket message or polling body, or for a
+/// binary event over WebSocket its text frame and every attachment frame (the record names only
+/// the last). Frames are found by walking back over the same connection and direction.
+pub fn frame_seqs(store: &Store, p: &SioPacketRecord) -> Vec<u64> {
+    let Some(last) = store.event(p.raw_seq) else {
+        return vec![p.raw_seq];
+    };
+    if p.attachments.is_empty() || p.transport != EioTransport::Websocket {
+        return vec![p.raw_seq];
+    }
+    let mut out = vec![p.raw_seq];
+    let mut binary = 1;
+    let mut seq = p.raw_seq;
+    // A bound on the walk: frames of other connections interleave, not thousands of them.
+    for _ in 0..4096 {
+        if seq == 0 {
+            break;
+        }
+        seq -= 1;
+        let Some(ev) = store.event(seq) else { break };
+        let EventKind::WsMessage(m) = &ev.kind else {
+            continue;
+        };
+        if ev.conn != last.conn || m.dir != p.dir {
+            continue;
+        }
+        out.push(seq);
+        match m.opcode {
+            WsOpcode::Binary if binary < p.attachments.len() => binary += 1,
+            WsOpcode::Binary => break,
+            WsOpcode::Text => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// The raw frames (or polling body) a packet was decoded from, collapsed.
 fn raw_frame(
     ui: &mut Ui,
     st: &mut DetailState,
     store: &Store,
     id: Id,
-    raw_seq: u64,
+    p: RawOf,
     action: &mut Option<DetailAction>,
 ) {
-    let raw = store.event(raw_seq);
-    let what = match raw.map(|e| &e.kind) {
-        Some(EventKind::WsMessage(m)) => {
-            format!("raw frame: ws message #{raw_seq}, {}", human_bytes(m.len))
-        }
-        Some(EventKind::HttpBody { len, .. }) => {
-            format!("raw frame: polling body #{raw_seq}, {}", human_bytes(*len))
-        }
-        Some(_) => format!("raw record #{raw_seq}"),
-        None => format!("raw frame #{raw_seq} (no longer in memory)"),
+    let seqs = match p {
+        RawOf::Sio(p) => frame_seqs(store, p),
+        RawOf::Seq(s) => vec![s],
     };
-    CollapsingHeader::new(what)
-        .id_salt(id.with("raw"))
-        .default_open(false)
-        .show(ui, |ui| {
-            if let Some(o) = store.ordinal_of_seq(raw_seq)
-                && ui
-                    .link("show it in the table")
-                    .on_hover_text("turns \"raw frames\" on and selects the frame")
-                    .clicked()
-            {
-                *action = Some(DetailAction::ShowRaw(o));
+    let many = seqs.len() > 1;
+    if many {
+        ui.weak(format!(
+            "decoded from {} frames: the text frame and {} binary attachment frame(s)",
+            seqs.len(),
+            seqs.len() - 1
+        ));
+    }
+    for (i, raw_seq) in seqs.into_iter().enumerate() {
+        let raw = store.event(raw_seq);
+        let what = match raw.map(|e| &e.kind) {
+            Some(EventKind::WsMessage(m)) => {
+                let op = match m.opcode {
+                    WsOpcode::Text if many => "text ",
+                    WsOpcode::Binary if many => "binary ",
+                    _ => "",
+                };
+                format!(
+                    "raw frame: {op}ws message #{raw_seq}, {}",
+                    human_bytes(m.len)
+                )
             }
-            if let Some(ev) = raw {
-                event_body(ui, st, store, ev);
+            Some(EventKind::HttpBody { len, .. }) => {
+                format!("raw frame: polling body #{raw_seq}, {}", human_bytes(*len))
             }
-        });
+            Some(_) => format!("raw record #{raw_seq}"),
+            None => format!("raw frame #{raw_seq} (no longer in memory)"),
+        };
+        CollapsingHeader::new(what)
+            .id_salt(id.with(("raw", i)))
+            .default_open(false)
+            .show(ui, |ui| {
+                if let Some(o) = store.ordinal_of_seq(raw_seq)
+                    && ui
+                        .link("show it in the table")
+                        .on_hover_text("turns \"raw frames\" on and selects the frame")
+                        .clicked()
+                {
+                    *action = Some(DetailAction::ShowRaw(o));
+                }
+                if let Some(ev) = raw {
+                    event_body(ui, st, store, ev);
+                }
+            });
+    }
+}
+
+/// Which raw frames to show: a Socket.IO packet's (maybe several) or one record's.
+#[derive(Clone, Copy)]
+enum RawOf<'a> {
+    Sio(&'a SioPacketRecord),
+    Seq(u64),
 }
 
 /// The body of the pane for a session-layer row.
@@ -288,7 +355,7 @@ pub fn body(
             if !p.attachments.is_empty() {
                 attachments(ui, id, p);
             }
-            raw_frame(ui, st, store, id, p.raw_seq, &mut action);
+            raw_frame(ui, st, store, id, RawOf::Sio(p), &mut action);
         }
         EventKind::EioPacket(p) => {
             Grid::new(id.with("meta")).num_columns(2).show(ui, |ui| {
@@ -318,10 +385,12 @@ pub fn body(
                 let json = st.json_for(ev.seq, &p.payload).cloned();
                 view_payload::show(ui, id, &p.payload, json.as_ref(), st.mode_mut(0));
             }
-            raw_frame(ui, st, store, id, p.raw_seq, &mut action);
+            raw_frame(ui, st, store, id, RawOf::Seq(p.raw_seq), &mut action);
         }
         _ => {
-            record_grid(ui, id, ev);
+            if let Some(a) = record_grid(ui, id, ev, store) {
+                action = Some(a);
+            }
             links(ui, store, ev, &mut action);
         }
     }
@@ -355,11 +424,45 @@ fn attachments(ui: &mut Ui, id: Id, p: &SioPacketRecord) {
     });
 }
 
-/// The record's own fields (not the envelope), one per line.
-pub fn record_grid(ui: &mut Ui, id: Id, ev: &Event) {
+/// A duration in microseconds as people read it: `850 µs`, `507.7 ms`, `2.35 s`, `3 min 5 s`.
+pub fn duration_us(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
+        1_000_000..60_000_000 => format!("{:.2} s", us as f64 / 1e6),
+        _ => format!("{} min {} s", us / 60_000_000, us % 60_000_000 / 1_000_000),
+    }
+}
+
+/// A field's value as shown: `*_us` and `*_ms` durations in readable units, text as is.
+pub fn field_text(key: &str, v: &Value) -> String {
+    match (v.as_u64(), key) {
+        (Some(n), k) if k.ends_with("_us") => duration_us(n),
+        (Some(n), k) if k.ends_with("_ms") && n < 1000 => format!("{n} ms"),
+        (Some(n), k) if k.ends_with("_ms") => duration_us(n.saturating_mul(1000)),
+        _ => match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        },
+    }
+}
+
+/// The record's own fields (not the envelope), one per line; a field naming another record
+/// (`*_seq`) is a link that selects it.
+pub fn record_grid(ui: &mut Ui, id: Id, ev: &Event, store: &Store) -> Option<DetailAction> {
     let Ok(Value::Object(o)) = serde_json::to_value(ev) else {
-        return;
+        return None;
     };
+    let mut action = None;
     Grid::new(id.with("record"))
         .num_columns(2)
         .striped(true)
@@ -368,24 +471,45 @@ pub fn record_grid(ui: &mut Ui, id: Id, ev: &Event) {
                 if matches!(k.as_str(), "seq" | "ts" | "mono_us" | "conn" | "type") {
                     continue;
                 }
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Array(a) => a
-                        .iter()
-                        .map(|x| {
-                            x.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| x.to_string())
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    other => other.to_string(),
+                let name = k.strip_suffix("_us").or_else(|| k.strip_suffix("_ms"));
+                let shown = match name {
+                    Some(n) if v.is_u64() => n,
+                    _ => k.as_str(),
                 };
-                ui.label(RichText::new(k).weak());
-                ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+                ui.label(RichText::new(shown).weak()).on_hover_text(k);
+                match (k.ends_with("_seq"), v.as_u64()) {
+                    (true, Some(seq)) => match store.ordinal_of_seq(seq) {
+                        Some(o) => {
+                            if ui
+                                .link(RichText::new(format!("#{seq}")).monospace())
+                                .on_hover_text("select this record")
+                                .clicked()
+                            {
+                                action = Some(if k == "raw_seq" {
+                                    DetailAction::ShowRaw(o)
+                                } else {
+                                    DetailAction::Select(o)
+                                });
+                            }
+                        }
+                        None => {
+                            ui.label(
+                                RichText::new(format!("#{seq} (no longer in memory)")).monospace(),
+                            );
+                        }
+                    },
+                    _ => {
+                        let text = field_text(k, v);
+                        let r = ui.add(egui::Label::new(RichText::new(&text).monospace()).wrap());
+                        if name.is_some() && v.is_u64() {
+                            r.on_hover_text(format!("{k} {v}"));
+                        }
+                    }
+                }
                 ui.end_row();
             }
         });
+    action
 }
 
 /// Links from a session record to the sessions it names.
@@ -420,4 +544,22 @@ fn links(ui: &mut Ui, store: &Store, ev: &Event, action: &mut Option<DetailActio
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_as_units() {
+        assert_eq!(super::duration_us(850), "850 µs");
+        assert_eq!(super::duration_us(507_728), "507.7 ms");
+        assert_eq!(super::duration_us(2_345_000), "2.35 s");
+        assert_eq!(super::duration_us(185_000_000), "3 min 5 s");
+        let v = serde_json::json!(200);
+        assert_eq!(super::field_text("timeout_ms", &v), "200 ms");
+        assert_eq!(
+            super::field_text("gap_us", &serde_json::json!(507_728)),
+            "507.7 ms"
+        );
+        assert_eq!(super::field_text("n", &v), "200");
+    }
 }

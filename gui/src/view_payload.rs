@@ -115,17 +115,22 @@ fn text_view(ui: &mut Ui, id: Id, p: &Payload) {
         });
 }
 
-/// `00000000  00 9f ff …  |...|`, 16 bytes a line, only visible lines laid out.
+/// `00000000  00 9f ff …  |...|`: line `line` of a dump with 16 bytes a line.
 pub fn hex_line(data: &[u8], line: usize) -> String {
-    let start = line * 16;
-    let chunk = &data[start.min(data.len())..(start + 16).min(data.len())];
+    hex_line_n(data, line, 16)
+}
+
+/// Line `line` of a dump with `per` bytes a line (a gap after every 8).
+pub fn hex_line_n(data: &[u8], line: usize, per: usize) -> String {
+    let start = line * per;
+    let chunk = &data[start.min(data.len())..(start + per).min(data.len())];
     let mut s = format!("{start:08x}  ");
-    for i in 0..16 {
+    for i in 0..per {
         match chunk.get(i) {
             Some(b) => s.push_str(&format!("{b:02x} ")),
             None => s.push_str("   "),
         }
-        if i == 7 {
+        if i % 8 == 7 && i + 1 < per {
             s.push(' ');
         }
     }
@@ -141,13 +146,28 @@ pub fn hex_line(data: &[u8], line: usize) -> String {
     s
 }
 
-/// A virtualized hex dump (16 bytes a line, only the visible lines laid out).
+/// Bytes a line that keep a whole line (offset, hex and ASCII column) within `chars` columns:
+/// 16, 8 or 4 (4 even when narrower: then it scrolls).
+pub fn bytes_per_line(chars: usize) -> usize {
+    // 10 (offset) + 3 per byte + a gap between groups of 8 + ` |` + 1 per byte (ASCII) + `|`.
+    let width = |n: usize| 13 + 4 * n + (n / 8).saturating_sub(1);
+    [16, 8, 4]
+        .into_iter()
+        .find(|&n| width(n) <= chars)
+        .unwrap_or(4)
+}
+
+/// A virtualized hex dump with its ASCII column, as many bytes a line as the width shows whole
+/// (only the visible lines are laid out).
 pub fn hex_dump(ui: &mut Ui, id: Id, data: &[u8]) {
     if data.is_empty() {
         ui.weak("(empty)");
         return;
     }
-    let lines = data.len().div_ceil(16);
+    let font = TextStyle::Monospace.resolve(ui.style());
+    let cw = ui.fonts_mut(|f| f.glyph_width(&font, '0')).max(1.0);
+    let per = bytes_per_line((ui.available_width() / cw) as usize);
+    let lines = data.len().div_ceil(per);
     let h = ui.text_style_height(&TextStyle::Monospace);
     ScrollArea::both()
         .id_salt(id)
@@ -156,7 +176,7 @@ pub fn hex_dump(ui: &mut Ui, id: Id, data: &[u8]) {
         .show_rows(ui, h, lines, |ui, range| {
             for line in range {
                 ui.add(
-                    Label::new(RichText::new(hex_line(data, line)).monospace())
+                    Label::new(RichText::new(hex_line_n(data, line, per)).monospace())
                         .wrap_mode(TextWrapMode::Extend),
                 );
             }
@@ -239,6 +259,22 @@ mod tests {
         );
         assert!(hex_line(&data, 1).starts_with("00000010  10 11 12 13 41 42    "));
         assert!(hex_line(&data, 1).ends_with("|....AB|"));
+    }
+
+    #[test]
+    fn narrow_dumps_keep_the_ascii_column() {
+        assert_eq!(bytes_per_line(200), 16);
+        assert_eq!(hex_line_n(&[0; 16], 0, 16).chars().count(), 78);
+        assert_eq!(bytes_per_line(60), 8);
+        let l = hex_line_n(b"ABCDEFGHIJ", 1, 8);
+        assert!(
+            l.starts_with("00000008  49 4a ") && l.ends_with(" |IJ|"),
+            "{l}"
+        );
+        assert_eq!(hex_line_n(&[0; 8], 0, 8).chars().count(), 45);
+        assert_eq!(bytes_per_line(45), 8);
+        assert_eq!(bytes_per_line(77), 8);
+        assert_eq!(bytes_per_line(10), 4);
     }
 
     #[test]

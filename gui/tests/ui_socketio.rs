@@ -141,7 +141,7 @@ fn the_detail_pane_decodes_arguments_attachments_and_the_raw_frame() {
     h.get_by_label("#0 · 3 B at args[0].pic");
     h.get_by_label_contains("00000000  01 02 03");
     // The raw frame is one click away.
-    let raw = h.get_by_label_contains("raw frame: ws message #");
+    let raw = h.get_by_label_contains("raw frame: binary ws message #");
     raw.click();
     h.run();
     h.get_by_label("binary (0x2)");
