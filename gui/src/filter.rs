@@ -15,7 +15,9 @@
 //!   several with commas: `kind:text,binary`;
 //! - `conn:N` (or `conn:c12`, `conn:1,2`);
 //! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
-//!   Engine.IO session id or sockscope's label (`s3`).
+//!   Engine.IO session id or sockscope's label (`s3`); a session's term also selects its
+//!   handshake (the request and response, or WebSocket upgrade, that opened it), as
+//!   `sockscope export --session` keeps it.
 //!
 //! Every field also takes the `key=value` form (`session=s3`). Unknown `word:` prefixes are plain
 //! text (so `http://x` searches for itself).
@@ -93,7 +95,14 @@ fn term_matches(t: &Term, row: &Row, store: &Store) -> bool {
         Term::Ns(ns) => !row.ns.is_none() && store.sym(row.ns) == ns,
         Term::Session(s) => {
             if row.session.is_none() {
-                return false;
+                // The handshake's rows come before the session has a label.
+                return matches!(
+                    row.kind,
+                    RowKind::HttpRequest | RowKind::HttpResponse | RowKind::WsOpen
+                ) && store
+                    .sessions()
+                    .find(s)
+                    .is_some_and(|x| x.is_handshake_row(row));
             }
             let label = store.sym(row.session);
             label == s || store.sessions().find(label).is_some_and(|x| x.sid == *s)
