@@ -6,6 +6,7 @@
 use eframe::egui::{self, accesskit::Role};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use sockscope::event::EventKind;
 use sockscope_gui::app::SockscopeApp;
 use sockscope_gui::row::RowKind;
 use sockscope_gui::sample;
@@ -61,4 +62,38 @@ fn a_session_filter_includes_its_handshake() {
         "s1's handshake under session:s2"
     );
     let _ = Role::Button;
+}
+
+#[test]
+fn the_sessions_list_holds_still_under_the_pointer() {
+    let events = sample::socketio_fixture();
+    // Up to the second session's start: the client has one session, s1.
+    let split = events
+        .iter()
+        .position(|e| matches!(&e.kind, EventKind::SessionOpen(o) if o.session == "s2"))
+        .expect("s2 opens");
+    let (first, rest) = events.split_at(split);
+    let mut h = harness(SockscopeApp::with_events(first.to_vec()));
+    let s1 = h.get_by_label_contains("s1 poll→ws");
+    let at = s1.rect();
+    s1.hover();
+    h.run();
+    // s2 and s3 arrive, newest first in the client: they would go above s1.
+    for ev in rest {
+        h.state_mut().store_mut().push(ev.clone());
+    }
+    h.run();
+    assert_eq!(h.get_by_label_contains("s1 poll→ws").rect(), at);
+    assert!(h.query_by_label_contains("s3 poll→ws").is_none());
+    h.get_by_label("‖ held");
+    // A click lands on the entry it was aimed at.
+    h.get_by_label_contains("s1 poll→ws").click();
+    h.run();
+    assert_eq!(h.state().filter_text(), "session:s1");
+    // Once the pointer leaves, the list catches up.
+    h.get_by_label("raw frames").hover();
+    h.run();
+    h.get_by_label_contains("s3 poll→ws");
+    assert!(h.query_by_label("‖ held").is_none());
+    assert!(h.get_by_label_contains("s1 poll→ws").rect().top() > at.top());
 }
