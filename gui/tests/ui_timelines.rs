@@ -5,7 +5,7 @@
 
 use eframe::egui::{self, accesskit::Role};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use sockscope::event::EventKind;
 use sockscope_gui::app::SockscopeApp;
 use sockscope_gui::row::RowKind;
@@ -96,4 +96,139 @@ fn the_sessions_list_holds_still_under_the_pointer() {
     h.get_by_label_contains("s3 poll→ws");
     assert!(h.query_by_label("‖ held").is_none());
     assert!(h.get_by_label_contains("s1 poll→ws").rect().top() > at.top());
+}
+
+fn reconnects(h: &mut Harness<'static, SockscopeApp>) {
+    h.get_by_label("Reconnects").click();
+    h.run();
+}
+
+/// Session spans shown in the reconnect timeline.
+fn spans(h: &Harness<'static, SockscopeApp>) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .get_all_by_role(Role::Button)
+        .filter_map(|n| n.accesskit_node().label())
+        .filter(|l| l.contains(" poll→ws"))
+        .filter(|l| !l.contains('\n'))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The zoomed window as the timeline states it (`03:50:13.106 – 03:50:13.734 of ...`).
+fn window(h: &Harness<'static, SockscopeApp>) -> Option<String> {
+    h.query_all_by_label_contains(" of ")
+        .filter_map(|n| {
+            let n = n.accesskit_node();
+            n.label().or_else(|| n.value())
+        })
+        .find(|l| l.contains(" – "))
+}
+
+#[test]
+fn the_reconnect_timeline_zooms_and_pans() {
+    let mut h = seeded();
+    reconnects(&mut h);
+    let all = spans(&h);
+    assert_eq!(all.len(), 3, "{all:?}");
+    // Zoomed in on the middle, the first and last sessions leave the window.
+    for _ in 0..3 {
+        h.get_by_label("+").click();
+        h.run();
+    }
+    let zoomed = spans(&h);
+    assert!(zoomed.len() < 3, "{zoomed:?}");
+    // Panning to the start brings the first session back.
+    for _ in 0..12 {
+        h.get_by_label("◂").click();
+        h.run();
+    }
+    let start = spans(&h);
+    assert!(start.iter().any(|s| s.starts_with("s1 ")), "{start:?}");
+    assert!(!start.iter().any(|s| s.starts_with("s3 ")), "{start:?}");
+    // Dragging the lanes to the left moves later times in.
+    let before = window(&h).expect("zoomed");
+    let lane = h
+        .get_all_by_role(Role::Button)
+        .find(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.starts_with("s1 poll→ws"))
+        })
+        .expect("the s1 span")
+        .rect();
+    let from = egui::pos2(1250.0, lane.center().y);
+    h.hover_at(from);
+    h.run();
+    h.drag_at(from);
+    h.run();
+    for i in 1..=10 {
+        h.hover_at(from - egui::vec2(85.0 * i as f32, 0.0));
+        h.run();
+    }
+    h.drop_at(from - egui::vec2(850.0, 0.0));
+    h.run();
+    let after = window(&h).expect("still zoomed");
+    assert!(after > before, "{after} after {before}");
+    // Fit shows everything again.
+    h.get_by_label("fit").click();
+    h.run();
+    assert_eq!(spans(&h), all);
+    assert_eq!(window(&h), None);
+}
+
+#[test]
+fn reconnect_links_show_how_sure_they_are() {
+    let mut events = sample::socketio_fixture();
+    let mut n = 0;
+    for ev in &mut events {
+        if let EventKind::Reconnect(r) = &mut ev.kind {
+            n += 1;
+            if n == 1 {
+                // A probable link at the linking threshold.
+                r.score = 40;
+            } else {
+                r.link = "ambiguous".into();
+                r.candidates = vec![r.from_session.clone(), "s1".into()];
+            }
+        }
+    }
+    assert_eq!(n, 2);
+    let mut h = harness(SockscopeApp::with_events(events));
+    reconnects(&mut h);
+    h.get_by_label("gap 418 ms · ping timeout · probable 40 (threshold 40)");
+    h.get_by_label("gap 238 ms · transport close · ambiguous: s2 or s1");
+    // The styles differ: solid for certain, dashed and faint near the threshold, dotted in
+    // the warning colour when ambiguous.
+    use sockscope_gui::sessions::ReconnectInfo;
+    use sockscope_gui::view_reconnect::link_style;
+    let v = egui::Visuals::dark();
+    let link = |explicit: bool, score: i32, ambiguous: &[&str]| ReconnectInfo {
+        ts: 0,
+        number: 1,
+        from: "s1".into(),
+        to: "s2".into(),
+        gap_us: 1,
+        cause: None,
+        explicit,
+        ambiguous: ambiguous.iter().map(|s| s.to_string()).collect(),
+        score,
+        signals: vec![],
+        attempt: 1,
+        recovered: None,
+        row: None,
+    };
+    let certain = link_style(&link(true, 100, &[]), &v);
+    let weak = link_style(&link(false, 40, &[]), &v);
+    let strong = link_style(&link(false, 90, &[]), &v);
+    let unsure = link_style(&link(false, 60, &["s1", "s4"]), &v);
+    assert_eq!(certain.gap, 0.0, "solid");
+    assert!(weak.gap > 0.0 && strong.gap > 0.0, "dashed");
+    assert!(
+        weak.color.a() < strong.color.a(),
+        "fainter at the threshold"
+    );
+    assert!(weak.gap / weak.dash > strong.gap / strong.dash, "sparser");
+    assert_ne!(unsure.color, weak.color);
+    assert_ne!(unsure.color, certain.color);
 }
