@@ -232,3 +232,82 @@ fn reconnect_links_show_how_sure_they_are() {
     assert_ne!(unsure.color, weak.color);
     assert_ne!(unsure.color, certain.color);
 }
+
+/// The text painted inside `area`, with where it is.
+fn texts_in(h: &Harness<'static, SockscopeApp>, area: egui::Rect) -> Vec<(String, egui::Rect)> {
+    fn walk(s: &egui::Shape, out: &mut Vec<(String, egui::Rect)>) {
+        match s {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, out)),
+            egui::Shape::Text(t) => {
+                out.push((t.galley.text().to_string(), t.visual_bounding_rect()));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for c in &h.output().shapes {
+        walk(&c.shape, &mut out);
+    }
+    out.retain(|(t, r)| !t.trim().is_empty() && area.intersects(*r));
+    out
+}
+
+#[test]
+fn heartbeat_labels_do_not_overlap_at_the_default_height() {
+    // s1's late pong, and two more alerts soon after it (a server that keeps stalling).
+    let mut events = sample::socketio_fixture();
+    let alert = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::HeartbeatAlert(_)))
+        .expect("the fixture's late pong")
+        .clone();
+    let mut seq = events.last().map_or(0, |e| e.seq);
+    for (kind, later_us) in [("missed_ping", 40_000), ("late_pong", 90_000)] {
+        let mut ev = alert.clone();
+        seq += 1;
+        ev.seq = seq;
+        if let EventKind::HeartbeatAlert(a) = &mut ev.kind {
+            a.alert = kind.into();
+            a.deadline_us += later_us;
+        }
+        events.push(ev);
+    }
+    let mut app = SockscopeApp::with_events(events);
+    app.show_timeline(
+        sockscope_gui::view_timeline::Tab::Heartbeat,
+        Some("s1".into()),
+    );
+    let mut h = Harness::builder()
+        .allow_missing_glyphs()
+        .with_size(egui::vec2(1024.0, 700.0))
+        .with_context_setup(sockscope_gui::theme::install_fonts)
+        .build_ui_state(|ui, app: &mut SockscopeApp| app.ui(ui), app);
+    h.run();
+    let chart = h.get_by_label("heartbeat timeline of s1").rect();
+    let texts = texts_in(&h, chart);
+    // The reference lines, the alert and the session's end are all labelled.
+    for want in [
+        "pingTimeout 200 ms",
+        "pingInterval 250 ms",
+        "closed: ping timeout",
+        "×",
+        "▼",
+    ] {
+        assert!(
+            texts.iter().any(|(t, _)| t == want),
+            "{want:?} missing: {texts:?}"
+        );
+    }
+    for (i, (a, ra)) in texts.iter().enumerate() {
+        assert!(
+            chart.expand(1.0).contains_rect(*ra),
+            "{a:?} sticks out of the chart"
+        );
+        for (b, rb) in &texts[i + 1..] {
+            assert!(
+                !ra.shrink(0.5).intersects(rb.shrink(0.5)),
+                "{a:?} {ra:?} overlaps {b:?} {rb:?}"
+            );
+        }
+    }
+}
