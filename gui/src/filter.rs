@@ -227,6 +227,29 @@ pub fn kind_mask(name: &str) -> Option<u32> {
     Some(kinds.iter().fold(0, |m, k| m | k.bit()))
 }
 
+/// Why a selected row is not in the table (a jump to an ack the filter hides, say): the words
+/// for a hint and whether the filter is what hides it; `None` when it is shown. `in_view` says
+/// whether the table has it; `filter` is the filter bar's text.
+pub fn hidden_reason(
+    in_view: bool,
+    filter: &str,
+    row: &Row,
+    store: &Store,
+) -> Option<(String, bool)> {
+    if in_view {
+        return None;
+    }
+    let by_filter = Filter::parse(filter).is_ok_and(|f| !f.matches(row, store));
+    let why = if by_filter {
+        format!("Not in the table: the filter \"{filter}\" hides this row.")
+    } else {
+        "Not in the table: hidden by the \"ping/pong & conn\" or \"raw frames\" switch, or by \
+         the pause."
+            .to_string()
+    };
+    Some((why, by_filter))
+}
+
 /// Filter text with `key:value` set as the only term for that key (keeping the other terms),
 /// for clicks that add to the filter bar. Values with spaces are quoted.
 pub fn with_field(text: &str, key: &str, value: &str) -> String {

@@ -311,3 +311,32 @@ fn heartbeat_labels_do_not_overlap_at_the_default_height() {
         }
     }
 }
+
+#[test]
+fn jumping_to_an_ack_the_filter_hides_says_so() {
+    let mut h = seeded();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run();
+    h.get_by_role(Role::TextInput).type_text("event:echo");
+    h.run();
+    assert!(h.state().filter_done());
+    h.get_all_by_label("echo")
+        .next()
+        .expect("an echo row")
+        .click();
+    h.run();
+    assert!(h.query_by_label_contains("Not in the table").is_none());
+    h.get_by_label_contains("ACK after").click();
+    h.run();
+    let ack = h.state().selected().expect("the ack is selected");
+    assert_eq!(
+        h.state().store().row(ack).map(|r| r.kind),
+        Some(RowKind::Sio)
+    );
+    h.get_by_label("Not in the table: the filter \"event:echo\" hides this row.");
+    h.get_by_label("clear the filter").click();
+    h.run();
+    assert_eq!(h.state().filter_text(), "");
+    assert_eq!(h.state().selected(), Some(ack));
+    assert!(h.query_by_label_contains("Not in the table").is_none());
+}
