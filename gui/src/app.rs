@@ -392,6 +392,14 @@ impl SockscopeApp {
         }
     }
 
+    /// Why the selected row is not in the table, for a hint above the detail pane.
+    fn hidden(&self) -> Option<((String, bool), u64)> {
+        let o = self.selected.filter(|_| self.filter_done())?;
+        let row = self.store.row(o)?;
+        let in_view = self.index.position(o, &self.store).is_some();
+        filter::hidden_reason(in_view, &self.filter_text, row, &self.store).map(|w| (w, o))
+    }
+
     fn on_detail(&mut self, a: DetailAction) {
         match a {
             DetailAction::FilterConn(c) => self.set_field("conn", &c.to_string()),
@@ -489,11 +497,20 @@ impl SockscopeApp {
         }
         let capture = status.capture.clone();
         let mut detail_open = self.show_detail && self.selected.is_some();
+        // A row the filter hides (a jump to its ack, say) is said so, with a way to show it.
+        let hidden = self.hidden();
+        let mut unhide = None;
         let detail_action = Panel::right("detail")
             .default_size((width * 0.28).clamp(280.0, 420.0))
             .min_size(280.0)
             .show_collapsible(ui, &mut detail_open, |ui| {
                 ui.set_min_width(ui.available_width());
+                if let Some(((why, by_filter), o)) = &hidden {
+                    ui.colored_label(crate::theme::warn(ui.visuals()), why);
+                    if *by_filter && ui.button("clear the filter").clicked() {
+                        unhide = Some(*o);
+                    }
+                }
                 view_detail::show(
                     ui,
                     &mut self.detail,
@@ -509,6 +526,10 @@ impl SockscopeApp {
         }
         if let Some(a) = detail_action {
             self.on_detail(a);
+        }
+        if let Some(o) = unhide {
+            self.set_filter_text(String::new());
+            self.select(o);
         }
         CentralPanel::default().show(ui, |ui| {
             if self.store.is_empty() {

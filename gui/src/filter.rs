@@ -15,7 +15,9 @@
 //!   several with commas: `kind:text,binary`;
 //! - `conn:N` (or `conn:c12`, `conn:1,2`);
 //! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
-//!   Engine.IO session id or sockscope's label (`s3`).
+//!   Engine.IO session id or sockscope's label (`s3`); a session's term also selects its
+//!   handshake (the request and response, or WebSocket upgrade, that opened it), as
+//!   `sockscope export --session` keeps it.
 //!
 //! Every field also takes the `key=value` form (`session=s3`). Unknown `word:` prefixes are plain
 //! text (so `http://x` searches for itself).
@@ -93,7 +95,14 @@ fn term_matches(t: &Term, row: &Row, store: &Store) -> bool {
         Term::Ns(ns) => !row.ns.is_none() && store.sym(row.ns) == ns,
         Term::Session(s) => {
             if row.session.is_none() {
-                return false;
+                // The handshake's rows come before the session has a label.
+                return matches!(
+                    row.kind,
+                    RowKind::HttpRequest | RowKind::HttpResponse | RowKind::WsOpen
+                ) && store
+                    .sessions()
+                    .find(s)
+                    .is_some_and(|x| x.is_handshake_row(row));
             }
             let label = store.sym(row.session);
             label == s || store.sessions().find(label).is_some_and(|x| x.sid == *s)
@@ -216,6 +225,29 @@ pub fn kind_mask(name: &str) -> Option<u32> {
         _ => return None,
     };
     Some(kinds.iter().fold(0, |m, k| m | k.bit()))
+}
+
+/// Why a selected row is not in the table (a jump to an ack the filter hides, say): the words
+/// for a hint and whether the filter is what hides it; `None` when it is shown. `in_view` says
+/// whether the table has it; `filter` is the filter bar's text.
+pub fn hidden_reason(
+    in_view: bool,
+    filter: &str,
+    row: &Row,
+    store: &Store,
+) -> Option<(String, bool)> {
+    if in_view {
+        return None;
+    }
+    let by_filter = Filter::parse(filter).is_ok_and(|f| !f.matches(row, store));
+    let why = if by_filter {
+        format!("Not in the table: the filter \"{filter}\" hides this row.")
+    } else {
+        "Not in the table: hidden by the \"ping/pong & conn\" or \"raw frames\" switch, or by \
+         the pause."
+            .to_string()
+    };
+    Some((why, by_filter))
 }
 
 /// Filter text with `key:value` set as the only term for that key (keeping the other terms),

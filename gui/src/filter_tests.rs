@@ -164,3 +164,94 @@ fn non_ascii_text_is_case_insensitive() {
     let f = Filter::parse("äb").expect("parse");
     assert!(matches!(&f.terms[0], Term::Text(re) if re.is_match("xÄBc")));
 }
+
+/// A Socket.IO client that starts on WebSocket: its session filter also keeps the upgrade
+/// request, its 101 response and the `ws_open`, which come before the session has a label.
+#[test]
+fn a_websocket_handshake_belongs_to_its_session() {
+    use sockscope::event::{Dir, EventKind, FieldValue};
+    let mut m = sample::EventMaker::new();
+    let url = "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket";
+    let hdr = |k: &str, v: &str| (k.to_string(), FieldValue::from(v));
+    let raw = vec![
+        m.ev(
+            7,
+            EventKind::ConnOpen {
+                client: "127.0.0.1:50007".into(),
+                listener: "127.0.0.1:8080".into(),
+            },
+        ),
+        m.ev(
+            7,
+            EventKind::HttpRequest {
+                exchange: 1,
+                method: "GET".into(),
+                url: url.replace("ws://", "http://"),
+                version: "HTTP/1.1".into(),
+                headers: vec![hdr("Upgrade", "websocket")],
+            },
+        ),
+        m.ev(
+            7,
+            EventKind::HttpResponse {
+                exchange: 1,
+                status: 101,
+                reason: "Switching Protocols".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![hdr("Upgrade", "websocket")],
+                generated: false,
+                elapsed_us: 900,
+            },
+        ),
+        m.ev(
+            7,
+            EventKind::WsOpen {
+                exchange: 1,
+                url: url.into(),
+                protocol: None,
+                extensions: None,
+                deflate: None,
+            },
+        ),
+        m.text(
+            7,
+            Dir::ServerToClient,
+            r#"0{"sid":"wsFirstSid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+        ),
+        m.text(7, Dir::ClientToServer, "40"),
+        m.text(7, Dir::ServerToClient, r#"40{"sid":"abc"}"#),
+        m.text(7, Dir::ClientToServer, r#"42["hello",1]"#),
+    ];
+    let mut d = crate::derive::Deriver::new();
+    let mut events = Vec::new();
+    for ev in raw {
+        d.push(ev, &mut events);
+    }
+    d.finish(&mut events);
+    let mut s = Store::default();
+    for ev in events {
+        s.push(ev);
+    }
+    let label = s
+        .sessions()
+        .label_of_sid("wsFirstSid")
+        .expect("the session")
+        .to_string();
+    let kinds = |f: &str| -> Vec<RowKind> {
+        let f = Filter::parse(f).expect("filter parses");
+        (s.first_ordinal()..s.end_ordinal())
+            .filter_map(|o| s.row(o))
+            .filter(|r| f.matches(r, &s))
+            .map(|r| r.kind)
+            .collect()
+    };
+    let mine = kinds(&format!("session:{label}"));
+    assert_eq!(
+        mine[..3],
+        [RowKind::HttpRequest, RowKind::HttpResponse, RowKind::WsOpen],
+        "{mine:?}"
+    );
+    assert!(mine.contains(&RowKind::Sio), "{mine:?}");
+    assert!(!mine.contains(&RowKind::ConnOpen));
+    assert!(kinds("session:s99").is_empty());
+}

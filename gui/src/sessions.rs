@@ -89,6 +89,12 @@ pub struct SessionInfo {
     pub beats_dropped: u64,
     /// Ordinal of the `session_open` row.
     pub open_row: Option<u64>,
+    /// Where the Engine.IO handshake was: its connection and, for long-polling, the HTTP
+    /// exchange whose response carried the `open` packet (0 for a WebSocket handshake, whose
+    /// upgrade request and `ws_open` come before the session opens on that connection).
+    pub handshake: Option<(ConnId, u64)>,
+    /// Sequence number of the `session_open` record.
+    pub open_seq: u64,
     last_eio_row: Option<u64>,
 }
 
@@ -107,6 +113,28 @@ impl SessionInfo {
     pub fn is_open(&self) -> bool {
         self.closed.is_none()
     }
+
+    /// Is this row part of the session's Engine.IO handshake (which the rows of the session
+    /// stage do not name, since the session has no id until the handshake's answer)? For
+    /// long-polling: the request and response of the exchange that carried the `open` packet;
+    /// for a WebSocket handshake: the upgrade request, its response and the `ws_open` before
+    /// the session opened on that connection. `sockscope export --session` writes them too.
+    pub fn is_handshake_row(&self, row: &crate::row::Row) -> bool {
+        use crate::row::RowKind::{HttpRequest, HttpResponse, WsOpen};
+        let Some((conn, exchange)) = self.handshake else {
+            return false;
+        };
+        if row.conn != conn || !matches!(row.kind, HttpRequest | HttpResponse | WsOpen) {
+            return false;
+        }
+        if exchange != 0 {
+            row.exchange == exchange
+        } else {
+            self.first_transport == Some(EioTransport::Websocket)
+                && row.seq < self.open_seq
+                && row.flags & crate::row::F_CARRIER != 0
+        }
+    }
 }
 
 /// A reconnect between two sessions of one client.
@@ -119,6 +147,9 @@ pub struct ReconnectInfo {
     pub gap_us: u64,
     pub cause: Option<String>,
     pub explicit: bool,
+    /// Another session explains this one as well (`link: "ambiguous"`): the candidates it may
+    /// continue, `from` first.
+    pub ambiguous: Vec<String>,
     pub score: i32,
     pub signals: Vec<String>,
     pub attempt: u32,
@@ -400,9 +431,11 @@ impl Sessions {
                 s.ping_timeout = o.ping_timeout;
                 s.joined = o.joined;
                 s.open_row = ordinal;
+                s.open_seq = ev.seq;
                 s.last_ts = ts;
                 if o.transport == EioTransport::Websocket {
                     s.ws_conn = Some(conn);
+                    s.handshake = Some((conn, 0));
                 }
                 let key = s.key;
                 self.conn_session.insert(conn, key);
@@ -444,6 +477,12 @@ impl Sessions {
                 s.packets += 1;
                 s.last_ts = ts;
                 s.last_eio_row = ordinal;
+                if p.packet == "open"
+                    && p.transport == EioTransport::Polling
+                    && let Some(x) = p.exchange
+                {
+                    s.handshake = Some((conn, x));
+                }
                 let key = s.key;
                 self.conn_session.insert(conn, key);
             }
@@ -508,6 +547,15 @@ impl Sessions {
                     gap_us: r.gap_us,
                     cause: r.cause.clone(),
                     explicit: r.link == "explicit",
+                    ambiguous: if r.link == "ambiguous" {
+                        if r.candidates.is_empty() {
+                            vec![r.from_session.clone()]
+                        } else {
+                            r.candidates.clone()
+                        }
+                    } else {
+                        Vec::new()
+                    },
                     score: r.score,
                     signals: r.signals.clone(),
                     attempt: r.attempt,

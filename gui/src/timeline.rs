@@ -1,7 +1,9 @@
 //! Shared pieces of the painter-drawn timelines (heartbeat, reconnects): a time axis mapping
 //! wall-clock microseconds to x, a logarithmic millisecond axis for round trips, tick choice,
 //! and the reduction of many samples to at most one point per pixel column (the worst one),
-//! so drawing costs the same for ten samples or a hundred thousand.
+//! so drawing costs the same for ten samples or a hundred thousand. Labels are placed so that
+//! they never overlap ([`LabelRow`] along a line, [`spread`] down a column): one that cannot
+//! fit is left to the tooltip and the lists.
 
 use eframe::egui::{Align2, Color32, FontId, Painter, Rect, Stroke, pos2};
 use sockscope::event::format_time_of_day;
@@ -132,6 +134,72 @@ impl LogAxis {
     }
 }
 
+/// Horizontal intervals already taken along one line of labels (marks and their words).
+#[derive(Clone, Debug, Default)]
+pub struct LabelRow {
+    left: f32,
+    right: f32,
+    taken: Vec<(f32, f32)>,
+}
+
+impl LabelRow {
+    /// A row between `left` and `right`.
+    pub fn new(left: f32, right: f32) -> LabelRow {
+        LabelRow {
+            left,
+            right,
+            taken: Vec::new(),
+        }
+    }
+
+    /// Takes `[x0, x0 + w]` if it is inside the row and free (with a little air); says whether
+    /// it could.
+    pub fn take(&mut self, x0: f32, w: f32) -> bool {
+        const AIR: f32 = 3.0;
+        let x1 = x0 + w;
+        if x0 < self.left || x1 > self.right {
+            return false;
+        }
+        if self
+            .taken
+            .iter()
+            .any(|&(a, b)| x0 < b + AIR && a < x1 + AIR)
+        {
+            return false;
+        }
+        self.taken.push((x0, x1));
+        true
+    }
+
+    /// Places a label of width `w` next to `x`: right of it, else left of it (`gap` away).
+    /// Returns its left edge, or `None` when neither side is free.
+    pub fn beside(&mut self, x: f32, w: f32, gap: f32) -> Option<f32> {
+        [x + gap, x - gap - w]
+            .into_iter()
+            .find(|&x0| self.take(x0, w))
+    }
+}
+
+/// Moves label centres `ys` (in any order) apart so that labels of height `h` do not overlap,
+/// each as near its wish as it can be, all within `[lo, hi]` (when they fit at all).
+pub fn spread(ys: &mut [f32], h: f32, lo: f32, hi: f32) {
+    let mut order: Vec<usize> = (0..ys.len()).collect();
+    order.sort_by(|&a, &b| ys[a].total_cmp(&ys[b]));
+    let lo = lo + h / 2.0;
+    let hi = (hi - h / 2.0).max(lo);
+    // Downwards from the top, then back up from the bottom.
+    let mut prev = f32::MIN;
+    for &i in &order {
+        ys[i] = ys[i].max(lo).max(prev + h);
+        prev = ys[i];
+    }
+    let mut next = f32::MAX;
+    for &i in order.iter().rev() {
+        ys[i] = ys[i].min(hi).min(next - h);
+        next = ys[i];
+    }
+}
+
 /// Reduces samples to at most one per pixel column: `x` gives a sample's column, `worse` says
 /// whether the first sample should replace the second in its column (the larger round trip, a
 /// late one). Returns the indexes kept, in order.
@@ -173,6 +241,28 @@ mod tests {
             .map(|&i| axis.x(samples[i].0).floor() as i64)
             .collect();
         assert!(cols.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn labels_keep_apart() {
+        let mut row = LabelRow::new(0.0, 100.0);
+        assert_eq!(row.beside(50.0, 20.0, 5.0), Some(55.0));
+        // The right side is taken now: the next one near it goes left.
+        assert_eq!(row.beside(52.0, 20.0, 5.0), Some(27.0));
+        // Both sides taken: left out.
+        assert_eq!(row.beside(40.0, 10.0, 5.0), None);
+        assert!(!row.take(95.0, 10.0), "past the right end");
+        let mut ys = [10.0, 12.0, 11.0];
+        spread(&mut ys, 10.0, 0.0, 100.0);
+        let mut sorted = ys;
+        sorted.sort_by(f32::total_cmp);
+        assert!(
+            sorted.windows(2).all(|w| w[1] - w[0] >= 10.0 - 1e-3),
+            "{ys:?}"
+        );
+        let mut ys = [95.0, 99.0];
+        spread(&mut ys, 10.0, 0.0, 100.0);
+        assert!(ys.iter().all(|y| *y <= 95.0) && (ys[1] - ys[0]).abs() >= 10.0 - 1e-3);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::row_session::ms;
 use crate::sessions::{Beat, SessionInfo};
 use crate::store::Store;
 use crate::theme;
-use crate::timeline::{LogAxis, TimeAxis, reduce};
+use crate::timeline::{LabelRow, LogAxis, TimeAxis, reduce, spread};
 use eframe::egui::{
     self, Align2, Color32, FontId, Pos2, Rect, RichText, ScrollArea, Sense, Shape, Stroke,
     TextStyle, Ui, WidgetInfo, pos2, vec2,
@@ -275,8 +275,13 @@ fn draw(
     let label_w = 56.0;
     let ws_track = 26.0;
     let axis_h = 18.0;
+    let text_h = small.size + 3.0;
+    // A strip along the top holds the marks and words of alerts and of the session's end, so
+    // that no label lies over the data or another label; the reference lines' labels are in
+    // a column on the right.
+    let strip_h = text_h + 4.0;
     let plot = Rect::from_min_max(
-        pos2(rect.left() + label_w, rect.top() + 6.0),
+        pos2(rect.left() + label_w, rect.top() + strip_h + 4.0),
         pos2(
             rect.right() - 110.0,
             rect.bottom() - axis_h - ws_track - 4.0,
@@ -286,19 +291,24 @@ fn draw(
     let hi = (s.ping_interval.max(s.ping_timeout) as f64 * 1.5)
         .max(s.beats.iter().filter_map(|b| b.rtt_us).max().unwrap_or(0) as f64 / 1000.0 * 2.0);
     let y = LogAxis::new(0.1, hi.max(10.0), plot);
+    let mut last_label = f32::MAX;
     for (val, label) in y.decades() {
         let yy = y.y(val);
         p.line_segment(
             [pos2(plot.left(), yy), pos2(plot.right(), yy)],
             Stroke::new(0.5, muted.gamma_multiply(0.4)),
         );
-        p.text(
-            pos2(plot.left() - 4.0, yy),
-            Align2::RIGHT_CENTER,
-            label,
-            small.clone(),
-            muted,
-        );
+        // Decades run upwards; one too close to the previous label keeps its line only.
+        if last_label - yy >= text_h {
+            p.text(
+                pos2(plot.left() - 4.0, yy),
+                Align2::RIGHT_CENTER,
+                label,
+                small.clone(),
+                muted,
+            );
+            last_label = yy;
+        }
     }
     p.text(
         pos2(rect.left() + 2.0, rect.top() + 2.0),
@@ -307,31 +317,28 @@ fn draw(
         small.clone(),
         muted,
     );
-    // Reference lines.
-    // pingTimeout's label below its line, pingInterval's above (they are often close).
-    let above = s.ping_interval >= s.ping_timeout;
-    for (val, label, color, up) in [
-        (s.ping_timeout, "pingTimeout", warn, !above),
-        (s.ping_interval, "pingInterval", muted, above),
-    ] {
-        if val == 0 {
-            continue;
-        }
-        let yy = y.y(val as f64);
+    // Reference lines, labelled in the right column, moved apart when close.
+    let refs: Vec<(u64, &str, Color32)> = [
+        (s.ping_timeout, "pingTimeout", warn),
+        (s.ping_interval, "pingInterval", muted),
+    ]
+    .into_iter()
+    .filter(|r| r.0 > 0)
+    .collect();
+    let mut ys: Vec<f32> = refs.iter().map(|r| y.y(r.0 as f64)).collect();
+    for (&(_, _, color), &yy) in refs.iter().zip(&ys) {
         p.extend(Shape::dashed_line(
             &[pos2(plot.left(), yy), pos2(plot.right(), yy)],
             Stroke::new(1.0, color),
             6.0,
             4.0,
         ));
-        let (dy, align) = if up {
-            (-1.0, Align2::LEFT_BOTTOM)
-        } else {
-            (1.0, Align2::LEFT_TOP)
-        };
+    }
+    spread(&mut ys, text_h, plot.top(), plot.bottom());
+    for (&(val, label, color), &yy) in refs.iter().zip(&ys) {
         p.text(
-            pos2(plot.right() + 4.0, yy + dy),
-            align,
+            pos2(plot.right() + 4.0, yy),
+            Align2::LEFT_CENTER,
             format!("{label} {val} ms"),
             small.clone(),
             color,
@@ -397,9 +404,22 @@ fn draw(
             tip: Tip::Pong(b.n, b.ts, rtt, b.late),
         });
     }
-    // Alerts at their deadlines.
+    // Alerts at their deadlines, and the session's end: lines across the plot, marks and
+    // words in the top strip where they fit (the list under the chart has every alert).
+    let mut strip = LabelRow::new(rect.left() + 36.0, rect.right() - 2.0);
+    let strip_y = rect.top() + 2.0 + text_h / 2.0;
+    let mut words = Vec::new();
+    let closed = s.closed.as_ref().map(|c| {
+        let x = time.x(c.ts);
+        p.line_segment(
+            [pos2(x, plot.top()), pos2(x, plot.bottom())],
+            Stroke::new(1.0, muted),
+        );
+        let text = format!("closed: {}", sockscope::session::reason_words(&c.reason));
+        (x, text, muted)
+    });
     for a in &s.alerts {
-        let x = time.x(a.deadline_ts);
+        let x = time.x(a.deadline_ts).min(plot.right());
         p.line_segment(
             [pos2(x, plot.top()), pos2(x, plot.bottom())],
             Stroke::new(1.0, warn.gamma_multiply(0.6)),
@@ -409,34 +429,26 @@ fn draw(
         } else {
             ("×", "late pong")
         };
-        let pos = pos2(x, plot.top() + 6.0);
-        p.text(pos, Align2::CENTER_CENTER, mark, small.clone(), warn);
-        // The label goes on the side with room (the reference lines' labels are on the right).
-        let (at, align) = if x > plot.center().x {
-            (pos2(x - 7.0, plot.top() + 6.0), Align2::RIGHT_CENTER)
-        } else {
-            (pos2(x + 7.0, plot.top() + 6.0), Align2::LEFT_CENTER)
-        };
-        p.text(at, align, what, small.clone(), warn);
+        let pos = pos2(x, strip_y);
+        let g = p.layout_no_wrap(mark.into(), small.clone(), warn);
+        let w = g.size().x;
+        if strip.take(x - w / 2.0, w) {
+            p.galley(pos - g.size() / 2.0, g, warn);
+        }
+        words.push((x, what.to_string(), warn));
         points.push(Point {
             pos,
             row: a.row,
             tip: Tip::Alert(what, a.limit_ms),
         });
     }
-    if let Some(c) = &s.closed {
-        let x = time.x(c.ts);
-        p.line_segment(
-            [pos2(x, plot.top()), pos2(x, plot.bottom())],
-            Stroke::new(1.0, muted),
-        );
-        p.text(
-            pos2(x - 3.0, plot.bottom() - 2.0),
-            Align2::RIGHT_BOTTOM,
-            format!("closed: {}", sockscope::session::reason_words(&c.reason)),
-            small.clone(),
-            muted,
-        );
+    // Words after the marks, so that a mark is never hidden by a word; the session's end
+    // first (an alert's word is also in the list under the chart).
+    for (x, text, color) in closed.into_iter().chain(words) {
+        let g = p.layout_no_wrap(text, small.clone(), color);
+        if let Some(x0) = strip.beside(x, g.size().x, 8.0) {
+            p.galley(pos2(x0, strip_y - g.size().y / 2.0), g, color);
+        }
     }
     // WebSocket-level ping/pong on the session's WebSocket.
     let track = Rect::from_min_max(

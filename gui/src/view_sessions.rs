@@ -42,12 +42,18 @@ enum Item {
     Conn(u64),
 }
 
-/// Folding state and the cached entry list.
+/// Folding state and the cached entry list. The list holds still while the pointer is on it
+/// (new sessions and connections would otherwise push entries down under it, and a click would
+/// land on another entry); what arrived meanwhile is added when the pointer leaves.
 #[derive(Default)]
 pub struct PanelState {
     folded: HashSet<String>,
     items: Vec<Item>,
     built_for: (u64, u64, usize),
+    /// Where the list was drawn last frame.
+    list_rect: Option<egui::Rect>,
+    /// The list is held: changes wait for the pointer to leave.
+    held: bool,
 }
 
 fn path_of(url: &str) -> &str {
@@ -193,9 +199,17 @@ fn tooltip(c: &ConnInfo) -> String {
 }
 
 impl PanelState {
-    fn rebuild(&mut self, store: &Store) {
+    /// Rebuilds the entry list if something changed; with `hold`, only for a fold the user
+    /// asked for or a cleared store (entries then stay where they are under the pointer).
+    fn rebuild(&mut self, store: &Store, hold: bool) {
         let key = (store.generation(), store.stats().events, self.folded.len());
+        self.held = false;
         if key == self.built_for && !self.items.is_empty() {
+            return;
+        }
+        if hold && !self.items.is_empty() && key.0 == self.built_for.0 && key.2 == self.built_for.2
+        {
+            self.held = true;
             return;
         }
         self.built_for = key;
@@ -265,29 +279,46 @@ pub fn show(
 ) -> Option<SessionAction> {
     let mut action = None;
     let stats = store.stats();
+    let hold = st
+        .list_rect
+        .is_some_and(|r| ui.ctx().pointer_hover_pos().is_some_and(|p| r.contains(p)));
+    st.rebuild(store, hold);
     ui.horizontal(|ui| {
         ui.strong("Sessions & connections");
         if (active.conn.is_some() || active.session.is_some()) && ui.small_button("all").clicked() {
             action = Some(SessionAction::All);
         }
+        if st.held {
+            // In the header, so that the hint itself moves no entry.
+            ui.weak("‖ held").on_hover_text(
+                "the list holds still under the pointer, so that a click lands on the entry \
+                 it was aimed at; new sessions and connections are added when the pointer leaves",
+            );
+        }
     });
-    ui.weak(format!(
-        "{} · {} · {} · {} http",
-        theme::count(store.sessions().clients().len() as u64, "client"),
-        theme::count(stats.sessions, "session"),
-        theme::count(stats.websockets, "websocket"),
-        theme::thousands(stats.http_exchanges)
-    ));
+    // One line, whatever the counts (a wrap would move the entries under the pointer).
+    ui.add(
+        egui::Label::new(
+            egui::RichText::new(format!(
+                "{} · {} · {} · {} http",
+                theme::count(store.sessions().clients().len() as u64, "client"),
+                theme::count(stats.sessions, "session"),
+                theme::count(stats.websockets, "websocket"),
+                theme::thousands(stats.http_exchanges)
+            ))
+            .weak(),
+        )
+        .truncate(),
+    );
     ui.separator();
     if store.conns().is_empty() && store.sessions().sessions().is_empty() {
         ui.weak("No connections yet.");
         return action;
     }
-    st.rebuild(store);
     let pad = ui.spacing().button_padding.y;
     let row_h = ui.text_style_height(&TextStyle::Body) * 2.0 + pad * 2.0 + 2.0;
     let mut toggle = None;
-    ScrollArea::vertical()
+    let out = ScrollArea::vertical()
         .id_salt("sessions")
         .auto_shrink([false, false])
         .show_rows(ui, row_h, st.items.len(), |ui, range| {
@@ -392,6 +423,7 @@ pub fn show(
                 }
             }
         });
+    st.list_rect = Some(out.inner_rect);
     if let Some(t) = toggle {
         st.toggle(&t);
     }

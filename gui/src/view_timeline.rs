@@ -21,6 +21,7 @@ pub struct TimelineState {
     /// The panel's height when it first shows.
     pub height: f32,
     pub heartbeat: HeartbeatState,
+    pub reconnect: view_reconnect::ReconnectState,
 }
 
 impl Default for TimelineState {
@@ -30,6 +31,7 @@ impl Default for TimelineState {
             open: true,
             height: 240.0,
             heartbeat: HeartbeatState::default(),
+            reconnect: Default::default(),
         }
     }
 }
@@ -84,8 +86,7 @@ pub fn show(
         Tab::Heartbeat => {
             view_heartbeat::show(ui, &mut st.heartbeat, store, selected).map(TimelineAction::Select)
         }
-        Tab::Reconnects => {
-            view_reconnect::show(ui, store, active_session).map(TimelineAction::Session)
-        }
+        Tab::Reconnects => view_reconnect::show(ui, &mut st.reconnect, store, active_session)
+            .map(TimelineAction::Session),
     }
 }
