@@ -301,7 +301,8 @@ fn a_hex_dump_fits_the_detail_pane_with_its_ascii_column() {
             if m.opcode == sockscope::event::WsOpcode::Binary)
     });
     h.run();
-    let line = h.get_by_label_contains("00000000  00 9f ff 10 42");
+    // 4, 8 or 16 bytes a line, whatever the pane's width allows: the first four are always there.
+    let line = h.get_by_label_contains("00000000  00 9f ff 10");
     let text = line.value().unwrap_or_default();
     assert!(text.ends_with('|'), "the ASCII column is there: {text}");
     assert!(
