@@ -26,6 +26,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "app_gaps.rs"]
+mod gaps;
 #[path = "app_input.rs"]
 mod input;
 #[path = "app_io.rs"]
@@ -105,12 +107,16 @@ pub struct SockscopeApp {
     notice: Option<String>,
     /// A selected row to scroll into view once the filtered view has it.
     reveal: Option<u64>,
+    /// Filling gap rows from the capture.
+    gaps: gaps::Gaps,
 }
 
 impl SockscopeApp {
     pub fn new(source: Source, cfg: StoreConfig) -> SockscopeApp {
+        let mut store = Store::new(cfg);
+        store.set_track_gaps(matches!(source, Source::Live(_)));
         SockscopeApp {
-            store: Store::new(cfg),
+            store,
             source,
             index: RowIndex::new(Filter::default(), false, false),
             filter_text: String::new(),
@@ -131,6 +137,7 @@ impl SockscopeApp {
             hook: TestHook::from_env(),
             notice: None,
             reveal: None,
+            gaps: gaps::Gaps::default(),
         }
     }
 
@@ -294,10 +301,14 @@ impl SockscopeApp {
         let start = Instant::now();
         let mut n = 0usize;
         let store = &mut self.store;
+        let fill = &mut self.gaps.fill;
         match &mut self.source {
             Source::Static => {}
             Source::Live(live) => {
                 while let Ok(ev) = live.rx.rx.try_recv() {
+                    if let Some(f) = fill.as_mut() {
+                        f.keep(&ev);
+                    }
                     store.push(ev);
                     n += 1;
                     if n.is_multiple_of(64) && start.elapsed() >= budget {
@@ -378,6 +389,7 @@ impl SockscopeApp {
             _ => INGEST_BUDGET,
         };
         let got = self.ingest(budget);
+        self.poll_gaps(ui.ctx());
         let caught_up = self.index.update(&self.store, FILTER_BUDGET);
         self.reveal_pending();
         self.rate.sample(
@@ -476,6 +488,9 @@ impl SockscopeApp {
             );
             if let Some(o) = clicked {
                 self.selected = Some(o);
+            }
+            if std::mem::take(&mut self.table.load_gaps) {
+                self.load_skipped(ui.ctx());
             }
             if len == 0 {
                 let msg = if caught_up {

@@ -3,7 +3,7 @@
 //! filter over a million rows never freezes the window, and extended as rows arrive.
 
 use crate::filter::Filter;
-use crate::row::{F_CARRIER, Row};
+use crate::row::{F_CARRIER, Row, RowKind};
 use crate::store::Store;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,9 +40,11 @@ impl RowIndex {
 
     /// Does this row pass the toggles and the filter?
     pub fn accepts(&self, r: &Row, store: &Store) -> bool {
-        !(self.hide_noise && r.is_noise())
-            && (self.show_raw || r.flags & F_CARRIER == 0)
-            && self.filter.matches(r, store)
+        // Gap rows show whatever the filter: the events behind them may match it.
+        r.kind == RowKind::Gap
+            || (!(self.hide_noise && r.is_noise())
+                && (self.show_raw || r.flags & F_CARRIER == 0)
+                && self.filter.matches(r, store))
     }
 
     /// Scans rows added since the last call, for at most `budget`; true when up to date.

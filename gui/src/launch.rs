@@ -92,6 +92,12 @@ fn run(args: GuiArgs) -> Result<(), String> {
     // The window replaces the console's per-event lines; the summary is still printed at exit.
     let mut quiet = args.proxy.clone();
     quiet.quiet = true;
+    // The window fills the events it skips under load from the capture: without --save, a
+    // temporary one (deleted on exit).
+    let temp = quiet.save.is_none().then(temp_capture);
+    if let Some(t) = &temp {
+        quiet.save = Some(t.clone());
+    }
     let mut sinks = sockscope::run::sinks(&quiet, &clock)?;
     let ctx_cell: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
     let (tx, rx) = channel(CHANNEL_CAPACITY);
@@ -110,20 +116,33 @@ fn run(args: GuiArgs) -> Result<(), String> {
     eprintln!(
         "sockscope-gui: proxy listening on http://{}{}",
         running.local_addr,
-        args.proxy
+        quiet
             .save
             .as_ref()
-            .map(|p| format!(", saving the capture to {}", p.display()))
+            .map(|p| format!(
+                ", saving the capture to {}{}",
+                p.display(),
+                if temp.is_some() {
+                    " (temporary: deleted on exit; --save FILE keeps one)"
+                } else {
+                    ""
+                }
+            ))
             .unwrap_or_default()
     );
     let live = Live {
         config: running.config.clone(),
         running: Some(running),
         rx,
-        save: args.proxy.save.as_ref().map(|p| p.display().to_string()),
+        save: quiet.save.as_ref().map(|p| p.display().to_string()),
     };
     let app = SockscopeApp::new(Source::Live(Box::new(live)), cfg);
-    if let Err(e) = open_window(app, ctx_cell) {
+    let shown = open_window(app, ctx_cell);
+    // The proxy stopped with the app: the temporary capture is complete and no longer needed.
+    if let Some(t) = &temp {
+        let _ = std::fs::remove_file(t);
+    }
+    if let Err(e) = shown {
         // The proxy (owned by the app) was stopped when the app was dropped; start it headless.
         eprintln!(
             "sockscope-gui: cannot open a window ({e}); running the proxy headless with the live console"
@@ -131,6 +150,11 @@ fn run(args: GuiArgs) -> Result<(), String> {
         return sockscope::run::proxy(&args.proxy);
     }
     Ok(())
+}
+
+/// The temporary capture of a live window started without `--save`.
+pub fn temp_capture() -> PathBuf {
+    std::env::temp_dir().join(format!("sockscope-live-{}.ndjson", std::process::id()))
 }
 
 fn run_capture(path: PathBuf, follow: bool, cfg: StoreConfig) -> Result<(), String> {

@@ -28,6 +28,8 @@ pub struct TableState {
     pub center: bool,
     /// Jump to the newest row on the next frame (follow mode resumed).
     pub jump_to_end: bool,
+    /// A gap row's Load was clicked: load the skipped events from the capture.
+    pub load_gaps: bool,
     last_offset: f32,
 }
 
@@ -39,6 +41,7 @@ impl Default for TableState {
             scroll_to: None,
             center: false,
             jump_to_end: false,
+            load_gaps: false,
             last_offset: 0.0,
         }
     }
@@ -152,7 +155,7 @@ pub fn show(
                     return;
                 };
                 tr.set_selected(selected == Some(o));
-                row_cells(&mut tr, r, store, &visuals);
+                st.load_gaps |= row_cells(&mut tr, r, store, &visuals);
                 let resp = tr.response();
                 if resp.clicked() {
                     clicked = Some(o);
@@ -216,6 +219,10 @@ pub fn tooltip(r: &Row, store: &Store) -> String {
         RowKind::SessionClose => "The session did not end normally (see the detail pane).",
         RowKind::Sio => "The packet was decoded with a problem (see the detail pane).",
         RowKind::Anomaly => "The traffic was relayed unchanged; only its decoding failed.",
+        RowKind::Gap => {
+            "The window fell behind the traffic and skipped these events; the capture file has \
+             them. Load reads them from it (this also happens by itself once the load falls)."
+        }
         _ => "",
     };
     if why.is_empty() {
@@ -235,7 +242,13 @@ pub fn event_cell(r: &Row, store: &Store) -> String {
     }
 }
 
-fn row_cells(tr: &mut egui_extras::TableRow<'_, '_>, r: &Row, store: &Store, v: &egui::Visuals) {
+/// Draws a row's cells; true when a gap row's Load was clicked.
+fn row_cells(
+    tr: &mut egui_extras::TableRow<'_, '_>,
+    r: &Row,
+    store: &Store,
+    v: &egui::Visuals,
+) -> bool {
     let muted = r.is_muted().then(|| theme::muted(v));
     let warn = r.is_warning().then(|| theme::warn(v));
     let dir_c = r.dir.map(|d| theme::dir_color(v, d));
@@ -267,7 +280,17 @@ fn row_cells(tr: &mut egui_extras::TableRow<'_, '_>, r: &Row, store: &Store, v: 
             cell(ui, s, muted);
         });
     });
-    tr.col(|ui| cell(ui, store.preview(r), warn.or(muted)));
+    let mut load = false;
+    tr.col(|ui| {
+        cell(ui, store.preview(r), warn.or(muted));
+        if r.kind == RowKind::Gap {
+            load = ui
+                .small_button("Load")
+                .on_hover_text("read the skipped events from the capture file")
+                .clicked();
+        }
+    });
+    load
 }
 
 fn has_payload(k: RowKind) -> bool {
