@@ -89,10 +89,7 @@ impl SockscopeApp {
                     upto,
                     tail: Vec::new(),
                 });
-                self.notice = Some(format!(
-                    "loading skipped events from {}…",
-                    path.display()
-                ));
+                self.notice = Some(format!("loading skipped events from {}…", path.display()));
             }
             Err(e) => self.notice = Some(e),
         }
@@ -154,10 +151,7 @@ impl SockscopeApp {
         for ev in f.tail {
             new.push(ev);
         }
-        let selected = self
-            .selected
-            .and_then(|o| self.store.row(o))
-            .map(|r| r.seq);
+        let selected = self.selected.and_then(|o| self.store.row(o)).map(|r| r.seq);
         let paused = self
             .paused_at
             .and_then(|end| end.checked_sub(1))

@@ -282,8 +282,12 @@ pub fn refill(
     cfg: crate::store::StoreConfig,
     wake: impl Fn() + Send + 'static,
 ) -> Result<Receiver<Result<crate::store::Store, String>>, String> {
-    let file = File::open(path)
-        .map_err(|e| format!("cannot open capture {} to load skipped events: {e}", path.display()))?;
+    let file = File::open(path).map_err(|e| {
+        format!(
+            "cannot open capture {} to load skipped events: {e}",
+            path.display()
+        )
+    })?;
     let (tx, rx) = sync_channel(1);
     let p = path.to_path_buf();
     std::thread::Builder::new()

@@ -282,13 +282,14 @@ fn row_cells(
     });
     let mut load = false;
     tr.col(|ui| {
-        cell(ui, store.preview(r), warn.or(muted));
         if r.kind == RowKind::Gap {
+            // The button first: the preview column may run under the detail pane.
             load = ui
                 .small_button("Load")
                 .on_hover_text("read the skipped events from the capture file")
                 .clicked();
         }
+        cell(ui, store.preview(r), warn.or(muted));
     });
     load
 }
