@@ -448,4 +448,30 @@ mod tests {
         assert_eq!(n, 3);
         let _ = std::fs::remove_file(p);
     }
+
+    /// The refill waits for records the proxy has not written yet, and stops at `upto`.
+    #[test]
+    fn refill_waits_for_records_still_being_written() {
+        let l = lines();
+        let all = l.len() - 1;
+        let p = write_capture("refill.ndjson", &l[..3]);
+        let rx = refill(&p, all as u64 - 1, Default::default(), || {}).expect("refill");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .expect("append");
+        std::thread::sleep(POLL);
+        for line in &l[3..] {
+            writeln!(f, "{line}").expect("write");
+        }
+        f.flush().expect("flush");
+        let store = rx
+            .recv_timeout(REFILL_WAIT * 2)
+            .expect("a store")
+            .expect("read");
+        assert_eq!(store.last_seq(), all as u64 - 1);
+        assert_eq!(store.stats().events, all as u64 - 1);
+        assert_eq!(store.gaps().count(), 0);
+        let _ = std::fs::remove_file(p);
+    }
 }
