@@ -305,7 +305,14 @@ impl SockscopeApp {
         match &mut self.source {
             Source::Static => {}
             Source::Live(live) => {
-                while let Ok(ev) = live.rx.rx.try_recv() {
+                // Read first: what was offered by now and is not in the channel was dropped.
+                let offered = live.rx.offered_seq();
+                let mut emptied = false;
+                loop {
+                    let Ok(ev) = live.rx.rx.try_recv() else {
+                        emptied = true;
+                        break;
+                    };
                     if let Some(f) = fill.as_mut() {
                         f.keep(&ev);
                     }
@@ -314,6 +321,9 @@ impl SockscopeApp {
                     if n.is_multiple_of(64) && start.elapsed() >= budget {
                         break;
                     }
+                }
+                if emptied {
+                    store.gap_until(offered);
                 }
             }
             Source::Capture(c) => loop {

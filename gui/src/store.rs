@@ -231,6 +231,16 @@ impl Store {
         self.last_seq
     }
 
+    /// Events up to `seq` were offered to the store's source and are not coming (a live
+    /// channel dropped them at the end of a burst): a gap row for those not taken in.
+    pub fn gap_until(&mut self, seq: u64) {
+        if self.track_gaps && seq > self.last_seq {
+            let ts = self.rows.back().map_or(0, |r| r.ts);
+            self.add_gap(self.last_seq + 1, seq - self.last_seq, ts);
+            self.last_seq = seq;
+        }
+    }
+
     /// The events missing behind the gap row that starts at this sequence number.
     pub fn gap(&self, seq: u64) -> Option<u64> {
         self.gaps.get(&seq).copied()

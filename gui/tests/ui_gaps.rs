@@ -220,3 +220,43 @@ fn gaps_fill_by_themselves_once_the_load_falls() {
     assert!(ack_paired(&mut h, ack_seq));
     let _ = std::fs::remove_file(capture);
 }
+
+/// Events dropped at the very end of a burst show as a gap at once, not only when a later event
+/// arrives.
+#[test]
+fn a_gap_at_the_end_of_a_burst_shows_at_once() {
+    let events = sample::socketio_fixture();
+    let (mut tx, rx) = channel(CAPACITY);
+    let config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
+    let live = Live {
+        running: None,
+        rx,
+        config: Arc::new(config),
+        save: Some("cap.ndjson".into()),
+    };
+    let mut app = SockscopeApp::new(Source::Live(Box::new(live)), Default::default());
+    app.set_auto_fill(false);
+    let mut h = Harness::builder()
+        .allow_missing_glyphs()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_context_setup(sockscope_gui::theme::install_fonts)
+        .build_ui_state(|ui, app: &mut SockscopeApp| app.ui(ui), app);
+    h.run_steps(2);
+    // The channel takes 8; the next 3 are dropped; nothing follows.
+    events[..CAPACITY + 3].iter().for_each(|e| tx.event(e));
+    h.run_steps(2);
+    assert_eq!(gap_rows(h.state()), 1);
+    assert_eq!(h.state().store().gap(events[CAPACITY].seq), Some(3));
+    assert!(
+        h.get_all_by_label("3 events not shown (skipped under load)")
+            .count()
+            >= 1
+    );
+    // Later events continue after it, without a second gap.
+    events[CAPACITY + 3..CAPACITY * 2 + 3]
+        .iter()
+        .for_each(|e| tx.event(e));
+    h.run_steps(2);
+    assert_eq!(gap_rows(h.state()), 1);
+    assert_eq!(h.state().store().last_seq(), events[CAPACITY * 2 + 2].seq);
+}
