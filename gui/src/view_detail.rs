@@ -191,11 +191,14 @@ pub fn show(
         }
     });
     ui.separator();
-    let Some(ev) = store.event(row.seq) else {
+    let Some(ev) = store.event(row.seq).filter(|_| row.kind != RowKind::Gap) else {
         ui.label(
-            RichText::new(
-                "The full record was dropped from memory to stay within the payload budget.",
-            )
+            RichText::new(if row.kind == RowKind::Gap {
+                "The window fell behind the traffic and skipped these events; Load (in the \
+                 table) reads them from the capture."
+            } else {
+                "The full record was dropped from memory to stay within the payload budget."
+            })
             .color(theme::warn(ui.visuals())),
         );
         match capture {

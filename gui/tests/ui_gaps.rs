@@ -177,6 +177,8 @@ fn a_gap_row_is_shown_and_filled_from_the_capture_on_click() {
     assert!(h.get_all_by_label(&text).count() >= 1);
     assert!(h.get_all_by_label("skipped").count() >= 1);
     h.get_by_label(&format!("{n} dropped"));
+    // The detail pane of the selected gap row says what it is.
+    h.get_by_label_contains("Load (in the table) reads them from the capture");
     // The ACK has lost its event.
     assert!(!ack_paired(&mut h, ack_seq));
     assert!(h.state().store().ordinal_of_seq(*gap.end()).is_none());
