@@ -389,6 +389,8 @@ impl SockscopeApp {
                 self.select(o);
             }
             DetailAction::Heartbeat(s) => self.show_timeline(Tab::Heartbeat, Some(s)),
+            // Picked up after the table is drawn, this frame.
+            DetailAction::LoadSkipped => self.table.load_gaps = true,
         }
     }
 

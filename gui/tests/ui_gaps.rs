@@ -178,7 +178,8 @@ fn a_gap_row_is_shown_and_filled_from_the_capture_on_click() {
     assert!(h.get_all_by_label("skipped").count() >= 1);
     h.get_by_label(&format!("{n} dropped"));
     // The detail pane of the selected gap row says what it is.
-    h.get_by_label_contains("Load (in the table) reads them from the capture");
+    h.get_by_label_contains("Load reads them from the capture");
+    h.get_by_label("Load skipped events");
     // The ACK has lost its event.
     assert!(!ack_paired(&mut h, ack_seq));
     assert!(h.state().store().ordinal_of_seq(*gap.end()).is_none());
@@ -261,4 +262,28 @@ fn a_gap_at_the_end_of_a_burst_shows_at_once() {
     h.run_steps(2);
     assert_eq!(gap_rows(h.state()), 1);
     assert_eq!(h.state().store().last_seq(), events[CAPACITY * 2 + 2].seq);
+}
+
+/// The detail pane of a gap row loads it too (at 1024 px the table's Load may be under it).
+#[test]
+fn the_detail_pane_of_a_gap_row_loads_it() {
+    let Setup {
+        mut h,
+        capture,
+        gap,
+        ack_seq,
+    } = setup("detail", false);
+    let o = h
+        .state()
+        .store()
+        .ordinal_of_seq(*gap.start())
+        .expect("gap row");
+    h.state_mut().select(o);
+    h.run_steps(2);
+    h.get_by_label("Load skipped events").click();
+    h.run_steps(1);
+    step_until(&mut h, |a| !a.filling());
+    assert_eq!(gap_rows(h.state()), 0);
+    assert!(ack_paired(&mut h, ack_seq));
+    let _ = std::fs::remove_file(capture);
 }
