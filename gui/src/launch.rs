@@ -11,7 +11,7 @@ use sockscope::cli::{ProxyArgs, parse_size};
 use sockscope::event::{Clock, Event};
 use sockscope::pipeline::Sink;
 use sockscope::sink::channel::{ChannelSink, channel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -94,7 +94,10 @@ fn run(args: GuiArgs) -> Result<(), String> {
     quiet.quiet = true;
     // The window fills the events it skips under load from the capture: without --save, a
     // temporary one (deleted on exit).
-    let temp = quiet.save.is_none().then(temp_capture);
+    let temp = quiet.save.is_none().then(|| {
+        remove_stale_temp_captures();
+        temp_capture()
+    });
     if let Some(t) = &temp {
         quiet.save = Some(t.clone());
     }
@@ -155,6 +158,31 @@ fn run(args: GuiArgs) -> Result<(), String> {
 /// The temporary capture of a live window started without `--save`.
 pub fn temp_capture() -> PathBuf {
     std::env::temp_dir().join(format!("sockscope-live-{}.ndjson", std::process::id()))
+}
+
+/// Removes the temporary captures of live windows that ended without cleaning up (killed), told
+/// by their process id no longer running (Linux, where `/proc` says so).
+fn remove_stale_temp_captures() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("sockscope-live-"))
+            .and_then(|n| n.strip_suffix(".ndjson"))
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn run_capture(path: PathBuf, follow: bool, cfg: StoreConfig) -> Result<(), String> {
