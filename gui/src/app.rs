@@ -27,6 +27,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "app_gaps.rs"]
+mod gaps;
 #[path = "app_input.rs"]
 mod input;
 #[path = "app_io.rs"]
@@ -120,13 +122,17 @@ pub struct SockscopeApp {
     columns: Vec<&'static str>,
     /// The detail pane is unfolded (it shows while a row is selected).
     show_detail: bool,
+    /// Filling gap rows from the capture.
+    gaps: gaps::Gaps,
 }
 
 impl SockscopeApp {
     pub fn new(source: Source, cfg: StoreConfig) -> SockscopeApp {
         let table = table_for(&source);
+        let mut store = Store::new(cfg);
+        store.set_track_gaps(matches!(source, Source::Live(_)));
         SockscopeApp {
-            store: Store::new(cfg),
+            store,
             source,
             index: RowIndex::new(Filter::default(), false, false),
             filter_text: String::new(),
@@ -150,6 +156,7 @@ impl SockscopeApp {
             show_sessions: true,
             columns: Vec::new(),
             show_detail: true,
+            gaps: gaps::Gaps::default(),
         }
     }
 
@@ -333,15 +340,29 @@ impl SockscopeApp {
         let start = Instant::now();
         let mut n = 0usize;
         let store = &mut self.store;
+        let fill = &mut self.gaps.fill;
         match &mut self.source {
             Source::Static => {}
             Source::Live(live) => {
-                while let Ok(ev) = live.rx.rx.try_recv() {
+                // Read first: what was offered by now and is not in the channel was dropped.
+                let offered = live.rx.offered_seq();
+                let mut emptied = false;
+                loop {
+                    let Ok(ev) = live.rx.rx.try_recv() else {
+                        emptied = true;
+                        break;
+                    };
+                    if let Some(f) = fill.as_mut() {
+                        f.keep(&ev);
+                    }
                     store.push(ev);
                     n += 1;
                     if n.is_multiple_of(64) && start.elapsed() >= budget {
                         break;
                     }
+                }
+                if emptied {
+                    store.gap_until(offered);
                 }
             }
             Source::Capture(c) => loop {
@@ -415,6 +436,8 @@ impl SockscopeApp {
                 self.select(o);
             }
             DetailAction::Heartbeat(s) => self.show_timeline(Tab::Heartbeat, Some(s)),
+            // Picked up after the table is drawn, this frame.
+            DetailAction::LoadSkipped => self.table.load_gaps = true,
         }
     }
 
@@ -425,6 +448,7 @@ impl SockscopeApp {
             _ => INGEST_BUDGET,
         };
         let got = self.ingest(budget);
+        self.poll_gaps(ui.ctx());
         let caught_up = self.index.update(&self.store, FILTER_BUDGET);
         self.reveal_pending();
         self.rate.sample(
@@ -549,6 +573,9 @@ impl SockscopeApp {
                 self.selected = Some(o);
             }
             self.columns = out.columns;
+            if std::mem::take(&mut self.table.load_gaps) {
+                self.load_skipped(ui.ctx());
+            }
             if len == 0 {
                 let hidden = (self.index.hidden_raw(), self.index.hidden_noise());
                 match view_empty::no_rows(ui, out.body, !caught_up, hidden.0, hidden.1) {

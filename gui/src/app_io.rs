@@ -129,6 +129,11 @@ impl SockscopeApp {
                 s.dropped_gui = l.rx.dropped();
                 s.capture = l.save.clone();
                 s.saving = true;
+                s.temp_capture = l
+                    .save
+                    .as_ref()
+                    .is_some_and(|p| std::path::Path::new(p) == crate::launch::temp_capture());
+                s.skipped = self.store.stats().skipped_events;
             }
             Source::Capture(c) => {
                 let p = c.reader.path.display().to_string();

@@ -267,6 +267,85 @@ fn tail(file: File, path: &Path, tx: &SyncSender<CaptureMsg>, wake: &dyn Fn()) {
     }
 }
 
+/// How long [`refill`] waits for the proxy to write the records it needs before it gives up on
+/// them (they then stay gap rows).
+pub const REFILL_WAIT: Duration = Duration::from_secs(5);
+
+/// Fills the gap rows of a live view: on a background thread, rebuilds a store from the NDJSON
+/// capture the proxy is writing, with every event up to sequence number `upto` in order (so
+/// acks pair with their events and sessions are whole), and sends it once built. Records the
+/// proxy has not written yet are waited for (at most [`REFILL_WAIT`] without progress); what
+/// the capture lacks stays a gap row. `wake` is called when the store is sent.
+pub fn refill(
+    path: &Path,
+    upto: u64,
+    cfg: crate::store::StoreConfig,
+    wake: impl Fn() + Send + 'static,
+) -> Result<Receiver<Result<crate::store::Store, String>>, String> {
+    let file = File::open(path).map_err(|e| {
+        format!(
+            "cannot open capture {} to load skipped events: {e}",
+            path.display()
+        )
+    })?;
+    let (tx, rx) = sync_channel(1);
+    let p = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("sockscope-refill".into())
+        .spawn(move || {
+            let r = rebuild(file, &p, upto, cfg);
+            let _ = tx.send(r);
+            wake();
+        })
+        .map_err(|e| format!("cannot start the capture reader: {e}"))?;
+    Ok(rx)
+}
+
+fn rebuild(
+    file: File,
+    path: &Path,
+    upto: u64,
+    cfg: crate::store::StoreConfig,
+) -> Result<crate::store::Store, String> {
+    let mut store = crate::store::Store::new(cfg);
+    store.set_track_gaps(true);
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut waited_since = None;
+    while store.last_seq() < upto {
+        let n = r
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| format!("{}:{}: read failed: {e}", path.display(), line_no + 1))?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            // The proxy has not written that far yet (its writer flushes when idle or full).
+            let since = *waited_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= REFILL_WAIT {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        waited_since = None;
+        line_no += 1;
+        let parsed = parse_line(&buf);
+        buf.clear();
+        match parsed {
+            Some(Ok(Line::Record(rec))) => {
+                if let Record::Event(ev) = *rec {
+                    if ev.seq > upto {
+                        break;
+                    }
+                    store.push(ev);
+                }
+            }
+            Some(Err(e)) => return Err(format!("{}:{line_no}: {e}", path.display())),
+            Some(Ok(Line::Header(_) | Line::End(_))) | None => {}
+        }
+    }
+    Ok(store)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +446,32 @@ mod tests {
             }
         }
         assert_eq!(n, 3);
+        let _ = std::fs::remove_file(p);
+    }
+
+    /// The refill waits for records the proxy has not written yet, and stops at `upto`.
+    #[test]
+    fn refill_waits_for_records_still_being_written() {
+        let l = lines();
+        let all = l.len() - 1;
+        let p = write_capture("refill.ndjson", &l[..3]);
+        let rx = refill(&p, all as u64 - 1, Default::default(), || {}).expect("refill");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .expect("append");
+        std::thread::sleep(POLL);
+        for line in &l[3..] {
+            writeln!(f, "{line}").expect("write");
+        }
+        f.flush().expect("flush");
+        let store = rx
+            .recv_timeout(REFILL_WAIT * 2)
+            .expect("a store")
+            .expect("read");
+        assert_eq!(store.last_seq(), all as u64 - 1);
+        assert_eq!(store.stats().events, all as u64 - 1);
+        assert_eq!(store.gaps().count(), 0);
         let _ = std::fs::remove_file(p);
     }
 }

@@ -72,6 +72,10 @@ impl RowIndex {
     }
 
     fn verdict(&self, r: &Row, store: &Store) -> Verdict {
+        if r.kind == RowKind::Gap {
+            // Gap rows show whatever the filter: the events behind them may match it.
+            return Verdict::Shown;
+        }
         let raw = !self.show_raw && is_raw(r, store);
         let noise = self.hide_noise && r.is_noise();
         if !self.filter.matches(r, store) {

@@ -11,7 +11,7 @@ use sockscope::cli::{ProxyArgs, parse_size};
 use sockscope::event::{Clock, Event};
 use sockscope::pipeline::Sink;
 use sockscope::sink::channel::{ChannelSink, channel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -95,6 +95,15 @@ fn run(args: GuiArgs) -> Result<(), String> {
     // The window replaces the console's per-event lines; the summary is still printed at exit.
     let mut quiet = args.proxy.clone();
     quiet.quiet = true;
+    // The window fills the events it skips under load from the capture: without --save, a
+    // temporary one (deleted on exit).
+    let temp = quiet.save.is_none().then(|| {
+        remove_stale_temp_captures();
+        temp_capture()
+    });
+    if let Some(t) = &temp {
+        quiet.save = Some(t.clone());
+    }
     let mut sinks = sockscope::run::sinks(&quiet, &clock)?;
     let ctx_cell: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
     let (tx, rx) = channel(CHANNEL_CAPACITY);
@@ -113,22 +122,35 @@ fn run(args: GuiArgs) -> Result<(), String> {
     eprintln!(
         "sockscope-gui: proxy listening on http://{}{}",
         running.local_addr,
-        args.proxy
+        quiet
             .save
             .as_ref()
-            .map(|p| format!(", saving the capture to {}", p.display()))
+            .map(|p| format!(
+                ", saving the capture to {}{}",
+                p.display(),
+                if temp.is_some() {
+                    " (temporary: deleted on exit; --save FILE keeps one)"
+                } else {
+                    ""
+                }
+            ))
             .unwrap_or_default()
     );
     let live = Live {
         config: running.config.clone(),
         running: Some(running),
         rx,
-        save: args.proxy.save.as_ref().map(|p| p.display().to_string()),
+        save: quiet.save.as_ref().map(|p| p.display().to_string()),
     };
     close_on_signal(signals, ctx_cell.clone());
     let title = title_for_live(&live.config);
     let app = SockscopeApp::new(Source::Live(Box::new(live)), cfg);
-    if let Err(e) = open_window(app, ctx_cell, &title) {
+    let shown = open_window(app, ctx_cell, &title);
+    // The proxy stopped with the app: the temporary capture is complete and no longer needed.
+    if let Some(t) = &temp {
+        let _ = std::fs::remove_file(t);
+    }
+    if let Err(e) = shown {
         // The proxy (owned by the app) was stopped when the app was dropped; start it headless.
         eprintln!(
             "sockscope-gui: cannot open a window ({e}); running the proxy headless with the live console"
@@ -136,6 +158,36 @@ fn run(args: GuiArgs) -> Result<(), String> {
         return sockscope::run::proxy(&args.proxy);
     }
     Ok(())
+}
+
+/// The temporary capture of a live window started without `--save`.
+pub fn temp_capture() -> PathBuf {
+    std::env::temp_dir().join(format!("sockscope-live-{}.ndjson", std::process::id()))
+}
+
+/// Removes the temporary captures of live windows that ended without cleaning up (killed), told
+/// by their process id no longer running (Linux, where `/proc` says so).
+fn remove_stale_temp_captures() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("sockscope-live-"))
+            .and_then(|n| n.strip_suffix(".ndjson"))
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn run_capture(path: PathBuf, follow: bool, cfg: StoreConfig) -> Result<(), String> {

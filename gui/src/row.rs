@@ -29,6 +29,9 @@ pub enum RowKind {
     WsEnd,
     Anomaly,
     Dropped,
+    /// Events the window skipped under load (still in the capture file; see
+    /// [`crate::store::Store::gap`]).
+    Gap,
     /// An Engine.IO packet (`eio_packet`).
     Eio,
     /// A Socket.IO packet (`sio_packet`).
@@ -66,6 +69,7 @@ impl RowKind {
             RowKind::WsEnd => "ws end",
             RowKind::Anomaly => "anomaly",
             RowKind::Dropped => "dropped",
+            RowKind::Gap => "skipped",
             RowKind::Eio => "EIO",
             RowKind::Sio => "SIO",
             RowKind::SessionOpen => "session",

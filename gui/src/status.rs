@@ -77,6 +77,10 @@ pub struct Status {
     pub capture: Option<String>,
     /// The capture file is being written by this proxy (`--save`).
     pub saving: bool,
+    /// The capture is a temporary file (no `--save`), deleted on exit.
+    pub temp_capture: bool,
+    /// Events behind the table's gap rows (skipped under load, not loaded yet).
+    pub skipped: u64,
     /// Fraction of rows filtered so far, when a filter is being applied.
     pub filtering: Option<f32>,
     pub paused: bool,
@@ -181,11 +185,25 @@ pub fn show(ui: &mut Ui, s: &Status) -> Option<StatusAction> {
                 } else {
                     ""
                 }
-            ));
+            ) + &if s.skipped > 0 {
+                format!(
+                    "\n{} not shown yet: the table's \"skipped\" rows load them from the capture",
+                    theme::thousands(s.skipped)
+                )
+            } else {
+                String::new()
+            });
         }
         if let Some(c) = s.capture.as_ref().filter(|_| s.saving) {
             sep(ui);
-            ui.label(format!("saving {c}"));
+            if s.temp_capture {
+                ui.label(format!("saving {c} (temporary)")).on_hover_text(
+                    "A temporary capture, so skipped rows can be loaded; deleted on exit. \
+                     Start with --save FILE to keep the capture.",
+                );
+            } else {
+                ui.label(format!("saving {c}"));
+            }
         }
         let where_ = s
             .capture

@@ -8,9 +8,14 @@
 //! interned), and full events (payloads, headers) for the newest `payload_budget` bytes only.
 //! What falls out is counted in [`Stats`] so the status bar can say so; it is still in the
 //! capture file.
+//!
+//! A live store ([`Store::set_track_gaps`]) notices events that never reached it (the window
+//! fell behind and the channel dropped them: their sequence numbers are missing) and puts a gap
+//! row where they belong; [`crate::capture::refill`] rebuilds the store from the capture file to
+//! fill them.
 
 use crate::arena::TextArena;
-use crate::row::{F_CARRIER, NewRow, Row, RowKind, Sym, row_for};
+use crate::row::{F_CARRIER, F_ERROR, NewRow, Row, RowKind, Sym, row_for};
 use crate::sessions::{CtlSample, Sessions};
 use crate::symbols::Symbols;
 use sockscope::event::{ConnId, ControlKind, Event, EventKind, ExchangeId, Payload};
@@ -61,6 +66,8 @@ pub struct Stats {
     pub tls_failures: u64,
     /// Sum of the `dropped` events' counts (events the proxy pipeline lost).
     pub dropped_events: u64,
+    /// Events behind the gap rows in memory (skipped under load; the capture file has them).
+    pub skipped_events: u64,
     /// Rows dropped from memory to stay within `max_rows`.
     pub rows_evicted: u64,
     /// Full events dropped from memory to stay within `payload_budget` (their rows remain).
@@ -151,6 +158,12 @@ pub struct Store {
     sessions: Sessions,
     stats: Stats,
     generation: u64,
+    /// Put gap rows where sequence numbers are missing (a live source).
+    track_gaps: bool,
+    /// The highest sequence number taken in.
+    last_seq: u64,
+    /// The gap rows in memory: first missing sequence number → events missing.
+    gaps: BTreeMap<u64, u64>,
 }
 
 impl Default for Store {
@@ -174,6 +187,9 @@ impl Store {
             sessions: Sessions::default(),
             stats: Stats::default(),
             generation: 0,
+            track_gaps: false,
+            last_seq: 0,
+            gaps: BTreeMap::new(),
         }
     }
 
@@ -189,10 +205,50 @@ impl Store {
     /// Forgets everything (the capture file, if any, keeps it all).
     pub fn clear(&mut self) {
         let (cfg, generation) = (self.cfg, self.generation + 1);
+        let (track_gaps, last_seq) = (self.track_gaps, self.last_seq);
         let first = self.end_ordinal();
         *self = Store::new(cfg);
         self.generation = generation;
         self.first_ordinal = first;
+        self.track_gaps = track_gaps;
+        self.last_seq = last_seq;
+    }
+
+    /// Replaces everything with `other` (a store rebuilt from the capture file), bumping the
+    /// generation so indexes over the rows start over.
+    pub fn replace_with(&mut self, mut other: Store) {
+        other.generation = self.generation + 1;
+        *self = other;
+    }
+
+    /// Puts a gap row where sequence numbers are missing (events that never reached the store).
+    pub fn set_track_gaps(&mut self, on: bool) {
+        self.track_gaps = on;
+    }
+
+    /// The highest sequence number taken in (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Events up to `seq` were offered to the store's source and are not coming (a live
+    /// channel dropped them at the end of a burst): a gap row for those not taken in.
+    pub fn gap_until(&mut self, seq: u64) {
+        if self.track_gaps && seq > self.last_seq {
+            let ts = self.rows.back().map_or(0, |r| r.ts);
+            self.add_gap(self.last_seq + 1, seq - self.last_seq, ts);
+            self.last_seq = seq;
+        }
+    }
+
+    /// The events missing behind the gap row that starts at this sequence number.
+    pub fn gap(&self, seq: u64) -> Option<u64> {
+        self.gaps.get(&seq).copied()
+    }
+
+    /// The gap rows in memory, oldest first: (first missing sequence number, events missing).
+    pub fn gaps(&self) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
+        self.gaps.iter().map(|(&s, &n)| (s, n))
     }
 
     pub fn stats(&self) -> &Stats {
@@ -228,6 +284,11 @@ impl Store {
     pub fn ordinal_of_seq(&self, seq: u64) -> Option<u64> {
         let i = self.rows.binary_search_by_key(&seq, |r| r.seq).ok()?;
         Some(self.first_ordinal + i as u64)
+    }
+
+    /// One past the ordinal of the last row with a sequence number up to `seq`.
+    pub fn end_of_seq(&self, seq: u64) -> u64 {
+        self.first_ordinal + self.rows.partition_point(|r| r.seq <= seq) as u64
     }
 
     /// A row's one-line preview.
@@ -303,6 +364,10 @@ impl Store {
 
     /// Takes in one event.
     pub fn push(&mut self, ev: Event) {
+        if self.track_gaps && ev.seq > self.last_seq + 1 {
+            self.add_gap(self.last_seq + 1, ev.seq - self.last_seq - 1, ev.ts);
+        }
+        self.last_seq = self.last_seq.max(ev.seq);
         self.stats.events += 1;
         self.track(&ev);
         let mut made = None;
@@ -333,6 +398,33 @@ impl Store {
         self.event_bytes += approx_event_bytes(&ev);
         self.events.push_back(ev);
         self.evict();
+    }
+
+    /// A gap row: `count` events from sequence number `first` did not reach the store.
+    fn add_gap(&mut self, first: u64, count: u64, ts: i64) {
+        let text = self.text.push(&format!(
+            "{} events not shown (skipped under load)",
+            crate::theme::thousands(count)
+        ));
+        self.stats.rows += 1;
+        self.stats.skipped_events += count;
+        self.gaps.insert(first, count);
+        self.rows.push_back(Row {
+            seq: first,
+            ts,
+            conn: 0,
+            exchange: 0,
+            size: 0,
+            kind: RowKind::Gap,
+            dir: None,
+            flags: F_ERROR,
+            sub: 0,
+            text,
+            session: Sym::NONE,
+            ns: Sym::NONE,
+            event: Sym::NONE,
+            ack: 0,
+        });
     }
 
     /// Gives the raw frame a decoded Socket.IO packet came in the packet's session, namespace
@@ -447,6 +539,11 @@ impl Store {
             }
             if r.kind == RowKind::HttpRequest {
                 self.exchanges.remove(&r.exchange);
+            }
+            if r.kind == RowKind::Gap
+                && let Some(n) = self.gaps.remove(&r.seq)
+            {
+                self.stats.skipped_events -= n;
             }
         }
         if let Some(front) = self.rows.front() {

@@ -210,3 +210,71 @@ fn a_capture_without_the_stage_is_decoded_the_same() {
     assert_eq!(d.deriving(), Some(false));
     assert_eq!(same, full);
 }
+
+/// Events that never reached a live store leave a gap row where they belong, counted; the row
+/// goes (with its count) when it is evicted; a cleared store keeps noticing gaps.
+#[test]
+fn missing_sequence_numbers_make_a_gap_row() {
+    let mut s = Store::new(StoreConfig {
+        max_rows: 6,
+        payload_budget: usize::MAX,
+    });
+    s.set_track_gaps(true);
+    let mut m = EventMaker::new();
+    let events: Vec<Event> = (0..10)
+        .map(|i| m.text(7, Dir::ClientToServer, &format!("m{i}")))
+        .collect();
+    let first = events[0].seq;
+    // Events 3..6 are lost (the window's channel was full).
+    for ev in events
+        .iter()
+        .filter(|e| !(first + 3..first + 6).contains(&e.seq))
+    {
+        s.push(ev.clone());
+    }
+    assert_eq!(s.gap(first + 3), Some(3));
+    assert_eq!(s.stats().skipped_events, 3);
+    let o = s.ordinal_of_seq(first + 3).expect("the gap row");
+    let row = s.row(o).expect("row");
+    assert_eq!(row.kind, RowKind::Gap);
+    assert_eq!(s.preview(row), "3 events not shown (skipped under load)");
+    // In order: m2, the gap, m6.
+    assert_eq!(s.row(o - 1).map(|r| r.seq), Some(first + 2));
+    assert_eq!(s.row(o + 1).map(|r| r.seq), Some(first + 6));
+    assert_eq!(s.end_of_seq(first + 4), o + 1);
+    // Eight rows so far, six kept: the gap row is still there; two more push it out.
+    let mut more = m.text(7, Dir::ClientToServer, "m10");
+    s.push(more.clone());
+    more = m.text(7, Dir::ClientToServer, "m11");
+    s.push(more);
+    assert!(s.gap(first + 3).is_none());
+    assert_eq!(s.stats().skipped_events, 0);
+    s.clear();
+    let late = m.text(7, Dir::ClientToServer, "m12");
+    let late = Event {
+        seq: late.seq + 1,
+        ..late
+    };
+    s.push(late);
+    assert_eq!(
+        s.stats().skipped_events,
+        1,
+        "a cleared store still notices gaps"
+    );
+}
+
+/// A store fed a capture's events in order has no gap rows (only a live store looks for them).
+#[test]
+fn a_store_not_tracking_gaps_makes_none() {
+    let mut s = Store::default();
+    let mut m = EventMaker::new();
+    let a = m.text(7, Dir::ClientToServer, "a");
+    let b = m.text(7, Dir::ClientToServer, "b");
+    s.push(a);
+    s.push(Event {
+        seq: b.seq + 10,
+        ..b
+    });
+    assert_eq!(s.gaps().count(), 0);
+    assert_eq!(s.len(), 2);
+}

@@ -28,6 +28,8 @@ pub enum DetailAction {
     ShowRaw(u64),
     /// Open the heartbeat timeline of this session.
     Heartbeat(String),
+    /// Load the events a gap row stands for from the capture.
+    LoadSkipped,
 }
 
 /// View state of the pane (payload modes, parsed JSON of the selection).
@@ -191,11 +193,14 @@ pub fn show(
         }
     });
     ui.separator();
-    let Some(ev) = store.event(row.seq) else {
+    let Some(ev) = store.event(row.seq).filter(|_| row.kind != RowKind::Gap) else {
         ui.label(
-            RichText::new(
-                "The full record was dropped from memory to stay within the payload budget.",
-            )
+            RichText::new(if row.kind == RowKind::Gap {
+                "The window fell behind the traffic and skipped these events; Load reads them \
+                 from the capture."
+            } else {
+                "The full record was dropped from memory to stay within the payload budget."
+            })
             .color(theme::warn(ui.visuals())),
         );
         match capture {
@@ -203,6 +208,9 @@ pub fn show(
             None => ui.weak("Run with --save FILE to keep every record on disk."),
         };
         ui.label(RichText::new(store.preview(&row)).monospace());
+        if row.kind == RowKind::Gap && ui.button("Load skipped events").clicked() {
+            action = Some(DetailAction::LoadSkipped);
+        }
         return action;
     };
     let inner = ScrollArea::vertical()

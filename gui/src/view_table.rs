@@ -36,6 +36,8 @@ pub struct TableState {
     pub center: bool,
     /// Jump to the newest row on the next frame (follow mode resumed).
     pub jump_to_end: bool,
+    /// A gap row's Load was clicked: load the skipped events from the capture.
+    pub load_gaps: bool,
     last_offset: f32,
     last_len: usize,
 }
@@ -49,6 +51,7 @@ impl Default for TableState {
             scroll_to: None,
             center: false,
             jump_to_end: false,
+            load_gaps: false,
             last_offset: 0.0,
             last_len: 0,
         }
@@ -262,6 +265,7 @@ pub fn show(
     let spacing = COLUMN_SPACING;
     let cols = visible(&mut widths, ui.available_width(), spacing);
     let mut clicked = None;
+    let mut load_gaps = false;
     let jumped = st.jump_to_end || st.scroll_to.is_some();
     let top = ui.min_rect().top();
     let mut body = ui.available_rect_before_wrap();
@@ -313,7 +317,7 @@ pub fn show(
                         };
                         tr.set_selected(selected == Some(o));
                         for &c in &cols {
-                            row_cell(&mut tr, c, r, store, &visuals);
+                            load_gaps |= row_cell(&mut tr, c, r, store, &visuals);
                         }
                         let resp = tr.response();
                         if resp.clicked() {
@@ -331,6 +335,7 @@ pub fn show(
     st.center = false;
     body = body.intersect(out.inner_rect);
     body.min.y = body.min.y.max(top + row_h);
+    st.load_gaps |= load_gaps;
 
     // Follow mode: leave it when the user scrolls away from the end; come back when they scroll
     // to the end themselves (not when a new filter moves the offset).
@@ -399,6 +404,10 @@ pub fn tooltip(r: &Row, store: &Store) -> String {
         RowKind::SessionClose => "The session did not end normally (see the detail pane).",
         RowKind::Sio => "The packet was decoded with a problem (see the detail pane).",
         RowKind::Anomaly => "The traffic was relayed unchanged; only its decoding failed.",
+        RowKind::Gap => {
+            "The window fell behind the traffic and skipped these events; the capture file has \
+             them. Load reads them from it (this also happens by itself once the load falls)."
+        }
         _ => "",
     };
     if why.is_empty() {
@@ -418,16 +427,18 @@ pub fn event_cell(r: &Row, store: &Store) -> String {
     }
 }
 
+/// Draws one cell of a row; true when a gap row's Load was clicked.
 fn row_cell(
     tr: &mut egui_extras::TableRow<'_, '_>,
     c: Col,
     r: &Row,
     store: &Store,
     v: &egui::Visuals,
-) {
+) -> bool {
     let muted = r.is_muted().then(|| theme::muted(v));
     let warn = r.is_warning().then(|| theme::warn(v));
     let dir_c = r.dir.map(|d| theme::dir_color(v, d));
+    let mut load = false;
     tr.col(|ui| match c {
         Col::Time => cell(ui, format_time_of_day(r.ts), muted),
         Col::Dir => cell(ui, r.dir.map(theme::arrow).unwrap_or(""), dir_c),
@@ -457,8 +468,18 @@ fn row_cell(
                 cell(ui, s, muted);
             });
         }
-        Col::Preview => cell(ui, store.preview(r), warn.or(muted)),
+        Col::Preview => {
+            if r.kind == RowKind::Gap {
+                // The button first: the preview column may run under the detail pane.
+                load = ui
+                    .small_button("Load")
+                    .on_hover_text("read the skipped events from the capture file")
+                    .clicked();
+            }
+            cell(ui, store.preview(r), warn.or(muted));
+        }
     });
+    load
 }
 
 fn has_payload(k: RowKind) -> bool {

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 pub struct ChannelSink {
     tx: SyncSender<Event>,
     dropped: Arc<AtomicU64>,
+    offered: Arc<AtomicU64>,
 }
 
 /// The receiving half, owned by the consumer.
 pub struct EventRx {
     pub rx: Receiver<Event>,
     dropped: Arc<AtomicU64>,
+    offered: Arc<AtomicU64>,
 }
 
 impl EventRx {
@@ -26,18 +28,30 @@ impl EventRx {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// The sequence number of the last event offered to the channel (queued or dropped): read
+    /// before draining the channel to empty, every event up to it not received was dropped.
+    pub fn offered_seq(&self) -> u64 {
+        self.offered.load(Ordering::Acquire)
+    }
 }
 
 /// A channel holding at most `capacity` undelivered events.
 pub fn channel(capacity: usize) -> (ChannelSink, EventRx) {
     let (tx, rx) = sync_channel(capacity);
     let dropped = Arc::new(AtomicU64::new(0));
+    let offered = Arc::new(AtomicU64::new(0));
     (
         ChannelSink {
             tx,
             dropped: dropped.clone(),
+            offered: offered.clone(),
         },
-        EventRx { rx, dropped },
+        EventRx {
+            rx,
+            dropped,
+            offered,
+        },
     )
 }
 
@@ -50,6 +64,7 @@ impl Sink for ChannelSink {
             }
             Err(TrySendError::Disconnected(_)) => {}
         }
+        self.offered.store(ev.seq, Ordering::Release);
     }
 }
 
