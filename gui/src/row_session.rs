@@ -336,6 +336,12 @@ pub fn row_for_session(ev: &Event) -> Option<NewRow<'_>> {
                     None => "",
                 };
                 format!("explicit (pid{rec})")
+            } else if rc.link == "ambiguous" {
+                format!(
+                    "ambiguous: {} (score {})",
+                    rc.candidates.join(" or "),
+                    rc.score
+                )
             } else {
                 format!("probable (score {})", rc.score)
             };
@@ -383,6 +389,50 @@ pub fn payload_text(p: &Payload) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn reconnect(link: &str, candidates: &[&str]) -> Event {
+        Event {
+            seq: 9,
+            ts: 0,
+            mono_us: 0,
+            conn: 2,
+            kind: EventKind::Reconnect(Box::new(sockscope::event::ReconnectRecord {
+                client: "c1".into(),
+                number: 1,
+                from_session: "s1".into(),
+                from_sid: "A".into(),
+                to_session: "s3".into(),
+                to_sid: "C".into(),
+                gap_us: 1_200_000,
+                cause: Some("transport_close".into()),
+                link: link.into(),
+                score: 75,
+                signals: Vec::new(),
+                attempt: 1,
+                failed_attempts: 0,
+                recovered: None,
+                candidates: candidates.iter().map(|c| c.to_string()).collect(),
+            })),
+        }
+    }
+
+    #[test]
+    fn a_reconnect_row_says_how_sure_its_link_is() {
+        let ev = reconnect("ambiguous", &["s1", "s2"]);
+        let row = row_for_session(&ev).expect("a reconnect row");
+        assert!(
+            row.preview.contains("ambiguous: s1 or s2 (score 75)"),
+            "{}",
+            row.preview
+        );
+        let ev = reconnect("probable", &[]);
+        let row = row_for_session(&ev).expect("a reconnect row");
+        assert!(
+            row.preview.contains("probable (score 75)"),
+            "{}",
+            row.preview
+        );
+    }
 
     #[test]
     fn previews_show_nested_json_in_order_and_close_every_bracket() {
