@@ -93,9 +93,12 @@ impl Target {
     }
 }
 
-/// Default most header fields in one message head (`--max-headers`): generous, since browsers
-/// and CDNs send many `Set-Cookie`s; hyper's own default is 100.
-pub const DEFAULT_MAX_HEADERS: usize = 1000;
+/// Default most header fields in one message head (`--max-headers`): more than hyper's own 100,
+/// since browsers and CDNs send many `Set-Cookie`s, but not much more: beyond 100, hyper
+/// allocates and fills slots for this many fields on every head it parses, on both sides of the
+/// proxy (1000 cost 48 % more CPU per keep-alive GET than 100; 256 about 10 %, see
+/// docs/performance.md).
+pub const DEFAULT_MAX_HEADERS: usize = 256;
 
 /// A validated proxy configuration.
 #[derive(Clone, Debug)]
