@@ -11,8 +11,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod field;
+mod rules;
 mod session;
 pub use field::FieldValue;
+pub use rules::{HoldReleaseRecord, RuleHitRecord};
 pub use session::*;
 
 /// Identifies one client connection accepted by the proxy (and everything carried on it).
@@ -352,6 +354,10 @@ pub enum EventKind {
     Dropped {
         count: u64,
     },
+    /// A rule acted on a unit (the acting path).
+    RuleHit(Box<RuleHitRecord>),
+    /// A held unit was let go.
+    HoldRelease(Box<HoldReleaseRecord>),
     // Derived by the Engine.IO / Socket.IO session stage (`crate::session`); boxed to keep
     // `EventKind` small.
     EioPacket(Box<EioPacketRecord>),
@@ -383,6 +389,8 @@ pub const RECORD_TYPES: &[&str] = &[
     "ws_end",
     "anomaly",
     "dropped",
+    "rule_hit",
+    "hold_release",
     "eio_packet",
     "sio_packet",
     "session_open",
@@ -413,6 +421,8 @@ impl EventKind {
             EventKind::WsEnd { .. } => "ws_end",
             EventKind::Anomaly { .. } => "anomaly",
             EventKind::Dropped { .. } => "dropped",
+            EventKind::RuleHit(_) => "rule_hit",
+            EventKind::HoldRelease(_) => "hold_release",
             EventKind::EioPacket(_) => "eio_packet",
             EventKind::SioPacket(_) => "sio_packet",
             EventKind::SessionOpen(_) => "session_open",
@@ -436,7 +446,7 @@ impl EventKind {
 }
 
 /// Index in [`RECORD_TYPES`] of the first derived type.
-const FIRST_DERIVED: usize = 14;
+const FIRST_DERIVED: usize = 16;
 
 /// A stamped event: what every sink receives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

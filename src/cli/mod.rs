@@ -158,6 +158,16 @@ pub struct ProxyArgs {
     /// Most client connections served at once; more get 503.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_connections: usize,
+    /// A rule, `MATCH => ACTION [MODIFIERS]` (repeatable; evaluated in order, first match acts).
+    /// See docs/rules.md.
+    #[arg(long = "rule", value_name = "RULE")]
+    pub rules: Vec<String>,
+    /// A file of rules, one per line, `#` comments (repeatable; after the --rule ones).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules_files: Vec<std::path::PathBuf>,
+    /// How long a `hold` rule holds a unit before letting it go unchanged.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub hold_timeout: String,
     #[command(flatten)]
     pub stage: StageArgs,
 }
@@ -184,6 +194,9 @@ impl Default for ProxyArgs {
             max_header_bytes: "64KiB".into(),
             max_headers: crate::proxy::DEFAULT_MAX_HEADERS,
             max_connections: 4096,
+            rules: Vec::new(),
+            rules_files: Vec::new(),
+            hold_timeout: "60s".into(),
             stage: StageArgs::default(),
         }
     }
@@ -243,6 +256,9 @@ impl ProxyArgs {
                 "--no-mitm turns TLS interception off; --upstream-ca and --insecure-upstream would do nothing".into(),
             );
         }
+        let rules = self.rule_set()?;
+        let hold_timeout = crate::rules::parse_duration(&self.hold_timeout)
+            .map_err(|e| format!("invalid --hold-timeout {:?}: {e}", self.hold_timeout))?;
         let reverse_tls = matches!(&mode, Mode::Reverse(t) if t.tls);
         let mitm = if self.no_mitm && !reverse_tls {
             None
@@ -271,7 +287,28 @@ impl ProxyArgs {
             max_header_bytes,
             max_headers: self.max_headers,
             max_connections: self.max_connections,
+            rules: std::sync::Arc::new(rules),
+            holds: std::sync::Arc::new(crate::intercept::Holds::new(hold_timeout)),
         })
+    }
+
+    /// The `--rule` and `--rules` rules, in order; the error names the rule or file and line.
+    fn rule_set(&self) -> Result<crate::rules::RuleSet, String> {
+        let set = crate::rules::RuleSet::new();
+        for r in &self.rules {
+            let spec =
+                crate::rules::parse_rule(r).map_err(|e| format!("invalid --rule {r:?}: {e}"))?;
+            set.add(spec, crate::rules::Source::Cli);
+        }
+        for path in &self.rules_files {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --rules {name}: {e}"))?;
+            for (spec, source) in crate::rules::parse_rules_file(&name, &text)? {
+                set.add(spec, source);
+            }
+        }
+        Ok(set)
     }
 
     /// The expected `Proxy-Authorization` value; refuses a non-loopback listener without a decision.

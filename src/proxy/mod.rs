@@ -122,6 +122,10 @@ pub struct ProxyConfig {
     pub max_headers: usize,
     /// Most client connections served at once (`503` beyond).
     pub max_connections: usize,
+    /// The live rule list (`--rule`, `--rules`; empty: every connection on the tap path).
+    pub rules: Arc<crate::rules::RuleSet>,
+    /// Held units (breakpoints) and their timeout.
+    pub holds: Arc<crate::intercept::Holds>,
 }
 
 impl ProxyConfig {
@@ -139,6 +143,8 @@ impl ProxyConfig {
             max_header_bytes: 64 << 10,
             max_headers: DEFAULT_MAX_HEADERS,
             max_connections: 4096,
+            rules: Arc::default(),
+            holds: Arc::default(),
         }
     }
 

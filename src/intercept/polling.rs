@@ -1,0 +1,1 @@
+//! Engine.IO long-polling bodies on the intercept path.
