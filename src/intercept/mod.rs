@@ -37,6 +37,9 @@ pub struct Out {
     pub kill: Option<Kill>,
     /// Shut the receiver's write side down after `forward` (a close handshake the proxy ended).
     pub shutdown_forward: bool,
+    /// The proxy started a close handshake towards both sides (a `close` rule): the pump tells
+    /// the other direction's interceptor (`WsInterceptor::proxy_closed`).
+    pub closing: bool,
 }
 
 impl Out {
@@ -47,6 +50,7 @@ impl Out {
             && self.events.is_empty()
             && self.kill.is_none()
             && !self.shutdown_forward
+            && !self.closing
     }
 }
 
