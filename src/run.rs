@@ -118,6 +118,39 @@ pub fn ca(args: &CaArgs) -> Result<(), String> {
 /// How long after a second Ctrl-C the process exits even if the capture could not be finished.
 const FORCED_EXIT_AFTER: Duration = Duration::from_secs(10);
 
+/// The rules in evaluation order, one line each, with their hit counts at exit (`hits`).
+pub fn rules_listing(rules: &crate::rules::RuleSet, hits: bool) -> String {
+    let list = rules.rules();
+    let mut s = if hits {
+        "sockscope: rules at exit (hits):".to_string()
+    } else {
+        format!(
+            "  rules ({}; the first that matches a unit acts on it):",
+            list.len()
+        )
+    };
+    for r in list.iter() {
+        let n = r.hits.load(std::sync::atomic::Ordering::Relaxed);
+        if hits {
+            s.push_str(&format!(
+                "\n  #{} {:>6}  {}  ({})",
+                r.id,
+                n,
+                r.spec.text,
+                r.source_name()
+            ));
+        } else {
+            s.push_str(&format!(
+                "\n    #{} {}  ({})",
+                r.id,
+                r.spec.text,
+                r.source_name()
+            ));
+        }
+    }
+    s
+}
+
 /// `sockscope proxy`: runs until Ctrl-C or SIGTERM, then prints the summary. The listener is
 /// bound before the sinks are created, so a start that fails leaves the capture file as it was.
 pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
@@ -140,6 +173,10 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     }
     if let Some(p) = &args.save {
         eprintln!("  saving the capture to {}", p.display());
+    }
+    let rules = running.config.rules.clone();
+    if !rules.is_empty() {
+        eprintln!("{}", rules_listing(&rules, false));
     }
     signals.wait();
     match running.open_connections() {
@@ -165,6 +202,9 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
         std::process::exit(130);
     });
     running.stop();
+    if !rules.is_empty() {
+        eprintln!("{}", rules_listing(&rules, true));
+    }
     if forced.load(std::sync::atomic::Ordering::SeqCst) {
         // Interrupted twice: the capture is complete, the exit code says how it ended.
         std::process::exit(130);

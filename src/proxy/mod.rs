@@ -25,6 +25,7 @@ pub mod tls;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;
+pub mod wsrelay;
 
 use crate::event::{ConnId, EventKind};
 use crate::pipeline::EventTx;
@@ -237,6 +238,8 @@ pub async fn serve(
         }
     }
     drop(listener);
+    // Held units (breakpoints) go on unchanged, within the grace period.
+    cfg.holds.release_all();
     // Connections see the phase themselves (serve_http closes idle keep-alive ones at once).
     lifecycle
         .wait_closed(SHUTDOWN_GRACE, Some(Phase::Cut))
