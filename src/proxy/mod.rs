@@ -127,6 +127,11 @@ pub struct ProxyConfig {
     pub rules: Arc<crate::rules::RuleSet>,
     /// Held units (breakpoints) and their timeout.
     pub holds: Arc<crate::intercept::Holds>,
+    /// Where the control API listens (`--control`; port 0: any free port), `None` with
+    /// `--no-control`.
+    pub control: Option<SocketAddr>,
+    /// Where `control.json` is written (`$SOCKSCOPE_HOME`); `None`: not written.
+    pub control_home: Option<std::path::PathBuf>,
 }
 
 impl ProxyConfig {
@@ -146,6 +151,8 @@ impl ProxyConfig {
             max_connections: 4096,
             rules: Arc::default(),
             holds: Arc::default(),
+            control: None,
+            control_home: None,
         }
     }
 
