@@ -127,7 +127,7 @@ async fn add_rule(req: Request<hyper::body::Incoming>, st: &ControlState) -> Res
     };
     let source = match body.source.as_deref() {
         None | Some("api") => Source::Api,
-        Some("cli") => Source::Cli,
+        Some("cli") => Source::Command,
         Some("gui") => Source::Gui,
         Some(other) => {
             return error(
