@@ -65,6 +65,20 @@ pub(super) async fn route(
             }
         }
         (Method::GET, ["v1", "events"]) => events(&query, st),
+        (Method::GET, ["v1", "sessions"]) => {
+            let list = match st.hub.directory.lock() {
+                Ok(d) => d.sessions(),
+                Err(_) => Vec::new(),
+            };
+            json(StatusCode::OK, &json!({ "sessions": list }))
+        }
+        (Method::GET, ["v1", "connections"]) => {
+            let list = match st.hub.directory.lock() {
+                Ok(d) => d.conns(),
+                Err(_) => Vec::new(),
+            };
+            json(StatusCode::OK, &json!({ "connections": list }))
+        }
         (Method::GET, ["v1", "held"]) => {
             let now = std::time::Instant::now();
             let list: Vec<Value> = st.holds.list().iter().map(|h| held_json(h, now)).collect();
