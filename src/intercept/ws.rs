@@ -1,1 +1,0 @@
-//! One direction of a WebSocket on the intercept path.
