@@ -32,14 +32,16 @@
 
 mod decoder;
 mod deflate;
+pub(crate) mod deflater;
 pub mod frame;
 pub mod handshake;
 mod message;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use decoder::WsDecoder;
+pub(crate) use decoder::FrameEnd;
 pub use frame::{
     FrameError, FrameHeader, MAX_HEADER_LEN, Status, encode_frame, parse_frame_header, unmask,
 };

@@ -2,7 +2,7 @@
 //! builders) for the protocols.md vectors, the anomaly table and the property tests.
 
 mod anomalies;
-mod roundtrip;
+pub(crate) mod roundtrip;
 mod throughput;
 mod vectors;
 
@@ -15,7 +15,7 @@ use crate::event::{
 
 pub(super) const C2S: Dir = Dir::ClientToServer;
 pub(super) const S2C: Dir = Dir::ServerToClient;
-pub(super) const BIG: usize = 16 << 20;
+pub(crate) const BIG: usize = 16 << 20;
 
 /// Bytes from space-separated hex.
 pub(super) fn hex(s: &str) -> Vec<u8> {
@@ -29,7 +29,7 @@ pub(super) use crate::ws::encode_frame as frame;
 
 /// A decoder configuration.
 #[derive(Clone, Debug)]
-pub(super) struct Config {
+pub(crate) struct Config {
     pub dir: Dir,
     pub deflate: Option<DeflateParams>,
     pub max: usize,

@@ -11,14 +11,14 @@ use rand::{Rng, SeedableRng};
 use super::*;
 
 #[derive(Clone, Debug)]
-enum Spec {
+pub(crate) enum Spec {
     Text(usize),
     Binary(usize),
     Ping(usize),
     Pong(usize),
 }
 
-fn spec() -> impl Strategy<Value = Spec> {
+pub(crate) fn spec() -> impl Strategy<Value = Spec> {
     let size = prop_oneof![3 => 0..130usize, 2 => 0..3000usize, 1 => 0..70_000usize];
     prop_oneof![
         3 => size.clone().prop_map(Spec::Text),
@@ -67,7 +67,7 @@ fn binary(rng: &mut StdRng, n: usize) -> Vec<u8> {
 }
 
 /// Raw deflate with a sync flush, the `00 00 ff ff` tail stripped (RFC 7692 §7.2.1).
-fn deflate(c: &mut Compress, data: &[u8]) -> Vec<u8> {
+pub(crate) fn deflate(c: &mut Compress, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     let mut input = data;
     loop {
@@ -126,7 +126,7 @@ fn capped(mut m: WsMessage, max: usize) -> WsMessage {
 }
 
 /// Encodes the specs; returns the wire bytes and the items a decoder must produce.
-fn encode(
+pub(crate) fn encode(
     specs: &[Spec],
     close_at_end: bool,
     config: &Config,
@@ -253,7 +253,7 @@ fn encode(
     (wire, want)
 }
 
-fn config_for(dir_c2s: bool, mode: u8, max: usize) -> Config {
+pub(crate) fn config_for(dir_c2s: bool, mode: u8, max: usize) -> Config {
     let dir = if dir_c2s { C2S } else { S2C };
     let config = match mode {
         0 => Config::new(dir),

@@ -1,0 +1,233 @@
+//! What a direction parked: delayed, held and throttled units and everything behind them, in
+//! order. Engine.IO ping/pong units may pass held ones (design.md 7.4), nothing passes a delay.
+//! A throttled unit is encoded when it reaches the front and its bytes are paced out.
+
+use super::read::Piece;
+use super::wire::Writer;
+use crate::event::{Dir, EventKind, HoldReleaseRecord};
+use crate::intercept::{Holds, Out};
+use crate::rules::Rule;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A held unit's bookkeeping.
+pub(super) struct Held {
+    pub id: u64,
+    pub rule: Arc<Rule>,
+    pub since: Instant,
+    pub deadline: Instant,
+}
+
+/// One parked unit.
+pub(super) struct Entry {
+    pub pieces: Vec<Piece>,
+    /// Not written before this time (a delay).
+    pub ready_at: Option<Instant>,
+    /// Held until released.
+    pub hold: Option<Held>,
+    /// Paced at this many bytes per second.
+    pub throttle: Option<u64>,
+    /// An Engine.IO ping/pong: may pass held units.
+    pub heartbeat: bool,
+}
+
+impl Entry {
+    pub fn plain(pieces: Vec<Piece>, heartbeat: bool) -> Entry {
+        Entry {
+            pieces,
+            ready_at: None,
+            hold: None,
+            throttle: None,
+            heartbeat,
+        }
+    }
+}
+
+/// A throttled unit on its way out.
+struct Staged {
+    bytes: VecDeque<Bytes>,
+    events: Vec<EventKind>,
+    total: u64,
+    sent: u64,
+    start: Instant,
+    rate: u64,
+}
+
+/// The parked units of one direction.
+#[derive(Default)]
+pub(super) struct Queue {
+    entries: VecDeque<Entry>,
+    staged: Option<Staged>,
+}
+
+impl Queue {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.staged.is_none()
+    }
+
+    /// Parks a unit behind the others (an unheld heartbeat: before the first held unit).
+    pub fn push(&mut self, e: Entry) {
+        if e.heartbeat && e.hold.is_none() && e.ready_at.is_none() && e.throttle.is_none() {
+            if let Some(i) = self.entries.iter().position(|x| x.hold.is_some()) {
+                self.entries.insert(i, e);
+                return;
+            }
+        }
+        self.entries.push_back(e);
+    }
+
+    /// Writes what is due at `now`; ends held units whose time is up.
+    pub fn release(&mut self, now: Instant, dir: Dir, w: &mut Writer, holds: &Holds, out: &mut Out) {
+        for e in self.entries.iter_mut() {
+            if e.hold.as_ref().is_some_and(|h| h.deadline <= now) {
+                let h = e.hold.take();
+                if let Some(h) = h {
+                    end_hold(&h, "timeout", now, dir, holds, out);
+                }
+            }
+        }
+        loop {
+            if let Some(st) = &mut self.staged {
+                if !pace(st, now, out) {
+                    return;
+                }
+                self.staged = None;
+            }
+            let Some(front) = self.entries.front() else {
+                return;
+            };
+            if front.hold.is_some() || front.ready_at.is_some_and(|t| t > now) {
+                return;
+            }
+            let Some(e) = self.entries.pop_front() else {
+                return;
+            };
+            match e.throttle {
+                Some(rate) if rate > 0 => {
+                    let mut bytes = Vec::new();
+                    let mut events = Vec::new();
+                    for p in e.pieces {
+                        w.write(p, &mut bytes, &mut events);
+                    }
+                    let total = bytes.iter().map(|b| b.len() as u64).sum();
+                    self.staged = Some(Staged {
+                        bytes: bytes.into(),
+                        events,
+                        total,
+                        sent: 0,
+                        start: now,
+                        rate,
+                    });
+                }
+                _ => {
+                    for p in e.pieces {
+                        w.write(p, &mut out.forward, &mut out.events);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Everything goes now, unchanged, in order; held units are recorded as released `by`.
+    pub fn release_all(
+        &mut self,
+        by: &str,
+        now: Instant,
+        dir: Dir,
+        w: &mut Writer,
+        holds: &Holds,
+        out: &mut Out,
+    ) {
+        if let Some(st) = self.staged.take() {
+            out.forward.extend(st.bytes);
+            out.events.extend(st.events);
+        }
+        while let Some(e) = self.entries.pop_front() {
+            if let Some(h) = &e.hold {
+                end_hold(h, by, now, dir, holds, out);
+            }
+            for p in e.pieces {
+                w.write(p, &mut out.forward, &mut out.events);
+            }
+        }
+    }
+
+    /// When something parked is due next.
+    pub fn next_wake(&self) -> Option<Instant> {
+        let mut t = self.staged.as_ref().map(next_pace);
+        if let Some(front) = self.entries.front()
+            && front.hold.is_none()
+            && let Some(r) = front.ready_at
+        {
+            t = Some(t.map_or(r, |x| x.min(r)));
+        }
+        for e in &self.entries {
+            if let Some(h) = &e.hold {
+                t = Some(t.map_or(h.deadline, |x| x.min(h.deadline)));
+            }
+        }
+        t
+    }
+
+    /// Units held right now.
+    pub fn held(&self) -> usize {
+        self.entries.iter().filter(|e| e.hold.is_some()).count()
+    }
+}
+
+/// Sends what the rate allows by `now`; true when the unit is all out.
+fn pace(st: &mut Staged, now: Instant, out: &mut Out) -> bool {
+    let elapsed = now.saturating_duration_since(st.start).as_secs_f64();
+    let allowed = ((st.rate as f64 * elapsed) as u64).min(st.total);
+    let mut n = allowed.saturating_sub(st.sent);
+    while n > 0 {
+        let Some(front) = st.bytes.front_mut() else {
+            break;
+        };
+        let len = front.len() as u64;
+        if len <= n {
+            if let Some(b) = st.bytes.pop_front() {
+                out.forward.push(b);
+            }
+            n -= len;
+            st.sent += len;
+        } else {
+            let k = usize::try_from(n).unwrap_or(front.len());
+            out.forward.push(front.split_to(k));
+            st.sent += n;
+            n = 0;
+        }
+    }
+    while st.bytes.front().is_some_and(Bytes::is_empty) {
+        st.bytes.pop_front();
+    }
+    if st.sent >= st.total && st.bytes.is_empty() {
+        out.events.append(&mut st.events);
+        return true;
+    }
+    false
+}
+
+/// When the next slice of a paced unit may go (slices of about 1/50 s, at least a byte).
+fn next_pace(st: &Staged) -> Instant {
+    let quantum = (st.rate / 50).max(1).min(st.total.saturating_sub(st.sent).max(1));
+    let secs = (st.sent + quantum) as f64 / st.rate.max(1) as f64;
+    st.start + Duration::from_secs_f64(secs)
+}
+
+/// A hold ended: bookkeeping and its record.
+fn end_hold(h: &Held, by: &str, now: Instant, dir: Dir, holds: &Holds, out: &mut Out) {
+    holds.released();
+    out.events.push(EventKind::HoldRelease(Box::new(HoldReleaseRecord {
+        hold: h.id,
+        rule_id: h.rule.id,
+        rule: h.rule.spec.text.clone(),
+        dir: Some(dir),
+        by: by.to_owned(),
+        outcome: "forwarded".into(),
+        held_ms: now.saturating_duration_since(h.since).as_millis() as u64,
+        sent: None,
+    })));
+}

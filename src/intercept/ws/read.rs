@@ -1,0 +1,332 @@
+//! Cutting one direction's bytes into WebSocket units: whole data messages (all their frames as
+//! received) and control frames, each with what [`WsDecoder`] made of it. The decoder reads every
+//! byte once; this keeps the bytes of the frame in progress and of the open message so that an
+//! unchanged unit goes out exactly as it came in.
+//!
+//! - A control frame inside a fragmented message is its own unit; when nothing changes it, it
+//!   stays at its place inside the message's bytes ([`Msg::inner`]).
+//! - A message whose frames grow past the decode limit is not buffered: what was read goes out
+//!   and the rest streams through as it arrives ([`Got::Pass`]), with an anomaly saying rules
+//!   were not applied to it.
+//! - After the decoder gives up on the direction everything passes through unread.
+
+use crate::event::{Dir, EventKind, WsMessage};
+use crate::ws::{FrameEnd, WsDecoder, WsItem};
+use bytes::Bytes;
+
+/// Something to write, in order, with the records that describe it once written.
+pub(super) enum Piece {
+    /// Bytes as they came (a control frame, a streamed part, skipped frames).
+    Raw { bytes: Bytes, events: Vec<EventKind> },
+    /// A data message as received; written as is, or re-compressed once the proxy owns the
+    /// direction's compression.
+    Msg(Box<Msg>),
+    /// A message the proxy writes (an edit, a copy): encoded when written.
+    New {
+        opcode: u8,
+        payload: Bytes,
+        /// Compress it when the direction negotiated permessage-deflate.
+        compress: bool,
+    },
+}
+
+/// A data message as received.
+pub(super) struct Msg {
+    /// Its frames, as received (without the control frames that came between them).
+    pub raw: Vec<u8>,
+    /// Control frames that came between its frames and that nothing changed, with the offset
+    /// of `raw` they came at.
+    pub inner: Vec<(usize, Piece)>,
+    /// What the decoder made of it (`None`: it did not decode; the anomaly was reported).
+    pub rec: Option<WsMessage>,
+    /// Its number among the direction's compressed messages (RSV1 set), for the context check.
+    pub seq: Option<u64>,
+}
+
+impl Msg {
+    /// The pieces of an unchanged message in wire order (frames and inner control frames).
+    pub fn into_wire(self, out: &mut Vec<Bytes>, events: &mut Vec<EventKind>) {
+        let mut raw = Bytes::from(self.raw);
+        let mut at = 0;
+        for (off, p) in self.inner {
+            if off > at {
+                out.push(raw.split_to(off - at));
+                at = off;
+            }
+            if let Piece::Raw { bytes, events: e } = p {
+                out.push(bytes);
+                events.extend(e);
+            }
+        }
+        if !raw.is_empty() {
+            out.push(raw);
+        }
+    }
+}
+
+/// One thing read.
+pub(super) enum Got {
+    /// A complete data message.
+    Message(Box<Msg>),
+    /// A control frame (ping, pong, close) and its item; `inside`: a fragmented message is open.
+    Control {
+        raw: Bytes,
+        item: Option<WsItem>,
+        inside: bool,
+    },
+    /// Bytes to forward without a decision (streamed, skipped, abandoned, unreadable).
+    Pass(Vec<Piece>),
+}
+
+/// The reader of one direction.
+pub(super) struct Reader {
+    pub dec: WsDecoder,
+    dir: Dir,
+    max: usize,
+    items: Vec<WsItem>,
+    item: Option<WsItem>,
+    cur: Vec<u8>,
+    msg: Option<Box<Msg>>,
+    /// The open message is past the decode limit and streams through.
+    streaming: bool,
+    /// A data frame of the streamed message is in progress (its bytes go straight out).
+    stream_mid_frame: bool,
+    /// The number the next compressed message gets.
+    seq: u64,
+    /// A message completed by the same frame that ended an abandoned one (returned next).
+    pending_after: Option<Box<Msg>>,
+}
+
+impl Reader {
+    pub fn new(dec: WsDecoder, dir: Dir, max: usize) -> Reader {
+        Reader {
+            dec,
+            dir,
+            max,
+            items: Vec::new(),
+            item: None,
+            cur: Vec::new(),
+            msg: None,
+            streaming: false,
+            stream_mid_frame: false,
+            seq: 0,
+            pending_after: None,
+        }
+    }
+
+    /// A control frame that nothing changed stays inside the open message.
+    pub fn embed(&mut self, piece: Piece) {
+        match &mut self.msg {
+            Some(m) => {
+                let at = m.raw.len();
+                m.inner.push((at, piece));
+            }
+            None => {}
+        }
+    }
+
+    /// No frame or message is in progress.
+    pub fn at_boundary(&self) -> bool {
+        self.cur.is_empty() && self.msg.is_none() && !self.streaming
+    }
+
+    /// Reads from `data` (advancing it) until something complete is read; anomalies go to `events`.
+    pub fn next(&mut self, data: &mut &[u8], events: &mut Vec<EventKind>) -> Option<Got> {
+        if let Some(m) = self.pending_after.take() {
+            return Some(Got::Message(m));
+        }
+        loop {
+            if data.is_empty() {
+                return None;
+            }
+            if self.dec.gave_up() {
+                let bytes = Bytes::copy_from_slice(data);
+                *data = &[];
+                return Some(Got::Pass(vec![Piece::Raw {
+                    bytes,
+                    events: Vec::new(),
+                }]));
+            }
+            let (n, ended) = self.dec.push_frame(data, &mut self.items);
+            let (chunk, rest) = data.split_at_checked(n).unwrap_or((data, &[]));
+            *data = rest;
+            for item in self.items.drain(..) {
+                match item {
+                    WsItem::Anomaly(message) => events.push(EventKind::Anomaly {
+                        layer: "ws".into(),
+                        dir: Some(self.dir),
+                        message,
+                    }),
+                    other => self.item = Some(other),
+                }
+            }
+            if self.dec.gave_up() {
+                self.cur.extend_from_slice(chunk);
+                return Some(Got::Pass(self.flush()));
+            }
+            if self.streaming {
+                if self.stream_mid_frame {
+                    return Some(self.stream_piece(Bytes::copy_from_slice(chunk), ended));
+                }
+                self.cur.extend_from_slice(chunk);
+                if !(ended || self.dec.in_payload()) {
+                    continue;
+                }
+                match self.dec.frame_info().0 {
+                    0 => {
+                        let bytes = Bytes::from(std::mem::take(&mut self.cur));
+                        return Some(self.stream_piece(bytes, ended));
+                    }
+                    1 | 2 => self.streaming = false,
+                    _ => {}
+                }
+            } else {
+                self.cur.extend_from_slice(chunk);
+            }
+            if !ended {
+                let (op, _) = self.dec.frame_info();
+                let size = self.cur.len() + self.msg.as_ref().map_or(0, |m| m.raw.len());
+                if self.dec.in_payload() && op <= 2 && size > self.max {
+                    return Some(self.start_streaming(events));
+                }
+                continue;
+            }
+            if let Some(got) = self.frame_ended() {
+                return Some(got);
+            }
+        }
+    }
+
+    fn frame_ended(&mut self) -> Option<Got> {
+        let cur = std::mem::take(&mut self.cur);
+        match self.dec.frame_end() {
+            FrameEnd::Control(_) => Some(Got::Control {
+                raw: Bytes::from(cur),
+                item: self.item.take(),
+                inside: self.msg.is_some(),
+            }),
+            FrameEnd::Skipped => {
+                let piece = Piece::Raw {
+                    bytes: Bytes::from(cur),
+                    events: Vec::new(),
+                };
+                if self.msg.is_some() {
+                    self.embed(piece);
+                    None
+                } else {
+                    Some(Got::Pass(vec![piece]))
+                }
+            }
+            end @ (FrameEnd::MessagePart | FrameEnd::MessageEnd) => {
+                let op = self.dec.frame_info().0;
+                // A new message while one is open: the decoder dropped the old one.
+                let abandoned = if op != 0 { self.msg.take() } else { None };
+                match &mut self.msg {
+                    Some(m) => m.raw.extend_from_slice(&cur),
+                    None => {
+                        self.msg = Some(Box::new(Msg {
+                            raw: cur,
+                            inner: Vec::new(),
+                            rec: None,
+                            seq: None,
+                        }))
+                    }
+                }
+                let done = if end == FrameEnd::MessageEnd {
+                    self.msg.take().map(|mut m| {
+                        if let Some(WsItem::Message(rec)) = self.item.take() {
+                            if rec.compressed {
+                                m.seq = Some(self.seq);
+                                self.seq += 1;
+                            }
+                            m.rec = Some(rec);
+                        }
+                        m
+                    })
+                } else {
+                    None
+                };
+                match (abandoned, done) {
+                    (Some(old), Some(new)) => {
+                        let mut pieces = Vec::new();
+                        flatten(*old, &mut pieces);
+                        // The pump sees the abandoned bytes first, then the new message as a unit.
+                        self.pending_after = Some(new);
+                        Some(Got::Pass(pieces))
+                    }
+                    (Some(old), None) => {
+                        let mut pieces = Vec::new();
+                        flatten(*old, &mut pieces);
+                        Some(Got::Pass(pieces))
+                    }
+                    (None, Some(new)) => Some(Got::Message(new)),
+                    (None, None) => None,
+                }
+            }
+        }
+    }
+
+    fn stream_piece(&mut self, bytes: Bytes, ended: bool) -> Got {
+        let mut events = Vec::new();
+        self.stream_mid_frame = !ended;
+        if ended && self.dec.frame_end() == FrameEnd::MessageEnd {
+            self.streaming = false;
+            if let Some(WsItem::Message(m)) = self.item.take() {
+                events.push(EventKind::WsMessage(m));
+            }
+        }
+        Got::Pass(vec![Piece::Raw { bytes, events }])
+    }
+
+    fn start_streaming(&mut self, events: &mut Vec<EventKind>) -> Got {
+        let size = self.cur.len() + self.msg.as_ref().map_or(0, |m| m.raw.len());
+        events.push(EventKind::Anomaly {
+            layer: "rules".into(),
+            dir: Some(self.dir),
+            message: format!(
+                "message larger than the decode limit ({} bytes so far, limit {}): forwarded as it arrives, rules were not applied to it",
+                size, self.max
+            ),
+        });
+        self.streaming = true;
+        self.stream_mid_frame = true;
+        Got::Pass(self.flush())
+    }
+
+    /// What is buffered (open message and frame in progress), as pieces to pass.
+    pub fn flush(&mut self) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        if let Some(m) = self.msg.take() {
+            flatten(*m, &mut pieces);
+        }
+        if !self.cur.is_empty() {
+            pieces.push(Piece::Raw {
+                bytes: Bytes::from(std::mem::take(&mut self.cur)),
+                events: Vec::new(),
+            });
+        }
+        pieces
+    }
+}
+
+/// An unfinished or abandoned message as raw pieces in wire order.
+fn flatten(m: Msg, pieces: &mut Vec<Piece>) {
+    let mut raw = Bytes::from(m.raw);
+    let mut at = 0;
+    for (off, p) in m.inner {
+        if off > at {
+            pieces.push(Piece::Raw {
+                bytes: raw.split_to(off - at),
+                events: Vec::new(),
+            });
+            at = off;
+        }
+        pieces.push(p);
+    }
+    if !raw.is_empty() {
+        pieces.push(Piece::Raw {
+            bytes: raw,
+            events: Vec::new(),
+        });
+    }
+}
