@@ -220,12 +220,19 @@ impl Drop for Scope {
     }
 }
 
+/// Whether a record's `rule` is `rule` as written (whitespace normalised: runs of blanks are
+/// one space, none at the ends).
+pub fn is_rule(r: &Value, rule: &str) -> bool {
+    let norm = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    r["rule"].as_str().is_some_and(|t| norm(t) == norm(rule))
+}
+
 /// The `rule_hit` records of `rule` (as written).
 pub fn hits<'a>(o: &'a Outcome, rule: &str) -> Vec<&'a Value> {
     o.capture
         .of_type("rule_hit")
         .into_iter()
-        .filter(|r| r["rule"] == rule)
+        .filter(|r| is_rule(r, rule))
         .collect()
 }
 

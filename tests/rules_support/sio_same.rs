@@ -1,8 +1,9 @@
 //! No-change invariance (part of `tests/rules_sio.rs`): a socket.io 4 conversation through
 //! sockscope with a rule that matches nothing (`event:never-sent => drop`: the intercept path
-//! runs, changes nothing) gives the peers the same experience as the run without rules: the
-//! same logs modulo ids and times, and the same WebSocket messages, byte for byte (modulo the
-//! ids in them), which are also exactly what the capture says each side was sent.
+//! runs, changes nothing; permessage-deflate on both peers) gives the peers the same experience
+//! as the run without rules: the same logs modulo ids and times, and the same WebSocket
+//! messages, byte for byte (modulo the ids in them), which are also exactly what the capture
+//! says each side was sent.
 
 use crate::common::{Capture, payload_bytes};
 use crate::rules_support::sio::*;
@@ -14,9 +15,9 @@ use serde_json::{Value, json};
 /// binary ack, one with attachments nested in an object), disconnect. Returns the client's and
 /// the server's logs and the capture.
 fn conversation(rules: &[&str]) -> (Vec<Value>, Vec<Value>, Capture) {
-    let (mut srv, origin) = server("4", &["--raw"]);
+    let (mut srv, origin) = server("4", &["--raw", "--deflate"]);
     let scope = Scope::reverse(&origin, rules, &[]);
-    let mut app = client(&scope.url(), "4", "websocket", &["--raw"]);
+    let mut app = client(&scope.url(), "4", "websocket", &["--raw", "--deflate"]);
     connect_n(&app, 1);
     emit_acked(
         &mut app,
