@@ -5,9 +5,9 @@
 //! arguments a handler received, numbered streams checked at the receiver, arrival order), then
 //! what the capture says (`rule_hit`, `hold_release`, `reconnect`, ...).
 //!
-//! Each test first runs the same conversation through sockscope without rules (or with a rule
-//! that never fires) and checks that the peers then see the unaltered behaviour, so a failure
-//! under a rule is the rule's doing. Heartbeats are short where the test is about them; every
+//! Most tests first run the same conversation through sockscope without rules and check that
+//! the peers then see the unaltered behaviour (`set-args` shares the `replace` test's control,
+//! the hold timeout the Ctrl-C test's), so a failure under a rule is the rule's doing. Heartbeats are short where the test is about them; every
 //! wait is bounded.
 
 mod common;

@@ -11,8 +11,8 @@
 //! - A rule that matches nothing keeps every byte: the echo peers of `tests/ws_peers.rs` (random
 //!   text and binary messages, fragments, a ping) with `--rule 'kind:text /never/ => drop'`.
 //!
-//! Each test also runs its conversation without rules first, so a failure under a rule is the
-//! rule's doing.
+//! The tests also run their conversation without rules first (the kill tests share the close
+//! test's control), so a failure under a rule is the rule's doing.
 
 mod common;
 #[allow(dead_code)]
