@@ -141,7 +141,7 @@ pub async fn relay_ws(client: Upgraded, upstream: Upgraded, ws: WsRelay) -> (u64
     let (mut client_tcp, counters) = client.io.into_inner().into_parts();
     match upstream.downcast::<OriginTcp>() {
         Ok(origin) => {
-            let mut origin_tcp = origin.io.into_inner();
+            let mut origin_tcp = origin.io.into_inner().into_inner();
             let (counts, kill) = {
                 let (cr, cw) = client_tcp.split();
                 let (cr, cw) = (
