@@ -50,6 +50,12 @@ impl Deflater {
         if out.get(start..).is_some_and(|c| c.ends_with(&[0, 0, 0xff, 0xff])) {
             out.truncate(out.len() - 4);
         }
+        if out.len() == start {
+            // zlib emits nothing for a second sync flush in a row (an empty message after
+            // another with context takeover); an empty payload with RSV1 does not inflate, the
+            // one-byte empty stored block (`00`, completed by the receiver's `00 00 ff ff`) does.
+            out.push(0);
+        }
         if self.no_context_takeover {
             self.inner.reset();
         }
@@ -89,6 +95,15 @@ mod tests {
                     assert_eq!(&inflate(&mut d, &out), m, "bits {bits} nct {nct}");
                 }
             }
+        }
+        // An empty message right after another message (context kept): still one byte.
+        let mut c = Deflater::new(12, false).unwrap();
+        let mut d = Decompress::new_with_window_bits(false, 12);
+        for m in [&b"first"[..], b"", b"", b"after"] {
+            let mut out = Vec::new();
+            c.compress(m, &mut out).unwrap();
+            assert!(!out.is_empty(), "a compressed payload is never empty");
+            assert_eq!(inflate(&mut d, &out), m);
         }
         assert!(Deflater::new(8, false).is_none());
         let mut out = Vec::new();
