@@ -65,6 +65,12 @@ pub struct Ended {
 }
 
 impl Scope {
+    /// sockscope's home for this proxy (`SOCKSCOPE_HOME`: its CA and control.json).
+    #[allow(dead_code)]
+    pub fn home(&self) -> std::path::PathBuf {
+        self._dir.path().join("home")
+    }
+
     /// `sockscope proxy --listen 127.0.0.1:0 --reverse ORIGIN --save TMP` with a `--rule` for
     /// each of `rules`, then `extra`.
     pub fn reverse(origin: &str, rules: &[&str], extra: &[&str]) -> Scope {
@@ -239,6 +245,17 @@ pub fn hits<'a>(o: &'a Outcome, rule: &str) -> Vec<&'a Value> {
 /// The capture has at least `min` hits of `rule`, every one from `--rule`, carried out as
 /// `outcome`; returns them. Also: no rule hit of any other rule.
 pub fn assert_hits<'a>(o: &'a Outcome, rule: &str, outcome: &str, min: usize) -> Vec<&'a Value> {
+    assert_hits_from(o, rule, outcome, min, "--rule")
+}
+
+/// [`assert_hits`] for a rule from `source` (`--rule`, `cli`, `api`, `FILE:LINE`).
+pub fn assert_hits_from<'a>(
+    o: &'a Outcome,
+    rule: &str,
+    outcome: &str,
+    min: usize,
+    source: &str,
+) -> Vec<&'a Value> {
     let all = o.capture.of_type("rule_hit");
     let mine = hits(o, rule);
     assert_eq!(
@@ -255,7 +272,7 @@ pub fn assert_hits<'a>(o: &'a Outcome, rule: &str, outcome: &str, min: usize) ->
     );
     for h in &mine {
         assert_eq!(h["outcome"], outcome, "{h}\n{}", o.dump());
-        assert_eq!(h["source"], "--rule", "{h}");
+        assert_eq!(h["source"], source, "{h}");
         assert!(h["rule_id"].is_u64(), "{h}");
     }
     mine

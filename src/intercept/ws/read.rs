@@ -17,7 +17,10 @@ use bytes::Bytes;
 /// Something to write, in order, with the records that describe it once written.
 pub(super) enum Piece {
     /// Bytes as they came (a control frame, a streamed part, skipped frames).
-    Raw { bytes: Bytes, events: Vec<EventKind> },
+    Raw {
+        bytes: Bytes,
+        events: Vec<EventKind>,
+    },
     /// A data message as received; written as is, or re-compressed once the proxy owns the
     /// direction's compression.
     Msg(Box<Msg>),

@@ -130,7 +130,11 @@ pub(super) fn receive(dir: Dir, deflate: Option<&DeflateParams>, wire: &[u8]) ->
 }
 
 /// The payloads of the data messages a receiver decodes (anomalies make the test fail).
-pub(super) fn received_payloads(dir: Dir, deflate: Option<&DeflateParams>, wire: &[u8]) -> Vec<Payload> {
+pub(super) fn received_payloads(
+    dir: Dir,
+    deflate: Option<&DeflateParams>,
+    wire: &[u8],
+) -> Vec<Payload> {
     receive(dir, deflate, wire)
         .into_iter()
         .filter_map(|i| match i {
