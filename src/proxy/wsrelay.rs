@@ -201,12 +201,17 @@ where
                 ws.holds.clone(),
             )))
         } else {
-            Mode::Tap(WsTap::new(
+            let tap = WsTap::new(
                 WsDecoder::new(dir, ws.deflate.as_ref(), ws.max_message),
                 ws.events.clone(),
                 ws.conn,
                 dir,
-            ))
+            );
+            Mode::Tap(if ws.eio.is_some() {
+                tap.learn_sid(ws.sid.clone())
+            } else {
+                tap
+            })
         };
         Side {
             dir,
