@@ -165,6 +165,7 @@ fn start_control(
         addr,
         proxy: config.listen,
         events,
+        live_ws: config.live_ws.clone(),
     });
     rt.spawn(crate::control::serve(listener, state));
     Ok(ControlInfo { addr, token, file })

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Events(args) => sockscope::run::events(&args),
         Command::Held(args) => sockscope::run::held(&args),
         Command::Release(args) => sockscope::run::release(&args),
+        Command::Inject(args) => sockscope::run::inject(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -448,3 +448,66 @@ pub fn release(args: &crate::cli::ReleaseArgs) -> Result<(), String> {
     println!("#{id} {how}");
     Ok(())
 }
+
+/// `sockscope inject`: a message into an app's own live connection.
+pub fn inject(args: &crate::cli::InjectArgs) -> Result<(), String> {
+    use base64::Engine as _;
+    let c = &args.control;
+    let ep = crate::control::client::locate(c.home.as_deref(), c.control.as_deref(), c.token.as_deref())?;
+    let mut body = serde_json::Map::new();
+    if let Some(s) = &args.session {
+        body.insert("session".into(), s.clone().into());
+    }
+    if let Some(n) = args.conn {
+        body.insert("conn".into(), n.into());
+    }
+    body.insert("to".into(), args.to.clone().into());
+    if let Some(e) = &args.event {
+        body.insert("event".into(), e.clone().into());
+    }
+    if let Some(n) = &args.nsp {
+        body.insert("nsp".into(), n.clone().into());
+    }
+    if let Some(a) = &args.args {
+        let v: serde_json::Value =
+            serde_json::from_str(a).map_err(|e| format!("invalid --args {a:?}: {e}"))?;
+        if !v.is_array() {
+            return Err(format!("invalid --args {a:?}: expected a JSON array"));
+        }
+        body.insert("args".into(), v);
+    }
+    if args.ack {
+        body.insert("ack".into(), true.into());
+        let t = crate::rules::parse_duration(&args.timeout)
+            .map_err(|e| format!("invalid --timeout {:?}: {e}", args.timeout))?;
+        body.insert("timeout_ms".into(), (t.as_millis() as u64).into());
+    }
+    if let Some(t) = &args.text {
+        body.insert("text".into(), t.clone().into());
+    }
+    if let Some(f) = &args.binary_file {
+        let bytes = std::fs::read(f).map_err(|e| format!("cannot read --binary-file {}: {e}", f.display()))?;
+        body.insert(
+            "base64".into(),
+            base64::engine::general_purpose::STANDARD.encode(bytes).into(),
+        );
+    }
+    let v = crate::control::client::call(
+        &ep,
+        hyper::Method::POST,
+        "/v1/inject",
+        Some(&serde_json::Value::Object(body)),
+    )?;
+    match v.get("ack") {
+        Some(ack) => println!(
+            "ack after {:.1} ms: {ack}",
+            v.get("latency_ms").and_then(|l| l.as_f64()).unwrap_or(0.0)
+        ),
+        None => println!(
+            "injected into connection {} towards the {}",
+            v.get("conn").and_then(|c| c.as_u64()).unwrap_or(0),
+            v.get("to").and_then(|t| t.as_str()).unwrap_or("?")
+        ),
+    }
+    Ok(())
+}

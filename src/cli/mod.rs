@@ -42,6 +42,46 @@ pub enum Command {
     Held(HeldArgs),
     /// Lets a held unit go: unchanged, edited, or dropped (`--all`: every held unit, unchanged).
     Release(ReleaseArgs),
+    /// Sends a message into an app's own live connection, to the client or the server: a
+    /// Socket.IO event (optionally waiting for its ack), or a plain WebSocket message.
+    Inject(InjectArgs),
+}
+
+/// `sockscope inject`.
+#[derive(Args, Debug)]
+pub struct InjectArgs {
+    /// The session: its label (`s1`, as shown everywhere) or its Engine.IO sid.
+    #[arg(long, value_name = "SESSION", required_unless_present = "conn", conflicts_with = "conn")]
+    pub session: Option<String>,
+    /// The connection (a WebSocket), by id.
+    #[arg(long, value_name = "ID")]
+    pub conn: Option<u64>,
+    /// Which side receives it.
+    #[arg(long, value_name = "SIDE", value_parser = ["client", "server"])]
+    pub to: String,
+    /// A Socket.IO event with this name.
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["text", "binary_file"])]
+    pub event: Option<String>,
+    /// The event's namespace (default `/`).
+    #[arg(long, value_name = "NSP", requires = "event")]
+    pub nsp: Option<String>,
+    /// The event's arguments, a JSON array; `{"$binary": "<base64>"}` values go as attachments.
+    #[arg(long, value_name = "JSON", requires = "event")]
+    pub args: Option<String>,
+    /// Ask for an ack, wait for it and print it (the app's reply never reaches the other side).
+    #[arg(long, requires = "event")]
+    pub ack: bool,
+    /// How long to wait for the ack.
+    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "ack")]
+    pub timeout: String,
+    /// A plain text message.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["event", "binary_file"])]
+    pub text: Option<String>,
+    /// A binary message, read from this file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["event", "text"])]
+    pub binary_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 /// `sockscope held`.

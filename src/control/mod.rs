@@ -10,6 +10,7 @@
 pub mod client;
 pub mod directory;
 pub mod hub;
+mod inject;
 mod routes;
 
 use crate::intercept::Holds;
@@ -43,6 +44,8 @@ pub struct ControlState {
     pub proxy: SocketAddr,
     /// Where the API's own records go (every action is recorded).
     pub events: crate::pipeline::EventTx,
+    /// The open WebSocket relays (injection).
+    pub live_ws: Arc<crate::proxy::wsrelay::LiveWs>,
 }
 
 impl ControlState {

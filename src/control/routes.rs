@@ -113,13 +113,21 @@ pub(super) async fn route(
             };
             json(StatusCode::OK, &json!({ "connections": list }))
         }
+        (Method::POST, ["v1", "inject"]) => match body_json(req).await {
+            Ok(b) => super::inject::inject(b, st, source).await,
+            Err(r) => r,
+        },
         (Method::GET, ["v1", "held"]) => {
             let now = std::time::Instant::now();
             let list: Vec<Value> = st.holds.list().iter().map(|h| held_json(h, now)).collect();
             json(StatusCode::OK, &json!({ "held": list }))
         }
         (Method::POST, ["v1", "held", "release-all"]) => {
-            let n = st.holds.release_every();
+            // Releasers wait for their connection's answer: off the async workers.
+            let holds = st.holds.clone();
+            let n = tokio::task::spawn_blocking(move || holds.release_every())
+                .await
+                .unwrap_or(0);
             rec("release_all", None, None, format!("{n} released"));
             json(StatusCode::OK, &json!({ "released": n }))
         }
@@ -277,7 +285,11 @@ async fn release(
         Release::Args(_) => "edited: args".to_string(),
         Release::Http { .. } => "edited: http".to_string(),
     };
-    match st.holds.release(id, how) {
+    let holds = st.holds.clone();
+    let r = tokio::task::spawn_blocking(move || holds.release(id, how))
+        .await
+        .unwrap_or_else(|e| Err(format!("the release failed: {e}")));
+    match r {
         Ok(()) => (json(StatusCode::OK, &json!({ "released": id })), Some(what)),
         Err(e) if e.starts_with("no held unit") => (error(StatusCode::NOT_FOUND, &e), None),
         Err(e) => (error(StatusCode::CONFLICT, &e), None),

@@ -46,6 +46,8 @@ pub struct Out {
     pub closing: bool,
     /// Replies to Socket.IO events the proxy injected with an ack id, consumed (never forwarded).
     pub acks: Vec<AckReply>,
+    /// Units held from now on (the pump lists them in [`Holds`] with a way to release them).
+    pub held: Vec<HeldUnit>,
 }
 
 /// The reply to an injected Socket.IO event that asked for an ack.
@@ -67,6 +69,7 @@ impl Out {
             && !self.shutdown_forward
             && !self.closing
             && self.acks.is_empty()
+            && self.held.is_empty()
     }
 }
 

@@ -79,6 +79,12 @@ enum Cross {
     Inject(Vec<(bool, Bytes)>),
     /// The reply to an injected event arrives in this direction: consume it.
     ExpectAck(String, u64),
+    /// Let a held unit go (the control API), and say whether that worked.
+    Release(
+        u64,
+        crate::intercept::Release,
+        std::sync::mpsc::SyncSender<Result<(), String>>,
+    ),
 }
 
 /// Waiters for the replies to injected events, by (namespace, ack id).
@@ -177,6 +183,8 @@ struct Side {
     from_other: mpsc::UnboundedReceiver<Cross>,
     kill: Arc<watch::Sender<Option<Kill>>>,
     acks: AckWaiters,
+    /// This direction's own inbox (what a held unit's releaser sends to).
+    to_self: mpsc::UnboundedSender<Cross>,
 }
 
 impl Side {
@@ -292,7 +300,10 @@ where
     let kill = Arc::new(watch::Sender::new(None));
     let snap = ws.rules.snapshot();
     let intercept = ws.wanted(&snap);
-    let side = |dir: Dir, to_other, from_other| {
+    let side = |dir: Dir,
+                to_other: mpsc::UnboundedSender<Cross>,
+                from_other,
+                to_self: mpsc::UnboundedSender<Cross>| {
         let mode = if intercept {
             Mode::Intercept(Box::new(WsInterceptor::new(
                 ws.config(dir),
@@ -320,11 +331,12 @@ where
             from_other,
             kill: kill.clone(),
             acks: acks.clone(),
+            to_self,
         }
     };
     // c2s writes into the server; what it sends "back" goes to the client via the s2c pump.
-    let mut c2s_side = side(Dir::ClientToServer, tx_s2c, rx_c2s);
-    let mut s2c_side = side(Dir::ServerToClient, tx_c2s, rx_s2c);
+    let mut c2s_side = side(Dir::ClientToServer, tx_s2c.clone(), rx_c2s, tx_c2s.clone());
+    let mut s2c_side = side(Dir::ServerToClient, tx_c2s, rx_s2c, tx_s2c);
     let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
     {
         let c2s = pump(client_prefix, cr, uw, &mut c2s_side, &up);
@@ -386,6 +398,10 @@ where
                     Cross::ProxyClosed => i.proxy_closed(&mut out),
                     Cross::Inject(msgs) => i.inject(msgs, &mut out),
                     Cross::ExpectAck(nsp, id) => i.expect_ack(nsp, id),
+                    Cross::Release(id, how, done) => {
+                        let r = i.release_held(id, how, "api", Instant::now(), &mut out);
+                        let _ = done.try_send(r);
+                    }
                 }
                 if let Some(end) = apply(&mut w, side, total, &mut out).await? {
                     return Ok(end);
@@ -506,6 +522,18 @@ async fn apply<W: AsyncWrite + Unpin>(
     }
     for e in out.events.drain(..) {
         side.ws.events.emit(side.ws.conn, e);
+    }
+    for unit in out.held.drain(..) {
+        let inbox = side.to_self.clone();
+        let releaser: crate::intercept::Releaser = Arc::new(move |id, how| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            inbox
+                .send(Cross::Release(id, how, tx))
+                .map_err(|_| "the connection closed".to_string())?;
+            rx.recv_timeout(std::time::Duration::from_secs(5))
+                .map_err(|_| "the connection did not answer within 5 s".to_string())?
+        });
+        side.ws.holds.describe(unit, releaser);
     }
     for a in out.acks.drain(..) {
         let waiter = side

@@ -24,6 +24,9 @@ impl WsInterceptor {
         decide: &mut dyn Decide,
         out: &mut Out,
     ) -> Option<Item> {
+        if self.consume_injected_ack(&item, out) {
+            return None;
+        }
         let Some(hit) = self.decide(&item, now, decide) else {
             return Some(item);
         };
@@ -71,6 +74,13 @@ impl WsInterceptor {
                 None
             }
             Action::Hold => {
+                let desc_of = match &item.desc {
+                    Desc::Message {
+                        eio: Some((v, _)),
+                        sio: Some(p),
+                    } => Some((*v, p.clone())),
+                    _ => None,
+                };
                 // Engine.IO pings/pongs that came inside the unit pass it.
                 let (mine, beats) = indep_pieces(item, |s| s.heartbeat);
                 self.forward(beats, true, out);
@@ -84,13 +94,30 @@ impl WsInterceptor {
                 let id = self.holds.hold();
                 rec.outcome = "held".into();
                 rec.hold = Some(id);
+                out.held.push(crate::intercept::HeldUnit {
+                    id,
+                    conn: self.cfg.conn,
+                    dir: Some(self.cfg.dir),
+                    rule_id: hit.rule.id,
+                    rule: hit.rule.spec.text.clone(),
+                    unit: rec.unit.clone(),
+                    sid: rec.sid.clone(),
+                    exchange: None,
+                    payload: rec.received.clone(),
+                    since: now,
+                });
                 out.events.push(rec.into_event());
+                let sio = match &desc_of {
+                    Some(x) => Some(x.clone()),
+                    None => None,
+                };
                 self.queue.push(Entry {
                     hold: Some(Held {
                         id,
                         rule: hit.rule.clone(),
                         since: now,
                         deadline: now + self.holds.timeout,
+                        sio,
                     }),
                     ..Entry::plain(mine, false)
                 });

@@ -17,6 +17,7 @@
 
 mod act;
 mod classify;
+mod inject;
 mod queue;
 mod read;
 mod wire;
@@ -73,6 +74,10 @@ pub struct WsInterceptor {
     group_overflow: bool,
     /// Bytes from elsewhere waiting for a unit boundary.
     inserts: Vec<Bytes>,
+    /// Injected messages waiting for a unit boundary.
+    injects: Vec<Piece>,
+    /// Acks of injected events this direction consumes: (namespace, id).
+    injected_acks: Vec<(String, u64)>,
 }
 
 impl WsInterceptor {
@@ -99,6 +104,8 @@ impl WsInterceptor {
             killed: false,
             group_overflow: false,
             inserts: Vec::new(),
+            injects: Vec::new(),
+            injected_acks: Vec::new(),
             cfg,
             holds,
         }
@@ -254,7 +261,11 @@ impl WsInterceptor {
     }
 
     fn flush_inserts(&mut self, out: &mut Out) {
-        if self.inserts.is_empty() || !self.reader.at_boundary() || self.group.is_some() {
+        if !self.reader.at_boundary() || self.group.is_some() {
+            return;
+        }
+        self.flush_injects(out);
+        if self.inserts.is_empty() {
             return;
         }
         let pieces = std::mem::take(&mut self.inserts)

@@ -18,6 +18,8 @@ pub(super) struct Held {
     pub rule: Arc<Rule>,
     pub since: Instant,
     pub deadline: Instant,
+    /// The unit's Engine.IO version and Socket.IO packet, for edits of its arguments.
+    pub sio: Option<(crate::engineio::EioVersion, crate::socketio::SioPacket)>,
 }
 
 /// One parked unit.
@@ -161,6 +163,13 @@ impl Queue {
         }
     }
 
+    /// The parked entry holding unit `id`.
+    pub fn held_mut(&mut self, id: u64) -> Option<&mut Entry> {
+        self.entries
+            .iter_mut()
+            .find(|e| e.hold.as_ref().is_some_and(|h| h.id == id))
+    }
+
     /// When something parked is due next.
     pub fn next_wake(&self) -> Option<Instant> {
         let mut t = self.staged.as_ref().map(next_pace);
@@ -228,7 +237,22 @@ fn next_pace(st: &Staged) -> Instant {
 
 /// A hold ended: bookkeeping and its record.
 fn end_hold(h: &Held, by: &str, now: Instant, dir: Dir, holds: &Holds, out: &mut Out) {
-    holds.released();
+    end_hold_as(h, by, "forwarded", None, now, dir, holds, out);
+}
+
+/// Ends a hold with its outcome (`forwarded`, `edited`, `dropped`) and what was sent.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn end_hold_as(
+    h: &Held,
+    by: &str,
+    outcome: &str,
+    sent: Option<crate::event::Payload>,
+    now: Instant,
+    dir: Dir,
+    holds: &Holds,
+    out: &mut Out,
+) {
+    holds.released_id(h.id);
     out.events
         .push(EventKind::HoldRelease(Box::new(HoldReleaseRecord {
             hold: h.id,
@@ -236,8 +260,8 @@ fn end_hold(h: &Held, by: &str, now: Instant, dir: Dir, holds: &Holds, out: &mut
             rule: h.rule.spec.text.clone(),
             dir: Some(dir),
             by: by.to_owned(),
-            outcome: "forwarded".into(),
+            outcome: outcome.into(),
             held_ms: now.saturating_duration_since(h.since).as_millis() as u64,
-            sent: None,
+            sent,
         })));
 }
