@@ -453,7 +453,11 @@ pub fn release(args: &crate::cli::ReleaseArgs) -> Result<(), String> {
 pub fn inject(args: &crate::cli::InjectArgs) -> Result<(), String> {
     use base64::Engine as _;
     let c = &args.control;
-    let ep = crate::control::client::locate(c.home.as_deref(), c.control.as_deref(), c.token.as_deref())?;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
     let mut body = serde_json::Map::new();
     if let Some(s) = &args.session {
         body.insert("session".into(), s.clone().into());
@@ -486,10 +490,13 @@ pub fn inject(args: &crate::cli::InjectArgs) -> Result<(), String> {
         body.insert("text".into(), t.clone().into());
     }
     if let Some(f) = &args.binary_file {
-        let bytes = std::fs::read(f).map_err(|e| format!("cannot read --binary-file {}: {e}", f.display()))?;
+        let bytes = std::fs::read(f)
+            .map_err(|e| format!("cannot read --binary-file {}: {e}", f.display()))?;
         body.insert(
             "base64".into(),
-            base64::engine::general_purpose::STANDARD.encode(bytes).into(),
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
         );
     }
     let v = crate::control::client::call(

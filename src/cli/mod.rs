@@ -51,7 +51,12 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct InjectArgs {
     /// The session: its label (`s1`, as shown everywhere) or its Engine.IO sid.
-    #[arg(long, value_name = "SESSION", required_unless_present = "conn", conflicts_with = "conn")]
+    #[arg(
+        long,
+        value_name = "SESSION",
+        required_unless_present = "conn",
+        conflicts_with = "conn"
+    )]
     pub session: Option<String>,
     /// The connection (a WebSocket), by id.
     #[arg(long, value_name = "ID")]

@@ -60,7 +60,11 @@ fn fail<T>(status: StatusCode, msg: impl Into<String>) -> Result<T, Fail> {
 }
 
 /// Handles `POST /v1/inject`.
-pub(super) async fn inject(b: InjectBody, st: &ControlState, source: &str) -> hyper::Response<Body> {
+pub(super) async fn inject(
+    b: InjectBody,
+    st: &ControlState,
+    source: &str,
+) -> hyper::Response<Body> {
     match run(b, st, source).await {
         Ok(v) => json(StatusCode::OK, &v),
         Err((status, msg)) => error(status, &msg),
@@ -71,45 +75,72 @@ async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fa
     let to_server = match b.to.as_str() {
         "server" => true,
         "client" => false,
-        other => return fail(StatusCode::BAD_REQUEST, format!("to must be client or server, not {other:?}")),
+        other => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                format!("to must be client or server, not {other:?}"),
+            );
+        }
     };
     let (conn, target_name, joined) = target(&b, st)?;
     let Some(handle) = st.live_ws.get(conn) else {
         return fail(
             StatusCode::CONFLICT,
-            format!("{target_name}: connection {conn} is not an open WebSocket (closed, or mid-upgrade)"),
+            format!(
+                "{target_name}: connection {conn} is not an open WebSocket (closed, or mid-upgrade)"
+            ),
         );
     };
     let kinds = [b.text.is_some(), b.base64.is_some(), b.event.is_some()];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        return fail(StatusCode::BAD_REQUEST, "give exactly one of text, base64, or event");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "give exactly one of text, base64, or event",
+        );
     }
     if b.event.is_none() && (b.args.is_some() || b.nsp.is_some() || b.ack) {
-        return fail(StatusCode::BAD_REQUEST, "args, nsp and ack go with an event");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "args, nsp and ack go with an event",
+        );
     }
     let mut ack = None;
     let (msgs, what) = if let Some(t) = &b.text {
-        (vec![(false, Bytes::from(t.clone()))], format!("text {} bytes", t.len()))
+        (
+            vec![(false, Bytes::from(t.clone()))],
+            format!("text {} bytes", t.len()),
+        )
     } else if let Some(x) = &b.base64 {
         use base64::Engine as _;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(x.as_bytes())
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid base64: {e}")))?;
         let n = bytes.len();
-        (vec![(true, Bytes::from(bytes))], format!("binary {n} bytes"))
+        (
+            vec![(true, Bytes::from(bytes))],
+            format!("binary {n} bytes"),
+        )
     } else {
         let Some(eio) = handle.eio else {
-            return fail(StatusCode::CONFLICT, format!("connection {conn} is a plain WebSocket, not Engine.IO: send text or base64"));
+            return fail(
+                StatusCode::CONFLICT,
+                format!(
+                    "connection {conn} is a plain WebSocket, not Engine.IO: send text or base64"
+                ),
+            );
         };
         let event = b.event.clone().unwrap_or_default();
         let nsp = b.nsp.clone().unwrap_or_else(|| "/".into());
         if let Some(j) = &joined
-            && !j.iter().any(|n| *n == nsp)
+            && !j.contains(&nsp)
         {
             let list: Vec<&str> = j.iter().map(String::as_str).collect();
             return fail(
                 StatusCode::CONFLICT,
-                format!("namespace {nsp} is not joined by {target_name} (joined: {})", list.join(", ")),
+                format!(
+                    "namespace {nsp} is not joined by {target_name} (joined: {})",
+                    list.join(", ")
+                ),
             );
         }
         let id = b.ack.then(|| NEXT_ACK.fetch_add(1, Ordering::Relaxed));
@@ -141,8 +172,18 @@ async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fa
                 answer["ack_id"] = json!(id);
                 answer["latency_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
             }
-            Ok(Err(_)) => return fail(StatusCode::GATEWAY_TIMEOUT, format!("{target_name}: the connection closed before the ack came")),
-            Err(_) => return fail(StatusCode::GATEWAY_TIMEOUT, format!("{target_name}: no ack within {} ms", wait.as_millis())),
+            Ok(Err(_)) => {
+                return fail(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("{target_name}: the connection closed before the ack came"),
+                );
+            }
+            Err(_) => {
+                return fail(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("{target_name}: no ack within {} ms", wait.as_millis()),
+                );
+            }
         }
     }
     Ok(answer)
@@ -150,17 +191,24 @@ async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fa
 
 /// The connection to inject into, how to name it in errors, and the namespaces joined (when
 /// the target is a session).
-fn target(b: &InjectBody, st: &ControlState) -> Result<(ConnId, String, Option<Vec<String>>), Fail> {
+fn target(
+    b: &InjectBody,
+    st: &ControlState,
+) -> Result<(ConnId, String, Option<Vec<String>>), Fail> {
     match (&b.session, b.conn) {
         (Some(_), Some(_)) => fail(StatusCode::BAD_REQUEST, "give session or conn, not both"),
-        (None, None) => fail(StatusCode::BAD_REQUEST, "give session (a label such as s1, or an Engine.IO sid) or conn"),
+        (None, None) => fail(
+            StatusCode::BAD_REQUEST,
+            "give session (a label such as s1, or an Engine.IO sid) or conn",
+        ),
         (None, Some(c)) => Ok((c, format!("connection {c}"), None)),
         (Some(id), None) => {
-            let d = st
-                .hub
-                .directory
-                .lock()
-                .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "the session directory is unavailable".to_string()))?;
+            let d = st.hub.directory.lock().map_err(|_| {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the session directory is unavailable".to_string(),
+                )
+            })?;
             let Some(s) = d.session(id) else {
                 return fail(StatusCode::NOT_FOUND, format!("unknown session {id}"));
             };
@@ -172,7 +220,9 @@ fn target(b: &InjectBody, st: &ControlState) -> Result<(ConnId, String, Option<V
             let Some(c) = s.ws_conn.filter(|_| s.transport == "websocket") else {
                 return fail(
                     StatusCode::CONFLICT,
-                    format!("{name} is on long-polling (not upgraded): injection into polling sessions is not available yet; inject once it has upgraded"),
+                    format!(
+                        "{name} is on long-polling (not upgraded): injection into polling sessions is not available yet; inject once it has upgraded"
+                    ),
                 );
             };
             Ok((c, name, Some(s.namespaces.iter().cloned().collect())))
@@ -198,7 +248,11 @@ fn sio_event(
     let mut data = Value::Array(items);
     binary_to_placeholders(&mut data, &mut attachments)?;
     let mut p = SioPacket::new(
-        if attachments.is_empty() { SioType::Event } else { SioType::BinaryEvent },
+        if attachments.is_empty() {
+            SioType::Event
+        } else {
+            SioType::BinaryEvent
+        },
         nsp,
     );
     p.id = id;
@@ -219,19 +273,27 @@ fn sio_event(
 fn binary_to_placeholders(v: &mut Value, atts: &mut Vec<Bytes>) -> Result<(), Fail> {
     use base64::Engine as _;
     match v {
-        Value::Array(items) => items.iter_mut().try_for_each(|x| binary_to_placeholders(x, atts)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|x| binary_to_placeholders(x, atts)),
         Value::Object(m) => {
             if m.len() == 1
                 && let Some(Value::String(b64)) = m.get("$binary")
             {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.as_bytes())
-                    .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid $binary base64: {e}")))?;
+                    .map_err(|e| {
+                        (
+                            StatusCode::BAD_REQUEST,
+                            format!("invalid $binary base64: {e}"),
+                        )
+                    })?;
                 atts.push(Bytes::from(bytes));
                 *v = json!({ "_placeholder": true, "num": atts.len() - 1 });
                 return Ok(());
             }
-            m.values_mut().try_for_each(|x| binary_to_placeholders(x, atts))
+            m.values_mut()
+                .try_for_each(|x| binary_to_placeholders(x, atts))
         }
         _ => Ok(()),
     }

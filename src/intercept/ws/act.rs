@@ -107,10 +107,7 @@ impl WsInterceptor {
                     since: now,
                 });
                 out.events.push(rec.into_event());
-                let sio = match &desc_of {
-                    Some(x) => Some(x.clone()),
-                    None => None,
-                };
+                let sio = desc_of.clone();
                 self.queue.push(Entry {
                     hold: Some(Held {
                         id,

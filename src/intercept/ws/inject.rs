@@ -127,9 +127,15 @@ impl WsInterceptor {
             Release::Binary(b) => Some(vec![(2, b.clone())]),
             Release::Args(a) => {
                 let Some((v, p)) = e.hold.as_ref().and_then(|h| h.sio.clone()) else {
-                    return Err(format!("unit #{id} is not a Socket.IO event or ack: edit it with text"));
+                    return Err(format!(
+                        "unit #{id} is not a Socket.IO event or ack: edit it with text"
+                    ));
                 };
-                let edited = crate::intercept::edit::set_args(&p, crate::socketio::SioVersion::for_eio(v), a)?;
+                let edited = crate::intercept::edit::set_args(
+                    &p,
+                    crate::socketio::SioVersion::for_eio(v),
+                    a,
+                )?;
                 Some(
                     crate::intercept::edit::ws_messages(v, &edited.text, &edited.attachments)
                         .into_iter()
@@ -141,7 +147,9 @@ impl WsInterceptor {
                 )
             }
             Release::Http { .. } => {
-                return Err(format!("unit #{id} is a WebSocket unit: give text, args or drop, not an HTTP edit"));
+                return Err(format!(
+                    "unit #{id} is a WebSocket unit: give text, args or drop, not an HTTP edit"
+                ));
             }
         };
         let Some(h) = e.hold.take() else {
