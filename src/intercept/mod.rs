@@ -11,6 +11,7 @@ use crate::event::EventKind;
 use bytes::Bytes;
 use std::time::Instant;
 
+pub mod edit;
 pub mod polling;
 pub mod ws;
 

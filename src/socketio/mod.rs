@@ -21,6 +21,7 @@
 //! structure cannot be decoded at all (unknown type, malformed attachment count) is an error.
 
 pub mod decoder;
+pub mod encode;
 mod json;
 pub mod msgpack;
 pub mod parser;
