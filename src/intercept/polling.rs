@@ -26,7 +26,7 @@ mod act;
 mod http;
 mod units;
 
-pub use http::{HttpAct, HttpUnit, act_on_http};
+pub use http::{HttpAct, HttpUnit, act_on_http, respond_body};
 
 /// What the exchange knows about a polling body.
 #[derive(Clone, Debug)]

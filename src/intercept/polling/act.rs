@@ -4,10 +4,12 @@
 
 use super::units::Group;
 use super::{BodyCtx, Park, jittered, packet_payload, record};
-use crate::engineio::Packet;
+use crate::engineio::{Packet, PacketType};
 use crate::event::{Payload, RuleHitRecord};
+use crate::intercept::edit::edit_sio;
 use crate::intercept::{Holds, Kill};
 use crate::rules::{Action, Hit};
+use crate::socketio::SioVersion;
 
 /// The result of a hit on one unit.
 pub struct Acted {
@@ -22,13 +24,7 @@ pub struct Acted {
 }
 
 /// Carries out `hit` on the unit `g` (its packets `packets`).
-pub fn act(
-    ctx: &BodyCtx<'_>,
-    g: &Group,
-    packets: &[Packet],
-    hit: &Hit,
-    holds: &Holds,
-) -> Acted {
+pub fn act(ctx: &BodyCtx<'_>, g: &Group, packets: &[Packet], hit: &Hit, holds: &Holds) -> Acted {
     let name = g.name(ctx.version, packets);
     let mut rec = record(hit, ctx.dir, name, ctx.sid, ctx.exchange);
     rec.received = packets.first().map(|p| packet_payload(ctx.version, p));
@@ -109,12 +105,29 @@ pub fn act(
 }
 
 /// A `replace` or `set-args` on a unit: the packets to send instead, or why the original goes.
-fn edit(ctx: &BodyCtx<'_>, g: &Group, packets: &[Packet], hit: &Hit) -> Result<Vec<Packet>, String> {
+fn edit(
+    ctx: &BodyCtx<'_>,
+    g: &Group,
+    packets: &[Packet],
+    hit: &Hit,
+) -> Result<Vec<Packet>, String> {
     if let Some(sio) = &g.sio {
-        let first = packets
-            .first()
-            .ok_or_else(|| "empty unit".to_string())?;
-        return super::sio_edit::edit(ctx.version, first, sio, hit.action());
+        let first = packets.first().ok_or_else(|| "empty unit".to_string())?;
+        let text = first.data.as_text();
+        let version = SioVersion::for_eio(ctx.version);
+        return match edit_sio(sio, text, version, hit.action())? {
+            None => Ok(packets.to_vec()),
+            Some(e) => {
+                let mut out = Vec::with_capacity(1 + e.attachments.len());
+                out.push(Packet::text(PacketType::Message, &e.text));
+                out.extend(
+                    e.attachments
+                        .iter()
+                        .map(|a| Packet::binary(PacketType::Message, a)),
+                );
+                Ok(out)
+            }
+        };
     }
     match hit.action() {
         Action::Replace { re, with } => {

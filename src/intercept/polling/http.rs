@@ -127,7 +127,7 @@ pub fn respond_body(body: Option<&str>) -> (&str, &'static str) {
     let b = body.unwrap_or_default();
     let t = b.trim_start();
     let json = (t.starts_with('{') || t.starts_with('['))
-        && serde_json::from_str::<serde_json::de::IgnoredAny>(b).is_ok();
+        && serde_json::from_str::<serde::de::IgnoredAny>(b).is_ok();
     if json {
         (b, "application/json")
     } else {

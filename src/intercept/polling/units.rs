@@ -74,10 +74,7 @@ pub fn group(version: EioVersion, packets: &[Packet]) -> Vec<Group> {
             }
             s
         });
-        out.push(Group {
-            range: i..end,
-            sio,
-        });
+        out.push(Group { range: i..end, sio });
         i = end;
     }
     out
