@@ -221,7 +221,13 @@ fn every_packet_dropped() {
     assert_eq!(o.body, Some(Vec::new()));
     assert_eq!(hits(&o).len(), 3);
     // A GET response becomes a noop in its own form.
-    let cases: [(EioVersion, Option<&'static str>, &[u8], &[u8]); 4] = [
+    type Case = (
+        EioVersion,
+        Option<&'static str>,
+        &'static [u8],
+        &'static [u8],
+    );
+    let cases: [Case; 4] = [
         (EioVersion::V4, None, V4, b"6"),
         (EioVersion::V3, None, V3, b"1:6"),
         (
