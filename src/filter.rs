@@ -8,11 +8,15 @@
 //! - `/regex/` (`/regex/i` for case-insensitive), searched likewise;
 //! - `dir:c2s|s2c|→|←|↑|↓|up|down`;
 //! - `kind:http|req|resp|ws|msg|text|binary|control|ping|pong|close|open|conn|tunnel|anomaly|dropped`
+//!   `kind:rule` (`rule_hit` and `hold_release`: what the rules did),
 //!   `kind:sio` / `kind:eio` (Socket.IO / Engine.IO packets), or a record type
 //!   (`kind:sio_packet`); several with commas: `kind:text,binary`;
 //! - `conn:N` (or `conn:c12`, `conn:1,2`);
 //! - Socket.IO fields `event:name`, `ns:/admin`, `session:ID` (`sid:ID`), where `ID` is the
-//!   Engine.IO session id or the session stage's label (`s3`).
+//!   Engine.IO session id or the session stage's label (`s3`); on Engine.IO packets
+//!   (`eio_packet`) `event:` is the packet type (`ping`, `pong`, `message`, ...).
+//!
+//! Rules use the same language on live units ([`Filter::matches_unit`]).
 //!
 //! Every field also takes the `key=value` form (`session=s3`). Unknown `word:` prefixes are plain
 //! text (so `http://x` searches for itself).
@@ -20,8 +24,12 @@
 //! Matching needs the stream's context (which Engine.IO session a connection carries), so
 //! records go through a [`FilterState`] in stream order.
 
+mod live;
+mod print;
 mod state;
 
+pub use live::reach;
+pub use print::escape_slashes;
 pub use state::FilterState;
 
 use crate::capture::Record;
@@ -45,10 +53,12 @@ enum Term {
     Not(Box<Term>),
     /// Needle, and whether matching is case-sensitive (needle as typed) or not (lowercased).
     Text(String, bool),
-    Regex(Regex),
+    /// The regex and its flags as written (`i`).
+    Regex(Regex, String),
     Dir(Dir),
-    /// Kinds as bits of [`state::kind_bits`], and record types named directly.
-    Kind(u32, Vec<String>),
+    /// Kinds as bits of [`state::kind_mask`], record types named directly, and the value as
+    /// written (`text,binary`).
+    Kind(u32, Vec<String>, String),
     Conn(Vec<u64>),
     Event(String),
     Ns(String),
@@ -58,9 +68,17 @@ enum Term {
 impl Filter {
     /// Parses filter text; the error is one line that quotes the offending term.
     pub fn parse(s: &str) -> Result<Filter, String> {
+        Filter::from_tokens(&tokenize(s)?).map_err(|(_, e)| e)
+    }
+
+    /// A filter of tokens already split (see [`tokenize_spanned`]); the error names the index
+    /// of the token at fault.
+    pub fn from_tokens<'a>(
+        tokens: impl IntoIterator<Item = &'a Token>,
+    ) -> Result<Filter, (usize, String)> {
         let mut terms = Vec::new();
-        for tok in tokenize(s)? {
-            let term = parse_term(&tok)?;
+        for (i, tok) in tokens.into_iter().enumerate() {
+            let term = parse_term(tok).map_err(|e| (i, e))?;
             terms.push(if tok.negated {
                 Term::Not(Box::new(term))
             } else {
@@ -108,11 +126,15 @@ impl Filter {
             return true;
         }
         let view = state.view(rec);
-        self.terms.iter().all(|t| term_matches(t, &view, state))
+        self.terms
+            .iter()
+            .all(|t| term_matches(t, &view, Some(state)))
     }
 }
 
-fn term_matches(t: &Term, v: &state::View, st: &FilterState) -> bool {
+/// Whether one term selects a view; `st` is the stream context of records (`None` on the live
+/// path, where a view's sid is the unit's and labels are not known).
+fn term_matches(t: &Term, v: &state::View<'_>, st: Option<&FilterState>) -> bool {
     match t {
         Term::Not(t) => !term_matches(t, v, st),
         Term::Text(needle, case_sensitive) => {
@@ -123,17 +145,25 @@ fn term_matches(t: &Term, v: &state::View, st: &FilterState) -> bool {
                     contains_ci(hay, needle)
                 }
             };
-            hit(&v.summary) || v.payload.as_deref().is_some_and(hit)
+            hit(v.summary()) || v.payload().is_some_and(hit)
         }
-        Term::Regex(re) => {
-            re.is_match(&v.summary) || v.payload.as_deref().is_some_and(|p| re.is_match(p))
+        Term::Regex(re, _) => {
+            re.is_match(v.summary()) || v.payload().is_some_and(|p| re.is_match(p))
         }
         Term::Dir(d) => v.dir == Some(*d),
-        Term::Kind(mask, types) => mask & v.kind != 0 || types.contains(&v.type_name),
+        Term::Kind(mask, types, _) => {
+            mask & v.kind != 0
+                || types
+                    .iter()
+                    .any(|t| *t == v.type_name || Some(t.as_str()) == v.alt_type)
+        }
         Term::Conn(ids) => ids.contains(&v.conn),
-        Term::Event(e) => v.events.iter().any(|x| x == e),
-        Term::Ns(ns) => v.namespaces.iter().any(|x| x == ns),
-        Term::Session(s) => st.session_is(v.sid.as_deref(), v.label.as_deref(), s),
+        Term::Event(e) => v.has_event(e),
+        Term::Ns(ns) => v.has_ns(ns),
+        Term::Session(s) => match st {
+            Some(st) => st.session_is(v.sid.as_deref(), v.label.as_deref(), s),
+            None => v.sid.as_deref() == Some(s.as_str()),
+        },
     }
 }
 
@@ -175,7 +205,31 @@ pub struct Token {
 /// Splits a filter into its terms: words, `"quoted text"`, `/regex/flags`, `key:value`,
 /// `key=value`, `key:"quoted value"`, each optionally negated with `-`.
 pub fn tokenize(s: &str) -> Result<Vec<Token>, String> {
-    let chars: Vec<char> = s.chars().collect();
+    match tokenize_spanned(s, false) {
+        Ok((toks, _)) => Ok(toks.into_iter().map(|t| t.token).collect()),
+        Err((_, e)) => Err(e),
+    }
+}
+
+/// A token with where it was written: byte offsets into the text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Spanned {
+    pub start: usize,
+    pub end: usize,
+    pub token: Token,
+}
+
+/// [`tokenize`] with each token's byte range. With `stop_at_arrow`, tokenizing stops at the
+/// first `=>` outside quotes and regexes (a rule's separator), whose byte offset is returned.
+/// Errors carry the byte offset of the term at fault.
+pub fn tokenize_spanned(
+    s: &str,
+    stop_at_arrow: bool,
+) -> Result<(Vec<Spanned>, Option<usize>), (usize, String)> {
+    let indexed: Vec<(usize, char)> = s.char_indices().collect();
+    let chars: Vec<char> = indexed.iter().map(|&(_, c)| c).collect();
+    let byte = |i: usize| indexed.get(i).map_or(s.len(), |&(b, _)| b);
+    let arrow = |i: usize| stop_at_arrow && chars[i] == '=' && chars.get(i + 1) == Some(&'>');
     let mut i = 0;
     let mut out = Vec::new();
     while i < chars.len() {
@@ -183,47 +237,60 @@ pub fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             i += 1;
             continue;
         }
+        if arrow(i) {
+            return Ok((out, Some(byte(i))));
+        }
         let start = i;
         let mut negated = false;
         if chars[i] == '-' && chars.get(i + 1).is_some_and(|c| !c.is_whitespace()) {
             negated = true;
             i += 1;
         }
+        let push = |out: &mut Vec<Spanned>, token: Token, end: usize| {
+            out.push(Spanned {
+                start: byte(start),
+                end: byte(end),
+                token,
+            })
+        };
         if chars[i] == '"' {
-            let (v, next) = read_quoted(&chars, i)?;
-            out.push(Token {
+            let (v, next) = read_quoted(&chars, i).map_err(|e| (byte(start), e))?;
+            let token = Token {
                 negated,
                 key: None,
                 value: v,
                 regex: None,
-            });
+            };
+            push(&mut out, token, next);
             i = next;
             continue;
         }
         if chars[i] == '/'
             && let Some((pat, flags, next)) = read_regex(&chars, i)
         {
-            out.push(Token {
+            let token = Token {
                 negated,
                 key: None,
                 value: pat,
                 regex: Some(flags),
-            });
+            };
+            push(&mut out, token, next);
             i = next;
             continue;
         }
         // A word, possibly `key:value`, `key=value` or `key:"quoted value"`.
         let mut word = String::new();
         let mut pushed = false;
-        while i < chars.len() && !chars[i].is_whitespace() {
+        while i < chars.len() && !chars[i].is_whitespace() && !arrow(i) {
             if matches!(chars[i], ':' | '=') && chars.get(i + 1) == Some(&'"') && is_field(&word) {
-                let (v, next) = read_quoted(&chars, i + 1)?;
-                out.push(Token {
+                let (v, next) = read_quoted(&chars, i + 1).map_err(|e| (byte(start), e))?;
+                let token = Token {
                     negated,
                     key: Some(word.to_ascii_lowercase()),
                     value: v,
                     regex: None,
-                });
+                };
+                push(&mut out, token, next);
                 word.clear();
                 pushed = true;
                 i = next;
@@ -245,14 +312,15 @@ pub fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             Some((k, v)) if is_field(k) => (Some(k.to_ascii_lowercase()), v.to_string()),
             _ => (None, word),
         };
-        out.push(Token {
+        let token = Token {
             negated,
             key,
             value,
             regex: None,
-        });
+        };
+        push(&mut out, token, i);
     }
-    Ok(out)
+    Ok((out, None))
 }
 
 fn is_field(k: &str) -> bool {
@@ -286,6 +354,11 @@ fn read_regex(chars: &[char], open: usize) -> Option<(String, String, usize)> {
         match chars[i] {
             '\\' if chars.get(i + 1) == Some(&'/') => {
                 pat.push('/');
+                i += 2;
+            }
+            '\\' if i + 1 < chars.len() => {
+                pat.push('\\');
+                pat.push(chars[i + 1]);
                 i += 2;
             }
             '/' => {
@@ -345,7 +418,7 @@ pub fn parse_dir(v: &str) -> Result<Dir, String> {
 
 fn parse_term(t: &Token) -> Result<Term, String> {
     if let Some(flags) = &t.regex {
-        return Ok(Term::Regex(token_regex(&t.value, flags)?));
+        return Ok(Term::Regex(token_regex(&t.value, flags)?, flags.clone()));
     }
     let Some(key) = &t.key else {
         let case_sensitive = t.value.chars().any(char::is_uppercase);
@@ -380,11 +453,11 @@ fn parse_term(t: &Token) -> Result<Term, String> {
                     return Err(format!(
                         "unknown kind {k:?} in kind:{v} (use http, req, resp, ws, msg, text, \
                          binary, control, ping, pong, close, open, conn, tunnel, anomaly, dropped, \
-                         sio, eio, or a record type such as sio_packet)"
+                         rule, sio, eio, or a record type such as sio_packet)"
                     ));
                 }
             }
-            Term::Kind(mask, types)
+            Term::Kind(mask, types, v.to_string())
         }
         "conn" => Term::Conn(parse_conns(v)?),
         "event" => Term::Event(v.to_string()),

@@ -3,11 +3,20 @@
 //! connection, which [`FilterState`] tracks through the stream: from `sid=` in request and
 //! WebSocket URLs, from Engine.IO open packets (`0{"sid":...}`) in polling bodies and WebSocket
 //! messages, and from the `session`/`sid` fields of the session stage's records (which also give
-//! the `s3`-style labels).
+//! the `s3`-style labels). Packets are found with the real decoders (`crate::engineio` for
+//! WebSocket messages and polling bodies, `crate::socketio` for what they carry), in the
+//! Engine.IO version of the connection's URL (v4 when it is not known).
+//!
+//! A [`View`] is built from a record here, or from a live unit's layer (`super::live`); its
+//! summary, payload text and Socket.IO names are computed only when a term asks for them.
 
 use crate::capture::Record;
+use crate::engineio::{self, EioVersion, PacketType};
 use crate::event::{ConnId, ControlKind, Dir, EventKind, Payload, WsOpcode};
+use crate::socketio::{self, SioVersion};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 pub(super) const CONN_OPEN: u32 = 1 << 0;
@@ -27,6 +36,7 @@ pub(super) const WS_CLOSE: u32 = 1 << 13;
 pub(super) const WS_END: u32 = 1 << 14;
 pub(super) const ANOMALY: u32 = 1 << 15;
 pub(super) const DROPPED: u32 = 1 << 16;
+pub(super) const RULE: u32 = 1 << 17;
 
 /// The kinds a `kind:` name selects, as a bit mask. HTTP bodies count with their request
 /// (`c2s`) or response (`s2c`), as the GUI folds them into those rows.
@@ -48,28 +58,106 @@ pub(super) fn kind_mask(name: &str) -> Option<u32> {
         "tunnel" => TUNNEL_OPEN | TUNNEL_CLOSE,
         "anomaly" | "anomalies" | "error" => ANOMALY,
         "dropped" => DROPPED,
+        "rule" | "rules" => RULE,
         _ => return None,
     })
 }
 
-/// A record as the filter sees it.
-pub(super) struct View {
+/// A record (or a live unit's layer) as the filter sees it.
+pub(super) struct View<'a> {
     pub kind: u32,
-    pub type_name: String,
+    pub type_name: Cow<'a, str>,
+    /// A second record type the layer also counts as (`http_body` for a request with its body).
+    pub alt_type: Option<&'static str>,
     pub dir: Option<Dir>,
     pub conn: ConnId,
-    pub summary: String,
-    pub payload: Option<String>,
-    pub events: Vec<String>,
-    pub namespaces: Vec<String>,
-    pub sid: Option<String>,
-    pub label: Option<String>,
+    pub sid: Option<Cow<'a, str>>,
+    pub label: Option<Cow<'a, str>>,
+    pub summary: OnceCell<Cow<'a, str>>,
+    pub payload: OnceCell<Option<Cow<'a, str>>>,
+    pub names: OnceCell<Names>,
+    /// Where the lazy parts come from: nothing (a record's are set when built), or a layer.
+    pub layer: Option<super::live::LayerSrc<'a>>,
 }
 
-/// Stream context for matching: the Engine.IO session of each connection, and session labels.
+/// Socket.IO event names and namespaces (and Engine.IO packet type names, for `eio_packet`).
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    pub events: Vec<String>,
+    pub namespaces: Vec<String>,
+}
+
+impl<'a> View<'a> {
+    /// A view with only the cheap fields set.
+    pub fn new(kind: u32, type_name: Cow<'a, str>, conn: ConnId) -> View<'a> {
+        View {
+            kind,
+            type_name,
+            alt_type: None,
+            dir: None,
+            conn,
+            sid: None,
+            label: None,
+            summary: OnceCell::new(),
+            payload: OnceCell::new(),
+            names: OnceCell::new(),
+            layer: None,
+        }
+    }
+
+    /// The summary line searched by text and regex terms.
+    pub fn summary(&self) -> &str {
+        self.summary.get_or_init(|| match &self.layer {
+            Some(l) => l.summary(),
+            None => Cow::Borrowed(""),
+        })
+    }
+
+    /// The payload text searched by text and regex terms.
+    pub fn payload(&self) -> Option<&str> {
+        self.payload
+            .get_or_init(|| self.layer.as_ref().and_then(|l| l.payload()))
+            .as_deref()
+    }
+
+    fn names(&self) -> &Names {
+        self.names.get_or_init(|| match &self.layer {
+            Some(l) => l.names(),
+            None => Names::default(),
+        })
+    }
+
+    /// True when the view carries event `e` (Socket.IO event, or Engine.IO packet type).
+    pub fn has_event(&self, e: &str) -> bool {
+        if let Some(l) = &self.layer
+            && let Some(hit) = l.has_event(e)
+        {
+            return hit;
+        }
+        self.names().events.iter().any(|x| x == e)
+    }
+
+    /// True when the view carries a Socket.IO packet of namespace `ns`.
+    pub fn has_ns(&self, ns: &str) -> bool {
+        if let Some(l) = &self.layer
+            && let Some(hit) = l.has_ns(ns)
+        {
+            return hit;
+        }
+        self.names().namespaces.iter().any(|x| x == ns)
+    }
+
+    fn set_summary(&mut self, s: String) {
+        self.summary = OnceCell::from(Cow::Owned(s));
+    }
+}
+
+/// Stream context for matching: the Engine.IO session and version of each connection, and
+/// session labels.
 #[derive(Clone, Debug, Default)]
 pub struct FilterState {
     conn_sid: HashMap<ConnId, String>,
+    conn_eio: HashMap<ConnId, EioVersion>,
     /// Engine.IO sid → the session stage's label (`s3`).
     labels: HashMap<String, String>,
 }
@@ -93,6 +181,10 @@ impl FilterState {
         }
     }
 
+    fn version(&self, conn: ConnId) -> EioVersion {
+        self.conn_eio.get(&conn).copied().unwrap_or(EioVersion::V4)
+    }
+
     /// Updates the context with a record (called by `Filter::matches` for every record).
     pub fn observe(&mut self, rec: &Record) {
         let conn = rec.conn();
@@ -104,7 +196,16 @@ impl FilterState {
         let Record::Event(ev) = rec else { return };
         match &ev.kind {
             EventKind::HttpRequest { url, .. } | EventKind::WsOpen { url, .. } => {
-                match sid_in_url(url) {
+                let query = engineio::detect(url);
+                match &query {
+                    Some(q) => {
+                        self.conn_eio.insert(conn, q.eio);
+                    }
+                    None => {
+                        self.conn_eio.remove(&conn);
+                    }
+                }
+                match query.and_then(|q| q.sid).or_else(|| sid_in_url(url)) {
                     Some(s) => {
                         self.conn_sid.insert(conn, s);
                     }
@@ -119,24 +220,28 @@ impl FilterState {
                 payload: Payload::Text(t),
                 ..
             } => {
-                if let Some(s) = sid_in_open_packet(t) {
+                let packets = engineio::decode_polling(self.version(conn), None, t.as_bytes());
+                if let Some(s) = packets.packets.first().and_then(sid_of_open) {
                     self.conn_sid.insert(conn, s);
                 }
             }
             EventKind::WsMessage(m) if m.dir == Dir::ServerToClient => {
                 if let Payload::Text(t) = &m.payload
-                    && let Some(s) = sid_in_open_packet(t)
+                    && let Ok(p) = engineio::decode_ws_text(self.version(conn), t)
+                    && let Some(s) = sid_of_open(&p)
                 {
                     self.conn_sid.insert(conn, s);
                 }
             }
             EventKind::ConnClose { .. } => {
                 self.conn_sid.remove(&conn);
+                self.conn_eio.remove(&conn);
             }
             _ => {}
         }
     }
 
+    /// True when the session of `sid` / `label` is `want` (a sid or a label).
     pub(super) fn session_is(&self, sid: Option<&str>, label: Option<&str>, want: &str) -> bool {
         if label == Some(want) {
             return true;
@@ -145,19 +250,9 @@ impl FilterState {
         sid == want || self.labels.get(sid).is_some_and(|l| l == want)
     }
 
-    pub(super) fn view(&self, rec: &Record) -> View {
-        let mut v = View {
-            kind: 0,
-            type_name: rec.type_name().into_owned(),
-            dir: None,
-            conn: rec.conn(),
-            summary: String::new(),
-            payload: None,
-            events: Vec::new(),
-            namespaces: Vec::new(),
-            sid: self.conn_sid.get(&rec.conn()).cloned(),
-            label: None,
-        };
+    pub(super) fn view<'r>(&self, rec: &'r Record) -> View<'r> {
+        let mut v = View::new(0, rec.type_name(), rec.conn());
+        v.sid = self.conn_sid.get(&rec.conn()).cloned().map(Cow::Owned);
         let ev = match rec {
             Record::Event(ev) => ev,
             Record::Other(val) => {
@@ -165,15 +260,20 @@ impl FilterState {
                 return v;
             }
         };
-        let text_of = |p: &Payload| p.as_text().map(str::to_owned);
+        let version = self.version(rec.conn());
+        let text_of = |p: &'r Payload| p.as_text().map(Cow::Borrowed);
+        let mut names = Names::default();
         match &ev.kind {
             EventKind::ConnOpen { client, listener } => {
                 v.kind = CONN_OPEN;
-                v.summary = format!("connection from {client} on {listener}");
+                v.set_summary(format!("connection from {client} on {listener}"));
             }
             EventKind::ConnClose { error, .. } => {
                 v.kind = CONN_CLOSE;
-                v.summary = format!("connection closed {}", error.as_deref().unwrap_or(""));
+                v.set_summary(format!(
+                    "connection closed {}",
+                    error.as_deref().unwrap_or("")
+                ));
             }
             EventKind::TunnelOpen {
                 host,
@@ -182,16 +282,16 @@ impl FilterState {
                 ..
             } => {
                 v.kind = TUNNEL_OPEN;
-                v.summary = format!("CONNECT {host}:{port} {content}");
+                v.set_summary(format!("CONNECT {host}:{port} {content}"));
             }
             EventKind::TunnelClose { .. } => {
                 v.kind = TUNNEL_CLOSE;
-                v.summary = "tunnel closed".into();
+                v.set_summary("tunnel closed".into());
             }
             EventKind::HttpRequest { method, url, .. } => {
                 v.kind = HTTP_REQUEST;
                 v.dir = Some(Dir::ClientToServer);
-                v.summary = format!("{method} {url}");
+                v.set_summary(format!("{method} {url}"));
             }
             EventKind::HttpResponse {
                 status,
@@ -202,7 +302,7 @@ impl FilterState {
                 v.kind = HTTP_RESPONSE;
                 v.dir = Some(Dir::ServerToClient);
                 let ct = crate::har::render::header(headers, "content-type").unwrap_or_default();
-                v.summary = format!("{status} {reason} {ct}");
+                v.set_summary(format!("{status} {reason} {ct}"));
             }
             EventKind::HttpBody { dir, payload, .. } => {
                 v.kind = if *dir == Dir::ClientToServer {
@@ -211,10 +311,11 @@ impl FilterState {
                     BODY_S2C
                 };
                 v.dir = Some(*dir);
-                v.payload = text_of(payload);
-                if let Some(t) = &v.payload {
-                    socketio_in(t, &mut v.events, &mut v.namespaces);
+                if let Some(t) = payload.as_text() {
+                    let d = engineio::decode_polling(version, None, t.as_bytes());
+                    names_of_packets(version, &d.packets, &mut names);
                 }
+                v.payload = OnceCell::from(text_of(payload));
             }
             EventKind::WsOpen {
                 url,
@@ -223,11 +324,11 @@ impl FilterState {
                 ..
             } => {
                 v.kind = WS_OPEN;
-                v.summary = format!(
+                v.set_summary(format!(
                     "{url} {} {}",
                     protocol.as_deref().unwrap_or(""),
                     extensions.as_deref().unwrap_or("")
-                );
+                ));
             }
             EventKind::WsMessage(m) => {
                 v.kind = match m.opcode {
@@ -235,10 +336,12 @@ impl FilterState {
                     WsOpcode::Binary => WS_BINARY,
                 };
                 v.dir = Some(m.dir);
-                v.payload = text_of(&m.payload);
-                if let Some(t) = &v.payload {
-                    socketio_in(t, &mut v.events, &mut v.namespaces);
+                if let Payload::Text(t) = &m.payload
+                    && let Ok(p) = engineio::decode_ws_text(version, t)
+                {
+                    names_of_packets(version, std::slice::from_ref(&p), &mut names);
                 }
+                v.payload = OnceCell::from(text_of(&m.payload));
             }
             EventKind::WsControl(c) => {
                 v.kind = match c.kind {
@@ -246,20 +349,20 @@ impl FilterState {
                     ControlKind::Pong => PONG,
                 };
                 v.dir = Some(c.dir);
-                v.payload = text_of(&c.payload);
+                v.payload = OnceCell::from(text_of(&c.payload));
             }
             EventKind::WsClose(c) => {
                 v.kind = WS_CLOSE;
                 v.dir = Some(c.dir);
-                v.summary = format!(
+                v.set_summary(format!(
                     "close {} {}",
                     c.code.map(|x| x.to_string()).unwrap_or_default(),
                     c.reason.as_deref().unwrap_or("")
-                );
+                ));
             }
             EventKind::WsEnd { .. } => {
                 v.kind = WS_END;
-                v.summary = "websocket ended".into();
+                v.set_summary("websocket ended".into());
             }
             EventKind::Anomaly {
                 layer,
@@ -268,44 +371,90 @@ impl FilterState {
             } => {
                 v.kind = ANOMALY;
                 v.dir = *dir;
-                v.summary = format!("{layer}: {message}");
+                v.set_summary(format!("{layer}: {message}"));
             }
             EventKind::Dropped { count } => {
                 v.kind = DROPPED;
-                v.summary = format!("{count} events dropped");
+                v.set_summary(format!("{count} events dropped"));
+            }
+            EventKind::RuleHit(h) => {
+                v.kind = RULE;
+                v.dir = h.dir;
+                if let Some(s) = &h.sid {
+                    v.sid = Some(Cow::Borrowed(s));
+                }
+                v.set_summary(format!(
+                    "{} {} {} {} {}",
+                    h.rule,
+                    h.action,
+                    h.outcome,
+                    h.unit,
+                    h.error.as_deref().unwrap_or("")
+                ));
+                v.payload = OnceCell::from(
+                    h.received
+                        .as_ref()
+                        .and_then(Payload::as_text)
+                        .map(Cow::Borrowed),
+                );
+            }
+            EventKind::HoldRelease(h) => {
+                v.kind = RULE;
+                v.dir = h.dir;
+                v.set_summary(format!("{} {} {}", h.rule, h.by, h.outcome));
+                v.payload = OnceCell::from(
+                    h.sent
+                        .as_ref()
+                        .and_then(Payload::as_text)
+                        .map(Cow::Borrowed),
+                );
             }
             #[allow(unreachable_patterns)] // the session stage's kinds
             _ => generic(&mut v, &rec.to_value()),
+        }
+        if v.names.get().is_none() {
+            v.names = OnceCell::from(names);
+        }
+        if v.payload.get().is_none() {
+            v.payload = OnceCell::from(None);
         }
         v
     }
 }
 
-/// A record known only as JSON (the session stage's): its fields say it all.
-fn generic(v: &mut View, val: &Value) {
+/// A record known only as JSON (the session stage's): its fields say it all. On `eio_packet`
+/// records `event:` is the packet type (`pong`), as on live Engine.IO packets.
+fn generic(v: &mut View<'_>, val: &Value) {
     let s = |k: &str| val.get(k).and_then(Value::as_str).map(str::to_owned);
     v.dir = match s("dir").as_deref() {
         Some("c2s") => Some(Dir::ClientToServer),
         Some("s2c") => Some(Dir::ServerToClient),
         _ => None,
     };
+    let mut names = Names::default();
     if let Some(e) = s("event") {
-        v.events.push(e);
+        names.events.push(e);
+    } else if v.type_name == "eio_packet"
+        && let Some(p) = s("packet")
+    {
+        names.events.push(p);
     }
     if let Some(n) = s("nsp") {
-        v.namespaces.push(n);
+        names.namespaces.push(n);
     }
+    v.names = OnceCell::from(names);
     if let Some(sid) = s("sid") {
-        v.sid = Some(sid);
+        v.sid = Some(Cow::Owned(sid));
     }
-    v.label = s("session");
-    v.summary = val.to_string();
+    v.label = s("session").map(Cow::Owned);
+    v.set_summary(val.to_string());
+    v.payload = OnceCell::from(None);
 }
 
 /// `(label, sid)` of a session stage record.
 fn stage_session(rec: &Record) -> Option<(String, String)> {
     let val = match rec {
-        Record::Other(v) => std::borrow::Cow::Borrowed(v),
+        Record::Other(v) => Cow::Borrowed(v),
         Record::Event(ev) => match &ev.kind {
             EventKind::ConnOpen { .. }
             | EventKind::ConnClose { .. }
@@ -320,9 +469,11 @@ fn stage_session(rec: &Record) -> Option<(String, String)> {
             | EventKind::WsClose(_)
             | EventKind::WsEnd { .. }
             | EventKind::Anomaly { .. }
-            | EventKind::Dropped { .. } => return None,
+            | EventKind::Dropped { .. }
+            | EventKind::RuleHit(_)
+            | EventKind::HoldRelease(_) => return None,
             #[allow(unreachable_patterns)]
-            _ => std::borrow::Cow::Owned(rec.to_value()),
+            _ => Cow::Owned(rec.to_value()),
         },
     };
     let label = val.get("session")?.as_str()?.to_owned();
@@ -330,7 +481,7 @@ fn stage_session(rec: &Record) -> Option<(String, String)> {
     Some((label, sid))
 }
 
-/// `sid=...` in a URL's query.
+/// `sid=...` in a URL's query (URLs that are not Engine.IO requests included).
 fn sid_in_url(url: &str) -> Option<String> {
     let q = url.split_once('?')?.1;
     q.split(['&', '#'])
@@ -339,76 +490,29 @@ fn sid_in_url(url: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The sid of an Engine.IO open packet: `0{"sid":...}` (v4, or a WebSocket), or the first
-/// record of a v3 polling payload (`96:0{"sid":...}`).
-fn sid_in_open_packet(text: &str) -> Option<String> {
-    let first = packets(text).into_iter().next()?;
-    let json = first.strip_prefix('0').filter(|j| j.starts_with('{'))?;
-    let v: Value = serde_json::from_str(json).ok()?;
+/// The sid of an Engine.IO `open` packet (`0{"sid":...}`).
+fn sid_of_open(p: &engineio::Packet) -> Option<String> {
+    if p.ptype != PacketType::Open {
+        return None;
+    }
+    let v: Value = serde_json::from_str(p.data.as_text()?).ok()?;
     v.get("sid")?.as_str().map(str::to_owned)
 }
 
-/// The Engine.IO packets of a WebSocket message or polling body (v4 records split on 0x1E; a
-/// v3 `len:packet` payload split by its lengths, roughly).
-fn packets(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for rec in text.split('\u{1e}') {
-        let digits = rec.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && rec.as_bytes().get(digits) == Some(&b':') {
-            // v3: `<len>:<packet><len>:<packet>...`; split at each `<digits>:4`.
-            let mut rest = rec;
-            while let Some((len, after)) = rest.split_once(':') {
-                let n: usize = len.parse().unwrap_or(0);
-                let take = after
-                    .char_indices()
-                    .nth(n)
-                    .map(|(i, _)| i)
-                    .unwrap_or(after.len());
-                out.push(&after[..take]);
-                rest = &after[take..];
-                if rest.is_empty() || !rest.starts_with(|c: char| c.is_ascii_digit()) {
-                    break;
-                }
-            }
-        } else {
-            out.push(rec);
+/// The Socket.IO event names and namespaces of the `message` packets among `packets`.
+pub(super) fn names_of_packets(version: EioVersion, packets: &[engineio::Packet], out: &mut Names) {
+    let sio = SioVersion::for_eio(version);
+    for p in packets {
+        if p.ptype != PacketType::Message {
+            continue;
         }
-    }
-    out
-}
-
-/// Socket.IO event names and namespaces in Engine.IO `message` packets (`42/admin,7["chat",..]`).
-fn socketio_in(text: &str, events: &mut Vec<String>, namespaces: &mut Vec<String>) {
-    for p in packets(text) {
-        let Some(rest) = p.strip_prefix('4') else {
+        let Some(t) = p.data.as_text() else { continue };
+        let Ok(packet) = socketio::decode_packet(t, sio) else {
             continue;
         };
-        let Some(t) = rest.chars().next().filter(|c| ('0'..='6').contains(c)) else {
-            continue;
-        };
-        let mut rest = &rest[1..];
-        if matches!(t, '5' | '6') {
-            let d = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if d > 0 && rest.as_bytes().get(d) == Some(&b'-') {
-                rest = &rest[d + 1..];
-            }
-        }
-        let mut ns = "/".to_owned();
-        if rest.starts_with('/') {
-            let end = rest.find(',').unwrap_or(rest.len());
-            ns = rest[..end].split('?').next().unwrap_or("/").to_owned();
-            rest = rest.get(end + 1..).unwrap_or_default();
-        }
-        namespaces.push(ns);
-        if matches!(t, '2' | '5') {
-            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-            if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(rest) {
-                match a.first() {
-                    Some(Value::String(s)) => events.push(s.clone()),
-                    Some(Value::Number(n)) => events.push(n.to_string()),
-                    _ => {}
-                }
-            }
+        out.namespaces.push(packet.nsp.clone());
+        if let Some(e) = packet.event_name() {
+            out.events.push(e);
         }
     }
 }

@@ -190,5 +190,7 @@ pub trait Decide {
 mod matching;
 mod parse;
 mod set;
+#[cfg(test)]
+mod tests;
 
 pub use parse::{parse_duration, parse_rule, parse_rules_file};
