@@ -222,6 +222,10 @@ impl WsTap {
             dir,
         }
     }
+    /// The decoder, for the intercept path to take over mid-stream.
+    pub fn into_decoder(self) -> WsDecoder {
+        self.decoder
+    }
     fn emit(&mut self) {
         for item in self.items.drain(..) {
             let kind = match item {
@@ -302,9 +306,9 @@ where
 }
 
 /// The client side of an upgraded plain-TCP connection, as the proxy serves it.
-type ClientTcp = TokioIo<CountingIo<TcpStream>>;
+pub(super) type ClientTcp = TokioIo<CountingIo<TcpStream>>;
 /// The origin side of an upgraded plain-TCP connection, as the proxy dials it.
-type OriginTcp = TokioIo<TcpStream>;
+pub(super) type OriginTcp = TokioIo<TcpStream>;
 
 /// Relays two connections hyper has upgraded (a 101 answer). When both are plain TCP (reverse
 /// mode and the explicit proxy without CONNECT) their sockets are taken out of hyper's wrappers

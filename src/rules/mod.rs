@@ -25,8 +25,10 @@ pub enum Source {
     Cli,
     /// A line of a `--rules` file.
     File { path: String, line: usize },
-    /// The control API (and the CLI commands that call it).
+    /// The control API.
     Api,
+    /// `sockscope rule add` (through the control API).
+    Command,
     /// The desktop app.
     Gui,
 }

@@ -144,12 +144,13 @@ impl Rule {
         }
     }
 
-    /// Where the rule came from, as records name it: `--rule`, `FILE:LINE`, `api`, `gui`.
+    /// Where the rule came from, as records name it: `--rule`, `FILE:LINE`, `api`, `cli`, `gui`.
     pub fn source_name(&self) -> String {
         match &self.source {
             Source::Cli => "--rule".into(),
             Source::File { path, line } => format!("{path}:{line}"),
             Source::Api => "api".into(),
+            Source::Command => "cli".into(),
             Source::Gui => "gui".into(),
         }
     }

@@ -1,0 +1,227 @@
+//! The control API's endpoints (docs/control-api.md): rules, status and the event stream.
+
+use super::{Body, ControlState, error, json};
+use crate::capture::Record;
+use crate::filter::{Filter, FilterState};
+use crate::rules::{Rule, Source};
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use tokio::sync::{broadcast, mpsc};
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+pub(super) async fn route(
+    req: Request<hyper::body::Incoming>,
+    st: &ControlState,
+) -> Response<Body> {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let method = req.method().clone();
+    match (method, segs.as_slice()) {
+        (Method::GET, ["v1", "status"]) => json(
+            StatusCode::OK,
+            &json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "proxy": st.proxy.to_string(),
+                "rules": st.rules.rules().len(),
+                "held": st.holds.count(),
+            }),
+        ),
+        (Method::GET, ["v1", "rules"]) => {
+            let list: Vec<Value> = st.rules.rules().iter().map(|r| rule_json(r)).collect();
+            json(StatusCode::OK, &json!({ "rules": list }))
+        }
+        (Method::POST, ["v1", "rules"]) => add_rule(req, st).await,
+        (Method::DELETE, ["v1", "rules"]) => {
+            let n = st.rules.rules().len();
+            st.rules.clear();
+            json(StatusCode::OK, &json!({ "removed": n }))
+        }
+        (Method::DELETE, ["v1", "rules", id]) => match id.parse::<u64>() {
+            Ok(id) if st.rules.remove(id) => json(StatusCode::OK, &json!({ "removed": id })),
+            Ok(id) => error(StatusCode::NOT_FOUND, &format!("no rule #{id}")),
+            Err(_) => error(StatusCode::BAD_REQUEST, &format!("invalid rule id {id:?}")),
+        },
+        (Method::POST, ["v1", "rules", id, what @ ("enable" | "disable")]) => {
+            match id.parse::<u64>() {
+                Ok(id) if st.rules.set_enabled(id, *what == "enable") => {
+                    let rules = st.rules.rules();
+                    match rules.iter().find(|r| r.id == id) {
+                        Some(r) => json(StatusCode::OK, &rule_json(r)),
+                        None => error(StatusCode::NOT_FOUND, &format!("no rule #{id}")),
+                    }
+                }
+                Ok(id) => error(StatusCode::NOT_FOUND, &format!("no rule #{id}")),
+                Err(_) => error(StatusCode::BAD_REQUEST, &format!("invalid rule id {id:?}")),
+            }
+        }
+        (Method::GET, ["v1", "events"]) => events(&query, st),
+        (_, ["v1", ..]) => error(
+            StatusCode::NOT_FOUND,
+            &format!("no such endpoint: {} {path}", req.method()),
+        ),
+        _ => error(StatusCode::NOT_FOUND, "the control API lives under /v1/"),
+    }
+}
+
+/// A rule as the API shows it.
+pub(crate) fn rule_json(r: &Rule) -> Value {
+    json!({
+        "id": r.id,
+        "rule": r.spec.text,
+        "source": r.source_name(),
+        "enabled": r.enabled.load(Ordering::Acquire),
+        "hits": r.hits.load(Ordering::Relaxed),
+    })
+}
+
+/// Reads a JSON request body (bounded).
+async fn body_json<T: for<'de> Deserialize<'de>>(
+    req: Request<hyper::body::Incoming>,
+) -> Result<T, Response<Body>> {
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+    let bytes = limited
+        .collect()
+        .await
+        .map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the request body: {e}"),
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid JSON request body: {e}"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddRule {
+    rule: String,
+    /// `cli` when the sockscope CLI sends it; `api` otherwise.
+    #[serde(default)]
+    source: Option<String>,
+}
+
+async fn add_rule(req: Request<hyper::body::Incoming>, st: &ControlState) -> Response<Body> {
+    let body: AddRule = match body_json(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let spec = match crate::rules::parse_rule(&body.rule) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid rule: {e}")),
+    };
+    let source = match body.source.as_deref() {
+        None | Some("api") => Source::Api,
+        Some("cli") => Source::Command,
+        Some("gui") => Source::Gui,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("unknown source {other:?} (api, cli or gui)"),
+            );
+        }
+    };
+    let id = st.rules.add(spec, source);
+    let rules = st.rules.rules();
+    match rules.iter().find(|r| r.id == id) {
+        Some(r) => json(StatusCode::CREATED, &rule_json(r)),
+        None => error(
+            StatusCode::CONFLICT,
+            &format!("rule #{id} was removed meanwhile"),
+        ),
+    }
+}
+
+/// `GET /v1/events?filter=...`: every record from now on that matches, as NDJSON.
+fn events(query: &str, st: &ControlState) -> Response<Body> {
+    let mut filter_text = String::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v =
+            String::from_utf8_lossy(&crate::engineio::query::percent_decode(v.as_bytes(), true))
+                .into_owned();
+        match k {
+            "filter" => filter_text = v,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("unknown parameter {k:?} (filter)"),
+                );
+            }
+        }
+    }
+    let filter = match Filter::parse(&filter_text) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid filter: {e}")),
+    };
+    let mut sub = st.hub.subscribe();
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    tokio::spawn(async move {
+        let mut state = FilterState::new();
+        loop {
+            let line = match sub.recv().await {
+                Ok(ev) => {
+                    let rec = Record::Event((*ev).clone());
+                    state.learn_from(&rec);
+                    if !filter.matches(&rec, &mut state) {
+                        continue;
+                    }
+                    match serde_json::to_vec(&*ev) {
+                        Ok(mut v) => {
+                            v.push(b'\n');
+                            v
+                        }
+                        Err(_) => continue,
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    format!("{{\"type\":\"dropped\",\"count\":{n},\"note\":\"this event stream fell behind\"}}\n")
+                        .into_bytes()
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if tx.send(Bytes::from(line)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut r = Response::new(Stream { rx }.boxed());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    r
+}
+
+/// A response body fed by a channel.
+struct Stream {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for Stream {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
