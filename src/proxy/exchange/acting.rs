@@ -127,7 +127,9 @@ impl Acting {
                 method: parts.method.as_str(),
                 url: &self.url,
                 headers: &parts.headers,
-                body: whole.as_ref().map(|(b, _)| &b[..]),
+                // A polling body's packets are units of their own: the request unit is the
+                // head, so `event:chat => drop` drops the packet, not the whole request.
+                body: None,
             }];
             decide(&mut self.rules, ctx, dir, sid, &layers)
         };

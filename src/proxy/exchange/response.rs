@@ -129,7 +129,8 @@ impl Acting {
             let layers = [Layer::HttpResponse {
                 status: status.as_u16(),
                 headers: &parts.headers,
-                body: plain.as_deref(),
+                // The body of a polling GET is decided per packet below.
+                body: if polling_get { None } else { plain.as_deref() },
             }];
             decide(&mut self.rules, ctx, dir, sid, &layers)
         };

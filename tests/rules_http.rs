@@ -1,0 +1,281 @@
+//! Rules on HTTP exchanges and Engine.IO long-polling, with real peers, each run compared with
+//! the same run without the proxy: what curl, a socket.io 4 server and socket.io-client saw.
+
+mod common;
+
+use common::origin::Origin;
+use common::*;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// curl's status and body.
+fn curl_get(args: &[&str]) -> (u16, String) {
+    const MARK: &str = "\n@@status=";
+    let out = curl()
+        .args(args)
+        .args(["-w", &format!("{MARK}%{{http_code}}")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = stdout
+        .rsplit_once(MARK)
+        .unwrap_or_else(|| panic!("curl printed no status: {stdout:?}"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn server() -> (Peer, String) {
+    let mut s = Peer::node("rules-http-server.js", &["--port", "0"]);
+    let port = s.wait_ready();
+    (s, format!("http://127.0.0.1:{port}"))
+}
+
+fn client(url: &str, args: &[&str]) -> Value {
+    let mut a = vec!["--url", url];
+    a.extend_from_slice(args);
+    Peer::node("rules-http-client.js", &a).finish()
+}
+
+fn server_line(s: &mut Peer, key: &str) -> Value {
+    let l = s.wait_line(key, Duration::from_secs(10), |l| {
+        serde_json::from_str::<Value>(l).is_ok_and(|v| v.get(key).is_some())
+    });
+    serde_json::from_str(&l).expect("checked")
+}
+
+fn hits<'a>(c: &'a Capture) -> Vec<&'a Value> {
+    c.of_type("rule_hit")
+}
+
+#[test]
+fn curl_gets_the_answer_the_rule_makes() {
+    let origin = Origin::start();
+    let x = format!("{}/x", origin.url());
+    let y = format!("{}/y", origin.url());
+    let (direct_status, direct_body) = curl_get(&[&x]);
+    assert_eq!(direct_status, 200, "{direct_body}");
+    let direct_requests = origin.requests().len();
+
+    let proxy = Proxy::start(&["--rule", "kind:req /x/ => respond 418 teapot"]);
+    let (status, body) = curl_get(&["-x", &proxy.url(), &x]);
+    assert_eq!((status, body.as_str()), (418, "teapot"));
+    // Another path goes through as it would directly.
+    let (status, body) = curl_get(&["-x", &proxy.url(), &y]);
+    assert_eq!(status, 200);
+    let echoed: Value = serde_json::from_str(&body).expect("origin echo");
+    assert_eq!(echoed["target"], "/y", "{echoed}");
+    // The answered request never reached the origin.
+    let seen = origin.requests();
+    assert_eq!(seen.len(), direct_requests + 1, "{seen:?}");
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let h = hits(c);
+    assert_eq!(h.len(), 1, "{}", c.summary());
+    assert_eq!(h[0]["unit"], "http_request");
+    assert_eq!(h[0]["outcome"], "responded");
+    assert_eq!(h[0]["action"], "respond 418");
+    assert_eq!(h[0]["source"], "--rule");
+    let ex = &h[0]["exchange"];
+    let resp = c
+        .of_type("http_response")
+        .into_iter()
+        .find(|r| &r["exchange"] == ex)
+        .expect("the answer is recorded");
+    assert_eq!(resp["status"], 418);
+    assert_eq!(resp["generated"], true);
+}
+
+#[test]
+fn blocked_upgrade_keeps_a_default_client_on_polling() {
+    let (mut srv, url) = server();
+    let direct = client(&url, &[]);
+    assert_eq!(direct["ok"], true, "{direct}");
+    assert_eq!(
+        direct["upgraded"], true,
+        "the direct run upgrades: {direct}"
+    );
+
+    let proxy = Proxy::start(&[
+        "--reverse",
+        &url,
+        "--rule",
+        "kind:req /transport=websocket/ => respond 400",
+    ]);
+    let r = client(&proxy.url(), &[]);
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["upgraded"], false, "{r}");
+    assert_eq!(r["transport"], "polling", "{r}");
+    // Events and acks both ways, as the peers saw them.
+    assert_eq!(r["echo"], json!({"msg": "héllo", "n": 1}), "{r}");
+    assert_eq!(r["question"], json!({"q": "ready?"}), "{r}");
+    assert_eq!(r["ask"], json!({"answer": "yes!"}), "{r}");
+    // The server's lines: the direct run's two events first, then the proxied run's.
+    for _ in 0..2 {
+        server_line(&mut srv, "event");
+    }
+    let mut proxied = Vec::new();
+    for _ in 0..2 {
+        proxied.push(server_line(&mut srv, "event"));
+    }
+    for ev in &proxied {
+        assert_eq!(ev["transport"], "polling", "{ev}");
+    }
+    assert_eq!(
+        server_line(&mut srv, "acked_by_client")["acked_by_client"],
+        "yes!"
+    );
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let h = hits(c);
+    assert!(!h.is_empty(), "{}", c.summary());
+    for hit in &h {
+        assert_eq!(hit["unit"], "http_request");
+        assert_eq!(hit["outcome"], "responded");
+    }
+    assert!(c.of_type("ws_open").is_empty(), "{}", c.summary());
+}
+
+#[test]
+fn lost_sticky_session_gives_the_clients_own_error_and_reconnect() {
+    let (_srv, url) = server();
+    let direct = client(&url, &["--scenario", "sticky", "--transports", "polling"]);
+    assert_eq!(direct["ok"], true, "{direct}");
+    assert_eq!(direct["connected"], 1, "{direct}");
+    assert_eq!(direct["connect_errors"], json!([]), "{direct}");
+
+    let rule = r#"kind:req /sid=/ => respond 400 {"code":1,"message":"Session ID unknown"}"#;
+    let proxy = Proxy::start(&["--reverse", &url, "--rule", rule]);
+    let r = client(
+        &proxy.url(),
+        &["--scenario", "sticky", "--transports", "polling"],
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["connected"], 0, "{r}");
+    let errors: Vec<&str> = r["connect_errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(errors.len() >= 3, "{r}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| *e == "xhr post error" || *e == "xhr poll error"),
+        "{r}"
+    );
+    // Each failure was followed by a reconnection attempt of the client's own.
+    let log: Vec<&str> = r["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        log.iter()
+            .filter(|l| l.starts_with("reconnect_attempt"))
+            .count()
+            >= 2,
+        "{r}"
+    );
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let answered: Vec<&Value> = c
+        .of_type("http_response")
+        .into_iter()
+        .filter(|r| r["status"] == 400)
+        .collect();
+    assert!(answered.len() >= 3, "{}", c.summary());
+    for a in &answered {
+        assert_eq!(a["generated"], true);
+        let ct = a["headers"]
+            .as_array()
+            .and_then(|h| h.iter().find(|kv| kv[0] == "content-type"))
+            .cloned();
+        assert_eq!(ct, Some(json!(["content-type", "application/json"])), "{a}");
+    }
+    assert!(
+        hits(c).iter().all(|h| h["sid"].is_string()),
+        "{}",
+        c.summary()
+    );
+}
+
+#[test]
+fn hold_with_a_timeout_delivers_a_polling_event_a_second_late() {
+    let (mut srv, url) = server();
+    let direct = client(&url, &["--scenario", "chat", "--transports", "polling"]);
+    assert_eq!(direct["ok"], true, "{direct}");
+    let direct_at = server_line(&mut srv, "event");
+    let direct_wait = direct_at["at"].as_u64().unwrap() - direct["sent_at"].as_u64().unwrap();
+    assert!(direct_wait < 800, "{direct_wait} ms without the proxy");
+
+    let proxy = Proxy::start(&[
+        "--reverse",
+        &url,
+        "--hold-timeout",
+        "1s",
+        "--rule",
+        "event:chat => hold",
+    ]);
+    let r = client(
+        &proxy.url(),
+        &["--scenario", "chat", "--transports", "polling"],
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["ack"], json!({"got": {"sent_at": r["sent_at"]}}), "{r}");
+    let ev = server_line(&mut srv, "event");
+    let waited = ev["at"].as_u64().unwrap() - r["sent_at"].as_u64().unwrap();
+    assert!((950..3000).contains(&waited), "held {waited} ms: {ev}");
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let h = hits(c);
+    assert_eq!(h.len(), 1, "one unit held once: {}", c.summary());
+    assert_eq!(h[0]["unit"], "polling sio event chat");
+    assert_eq!(h[0]["outcome"], "held");
+    let rel = c.of_type("hold_release");
+    assert_eq!(rel.len(), 1, "{}", c.summary());
+    assert_eq!(rel[0]["hold"], h[0]["hold"]);
+    assert_eq!(rel[0]["by"], "timeout");
+    assert_eq!(rel[0]["outcome"], "forwarded");
+    assert!(rel[0]["held_ms"].as_u64().unwrap() >= 950, "{}", rel[0]);
+}
+
+#[test]
+fn set_args_over_polling_reaches_the_server_reframed() {
+    let (mut srv, url) = server();
+    let proxy = Proxy::start(&[
+        "--reverse",
+        &url,
+        "--rule",
+        r#"event:chat => set-args [{"edited":"✓"}]"#,
+    ]);
+    let r = client(
+        &proxy.url(),
+        &["--scenario", "chat", "--transports", "polling"],
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let ev = server_line(&mut srv, "event");
+    assert_eq!(ev["args"], json!([{"edited": "✓"}]), "{ev}");
+    assert_eq!(r["ack"], json!({"got": {"edited": "✓"}}), "{r}");
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let h = hits(c);
+    assert_eq!(h.len(), 1, "{}", c.summary());
+    assert_eq!(h[0]["outcome"], "edited");
+    // The request body recorded is what the server received, with its new length.
+    let ex = &h[0]["exchange"];
+    let body = c
+        .of_type("http_body")
+        .into_iter()
+        .find(|b| &b["exchange"] == ex && b["dir"] == "c2s")
+        .expect("request body record");
+    assert_eq!(body["text"], r#"420["chat",{"edited":"✓"}]"#, "{body}");
+    let req = c
+        .of_type("http_request")
+        .into_iter()
+        .find(|b| &b["exchange"] == ex)
+        .expect("request record");
+    assert_eq!(req["method"], "POST");
+}
