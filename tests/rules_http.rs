@@ -44,7 +44,7 @@ fn server_line(s: &mut Peer, key: &str) -> Value {
     serde_json::from_str(&l).expect("checked")
 }
 
-fn hits<'a>(c: &'a Capture) -> Vec<&'a Value> {
+fn hits(c: &Capture) -> Vec<&Value> {
     c.of_type("rule_hit")
 }
 
