@@ -227,7 +227,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
     gate.final_response();
     upstream.io.set_body(None);
     let status = resp.status();
-    let reason = resp
+    let mut reason = resp
         .extensions()
         .get::<hyper::ext::ReasonPhrase>()
         .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
@@ -238,7 +238,8 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             EventKind::HttpResponse {
                 exchange,
                 status: status.as_u16(),
-                reason: reason.clone(),
+                // Needed again only on the intercept path.
+                reason: std::mem::take(&mut reason),
                 version: version_str(resp.version()),
                 headers: header_list(resp.headers()),
                 generated: false,
