@@ -26,7 +26,13 @@ fn curl_get(args: &[&str]) -> (u16, String) {
 }
 
 fn server() -> (Peer, String) {
-    let mut s = Peer::node("rules-http-server.js", &["--port", "0"]);
+    server_with(&[])
+}
+
+fn server_with(extra: &[&str]) -> (Peer, String) {
+    let mut args = vec!["--port", "0"];
+    args.extend_from_slice(extra);
+    let mut s = Peer::node("rules-http-server.js", &args);
     let port = s.wait_ready();
     (s, format!("http://127.0.0.1:{port}"))
 }
@@ -278,4 +284,71 @@ fn set_args_over_polling_reaches_the_server_reframed() {
         .find(|b| &b["exchange"] == ex)
         .expect("request record");
     assert_eq!(req["method"], "POST");
+}
+
+#[test]
+fn dropped_server_pings_over_polling_time_the_client_out() {
+    let (_srv, url) = server_with(&["--ping-interval", "300", "--ping-timeout", "300"]);
+    let args = ["--scenario", "sticky", "--transports", "polling"];
+    let direct = client(&url, &args);
+    assert_eq!(direct["ok"], true, "{direct}");
+    assert_eq!(direct["disconnects"], json!([]), "{direct}");
+
+    let proxy = Proxy::start(&[
+        "--reverse",
+        &url,
+        "--rule",
+        "kind:eio event:ping dir:s2c => drop",
+    ]);
+    let r = client(&proxy.url(), &args);
+    assert_eq!(r["ok"], true, "{r}");
+    // The client misses the pings (its own timeout), or the server misses the pongs the client
+    // never sent and closes the session first (the client sees its transport closed).
+    let disconnects = r["disconnects"].as_array().expect("disconnects");
+    assert!(
+        !disconnects.is_empty()
+            && disconnects
+                .iter()
+                .all(|d| d == "ping timeout" || d == "transport close"),
+        "{r}"
+    );
+    assert!(
+        r["connected"].as_u64().unwrap_or(0) >= 2,
+        "reconnected: {r}"
+    );
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let h = hits(c);
+    assert!(!h.is_empty(), "{}", c.summary());
+    for hit in &h {
+        assert_eq!(hit["unit"], "polling eio ping");
+        assert_eq!(hit["outcome"], "dropped");
+        assert_eq!(hit["dir"], "s2c");
+    }
+    // A poll that carried only the ping went back as a noop, so the client kept polling.
+    let noop = c
+        .of_type("http_body")
+        .into_iter()
+        .any(|b| b["dir"] == "s2c" && b["text"] == "6");
+    assert!(noop, "{}", c.summary());
+}
+
+#[test]
+fn a_rule_that_matches_nothing_changes_nothing_over_polling() {
+    let (_srv, url) = server();
+    let args = ["--transports", "polling"];
+    let direct = client(&url, &args);
+    assert_eq!(direct["ok"], true, "{direct}");
+    let proxy = Proxy::start(&["--reverse", &url, "--rule", "event:never-sent => drop"]);
+    let r = client(&proxy.url(), &args);
+    assert_eq!(
+        r, direct,
+        "the same conversation through the intercept path"
+    );
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    assert!(hits(c).is_empty(), "{}", c.summary());
+    assert!(c.of_type("anomaly").is_empty(), "{}", c.summary());
+    // Every polling body went through as it came: what the server got equals what was sent.
+    assert!(!c.of_type("http_body").is_empty());
 }

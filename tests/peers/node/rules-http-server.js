@@ -1,6 +1,6 @@
 // Socket.IO 4 server for sockscope's rules-on-HTTP tests (tests/rules_http.rs).
 //
-// Usage: node rules-http-server.js [--port 0]. Prints `READY <port>`, then one JSON line per
+// Usage: node rules-http-server.js [--port 0] [--ping-interval MS] [--ping-timeout MS]. Prints `READY <port>`, then one JSON line per
 // thing it sees: {"connected": transport}, {"upgraded": transport}, {"event": name, "args",
 // "at": ms since epoch, "transport"}, {"acked_by_client": answer}, {"disconnected": reason}.
 // - 'echo' (with ack): acknowledged with its own argument;
@@ -20,7 +20,10 @@ function arg(name, dflt) {
 
 const say = (obj) => console.log(JSON.stringify(obj));
 const httpServer = http.createServer();
-const io = new Server(httpServer, { pingInterval: 25000, pingTimeout: 20000 });
+const io = new Server(httpServer, {
+  pingInterval: Number(arg('--ping-interval', '25000')),
+  pingTimeout: Number(arg('--ping-timeout', '20000')),
+});
 
 io.on('connection', (socket) => {
   const transport = () => socket.conn.transport.name;
