@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 mod acting;
+mod park;
 mod response;
 
 /// Forwards one request to its origin and returns what goes back to the client.
