@@ -465,3 +465,5 @@ fn http_units() {
     assert_eq!(respond_body(Some("{nope")).1, "text/plain; charset=utf-8");
     assert_eq!(respond_body(None), ("", "text/plain; charset=utf-8"));
 }
+
+mod props;
