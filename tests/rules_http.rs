@@ -352,3 +352,85 @@ fn a_rule_that_matches_nothing_changes_nothing_over_polling() {
     // Every polling body went through as it came: what the server got equals what was sent.
     assert!(!c.of_type("http_body").is_empty());
 }
+
+/// A v4 polling POST through the proxy with curl: what the origin received.
+fn polling_post(proxy: &Proxy, origin: &Origin, body: &str) -> (u16, String) {
+    let url = format!(
+        "{}/socket.io/?EIO=4&transport=polling&sid=abc",
+        origin.url()
+    );
+    curl_get(&[
+        "-x",
+        &proxy.url(),
+        "-H",
+        "content-type: text/plain;charset=UTF-8",
+        "--data-binary",
+        body,
+        &url,
+    ])
+}
+
+#[test]
+fn polling_posts_are_reframed_with_their_length_fixed() {
+    let origin = Origin::start();
+    let proxy = Proxy::start(&["--rule", "kind:eio /gone/ => drop"]);
+    // One packet of two goes.
+    let (status, _) = polling_post(&proxy, &origin, "4keep\u{1e}4gone");
+    assert_eq!(status, 200);
+    let seen = origin.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].body, b"4keep");
+    let length = seen[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(length, Some("5"), "{:?}", seen[0].headers);
+    // Nothing changed: the bytes go as they came.
+    let (status, _) = polling_post(&proxy, &origin, "4keep\u{1e}4this");
+    assert_eq!(status, 200);
+    assert_eq!(origin.requests()[1].body, "4keep\u{1e}4this".as_bytes());
+    // Every packet dropped: the origin is not asked, the client gets the server's `ok`.
+    let (status, body) = polling_post(&proxy, &origin, "4gone");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    assert_eq!(origin.requests().len(), 2);
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    let h = hits(c);
+    assert_eq!(h.len(), 2, "{}", c.summary());
+    assert!(
+        h.iter().all(|h| h["unit"] == "polling eio message"),
+        "{}",
+        c.summary()
+    );
+    assert!(h.iter().all(|h| h["sid"] == "abc"), "{}", c.summary());
+    // What the server received is what the records say it received.
+    let sent: Vec<&Value> = c
+        .of_type("http_body")
+        .into_iter()
+        .filter(|b| b["dir"] == "c2s")
+        .collect();
+    assert_eq!(sent.len(), 2, "{}", c.summary());
+    assert_eq!(sent[0]["text"], "4keep");
+}
+
+#[test]
+fn a_polling_body_over_the_bound_goes_as_it_came_with_an_anomaly() {
+    let origin = Origin::start();
+    let proxy = Proxy::start(&["--max-decode-bytes", "16", "--rule", "kind:eio => drop"]);
+    let body = format!("4{}\u{1e}4b", "a".repeat(40));
+    let (status, _) = polling_post(&proxy, &origin, &body);
+    assert_eq!(status, 200);
+    assert_eq!(origin.requests()[0].body, body.as_bytes());
+    let stopped = proxy.stop();
+    let c = &stopped.capture;
+    assert!(hits(c).is_empty(), "{}", c.summary());
+    let anomalies = c.of_type("anomaly");
+    assert!(
+        anomalies.iter().any(|a| a["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("over 16 bytes"))),
+        "{}",
+        c.summary()
+    );
+}
