@@ -334,3 +334,117 @@ pub fn events(args: &crate::cli::EventsArgs) -> Result<(), String> {
         true
     })
 }
+
+/// `sockscope held`: the running proxy's held units.
+pub fn held(args: &crate::cli::HeldArgs) -> Result<(), String> {
+    let c = &args.control;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
+    let v = crate::control::client::call(&ep, hyper::Method::GET, "/v1/held", None)?;
+    if args.json {
+        println!("{v}");
+        return Ok(());
+    }
+    let list = v
+        .get("held")
+        .and_then(|l| l.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() {
+        println!("nothing held");
+    }
+    for h in &list {
+        let s = |k: &str| h.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let n = |k: &str| h.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let payload = h
+            .get("text")
+            .and_then(|t| t.as_str())
+            .map(|t| crate::sink::console::preview(&crate::event::Payload::Text(t.to_string()), 80))
+            .or_else(|| h.get("base64").map(|_| "(binary)".to_string()))
+            .unwrap_or_default();
+        println!(
+            "#{:<4} {:>6.1} s  conn {} {}  {}  {}  [rule #{} {}]",
+            n("id"),
+            n("age_ms") as f64 / 1000.0,
+            n("conn"),
+            s("dir"),
+            s("unit"),
+            payload,
+            n("rule_id"),
+            s("rule")
+        );
+    }
+    Ok(())
+}
+
+/// `sockscope release`: lets a held unit go.
+pub fn release(args: &crate::cli::ReleaseArgs) -> Result<(), String> {
+    use hyper::Method;
+    let c = &args.control;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
+    if args.all {
+        let v = crate::control::client::call(&ep, Method::POST, "/v1/held/release-all", None)?;
+        println!(
+            "released {} held units",
+            v.get("released").and_then(|n| n.as_u64()).unwrap_or(0)
+        );
+        return Ok(());
+    }
+    let Some(id) = args.id else {
+        return Err("give the held unit's id (see `sockscope held`), or --all".into());
+    };
+    let mut body = serde_json::Map::new();
+    if args.drop {
+        body.insert("drop".into(), true.into());
+    }
+    if let Some(a) = &args.args {
+        let v: serde_json::Value =
+            serde_json::from_str(a).map_err(|e| format!("invalid --args {a:?}: {e}"))?;
+        if !v.is_array() {
+            return Err(format!("invalid --args {a:?}: expected a JSON array"));
+        }
+        body.insert("args".into(), v);
+    }
+    if let Some(t) = &args.text {
+        body.insert("text".into(), t.clone().into());
+    }
+    if let Some(s) = args.status {
+        body.insert("status".into(), s.into());
+    }
+    if !args.header.is_empty() {
+        let mut hs = Vec::new();
+        for h in &args.header {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("invalid --header {h:?}: expected \"Name: value\""))?;
+            hs.push(serde_json::json!([k.trim(), v.trim()]));
+        }
+        body.insert("headers".into(), hs.into());
+    }
+    if let Some(b) = &args.body {
+        body.insert("body".into(), b.clone().into());
+    }
+    let v = serde_json::Value::Object(body);
+    crate::control::client::call(
+        &ep,
+        Method::POST,
+        &format!("/v1/held/{id}/release"),
+        Some(&v),
+    )?;
+    let how = if args.drop {
+        "dropped"
+    } else if v.as_object().is_some_and(|m| m.is_empty()) {
+        "released unchanged"
+    } else {
+        "released edited"
+    };
+    println!("#{id} {how}");
+    Ok(())
+}

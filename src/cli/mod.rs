@@ -38,6 +38,51 @@ pub enum Command {
     Rule(RuleArgs),
     /// The running proxy's live event stream (NDJSON capture records), optionally filtered.
     Events(EventsArgs),
+    /// What the running proxy's breakpoints (`hold` rules) hold, decoded, with their age.
+    Held(HeldArgs),
+    /// Lets a held unit go: unchanged, edited, or dropped (`--all`: every held unit, unchanged).
+    Release(ReleaseArgs),
+}
+
+/// `sockscope held`.
+#[derive(Args, Debug)]
+pub struct HeldArgs {
+    /// The JSON answer as it is.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+/// `sockscope release`.
+#[derive(Args, Debug)]
+pub struct ReleaseArgs {
+    /// The held unit's id (see `sockscope held`).
+    #[arg(value_name = "ID", required_unless_present = "all")]
+    pub id: Option<u64>,
+    /// Every held unit, unchanged.
+    #[arg(long, conflicts_with_all = ["id", "drop", "args", "text", "status", "header", "body"])]
+    pub all: bool,
+    /// Drop it instead of forwarding it.
+    #[arg(long, conflicts_with_all = ["args", "text", "status", "header", "body"])]
+    pub drop: bool,
+    /// A Socket.IO event or ack: these arguments (a JSON array) instead.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["text", "status", "header", "body"])]
+    pub args: Option<String>,
+    /// A text message, Engine.IO packet or body: this text instead.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["status", "header", "body"])]
+    pub text: Option<String>,
+    /// An HTTP response: this status instead.
+    #[arg(long, value_name = "CODE")]
+    pub status: Option<u16>,
+    /// An HTTP request or response: set this header (`Name: value`, repeatable).
+    #[arg(long, value_name = "HEADER")]
+    pub header: Vec<String>,
+    /// An HTTP request or response: this body instead.
+    #[arg(long, value_name = "BODY")]
+    pub body: Option<String>,
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 /// How the control commands find the running proxy.

@@ -8,6 +8,7 @@
 //! refused; the address and token are written to `$SOCKSCOPE_HOME/control.json`, mode 0600.
 
 pub mod client;
+pub mod directory;
 pub mod hub;
 mod routes;
 

@@ -65,6 +65,33 @@ pub(super) async fn route(
             }
         }
         (Method::GET, ["v1", "events"]) => events(&query, st),
+        (Method::GET, ["v1", "sessions"]) => {
+            let list = match st.hub.directory.lock() {
+                Ok(d) => d.sessions(),
+                Err(_) => Vec::new(),
+            };
+            json(StatusCode::OK, &json!({ "sessions": list }))
+        }
+        (Method::GET, ["v1", "connections"]) => {
+            let list = match st.hub.directory.lock() {
+                Ok(d) => d.conns(),
+                Err(_) => Vec::new(),
+            };
+            json(StatusCode::OK, &json!({ "connections": list }))
+        }
+        (Method::GET, ["v1", "held"]) => {
+            let now = std::time::Instant::now();
+            let list: Vec<Value> = st.holds.list().iter().map(|h| held_json(h, now)).collect();
+            json(StatusCode::OK, &json!({ "held": list }))
+        }
+        (Method::POST, ["v1", "held", "release-all"]) => {
+            let n = st.holds.release_every();
+            json(StatusCode::OK, &json!({ "released": n }))
+        }
+        (Method::POST, ["v1", "held", id, "release"]) => match id.parse::<u64>() {
+            Ok(id) => release(req, st, id).await,
+            Err(_) => error(StatusCode::BAD_REQUEST, &format!("invalid hold id {id:?}")),
+        },
         (_, ["v1", ..]) => error(
             StatusCode::NOT_FOUND,
             &format!("no such endpoint: {} {path}", req.method()),
@@ -82,6 +109,119 @@ pub(crate) fn rule_json(r: &Rule) -> Value {
         "enabled": r.enabled.load(Ordering::Acquire),
         "hits": r.hits.load(Ordering::Relaxed),
     })
+}
+
+/// A held unit as the API shows it.
+pub(crate) fn held_json(h: &crate::intercept::HeldUnit, now: std::time::Instant) -> Value {
+    let mut v = json!({
+        "id": h.id,
+        "conn": h.conn,
+        "rule_id": h.rule_id,
+        "rule": h.rule,
+        "unit": h.unit,
+        "age_ms": now.saturating_duration_since(h.since).as_millis() as u64,
+    });
+    if let Some(d) = h.dir {
+        v["dir"] = json!(d);
+    }
+    if let Some(s) = &h.sid {
+        v["sid"] = json!(s);
+    }
+    if let Some(x) = h.exchange {
+        v["exchange"] = json!(x);
+    }
+    if let Some(p) = &h.payload
+        && let Ok(Value::Object(m)) = serde_json::to_value(p)
+    {
+        for (k, x) in m {
+            v[k] = x;
+        }
+    }
+    v
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    #[serde(default)]
+    drop: bool,
+    #[serde(default)]
+    args: Option<Value>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    base64: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+async fn release(
+    req: Request<hyper::body::Incoming>,
+    st: &ControlState,
+    id: u64,
+) -> Response<Body> {
+    use crate::intercept::Release;
+    use base64::Engine as _;
+    let has_body = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0");
+    let b: ReleaseBody = if has_body {
+        match body_json(req).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        }
+    } else {
+        ReleaseBody::default()
+    };
+    let edits = [
+        b.drop,
+        b.args.is_some(),
+        b.text.is_some(),
+        b.base64.is_some(),
+        b.status.is_some() || !b.headers.is_empty() || b.body.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if edits > 1 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "give one of drop, args, text, base64, or status/headers/body",
+        );
+    }
+    let how = if b.drop {
+        Release::Drop
+    } else if let Some(a) = b.args {
+        if !a.is_array() {
+            return error(StatusCode::BAD_REQUEST, "args must be a JSON array");
+        }
+        Release::Args(a)
+    } else if let Some(t) = b.text {
+        Release::Text(t)
+    } else if let Some(x) = b.base64 {
+        match base64::engine::general_purpose::STANDARD.decode(x.as_bytes()) {
+            Ok(bytes) => Release::Binary(bytes.into()),
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid base64: {e}")),
+        }
+    } else if b.status.is_some() || !b.headers.is_empty() || b.body.is_some() {
+        Release::Http {
+            status: b.status,
+            headers: b.headers,
+            body: b.body.map(Bytes::from),
+        }
+    } else {
+        Release::Forward
+    };
+    match st.holds.release(id, how) {
+        Ok(()) => json(StatusCode::OK, &json!({ "released": id })),
+        Err(e) if e.starts_with("no held unit") => error(StatusCode::NOT_FOUND, &e),
+        Err(e) => error(StatusCode::CONFLICT, &e),
+    }
 }
 
 /// Reads a JSON request body (bounded).

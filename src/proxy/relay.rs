@@ -308,7 +308,7 @@ where
 /// The client side of an upgraded plain-TCP connection, as the proxy serves it.
 pub(super) type ClientTcp = TokioIo<CountingIo<TcpStream>>;
 /// The origin side of an upgraded plain-TCP connection, as the proxy dials it.
-pub(super) type OriginTcp = TokioIo<TcpStream>;
+pub(super) type OriginTcp = TokioIo<super::upstream::OriginIo<TcpStream>>;
 
 /// Relays two connections hyper has upgraded (a 101 answer). When both are plain TCP (reverse
 /// mode and the explicit proxy without CONNECT) their sockets are taken out of hyper's wrappers
@@ -330,7 +330,7 @@ pub async fn relay_upgraded<T1: Tap, T2: Tap>(
     let (mut client_tcp, counters) = client.io.into_inner().into_parts();
     match upstream.downcast::<OriginTcp>() {
         Ok(origin) => {
-            let mut origin_tcp = origin.io.into_inner();
+            let mut origin_tcp = origin.io.into_inner().into_inner();
             let (cr, cw) = client_tcp.split();
             let (cr, cw) = (
                 CountingIo::with_counters(cr, counters.clone()),

@@ -141,7 +141,7 @@ pub async fn relay_ws(client: Upgraded, upstream: Upgraded, ws: WsRelay) -> (u64
     let (mut client_tcp, counters) = client.io.into_inner().into_parts();
     match upstream.downcast::<OriginTcp>() {
         Ok(origin) => {
-            let mut origin_tcp = origin.io.into_inner();
+            let mut origin_tcp = origin.io.into_inner().into_inner();
             let (counts, kill) = {
                 let (cr, cw) = client_tcp.split();
                 let (cr, cw) = (
@@ -267,7 +267,10 @@ where
         tokio::select! {
             biased;
             _ = kill_rx.changed() => {
-                let _ = w.shutdown().await;
+                // FIN now; a reset is sent when the sockets are dropped (SO_LINGER 0).
+                if *kill_rx.borrow() != Some(Kill::Rst) {
+                    let _ = w.shutdown().await;
+                }
                 return Ok(End::Killed);
             }
             cmd = side.from_other.recv() => {
@@ -405,7 +408,9 @@ async fn apply<W: AsyncWrite + Unpin>(
     }
     if let Some(k) = out.kill.take() {
         side.kill.send_replace(Some(k));
-        let _ = w.shutdown().await;
+        if k == Kill::Fin {
+            let _ = w.shutdown().await;
+        }
         return Ok(Some(End::Killed));
     }
     Ok(None)
