@@ -25,6 +25,7 @@
 //! records go through a [`FilterState`] in stream order.
 
 mod live;
+mod packets;
 mod print;
 mod state;
 

@@ -6,6 +6,11 @@
 //! A layer is seen as the record it would become (`http_request`, `ws_message`, `eio_packet`,
 //! ...), through the same [`View`] and term logic as records. The view is built without
 //! allocating: summaries, payload text and decoded names are made only when a term asks.
+//!
+//! An HTTP layer of a unit that is one packet of a polling body (it has Engine.IO/Socket.IO
+//! layers) stands for that packet: its payload text is the packet's data and its events are the
+//! packet's, so a term never selects every packet of a body for what one of them holds. An HTTP
+//! layer alone (a whole body) is searched and decoded whole, like an `http_body` record.
 
 use super::state::{self, Names, View};
 use super::{Filter, Term, term_matches};
@@ -264,6 +269,30 @@ impl<'a> LayerSrc<'a> {
         })
     }
 
+    /// The data of the unit's Engine.IO packet, when the unit is one packet.
+    fn eio_data(&self) -> Option<&'a crate::event::Payload> {
+        self.all.iter().find_map(|l| match l {
+            Layer::Eio { data, .. } => Some(*data),
+            _ => None,
+        })
+    }
+
+    /// `event:` / `ns:` on an HTTP layer: the unit's own Socket.IO packets when it is one
+    /// packet (`sio`), nothing without a body, else `None`: decode the whole polling body.
+    fn http_answer(&self, has_body: bool, sio: impl FnOnce() -> bool) -> Option<bool> {
+        let packet_unit = self
+            .all
+            .iter()
+            .any(|l| matches!(l, Layer::Eio { .. } | Layer::Sio { .. }));
+        if packet_unit {
+            Some(sio())
+        } else if has_body {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
     pub(super) fn summary(&self) -> Cow<'a, str> {
         match self.layer {
             Layer::HttpRequest { method, url, .. } => Cow::Owned(format!("{method} {url}")),
@@ -296,8 +325,13 @@ impl<'a> LayerSrc<'a> {
 
     pub(super) fn payload(&self) -> Option<Cow<'a, str>> {
         match self.layer {
+            // A unit for one packet of a polling body: the packet's own text, not the whole
+            // body (a term must not select every packet of a body for what one of them holds).
             Layer::HttpRequest { body, .. } | Layer::HttpResponse { body, .. } => {
-                body.and_then(utf8)
+                match self.eio_data() {
+                    Some(d) => d.as_text().map(Cow::Borrowed),
+                    None => body.and_then(utf8),
+                }
             }
             Layer::WsMessage {
                 binary: false,
@@ -316,15 +350,11 @@ impl<'a> LayerSrc<'a> {
             Layer::Eio { ptype, .. } => Some(ptype.name() == e),
             Layer::Sio { packet } => Some(sio_event_is(packet, e)),
             Layer::WsControl { .. } => Some(false),
-            Layer::HttpRequest { body: None, .. } | Layer::HttpResponse { body: None, .. } => {
-                Some(false)
-            }
-            Layer::HttpRequest { .. } | Layer::HttpResponse { .. }
-                if self.sio_packets().next().is_none() =>
-            {
-                None
-            }
-            _ => Some(self.sio_packets().any(|p| sio_event_is(p, e))),
+            Layer::HttpRequest { body, .. } | Layer::HttpResponse { body, .. } => self
+                .http_answer(body.is_some(), || {
+                    self.sio_packets().any(|p| sio_event_is(p, e))
+                }),
+            Layer::WsMessage { .. } => Some(self.sio_packets().any(|p| sio_event_is(p, e))),
         }
     }
 
@@ -333,15 +363,10 @@ impl<'a> LayerSrc<'a> {
         match self.layer {
             Layer::Eio { .. } | Layer::WsControl { .. } => Some(false),
             Layer::Sio { packet } => Some(packet.nsp == ns),
-            Layer::HttpRequest { body: None, .. } | Layer::HttpResponse { body: None, .. } => {
-                Some(false)
+            Layer::HttpRequest { body, .. } | Layer::HttpResponse { body, .. } => {
+                self.http_answer(body.is_some(), || self.sio_packets().any(|p| p.nsp == ns))
             }
-            Layer::HttpRequest { .. } | Layer::HttpResponse { .. }
-                if self.sio_packets().next().is_none() =>
-            {
-                None
-            }
-            _ => Some(self.sio_packets().any(|p| p.nsp == ns)),
+            Layer::WsMessage { .. } => Some(self.sio_packets().any(|p| p.nsp == ns)),
         }
     }
 

@@ -11,13 +11,15 @@
 //! summary, payload text and Socket.IO names are computed only when a term asks for them.
 
 use crate::capture::Record;
-use crate::engineio::{self, EioVersion, PacketType};
+use crate::engineio::{self, EioVersion};
 use crate::event::{ConnId, ControlKind, Dir, EventKind, Payload, WsOpcode};
-use crate::socketio::{self, SioVersion};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+
+pub(super) use super::packets::names_of_packets;
+use super::packets::{sid_in_url, sid_of_open, stage_session};
 
 pub(super) const CONN_OPEN: u32 = 1 << 0;
 pub(super) const CONN_CLOSE: u32 = 1 << 1;
@@ -449,70 +451,4 @@ fn generic(v: &mut View<'_>, val: &Value) {
     v.label = s("session").map(Cow::Owned);
     v.set_summary(val.to_string());
     v.payload = OnceCell::from(None);
-}
-
-/// `(label, sid)` of a session stage record.
-fn stage_session(rec: &Record) -> Option<(String, String)> {
-    let val = match rec {
-        Record::Other(v) => Cow::Borrowed(v),
-        Record::Event(ev) => match &ev.kind {
-            EventKind::ConnOpen { .. }
-            | EventKind::ConnClose { .. }
-            | EventKind::HttpRequest { .. }
-            | EventKind::HttpResponse { .. }
-            | EventKind::HttpBody { .. }
-            | EventKind::TunnelOpen { .. }
-            | EventKind::TunnelClose { .. }
-            | EventKind::WsOpen { .. }
-            | EventKind::WsMessage(_)
-            | EventKind::WsControl(_)
-            | EventKind::WsClose(_)
-            | EventKind::WsEnd { .. }
-            | EventKind::Anomaly { .. }
-            | EventKind::Dropped { .. }
-            | EventKind::RuleHit(_)
-            | EventKind::HoldRelease(_) => return None,
-            #[allow(unreachable_patterns)]
-            _ => Cow::Owned(rec.to_value()),
-        },
-    };
-    let label = val.get("session")?.as_str()?.to_owned();
-    let sid = val.get("sid")?.as_str()?.to_owned();
-    Some((label, sid))
-}
-
-/// `sid=...` in a URL's query (URLs that are not Engine.IO requests included).
-fn sid_in_url(url: &str) -> Option<String> {
-    let q = url.split_once('?')?.1;
-    q.split(['&', '#'])
-        .find_map(|kv| kv.strip_prefix("sid="))
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// The sid of an Engine.IO `open` packet (`0{"sid":...}`).
-fn sid_of_open(p: &engineio::Packet) -> Option<String> {
-    if p.ptype != PacketType::Open {
-        return None;
-    }
-    let v: Value = serde_json::from_str(p.data.as_text()?).ok()?;
-    v.get("sid")?.as_str().map(str::to_owned)
-}
-
-/// The Socket.IO event names and namespaces of the `message` packets among `packets`.
-pub(super) fn names_of_packets(version: EioVersion, packets: &[engineio::Packet], out: &mut Names) {
-    let sio = SioVersion::for_eio(version);
-    for p in packets {
-        if p.ptype != PacketType::Message {
-            continue;
-        }
-        let Some(t) = p.data.as_text() else { continue };
-        let Ok(packet) = socketio::decode_packet(t, sio) else {
-            continue;
-        };
-        out.namespaces.push(packet.nsp.clone());
-        if let Some(e) = packet.event_name() {
-            out.events.push(e);
-        }
-    }
 }

@@ -44,10 +44,10 @@ pub fn parse_rules_file(path: &str, content: &str) -> Result<Vec<(RuleSpec, Sour
 fn parse(text: &str) -> Result<RuleSpec, Fault> {
     let (toks, arrow) = tokenize_spanned(text, true).map_err(|(at, msg)| Fault { at, msg })?;
     let Some(arrow) = arrow else {
-        let found = match toks.last() {
-            Some(_) => "end of rule".to_owned(),
-            None if text.trim().is_empty() => "an empty rule".to_owned(),
-            None => "end of rule".to_owned(),
+        let found = if toks.is_empty() && text.trim().is_empty() {
+            "an empty rule"
+        } else {
+            "end of rule"
         };
         return Err(Fault::new(
             text.len(),

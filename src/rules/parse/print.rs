@@ -86,8 +86,9 @@ impl fmt::Display for Action {
 /// A value written so that it reads back as itself: as is when that works (one word, or a
 /// JSON body), else as a JSON string literal.
 fn value_text(v: &str, json: bool, optional: bool) -> String {
+    let modifier = optional && looks_like_modifier(v);
     let as_is = !v.is_empty()
-        && !(optional && looks_like_modifier(v))
+        && !modifier
         && matches!(read_value(v, 0, json), Ok((end, ref s)) if end == v.len() && s == v);
     if as_is {
         v.to_owned()
@@ -114,7 +115,7 @@ impl fmt::Display for DurationText {
             return f.write_str("0ms");
         }
         for (n, u) in units {
-            if ns % n == 0 {
+            if ns.is_multiple_of(n) {
                 return write!(f, "{}{u}", ns / n);
             }
         }

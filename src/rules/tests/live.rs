@@ -220,12 +220,15 @@ fn polling_packets_with_their_request() {
             method: "POST",
             url: "http://h/?EIO=4&transport=polling&sid=q",
             headers: &headers,
-            body: Some(b"42[\"tick\"]"),
+            body: Some(b"42[\"tick\"]\x1e42[\"tock\",\"fatal\"]"),
         },
     ];
     let u = unit(4, C2S, Some("q"), &l);
     assert!(m("event:tick", &u) && m("kind:req event:tick", &u) && m("kind:eio event:message", &u));
-    assert!(!m("kind:req event:tock", &u));
+    assert!(m("kind:req tick", &u) && m("kind:req /transport=polling/", &u));
+    // The other packets of the body are not this unit's.
+    assert!(!m("kind:req event:tock", &u) && !m("event:tock", &u));
+    assert!(!m("kind:req fatal", &u) && !m("fatal", &u));
 }
 
 fn facts(websocket: bool, eio: bool, dir: Option<Dir>, sid: Option<&str>) -> ConnFacts<'_> {
