@@ -434,3 +434,97 @@ fn a_polling_body_over_the_bound_goes_as_it_came_with_an_anomaly() {
         c.summary()
     );
 }
+
+/// `curl` to the proxy's control API (address and token from its control.json).
+fn api(proxy: &Proxy, method: &str, path: &str) -> Value {
+    let path_json = proxy.home().join("control.json");
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(path_json).expect("control.json"))
+        .expect("control.json is JSON");
+    let url = format!("http://{}{path}", c["addr"].as_str().expect("addr"));
+    let auth = format!(
+        "Authorization: Bearer {}",
+        c["token"].as_str().expect("token")
+    );
+    let (status, body) = curl_get(&["-X", method, "-H", &auth, &url]);
+    assert_eq!(status, 200, "{method} {path}: {body}");
+    serde_json::from_str(&body).expect("API answers JSON")
+}
+
+#[test]
+fn a_held_polling_event_is_listed_and_released_through_the_api() {
+    let (mut srv, url) = server();
+    let proxy = Proxy::start(&[
+        "--reverse",
+        &url,
+        "--hold-timeout",
+        "60s",
+        "--rule",
+        "event:chat => hold",
+    ]);
+    let purl = proxy.url();
+    let chat = std::thread::spawn(move || {
+        client(&purl, &["--scenario", "chat", "--transports", "polling"])
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let held = loop {
+        let list = api(&proxy, "GET", "/v1/held");
+        if let Some(h) = list["held"].as_array().and_then(|l| l.first()) {
+            break h.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing held: {list}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(held["unit"], "polling sio event chat", "{held}");
+    assert_eq!(held["dir"], "c2s", "{held}");
+    assert!(
+        held["sid"].is_string() && held["exchange"].is_u64(),
+        "{held}"
+    );
+    let id = held["id"].as_u64().expect("id");
+    api(&proxy, "POST", &format!("/v1/held/{id}/release"));
+    let r = chat.join().expect("client thread");
+    assert_eq!(r["ok"], true, "{r}");
+    let ev = server_line(&mut srv, "event");
+    let waited = ev["at"].as_u64().unwrap() - r["sent_at"].as_u64().unwrap();
+    assert!(
+        waited < 10_000,
+        "released by the API, not the 60 s timeout: {waited} ms"
+    );
+    assert_eq!(api(&proxy, "GET", "/v1/held")["held"], json!([]));
+    let stopped = proxy.stop();
+    let rel = stopped.capture.of_type("hold_release");
+    assert_eq!(rel.len(), 1, "{}", stopped.capture.summary());
+    assert_eq!(rel[0]["by"], "api");
+    assert_eq!(rel[0]["outcome"], "forwarded");
+}
+
+#[test]
+fn a_held_polling_event_goes_on_at_shutdown() {
+    let (mut srv, url) = server();
+    let proxy = Proxy::start(&[
+        "--reverse",
+        &url,
+        "--hold-timeout",
+        "60s",
+        "--rule",
+        "event:chat => hold",
+    ]);
+    let purl = proxy.url();
+    let chat = std::thread::spawn(move || {
+        client(&purl, &["--scenario", "chat", "--transports", "polling"])
+    });
+    proxy.wait_for("the chat held", Duration::from_secs(10), |r| {
+        count(r, "rule_hit") > 0
+    });
+    let stopped = proxy.stop();
+    let ev = server_line(&mut srv, "event");
+    assert_eq!(ev["event"], "chat", "{ev}");
+    let r = chat.join().expect("client thread");
+    let rel = stopped.capture.of_type("hold_release");
+    assert_eq!(rel.len(), 1, "{}", stopped.capture.summary());
+    assert_eq!(rel[0]["by"], "shutdown");
+    assert_eq!(rel[0]["outcome"], "forwarded");
+    // The held POST went on and was answered before the proxy closed: the client got its ack.
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["ack"], json!({"got": {"sent_at": r["sent_at"]}}), "{r}");
+}

@@ -7,7 +7,7 @@
 
 use super::super::body::{Paced, ProxyBody, Replay, emit_whole_body};
 use super::super::forward::ConnCtx;
-use super::park::{Read, answer, read_bounded, wait_hold};
+use super::park::{HeldInfo, Read, answer, read_bounded, wait_hold};
 use crate::engineio::{EioVersion, Query};
 use crate::event::{Dir, EventKind, ExchangeId, RuleHitRecord};
 use crate::intercept::Kill;
@@ -240,6 +240,7 @@ impl Acting {
                     .into(),
             );
         }
+        let info = matches!(act, HttpAct::Hold { .. }).then(|| HeldInfo::of(&rec));
         emit_hit(ctx, rec);
         match act {
             HttpAct::Forward | HttpAct::NeedBody => Step::Go(None),
@@ -258,7 +259,7 @@ impl Acting {
                 Step::Go(None)
             }
             HttpAct::Hold { hold, rule } => {
-                wait_hold(ctx, hold, &rule, dir).await;
+                wait_hold(ctx, hold, &rule, dir, info).await;
                 Step::Go(None)
             }
             HttpAct::Replace(b) => Step::Go(Some(Change::Body(b))),
@@ -276,8 +277,27 @@ impl Acting {
         out: BodyOutcome,
         dir: Dir,
     ) -> Step<(Option<Vec<u8>>, Option<u64>)> {
+        let mut held = Vec::new();
         for e in out.events {
+            if let EventKind::RuleHit(r) = &e
+                && let Some(h) = r.hold
+            {
+                held.push((h, HeldInfo::of(r)));
+            }
             ctx.events.emit(ctx.conn, e);
+        }
+        if out.kill.is_some() || out.respond.is_some() {
+            // Packets held before the exchange was answered or cut never go.
+            let by = if out.kill.is_some() {
+                "kill"
+            } else {
+                "respond"
+            };
+            for p in &out.parks {
+                if let Park::Hold { hold, rule } = p {
+                    super::park::never_sent(ctx, *hold, rule, dir, by);
+                }
+            }
         }
         if let Some(k) = out.kill {
             if k == Kill::Rst {
@@ -299,7 +319,13 @@ impl Acting {
         for p in out.parks {
             match p {
                 Park::Delay(d) => tokio::time::sleep(d).await,
-                Park::Hold { hold, rule } => wait_hold(ctx, hold, &rule, dir).await,
+                Park::Hold { hold, rule } => {
+                    let info = held
+                        .iter()
+                        .position(|(h, _)| *h == hold)
+                        .map(|i| held.swap_remove(i).1);
+                    wait_hold(ctx, hold, &rule, dir, info).await;
+                }
                 Park::Throttle(r) => pace = Some(r),
             }
         }

@@ -4,15 +4,15 @@
 
 use super::super::body::{ProxyBody, emit_whole_body};
 use super::super::forward::{ConnCtx, header_list, plain, version_str};
-use crate::event::{Dir, EventKind, ExchangeId, HoldReleaseRecord};
-use crate::intercept::Holds;
+use crate::event::{Dir, EventKind, ExchangeId, HoldReleaseRecord, Payload, RuleHitRecord};
+use crate::intercept::{HeldUnit, Holds, Release, Releaser};
 use crate::rules::Rule;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// A body read by [`read_bounded`].
@@ -48,9 +48,36 @@ pub(super) async fn read_bounded(mut body: Incoming, max: usize) -> Read {
     }
 }
 
-/// Holds until the hold timeout or shutdown; the release is recorded (also when the exchange is
-/// dropped meanwhile: the client went away).
-pub(crate) async fn wait_hold(ctx: &Arc<ConnCtx>, hold: u64, rule: &Arc<Rule>, dir: Dir) {
+/// What a hold's record says about the held unit (listed by the control API while held).
+pub(super) struct HeldInfo {
+    unit: String,
+    sid: Option<String>,
+    exchange: Option<ExchangeId>,
+    payload: Option<Payload>,
+}
+
+impl HeldInfo {
+    /// From the hit's record.
+    pub(super) fn of(rec: &RuleHitRecord) -> HeldInfo {
+        HeldInfo {
+            unit: rec.unit.clone(),
+            sid: rec.sid.clone(),
+            exchange: rec.exchange,
+            payload: rec.received.clone(),
+        }
+    }
+}
+
+/// Holds until the hold timeout, shutdown, or a release through the control API (unchanged:
+/// an HTTP exchange's hold takes no edits yet); the release is recorded, also when the exchange
+/// is dropped meanwhile (the client went away).
+pub(crate) async fn wait_hold(
+    ctx: &Arc<ConnCtx>,
+    hold: u64,
+    rule: &Arc<Rule>,
+    dir: Dir,
+    info: Option<HeldInfo>,
+) {
     let guard = HoldGuard {
         ctx: ctx.clone(),
         hold,
@@ -60,11 +87,68 @@ pub(crate) async fn wait_hold(ctx: &Arc<ConnCtx>, hold: u64, rule: &Arc<Rule>, d
         done: false,
     };
     let holds: &Holds = &ctx.cfg.holds;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = Mutex::new(Some(tx));
+    let releaser: Releaser = Arc::new(move |id, how| {
+        if how != Release::Forward {
+            return Err(format!(
+                "hold #{id} is on an HTTP exchange, which is released unchanged only"
+            ));
+        }
+        let tx = tx.lock().ok().and_then(|mut g| g.take());
+        match tx {
+            Some(t) => t
+                .send(())
+                .map_err(|_| format!("hold #{id}: its exchange is gone")),
+            None => Err(format!("hold #{id} was already released")),
+        }
+    });
+    let info = info.unwrap_or(HeldInfo {
+        unit: String::new(),
+        sid: None,
+        exchange: None,
+        payload: None,
+    });
+    holds.describe(
+        HeldUnit {
+            id: hold,
+            conn: ctx.conn,
+            dir: Some(dir),
+            rule_id: rule.id,
+            rule: rule.spec.text.clone(),
+            unit: info.unit,
+            sid: info.sid,
+            exchange: info.exchange,
+            payload: info.payload,
+            since: guard.since,
+        },
+        releaser,
+    );
     let by = tokio::select! {
         _ = tokio::time::sleep(holds.timeout) => "timeout",
         _ = holds.until_release_all() => "shutdown",
+        r = rx => if r.is_ok() { "api" } else { "timeout" },
     };
     guard.finish(by, "forwarded");
+}
+
+/// A hold that ends before it began: the exchange was answered or cut by a later packet's
+/// rule (`by`), so the held packet is not sent.
+pub(super) fn never_sent(ctx: &ConnCtx, hold: u64, rule: &Rule, dir: Dir, by: &str) {
+    ctx.cfg.holds.released();
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::HoldRelease(Box::new(HoldReleaseRecord {
+            hold,
+            rule_id: rule.id,
+            rule: rule.spec.text.clone(),
+            dir: Some(dir),
+            by: by.into(),
+            outcome: "dropped".into(),
+            held_ms: 0,
+            sent: None,
+        })),
+    );
 }
 
 struct HoldGuard {
@@ -86,7 +170,7 @@ impl HoldGuard {
             return;
         }
         self.done = true;
-        self.ctx.cfg.holds.released();
+        self.ctx.cfg.holds.released_id(self.hold);
         let held = self.since.elapsed();
         self.ctx.events.emit(
             self.ctx.conn,
