@@ -293,20 +293,30 @@ fn dropped_server_pings_over_polling_time_the_client_out() {
 #[test]
 fn a_rule_that_matches_nothing_changes_nothing_over_polling() {
     let (_srv, url) = server();
-    let args = ["--transports", "polling"];
-    let direct = client(&url, &args);
+    let polling = ["--transports", "polling"];
+    let direct = client(&url, &polling);
     assert_eq!(direct["ok"], true, "{direct}");
+    let direct_default = client(&url, &[]);
+    assert_eq!(direct_default["upgraded"], true, "{direct_default}");
     let proxy = Proxy::start(&["--reverse", &url, "--rule", "event:never-sent => drop"]);
-    let r = client(&proxy.url(), &args);
+    let r = client(&proxy.url(), &polling);
     assert_eq!(
         r, direct,
         "the same conversation through the intercept path"
     );
+    // With the default transports the upgrade goes through the intercept path's 101 too. (Not
+    // the log: whether the connect comes before the upgrade is a race, with or without proxy.)
+    let mut r = client(&proxy.url(), &[]);
+    let mut direct_default = direct_default;
+    r["log"] = Value::Null;
+    direct_default["log"] = Value::Null;
+    assert_eq!(r, direct_default);
     let stopped = proxy.stop();
     let c = &stopped.capture;
     assert!(hits(c).is_empty(), "{}", c.summary());
     assert!(c.of_type("anomaly").is_empty(), "{}", c.summary());
-    // Every polling body went through as it came: what the server got equals what was sent.
+    assert_eq!(c.of_type("ws_open").len(), 1, "{}", c.summary());
+    // The polling bodies, read whole on the intercept path, are recorded as they went.
     assert!(!c.of_type("http_body").is_empty());
 }
 
