@@ -94,15 +94,22 @@ impl Bound {
         let local_addr = config.listen;
         let config = Arc::new(config);
         let mut sinks = sinks;
-        let control = match control {
-            Some(l) => {
-                let hub = crate::control::hub::EventHub::new();
-                sinks.push(Box::new(hub.sink()));
-                Some(start_control(&rt, l, &config, hub)?)
-            }
-            None => None,
-        };
+        let hub = control.as_ref().map(|_| {
+            let hub = crate::control::hub::EventHub::new();
+            sinks.push(Box::new(hub.sink()));
+            hub
+        });
         let (events, pipeline) = pipeline::start(clock, stages, sinks);
+        let control = match (control, hub) {
+            (Some(l), Some(hub)) => match start_control(&rt, l, &config, hub, events.clone()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    pipeline.shutdown();
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
         let lifecycle = Lifecycle::new();
         let (cfg, ev, lc) = (config.clone(), events.clone(), lifecycle.clone());
         let thread = std::thread::Builder::new()
@@ -132,6 +139,7 @@ fn start_control(
     listener: tokio::net::TcpListener,
     config: &Arc<ProxyConfig>,
     hub: crate::control::hub::EventHub,
+    events: EventTx,
 ) -> Result<ControlInfo, String> {
     let addr = listener
         .local_addr()
@@ -156,6 +164,7 @@ fn start_control(
         token: token.clone(),
         addr,
         proxy: config.listen,
+        events,
     });
     rt.spawn(crate::control::serve(listener, state));
     Ok(ControlInfo { addr, token, file })

@@ -442,6 +442,7 @@ impl ProxyArgs {
             holds: std::sync::Arc::new(crate::intercept::Holds::new(hold_timeout)),
             control,
             control_home,
+            live_ws: Default::default(),
         })
     }
 

@@ -83,6 +83,7 @@ async fn send(
         .header(hyper::header::HOST, &ep.addr)
         .header(hyper::header::AUTHORIZATION, format!("Bearer {}", ep.token))
         .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header("x-sockscope-client", "cli")
         .body(http_body_util::Full::new(bytes))
         .map_err(|e| format!("cannot build the request: {e}"))?;
     sender

@@ -41,6 +41,16 @@ pub struct ControlState {
     pub addr: SocketAddr,
     /// The proxy's listening address, for `GET /v1/status`.
     pub proxy: SocketAddr,
+    /// Where the API's own records go (every action is recorded).
+    pub events: crate::pipeline::EventTx,
+}
+
+impl ControlState {
+    /// Records an action taken through the API.
+    pub fn record(&self, r: crate::event::ControlRecord) {
+        self.events
+            .emit(0, crate::event::EventKind::Control(Box::new(r)));
+    }
 }
 
 /// The contents of `control.json`.

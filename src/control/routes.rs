@@ -26,6 +26,25 @@ pub(super) async fn route(
     let query = req.uri().query().unwrap_or("").to_owned();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method().clone();
+    let source = match req
+        .headers()
+        .get("x-sockscope-client")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("cli") => "cli",
+        Some("gui") => "gui",
+        _ => "api",
+    };
+    let rec = |action: &str, rule: Option<&Rule>, hold: Option<u64>, detail: String| {
+        st.record(crate::event::ControlRecord {
+            action: action.into(),
+            source: source.into(),
+            rule_id: rule.map(|r| r.id),
+            rule: rule.map(|r| r.spec.text.clone()),
+            hold,
+            detail,
+        });
+    };
     match (method, segs.as_slice()) {
         (Method::GET, ["v1", "status"]) => json(
             StatusCode::OK,
@@ -40,14 +59,26 @@ pub(super) async fn route(
             let list: Vec<Value> = st.rules.rules().iter().map(|r| rule_json(r)).collect();
             json(StatusCode::OK, &json!({ "rules": list }))
         }
-        (Method::POST, ["v1", "rules"]) => add_rule(req, st).await,
+        (Method::POST, ["v1", "rules"]) => {
+            let (resp, added) = add_rule(req, st, source).await;
+            if let Some(r) = added {
+                rec("rule_add", Some(&r), None, String::new());
+            }
+            resp
+        }
         (Method::DELETE, ["v1", "rules"]) => {
             let n = st.rules.rules().len();
             st.rules.clear();
+            rec("rules_clear", None, None, format!("{n} rules removed"));
             json(StatusCode::OK, &json!({ "removed": n }))
         }
         (Method::DELETE, ["v1", "rules", id]) => match id.parse::<u64>() {
-            Ok(id) if st.rules.remove(id) => json(StatusCode::OK, &json!({ "removed": id })),
+            Ok(id) if st.rules.rules().iter().any(|r| r.id == id) => {
+                let rule = st.rules.rules().iter().find(|r| r.id == id).cloned();
+                st.rules.remove(id);
+                rec("rule_remove", rule.as_deref(), None, String::new());
+                json(StatusCode::OK, &json!({ "removed": id }))
+            }
             Ok(id) => error(StatusCode::NOT_FOUND, &format!("no rule #{id}")),
             Err(_) => error(StatusCode::BAD_REQUEST, &format!("invalid rule id {id:?}")),
         },
@@ -56,7 +87,10 @@ pub(super) async fn route(
                 Ok(id) if st.rules.set_enabled(id, *what == "enable") => {
                     let rules = st.rules.rules();
                     match rules.iter().find(|r| r.id == id) {
-                        Some(r) => json(StatusCode::OK, &rule_json(r)),
+                        Some(r) => {
+                            rec(&format!("rule_{what}"), Some(r), None, String::new());
+                            json(StatusCode::OK, &rule_json(r))
+                        }
                         None => error(StatusCode::NOT_FOUND, &format!("no rule #{id}")),
                     }
                 }
@@ -86,10 +120,17 @@ pub(super) async fn route(
         }
         (Method::POST, ["v1", "held", "release-all"]) => {
             let n = st.holds.release_every();
+            rec("release_all", None, None, format!("{n} released"));
             json(StatusCode::OK, &json!({ "released": n }))
         }
         (Method::POST, ["v1", "held", id, "release"]) => match id.parse::<u64>() {
-            Ok(id) => release(req, st, id).await,
+            Ok(id) => {
+                let (resp, how) = release(req, st, id).await;
+                if let Some(how) = how {
+                    rec("release", None, Some(id), how);
+                }
+                resp
+            }
             Err(_) => error(StatusCode::BAD_REQUEST, &format!("invalid hold id {id:?}")),
         },
         (_, ["v1", ..]) => error(
@@ -163,7 +204,7 @@ async fn release(
     req: Request<hyper::body::Incoming>,
     st: &ControlState,
     id: u64,
-) -> Response<Body> {
+) -> (Response<Body>, Option<String>) {
     use crate::intercept::Release;
     use base64::Engine as _;
     let has_body = req
@@ -173,7 +214,7 @@ async fn release(
     let b: ReleaseBody = if has_body {
         match body_json(req).await {
             Ok(b) => b,
-            Err(r) => return r,
+            Err(r) => return (r, None),
         }
     } else {
         ReleaseBody::default()
@@ -189,16 +230,22 @@ async fn release(
     .filter(|x| **x)
     .count();
     if edits > 1 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "give one of drop, args, text, base64, or status/headers/body",
+        return (
+            error(
+                StatusCode::BAD_REQUEST,
+                "give one of drop, args, text, base64, or status/headers/body",
+            ),
+            None,
         );
     }
     let how = if b.drop {
         Release::Drop
     } else if let Some(a) = b.args {
         if !a.is_array() {
-            return error(StatusCode::BAD_REQUEST, "args must be a JSON array");
+            return (
+                error(StatusCode::BAD_REQUEST, "args must be a JSON array"),
+                None,
+            );
         }
         Release::Args(a)
     } else if let Some(t) = b.text {
@@ -206,7 +253,12 @@ async fn release(
     } else if let Some(x) = b.base64 {
         match base64::engine::general_purpose::STANDARD.decode(x.as_bytes()) {
             Ok(bytes) => Release::Binary(bytes.into()),
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid base64: {e}")),
+            Err(e) => {
+                return (
+                    error(StatusCode::BAD_REQUEST, &format!("invalid base64: {e}")),
+                    None,
+                );
+            }
         }
     } else if b.status.is_some() || !b.headers.is_empty() || b.body.is_some() {
         Release::Http {
@@ -217,10 +269,18 @@ async fn release(
     } else {
         Release::Forward
     };
+    let what = match &how {
+        Release::Forward => "unchanged".to_string(),
+        Release::Drop => "dropped".to_string(),
+        Release::Text(_) => "edited: text".to_string(),
+        Release::Binary(_) => "edited: binary".to_string(),
+        Release::Args(_) => "edited: args".to_string(),
+        Release::Http { .. } => "edited: http".to_string(),
+    };
     match st.holds.release(id, how) {
-        Ok(()) => json(StatusCode::OK, &json!({ "released": id })),
-        Err(e) if e.starts_with("no held unit") => error(StatusCode::NOT_FOUND, &e),
-        Err(e) => error(StatusCode::CONFLICT, &e),
+        Ok(()) => (json(StatusCode::OK, &json!({ "released": id })), Some(what)),
+        Err(e) if e.starts_with("no held unit") => (error(StatusCode::NOT_FOUND, &e), None),
+        Err(e) => (error(StatusCode::CONFLICT, &e), None),
     }
 }
 
@@ -256,34 +316,39 @@ struct AddRule {
     source: Option<String>,
 }
 
-async fn add_rule(req: Request<hyper::body::Incoming>, st: &ControlState) -> Response<Body> {
+async fn add_rule(
+    req: Request<hyper::body::Incoming>,
+    st: &ControlState,
+    client: &str,
+) -> (Response<Body>, Option<std::sync::Arc<Rule>>) {
     let body: AddRule = match body_json(req).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return (r, None),
     };
     let spec = match crate::rules::parse_rule(&body.rule) {
         Ok(s) => s,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid rule: {e}")),
+        Err(e) => {
+            let resp = error(StatusCode::BAD_REQUEST, &format!("invalid rule: {e}"));
+            return (resp, None);
+        }
     };
-    let source = match body.source.as_deref() {
-        None | Some("api") => Source::Api,
-        Some("cli") => Source::Command,
-        Some("gui") => Source::Gui,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("unknown source {other:?} (api, cli or gui)"),
-            );
+    let source = match body.source.as_deref().unwrap_or(client) {
+        "api" => Source::Api,
+        "cli" => Source::Command,
+        "gui" => Source::Gui,
+        other => {
+            let why = format!("unknown source {other:?} (api, cli or gui)");
+            return (error(StatusCode::BAD_REQUEST, &why), None);
         }
     };
     let id = st.rules.add(spec, source);
     let rules = st.rules.rules();
     match rules.iter().find(|r| r.id == id) {
-        Some(r) => json(StatusCode::CREATED, &rule_json(r)),
-        None => error(
-            StatusCode::CONFLICT,
-            &format!("rule #{id} was removed meanwhile"),
-        ),
+        Some(r) => (json(StatusCode::CREATED, &rule_json(r)), Some(r.clone())),
+        None => {
+            let why = format!("rule #{id} was removed meanwhile");
+            (error(StatusCode::CONFLICT, &why), None)
+        }
     }
 }
 

@@ -44,6 +44,17 @@ pub struct Out {
     /// The proxy started a close handshake towards both sides (a `close` rule): the pump tells
     /// the other direction's interceptor (`WsInterceptor::proxy_closed`).
     pub closing: bool,
+    /// Replies to Socket.IO events the proxy injected with an ack id, consumed (never forwarded).
+    pub acks: Vec<AckReply>,
+}
+
+/// The reply to an injected Socket.IO event that asked for an ack.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AckReply {
+    pub nsp: String,
+    pub id: u64,
+    /// The ack's arguments (binary attachments as `{"base64": ...}`).
+    pub args: serde_json::Value,
 }
 
 impl Out {
@@ -55,6 +66,7 @@ impl Out {
             && self.kill.is_none()
             && !self.shutdown_forward
             && !self.closing
+            && self.acks.is_empty()
     }
 }
 

@@ -132,6 +132,8 @@ pub struct ProxyConfig {
     pub control: Option<SocketAddr>,
     /// Where `control.json` is written (`$SOCKSCOPE_HOME`); `None`: not written.
     pub control_home: Option<std::path::PathBuf>,
+    /// The open WebSocket relays (the control API injects through them).
+    pub live_ws: Arc<wsrelay::LiveWs>,
 }
 
 impl ProxyConfig {
@@ -153,6 +155,7 @@ impl ProxyConfig {
             holds: Arc::default(),
             control: None,
             control_home: None,
+            live_ws: Arc::default(),
         }
     }
 

@@ -110,6 +110,7 @@ pub(super) async fn run_upgraded(
                 eio,
                 sid: sid_cell,
                 max_message: ctx.cfg.max_decode,
+                live: ctx.cfg.live_ws.clone(),
             };
             let r = relay_ws(c, u, ws).await;
             ctx.events.emit(

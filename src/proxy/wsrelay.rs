@@ -10,19 +10,20 @@ use super::relay::{ClientTcp, CountingIo, OriginTcp, RELAY_BUF, WsTap};
 use crate::engineio::EioVersion;
 use crate::event::{ConnId, DeflateParams, Dir};
 use crate::intercept::ws::{WsConfig, WsInterceptor};
-use crate::intercept::{Holds, Kill, Out};
+use crate::intercept::{AckReply, Holds, Kill, Out};
 use crate::pipeline::EventTx;
 use crate::rules::{ConnFacts, RuleSet, Snapshot};
 use crate::ws::WsDecoder;
 use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// What a WebSocket relay needs to know besides its two connections.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct WsRelay {
     /// The Engine.IO session id (the URL's `sid=`, or learnt from the open packet).
     pub sid: Arc<OnceLock<String>>,
     pub max_message: usize,
+    /// Where the open relays are listed (for injection).
+    pub live: Arc<LiveWs>,
 }
 
 impl WsRelay {
@@ -66,12 +69,95 @@ impl WsRelay {
     }
 }
 
-/// A message from one direction's pump to the other's.
+/// A message to a direction's pump: from the other direction, or from the control API.
 enum Cross {
-    /// Bytes for the other direction's receiver, at its next unit boundary.
+    /// Bytes for this direction's receiver, at its next unit boundary.
     Insert(Bytes),
     /// The proxy started a close handshake.
     ProxyClosed,
+    /// Messages injected towards this direction's receiver: (binary, payload).
+    Inject(Vec<(bool, Bytes)>),
+    /// The reply to an injected event arrives in this direction: consume it.
+    ExpectAck(String, u64),
+}
+
+/// Waiters for the replies to injected events, by (namespace, ack id).
+type AckWaiters = Arc<Mutex<HashMap<(String, u64), oneshot::Sender<AckReply>>>>;
+
+/// The open WebSocket relays, for the control API (injection).
+#[derive(Default)]
+pub struct LiveWs {
+    map: Mutex<HashMap<ConnId, WsHandle>>,
+}
+
+impl std::fmt::Debug for LiveWs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.map.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("LiveWs").field("open", &n).finish()
+    }
+}
+
+impl LiveWs {
+    /// The relay of connection `conn`, while it is open.
+    pub fn get(&self, conn: ConnId) -> Option<WsHandle> {
+        self.map.lock().ok()?.get(&conn).cloned()
+    }
+
+    fn insert(&self, conn: ConnId, h: WsHandle) {
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(conn, h);
+        }
+    }
+
+    fn remove(&self, conn: ConnId) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&conn);
+        }
+    }
+}
+
+/// A handle on one open WebSocket relay.
+#[derive(Clone)]
+pub struct WsHandle {
+    /// The Engine.IO version, for an Engine.IO WebSocket.
+    pub eio: Option<EioVersion>,
+    /// Its Engine.IO session id, once known.
+    pub sid: Arc<OnceLock<String>>,
+    to_c2s: mpsc::UnboundedSender<Cross>,
+    to_s2c: mpsc::UnboundedSender<Cross>,
+    acks: AckWaiters,
+}
+
+impl WsHandle {
+    /// Injects messages (binary?, payload) towards the server (`to_server`) or the client. With
+    /// `ack`, the reply to (namespace, id) coming back the other way is consumed and handed to
+    /// the returned receiver.
+    pub fn inject(
+        &self,
+        to_server: bool,
+        msgs: Vec<(bool, Bytes)>,
+        ack: Option<(String, u64)>,
+    ) -> Result<Option<oneshot::Receiver<AckReply>>, String> {
+        let (there, back) = if to_server {
+            (&self.to_c2s, &self.to_s2c)
+        } else {
+            (&self.to_s2c, &self.to_c2s)
+        };
+        let gone = || "the connection closed".to_string();
+        let rx = match ack {
+            Some((nsp, id)) => {
+                let (tx, rx) = oneshot::channel();
+                if let Ok(mut m) = self.acks.lock() {
+                    m.insert((nsp.clone(), id), tx);
+                }
+                back.send(Cross::ExpectAck(nsp, id)).map_err(|_| gone())?;
+                Some(rx)
+            }
+            None => None,
+        };
+        there.send(Cross::Inject(msgs)).map_err(|_| gone())?;
+        Ok(rx)
+    }
 }
 
 // The tap variant is the hot one: kept inline.
@@ -90,6 +176,7 @@ struct Side {
     to_other: mpsc::UnboundedSender<Cross>,
     from_other: mpsc::UnboundedReceiver<Cross>,
     kill: Arc<watch::Sender<Option<Kill>>>,
+    acks: AckWaiters,
 }
 
 impl Side {
@@ -191,6 +278,17 @@ where
 {
     let (tx_c2s, rx_c2s) = mpsc::unbounded_channel();
     let (tx_s2c, rx_s2c) = mpsc::unbounded_channel();
+    let acks: AckWaiters = Arc::default();
+    ws.live.insert(
+        ws.conn,
+        WsHandle {
+            eio: ws.eio,
+            sid: ws.sid.clone(),
+            to_c2s: tx_c2s.clone(),
+            to_s2c: tx_s2c.clone(),
+            acks: acks.clone(),
+        },
+    );
     let kill = Arc::new(watch::Sender::new(None));
     let snap = ws.rules.snapshot();
     let intercept = ws.wanted(&snap);
@@ -201,12 +299,17 @@ where
                 ws.holds.clone(),
             )))
         } else {
-            Mode::Tap(WsTap::new(
+            let tap = WsTap::new(
                 WsDecoder::new(dir, ws.deflate.as_ref(), ws.max_message),
                 ws.events.clone(),
                 ws.conn,
                 dir,
-            ))
+            );
+            Mode::Tap(if ws.eio.is_some() {
+                tap.learn_sid(ws.sid.clone())
+            } else {
+                tap
+            })
         };
         Side {
             dir,
@@ -216,6 +319,7 @@ where
             to_other,
             from_other,
             kill: kill.clone(),
+            acks: acks.clone(),
         }
     };
     // c2s writes into the server; what it sends "back" goes to the client via the s2c pump.
@@ -232,6 +336,7 @@ where
             rb = &mut s2c => if matches!(rb, Ok(End::Done)) { let _ = c2s.await; },
         }
     }
+    ws.live.remove(ws.conn);
     let killed = *kill.borrow();
     ((up.into_inner(), down.into_inner()), killed)
 }
@@ -279,6 +384,8 @@ where
                 match cmd {
                     Cross::Insert(b) => i.insert(b, &mut out),
                     Cross::ProxyClosed => i.proxy_closed(&mut out),
+                    Cross::Inject(msgs) => i.inject(msgs, &mut out),
+                    Cross::ExpectAck(nsp, id) => i.expect_ack(nsp, id),
                 }
                 if let Some(end) = apply(&mut w, side, total, &mut out).await? {
                     return Ok(end);
@@ -399,6 +506,16 @@ async fn apply<W: AsyncWrite + Unpin>(
     }
     for e in out.events.drain(..) {
         side.ws.events.emit(side.ws.conn, e);
+    }
+    for a in out.acks.drain(..) {
+        let waiter = side
+            .acks
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&(a.nsp.clone(), a.id)));
+        if let Some(tx) = waiter {
+            let _ = tx.send(a);
+        }
     }
     if let Some(e) = write_err {
         return Err(e);
