@@ -17,6 +17,7 @@
 //! `b`-prefixed base64 records, binary-payload records) as [`Payload::Binary`]; the data never
 //! includes the packet type character.
 
+pub mod encode;
 pub mod encoding;
 pub mod handshake;
 pub mod packet;

@@ -15,6 +15,9 @@ use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+mod replay;
+pub use replay::{Paced, Replay, emit_whole_body};
+
 /// The boxed error type of proxied bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -28,6 +31,12 @@ pub enum ProxyBody {
     Incoming(Incoming),
     /// A body passed through and recorded.
     Tapped(TapBody<Incoming>),
+    /// A body read (partly or whole) by the intercept path, sent from what was read.
+    Replay(Replay),
+    /// The same, recorded as it streams (a body over the intercept path's bound).
+    TappedReplay(TapBody<Replay>),
+    /// A body paced to a rate (a `throttle` rule).
+    Paced(Box<Paced>),
 }
 
 impl ProxyBody {
@@ -59,6 +68,9 @@ impl Body for ProxyBody {
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ProxyBody::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(BoxError::from),
             ProxyBody::Tapped(b) => Pin::new(b).poll_frame(cx),
+            ProxyBody::Replay(b) => Pin::new(b).poll_frame(cx).map_err(BoxError::from),
+            ProxyBody::TappedReplay(b) => Pin::new(b).poll_frame(cx),
+            ProxyBody::Paced(b) => Pin::new(&mut **b).poll_frame(cx),
         }
     }
 
@@ -68,6 +80,9 @@ impl Body for ProxyBody {
             ProxyBody::Full(b) => b.is_none(),
             ProxyBody::Incoming(b) => b.is_end_stream(),
             ProxyBody::Tapped(b) => b.is_end_stream(),
+            ProxyBody::Replay(b) => b.is_end_stream(),
+            ProxyBody::TappedReplay(b) => b.is_end_stream(),
+            ProxyBody::Paced(b) => b.is_end_stream(),
         }
     }
 
@@ -77,6 +92,9 @@ impl Body for ProxyBody {
             ProxyBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             ProxyBody::Incoming(b) => b.size_hint(),
             ProxyBody::Tapped(b) => b.size_hint(),
+            ProxyBody::Replay(b) => b.size_hint(),
+            ProxyBody::TappedReplay(b) => b.size_hint(),
+            ProxyBody::Paced(b) => b.size_hint(),
         }
     }
 }

@@ -18,6 +18,10 @@ use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+mod acting;
+mod park;
+mod response;
+
 /// Forwards one request to its origin and returns what goes back to the client.
 pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let exchange = ctx.events.next_exchange();
@@ -40,6 +44,11 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         }
         Err(_) => without_userinfo(req.uri()),
     };
+    // Rules that could match this exchange put it on the intercept path.
+    let mut acting = acting::Acting::new(&ctx, req.method(), &origin_target);
+    if let Some(a) = acting.as_mut() {
+        a.set_url(&url);
+    }
     let wants_upgrade = req.headers().contains_key(header::UPGRADE)
         && has_token(req.headers(), header::CONNECTION, "upgrade");
     // The URL is needed again only to name a WebSocket.
@@ -111,7 +120,14 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
                 .trim_ascii()
                 .eq_ignore_ascii_case(b"100-continue")
         });
-    let mut body = tap(&ctx, body, exchange, Dir::ClientToServer);
+    let is_get = parts.method == Method::GET;
+    let mut body = match acting.as_mut() {
+        None => tap(&ctx, body, exchange, Dir::ClientToServer),
+        Some(a) => match a.request(&ctx, exchange, started, &mut parts, body).await {
+            acting::Step::Go(b) => b,
+            acting::Step::Answer(r) => return *r,
+        },
+    };
     let mut retried = false;
     let (mut upstream, mut resp, gate) = loop {
         let mut upstream = match ctx.sender(&target).await {
@@ -212,24 +228,33 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
     gate.final_response();
     upstream.io.set_body(None);
     let status = resp.status();
-    let reason = resp
+    let mut reason = resp
         .extensions()
         .get::<hyper::ext::ReasonPhrase>()
         .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::HttpResponse {
-            exchange,
-            status: status.as_u16(),
-            reason,
-            version: version_str(resp.version()),
-            headers: header_list(resp.headers()),
-            generated: false,
-            elapsed_us: ctx.events.now_us().saturating_sub(started),
-        },
-    );
+    if acting.is_none() {
+        ctx.events.emit(
+            ctx.conn,
+            EventKind::HttpResponse {
+                exchange,
+                status: status.as_u16(),
+                // Needed again only on the intercept path.
+                reason: std::mem::take(&mut reason),
+                version: version_str(resp.version()),
+                headers: header_list(resp.headers()),
+                generated: false,
+                elapsed_us: ctx.events.now_us().saturating_sub(started),
+            },
+        );
+    }
     fix_length(&ctx, resp.headers_mut());
+    if status == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(a) = acting.as_mut()
+        && let Some(r) = a.switching(&ctx, exchange, started, &resp, &reason).await
+    {
+        return r;
+    }
 
     if status == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
@@ -286,6 +311,11 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
     if !declined && !upstream.io.write_gone() {
         upstream.reused = true;
         ctx.keep(upstream);
+    }
+    if let Some(mut a) = acting {
+        return a
+            .response(&ctx, exchange, started, resp, &reason, is_get)
+            .await;
     }
     let (parts, body) = resp.into_parts();
     let body = tap(&ctx, body, exchange, Dir::ServerToClient);

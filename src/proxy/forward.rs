@@ -46,6 +46,8 @@ pub struct ConnCtx {
     pub active: Option<super::Active>,
     /// The connection a tunnel was opened on (kept alive, and counted live, while the tunnel is).
     pub parent: Option<Arc<ConnCtx>>,
+    /// This connection's view of the live rule list, refreshed per exchange.
+    rules: Mutex<crate::rules::Snapshot>,
 }
 
 impl ConnCtx {
@@ -62,7 +64,6 @@ impl ConnCtx {
             task: Mutex::new(None),
         });
         ConnCtx {
-            cfg,
             events,
             conn,
             fixed,
@@ -76,6 +77,8 @@ impl ConnCtx {
             preconnected: Mutex::new(None),
             active: None,
             parent: None,
+            rules: Mutex::new(cfg.rules.snapshot()),
+            cfg,
         }
     }
 
@@ -92,6 +95,14 @@ impl ConnCtx {
         nested.parent = Some(self.clone());
         nested.set_preconnected(target.key(), upstream);
         Arc::new(nested)
+    }
+
+    /// The rules as they are now, or `None` when there is none (every exchange then runs the
+    /// streaming path unchanged).
+    pub(super) fn rules(&self) -> Option<crate::rules::Snapshot> {
+        let mut g = self.rules.lock().ok()?;
+        self.cfg.rules.refresh(&mut g);
+        (!g.is_empty()).then(|| g.clone())
     }
 
     /// True once the connection was upgraded or tunnelled: its new owner reports the close.
