@@ -185,3 +185,30 @@ impl WsInterceptor {
         Ok(())
     }
 }
+
+impl WsInterceptor {
+    /// Back to the tap path (no rule can select this connection any more): the decoder, with
+    /// its inflater context, when nothing stands in the way; else why not (the proxy owns this
+    /// direction's compression, a unit is parked or half read, the proxy closed it, ...).
+    pub fn into_tap(self) -> Result<crate::ws::WsDecoder, (Box<WsInterceptor>, String)> {
+        let why = if self.writer.owns_compression() {
+            Some("the proxy owns this direction's compression (it changed a compressed message)")
+        } else if !self.queue.is_empty() {
+            Some("units are parked (delayed, held or throttled)")
+        } else if self.tap_mode || !self.reader.at_boundary() || self.group.is_some() {
+            Some("a message is in progress")
+        } else if !self.injects.is_empty() || !self.inserts.is_empty() {
+            Some("injected messages are waiting")
+        } else if !self.injected_acks.is_empty() {
+            Some("the ack of an injected event is awaited")
+        } else if self.closed || self.killed {
+            Some("the proxy ended the connection")
+        } else {
+            None
+        };
+        match why {
+            Some(w) => Err((Box::new(self), w.to_string())),
+            None => Ok(self.reader.dec),
+        }
+    }
+}
