@@ -47,7 +47,10 @@ impl Deflater {
                 _ => {}
             }
         }
-        if out.get(start..).is_some_and(|c| c.ends_with(&[0, 0, 0xff, 0xff])) {
+        if out
+            .get(start..)
+            .is_some_and(|c| c.ends_with(&[0, 0, 0xff, 0xff]))
+        {
             out.truncate(out.len() - 4);
         }
         if self.no_context_takeover {
@@ -66,7 +69,8 @@ mod tests {
         let mut input = data.to_vec();
         input.extend_from_slice(&[0, 0, 0xff, 0xff]);
         let mut out = Vec::with_capacity(1 << 20);
-        d.decompress_vec(&input, &mut out, FlushDecompress::Sync).unwrap();
+        d.decompress_vec(&input, &mut out, FlushDecompress::Sync)
+            .unwrap();
         out
     }
 
@@ -92,7 +96,10 @@ mod tests {
         }
         assert!(Deflater::new(8, false).is_none());
         let mut out = Vec::new();
-        Deflater::new(15, true).unwrap().compress(b"", &mut out).unwrap();
+        Deflater::new(15, true)
+            .unwrap()
+            .compress(b"", &mut out)
+            .unwrap();
         assert_eq!(out, [0]);
     }
 }

@@ -40,8 +40,8 @@ mod message;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use decoder::WsDecoder;
 pub(crate) use decoder::FrameEnd;
+pub use decoder::WsDecoder;
 pub use frame::{
     FrameError, FrameHeader, MAX_HEADER_LEN, Status, encode_frame, parse_frame_header, unmask,
 };

@@ -114,31 +114,29 @@ impl WsInterceptor {
                 self.forward(pieces, hb, out);
                 None
             }
-            Action::Replace { .. } | Action::SetArgs(_) => {
-                match self.edit(&item, &action) {
-                    Ok(Some((pieces, sent))) => {
-                        rec.outcome = "edited".into();
-                        rec.sent = Some(sent);
-                        out.events.push(rec.into_event());
-                        let hb = item.heartbeat;
-                        let mut all = others(item);
-                        all.extend(pieces);
-                        self.forward(all, hb, out);
-                        None
-                    }
-                    Ok(None) => {
-                        rec.outcome = "passed".into();
-                        out.events.push(rec.into_event());
-                        Some(item)
-                    }
-                    Err(e) => {
-                        rec.outcome = "failed".into();
-                        rec.error = Some(e);
-                        out.events.push(rec.into_event());
-                        Some(item)
-                    }
+            Action::Replace { .. } | Action::SetArgs(_) => match self.edit(&item, &action) {
+                Ok(Some((pieces, sent))) => {
+                    rec.outcome = "edited".into();
+                    rec.sent = Some(sent);
+                    out.events.push(rec.into_event());
+                    let hb = item.heartbeat;
+                    let mut all = others(item);
+                    all.extend(pieces);
+                    self.forward(all, hb, out);
+                    None
                 }
-            }
+                Ok(None) => {
+                    rec.outcome = "passed".into();
+                    out.events.push(rec.into_event());
+                    Some(item)
+                }
+                Err(e) => {
+                    rec.outcome = "failed".into();
+                    rec.error = Some(e);
+                    out.events.push(rec.into_event());
+                    Some(item)
+                }
+            },
             Action::Close { code, reason } => {
                 rec.outcome = "closed".into();
                 out.events.push(rec.into_event());
@@ -196,7 +194,10 @@ impl WsInterceptor {
                 return Ok(None);
             };
             let msgs = ws_messages(*v, &e.text, &e.attachments);
-            let sent = msgs.first().cloned().unwrap_or(Payload::Text(String::new()));
+            let sent = msgs
+                .first()
+                .cloned()
+                .unwrap_or(Payload::Text(String::new()));
             let pieces = msgs
                 .into_iter()
                 .map(|m| match m {

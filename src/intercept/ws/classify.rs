@@ -9,10 +9,10 @@ use super::read::{Msg, Piece};
 use super::{WsInterceptor, piece_len};
 use crate::engineio::{self, EioVersion, PacketType};
 use crate::event::{ControlKind, Dir, Payload, WsMessage};
-use crate::ws::WsItem;
 use crate::intercept::Out;
 use crate::rules::{Decide, Hit, Layer, Unit};
 use crate::socketio::{SioItem, SioPacket};
+use crate::ws::WsItem;
 use bytes::Bytes;
 use std::time::Instant;
 
@@ -27,11 +27,14 @@ pub(super) struct Slot {
 
 /// What the unit is, beyond its bytes.
 pub(super) enum Desc {
-    Control { kind: ControlKind, payload: Vec<u8> },
+    Control {
+        kind: ControlKind,
+        payload: Vec<u8>,
+    },
     /// A data message (a group: its header message) and what Engine.IO and Socket.IO made of it.
     Message {
         eio: Option<(EioVersion, engineio::Packet)>,
-        sio: Option<SioPacket>,
+        sio: Option<Box<SioPacket>>,
     },
 }
 
@@ -148,7 +151,10 @@ impl WsInterceptor {
             }
         };
         if self.closed {
-            return self.note(out, "a control frame after the proxy closed the connection: dropped".into());
+            return self.note(
+                out,
+                "a control frame after the proxy closed the connection: dropped".into(),
+            );
         }
         let piece = Piece::Raw {
             bytes: raw,
@@ -185,7 +191,10 @@ impl WsInterceptor {
         out: &mut Out,
     ) {
         if self.closed {
-            return self.note(out, "a message after the proxy closed the connection: dropped".into());
+            return self.note(
+                out,
+                "a message after the proxy closed the connection: dropped".into(),
+            );
         }
         let Some(rec) = &m.rec else {
             return self.pass(vec![Piece::Msg(m)], out);
@@ -201,7 +210,14 @@ impl WsInterceptor {
             return self.pass(vec![Piece::Msg(m)], out);
         }
         let Some(v) = self.cfg.eio else {
-            let item = Item::single(Piece::Msg(m), Desc::Message { eio: None, sio: None }, false);
+            let item = Item::single(
+                Piece::Msg(m),
+                Desc::Message {
+                    eio: None,
+                    sio: None,
+                },
+                false,
+            );
             if let Some(item) = self.decide_act(item, now, decide, out) {
                 self.unchanged(item, out);
             }
@@ -212,7 +228,14 @@ impl WsInterceptor {
             Payload::Binary(b) => engineio::decode_ws_binary(v, b).ok(),
         };
         let Some(pk) = pk else {
-            let item = Item::single(Piece::Msg(m), Desc::Message { eio: None, sio: None }, false);
+            let item = Item::single(
+                Piece::Msg(m),
+                Desc::Message {
+                    eio: None,
+                    sio: None,
+                },
+                false,
+            );
             if let Some(item) = self.decide_act(item, now, decide, out) {
                 self.unchanged(item, out);
             }
@@ -258,7 +281,7 @@ impl WsInterceptor {
                     self.forward(g.into_pieces(), false, out);
                 }
                 let packet = match items.pop() {
-                    Some(SioItem::Packet(p)) => Some(p),
+                    Some(SioItem::Packet(p)) => Some(Box::new(p)),
                     Some(SioItem::Error(_)) => None,
                     None => {
                         let size = piece_len_msg(&m);
@@ -296,7 +319,7 @@ impl WsInterceptor {
                 }
                 let Some(mut g) = self.group.take() else {
                     let packet = match items.pop() {
-                        Some(SioItem::Packet(p)) => Some(p),
+                        Some(SioItem::Packet(p)) => Some(Box::new(p)),
                         _ => None,
                     };
                     let desc = Desc::Message {
@@ -326,7 +349,7 @@ impl WsInterceptor {
                         if let (Desc::Message { sio, .. }, SioItem::Packet(p)) =
                             (&mut g.item.desc, done)
                         {
-                            *sio = Some(p);
+                            *sio = Some(Box::new(p));
                         }
                         if let Some(item) = self.decide_act(g.item, now, decide, out) {
                             self.unchanged(item, out);

@@ -17,8 +17,8 @@
 
 mod act;
 mod classify;
-mod read;
 mod queue;
+mod read;
 mod wire;
 
 #[cfg(test)]
@@ -227,7 +227,10 @@ impl WsInterceptor {
     fn pass(&mut self, pieces: Vec<Piece>, out: &mut Out) {
         if self.closed {
             let n: usize = pieces.iter().map(piece_len).sum();
-            return self.note(out, format!("{n} bytes after the proxy closed the connection: dropped"));
+            return self.note(
+                out,
+                format!("{n} bytes after the proxy closed the connection: dropped"),
+            );
         }
         match &mut self.group {
             Some(g) => g.push_indep(pieces, false),

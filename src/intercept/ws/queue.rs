@@ -69,17 +69,27 @@ impl Queue {
 
     /// Parks a unit behind the others (an unheld heartbeat: before the first held unit).
     pub fn push(&mut self, e: Entry) {
-        if e.heartbeat && e.hold.is_none() && e.ready_at.is_none() && e.throttle.is_none() {
-            if let Some(i) = self.entries.iter().position(|x| x.hold.is_some()) {
-                self.entries.insert(i, e);
-                return;
-            }
+        if e.heartbeat
+            && e.hold.is_none()
+            && e.ready_at.is_none()
+            && e.throttle.is_none()
+            && let Some(i) = self.entries.iter().position(|x| x.hold.is_some())
+        {
+            self.entries.insert(i, e);
+            return;
         }
         self.entries.push_back(e);
     }
 
     /// Writes what is due at `now`; ends held units whose time is up.
-    pub fn release(&mut self, now: Instant, dir: Dir, w: &mut Writer, holds: &Holds, out: &mut Out) {
+    pub fn release(
+        &mut self,
+        now: Instant,
+        dir: Dir,
+        w: &mut Writer,
+        holds: &Holds,
+        out: &mut Out,
+    ) {
         for e in self.entries.iter_mut() {
             if e.hold.as_ref().is_some_and(|h| h.deadline <= now) {
                 let h = e.hold.take();
@@ -212,7 +222,9 @@ fn pace(st: &mut Staged, now: Instant, out: &mut Out) -> bool {
 
 /// When the next slice of a paced unit may go (slices of about 1/50 s, at least a byte).
 fn next_pace(st: &Staged) -> Instant {
-    let quantum = (st.rate / 50).max(1).min(st.total.saturating_sub(st.sent).max(1));
+    let quantum = (st.rate / 50)
+        .max(1)
+        .min(st.total.saturating_sub(st.sent).max(1));
     let secs = (st.sent + quantum) as f64 / st.rate.max(1) as f64;
     st.start + Duration::from_secs_f64(secs)
 }
@@ -220,14 +232,15 @@ fn next_pace(st: &Staged) -> Instant {
 /// A hold ended: bookkeeping and its record.
 fn end_hold(h: &Held, by: &str, now: Instant, dir: Dir, holds: &Holds, out: &mut Out) {
     holds.released();
-    out.events.push(EventKind::HoldRelease(Box::new(HoldReleaseRecord {
-        hold: h.id,
-        rule_id: h.rule.id,
-        rule: h.rule.spec.text.clone(),
-        dir: Some(dir),
-        by: by.to_owned(),
-        outcome: "forwarded".into(),
-        held_ms: now.saturating_duration_since(h.since).as_millis() as u64,
-        sent: None,
-    })));
+    out.events
+        .push(EventKind::HoldRelease(Box::new(HoldReleaseRecord {
+            hold: h.id,
+            rule_id: h.rule.id,
+            rule: h.rule.spec.text.clone(),
+            dir: Some(dir),
+            by: by.to_owned(),
+            outcome: "forwarded".into(),
+            held_ms: now.saturating_duration_since(h.since).as_millis() as u64,
+            sent: None,
+        })));
 }

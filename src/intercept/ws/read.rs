@@ -17,7 +17,10 @@ use bytes::Bytes;
 /// Something to write, in order, with the records that describe it once written.
 pub(super) enum Piece {
     /// Bytes as they came (a control frame, a streamed part, skipped frames).
-    Raw { bytes: Bytes, events: Vec<EventKind> },
+    Raw {
+        bytes: Bytes,
+        events: Vec<EventKind>,
+    },
     /// A data message as received; written as is, or re-compressed once the proxy owns the
     /// direction's compression.
     Msg(Box<Msg>),
@@ -116,12 +119,9 @@ impl Reader {
 
     /// A control frame that nothing changed stays inside the open message.
     pub fn embed(&mut self, piece: Piece) {
-        match &mut self.msg {
-            Some(m) => {
-                let at = m.raw.len();
-                m.inner.push((at, piece));
-            }
-            None => {}
+        if let Some(m) = &mut self.msg {
+            let at = m.raw.len();
+            m.inner.push((at, piece));
         }
     }
 

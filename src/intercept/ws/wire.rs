@@ -75,8 +75,12 @@ pub(super) struct Writer {
 impl Writer {
     pub fn new(dir: Dir, deflate: Option<&DeflateParams>) -> Writer {
         let (nct, bits) = match (deflate, dir) {
-            (Some(p), Dir::ClientToServer) => (p.client_no_context_takeover, p.client_max_window_bits),
-            (Some(p), Dir::ServerToClient) => (p.server_no_context_takeover, p.server_max_window_bits),
+            (Some(p), Dir::ClientToServer) => {
+                (p.client_no_context_takeover, p.client_max_window_bits)
+            }
+            (Some(p), Dir::ServerToClient) => {
+                (p.server_no_context_takeover, p.server_max_window_bits)
+            }
             (None, _) => (false, None),
         };
         Writer {
@@ -92,6 +96,7 @@ impl Writer {
     }
 
     /// The proxy writes this direction's compressed messages itself from now on.
+    #[cfg(test)]
     pub fn owns_compression(&self) -> bool {
         self.deflate && !self.nct && !self.in_sync
     }

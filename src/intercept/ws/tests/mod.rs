@@ -2,9 +2,9 @@
 //! that decodes what came out), byte identity when nothing fires ([`identity`]), each action
 //! ([`actions`]), Engine.IO/Socket.IO units ([`eio`]) and compression take-over ([`deflate`]).
 
-// mod actions;
-// mod deflate;
-// mod eio;
+mod actions;
+mod deflate;
+mod eio;
 mod identity;
 
 use super::{WsConfig, WsInterceptor};
@@ -130,7 +130,11 @@ pub(super) fn receive(dir: Dir, deflate: Option<&DeflateParams>, wire: &[u8]) ->
 }
 
 /// The payloads of the data messages a receiver decodes (anomalies make the test fail).
-pub(super) fn received_payloads(dir: Dir, deflate: Option<&DeflateParams>, wire: &[u8]) -> Vec<Payload> {
+pub(super) fn received_payloads(
+    dir: Dir,
+    deflate: Option<&DeflateParams>,
+    wire: &[u8],
+) -> Vec<Payload> {
     receive(dir, deflate, wire)
         .into_iter()
         .filter_map(|i| match i {
