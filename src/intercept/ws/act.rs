@@ -27,6 +27,17 @@ impl WsInterceptor {
         let Some(hit) = self.decide(&item, now, decide) else {
             return Some(item);
         };
+        self.act(item, hit, now, out)
+    }
+
+    /// Carries out `hit` on `item`; returns it when it goes on unchanged.
+    pub(super) fn act(
+        &mut self,
+        item: Item,
+        hit: Hit,
+        now: Instant,
+        out: &mut Out,
+    ) -> Option<Item> {
         let mut rec = self.hit_record(&hit, &item);
         let action = hit.action().clone();
         match action {
@@ -56,7 +67,7 @@ impl WsInterceptor {
                 let hb = item.heartbeat;
                 self.queue.push(Entry {
                     ready_at: Some(now + d),
-                    ..Entry::plain(item.into_pieces(), hb)
+                    ..Entry::plain(item.into_pieces().collect(), hb)
                 });
                 None
             }
@@ -66,7 +77,7 @@ impl WsInterceptor {
                 let hb = item.heartbeat;
                 self.queue.push(Entry {
                     throttle: Some(bytes_per_sec),
-                    ..Entry::plain(item.into_pieces(), hb)
+                    ..Entry::plain(item.into_pieces().collect(), hb)
                 });
                 None
             }

@@ -114,7 +114,12 @@ impl WsInterceptor {
         }
         while let Some(got) = self.reader.next(&mut data, &mut out.events) {
             match got {
-                Got::Pass(pieces) => self.pass(pieces, out),
+                Got::Pass(pieces) => {
+                    if self.reader.take_stream_started() && self.writer.owns_compression() {
+                        self.note(out, "the proxy owns this direction's compression but cannot re-compress a message larger than the decode limit: it goes as received, and the receiver may fail to inflate it".into());
+                    }
+                    self.pass(pieces, out)
+                }
                 Got::Control { raw, item, inside } => {
                     self.control(raw, item, inside, now, decide, out)
                 }
@@ -239,15 +244,16 @@ impl WsInterceptor {
     }
 
     /// Unchanged pieces: written now, or parked behind what is parked.
-    fn forward(&mut self, pieces: Vec<Piece>, heartbeat: bool, out: &mut Out) {
+    fn forward(&mut self, pieces: impl IntoIterator<Item = Piece>, heartbeat: bool, out: &mut Out) {
         if self.queue.is_empty() {
             self.write_now(pieces, out);
         } else {
-            self.queue.push(Entry::plain(pieces, heartbeat));
+            self.queue
+                .push(Entry::plain(pieces.into_iter().collect(), heartbeat));
         }
     }
 
-    fn write_now(&mut self, pieces: Vec<Piece>, out: &mut Out) {
+    fn write_now(&mut self, pieces: impl IntoIterator<Item = Piece>, out: &mut Out) {
         for p in pieces {
             self.writer.write(p, &mut out.forward, &mut out.events);
         }
@@ -257,7 +263,7 @@ impl WsInterceptor {
         if self.inserts.is_empty() || !self.reader.at_boundary() || self.group.is_some() {
             return;
         }
-        let pieces = std::mem::take(&mut self.inserts)
+        let pieces: Vec<Piece> = std::mem::take(&mut self.inserts)
             .into_iter()
             .map(|bytes| Piece::Raw {
                 bytes,

@@ -96,6 +96,8 @@ pub(super) struct Reader {
     stream_mid_frame: bool,
     /// The number the next compressed message gets.
     seq: u64,
+    /// A message started streaming through since the last call.
+    stream_started: bool,
     /// A message completed by the same frame that ended an abandoned one (returned next).
     pending_after: Option<Box<Msg>>,
 }
@@ -114,6 +116,7 @@ impl Reader {
             stream_mid_frame: false,
             seq: 0,
             pending_after: None,
+            stream_started: false,
         }
     }
 
@@ -123,6 +126,11 @@ impl Reader {
             let at = m.raw.len();
             m.inner.push((at, piece));
         }
+    }
+
+    /// True once after a message started streaming through.
+    pub fn take_stream_started(&mut self) -> bool {
+        std::mem::take(&mut self.stream_started)
     }
 
     /// No frame or message is in progress.
@@ -290,6 +298,7 @@ impl Reader {
         });
         self.streaming = true;
         self.stream_mid_frame = true;
+        self.stream_started = true;
         Got::Pass(self.flush())
     }
 

@@ -96,7 +96,6 @@ impl Writer {
     }
 
     /// The proxy writes this direction's compressed messages itself from now on.
-    #[cfg(test)]
     pub fn owns_compression(&self) -> bool {
         self.deflate && !self.nct && !self.in_sync
     }
@@ -131,7 +130,8 @@ impl Writer {
             if m.seq.is_some() && !self.nct {
                 self.next_seq += 1;
             }
-            let rec = m.rec.clone();
+            let mut m = m;
+            let rec = m.rec.take();
             m.into_wire(fw, ev);
             if let Some(rec) = rec {
                 ev.push(EventKind::WsMessage(rec));

@@ -198,3 +198,38 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// Prints the cost per 32-byte message of the tap's decoder and of the interceptor with a
+/// decider that never fires: `cargo test --release --lib ws_int_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "a throughput probe: run in release and read the numbers"]
+fn ws_int_throughput() {
+    let dir = C2S;
+    let one = txt(dir, &"x".repeat(32));
+    let wire: Vec<u8> = one.repeat(20_000);
+    let rounds = 20;
+    let n = (rounds * 20_000) as f64;
+    let c = cfg(dir, None, false);
+    let start = Instant::now();
+    let mut items = Vec::new();
+    for _ in 0..rounds {
+        let mut d = WsDecoder::new(dir, None, c.max_message);
+        for chunk in wire.chunks(16 * 1024) {
+            d.push(chunk, &mut items);
+            items.clear();
+        }
+    }
+    let tap = start.elapsed().as_nanos() as f64 / n;
+    let start = Instant::now();
+    let mut d = never();
+    for _ in 0..rounds {
+        let mut w = interceptor(c.clone());
+        for chunk in wire.chunks(16 * 1024) {
+            let mut out = Out::default();
+            w.push(chunk, Instant::now(), &mut d, &mut out);
+            assert!(!out.forward.is_empty());
+        }
+    }
+    let int = start.elapsed().as_nanos() as f64 / n;
+    println!("per 32-byte message: tap decoder {tap:.0} ns, interceptor {int:.0} ns");
+}

@@ -4,6 +4,7 @@
 
 mod actions;
 mod deflate;
+mod edges;
 mod eio;
 mod identity;
 
