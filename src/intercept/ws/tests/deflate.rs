@@ -214,3 +214,63 @@ fn ws_int_deflate_window_bits_8_sends_changed_messages_uncompressed() {
         assert!(recs[3..].iter().all(|c| !c));
     }
 }
+
+#[test]
+fn ws_int_deflate_pings_passing_a_hold_reorder_safely() {
+    // Engine.IO over a compressed context-takeover direction: a held event, then pings that
+    // pass it. The receiver gets the pings first and everything inflates.
+    let dir = S2C;
+    let p = params(false, Some(12));
+    let msgs: Vec<String> = [
+        r#"42["chat","lorem ipsum lorem ipsum"]"#,
+        "2",
+        r#"42["other","lorem ipsum"]"#,
+        "2",
+    ]
+    .map(String::from)
+    .to_vec();
+    let wire = sender_wire(dir, &p, &msgs);
+    let mut c = cfg(dir, Some(p.clone()), true);
+    c.max_message = 1 << 16;
+    let mut w = interceptor(c);
+    let r = rule(Action::Hold);
+    let mut d = by(move |u| (sio_event(u).as_deref() == Some("chat")).then(|| r.clone()));
+    let t0 = Instant::now();
+    let mut out = run(&mut w, &wire, t0, &mut d);
+    w.release_all("shutdown", t0, &mut out);
+    let got = strict_receive(dir, &p, &bytes(&out));
+    assert_eq!(
+        got,
+        [&msgs[1], &msgs[3], &msgs[0], &msgs[2]].map(String::clone)
+    );
+    assert!(w.writer.owns_compression());
+}
+
+#[test]
+fn ws_int_deflate_from_tap_carries_the_inflater_context_over() {
+    for dir in [C2S, S2C] {
+        let p = params(false, None);
+        let msgs = texts(12);
+        let wire = sender_wire(dir, &p, &msgs);
+        // The tap read the first messages and part of the next; then a rule appears.
+        for cut in [wire.len() / 3, wire.len() / 2 + 3] {
+            let c = cfg(dir, Some(p.clone()), false);
+            let mut dec = WsDecoder::new(dir, Some(&p), c.max_message);
+            let mut items = Vec::new();
+            dec.push(&wire[..cut], &mut items);
+            let mut w = WsInterceptor::from_tap(c, Arc::new(Holds::default()), dec);
+            let r = rule(Action::Drop);
+            let mut d = by(move |u| {
+                ws_text(u)
+                    .is_some_and(|s| s.starts_with("{\"seq\":10,"))
+                    .then(|| r.clone())
+            });
+            let out = run(&mut w, &wire[cut..], Instant::now(), &mut d);
+            let mut all = wire[..cut].to_vec();
+            all.extend(bytes(&out));
+            let mut want = msgs.clone();
+            want.remove(10);
+            assert_eq!(strict_receive(dir, &p, &all), want, "cut {cut}");
+        }
+    }
+}
