@@ -38,8 +38,12 @@ impl WsInterceptor {
         now: Instant,
         out: &mut Out,
     ) -> Option<Item> {
+        if !matches!(hit.action(), Action::Pass) {
+            self.hoist(out);
+        }
         let mut rec = self.hit_record(&hit, &item);
-        let action = hit.action().clone();
+        let rule = hit.rule.clone();
+        let action = &rule.spec.action;
         match action {
             Action::Pass => {
                 rec.outcome = "passed".into();
@@ -60,7 +64,7 @@ impl WsInterceptor {
                 None
             }
             Action::Delay { delay, jitter } => {
-                let d = jittered(delay, jitter);
+                let d = jittered(*delay, *jitter);
                 rec.action = format!("delay {}ms", d.as_millis());
                 rec.outcome = "delayed".into();
                 out.events.push(rec.into_event());
@@ -76,7 +80,7 @@ impl WsInterceptor {
                 out.events.push(rec.into_event());
                 let hb = item.heartbeat;
                 self.queue.push(Entry {
-                    throttle: Some(bytes_per_sec),
+                    throttle: Some(*bytes_per_sec),
                     ..Entry::plain(item.into_pieces().collect(), hb)
                 });
                 None
@@ -119,13 +123,13 @@ impl WsInterceptor {
                     }
                     pieces.push(s.piece);
                 }
-                for _ in 0..copies {
+                for _ in 0..*copies {
                     pieces.extend(extra.iter().filter_map(|p| p.as_ref().map(clone_piece)));
                 }
                 self.forward(pieces, hb, out);
                 None
             }
-            Action::Replace { .. } | Action::SetArgs(_) => match self.edit(&item, &action) {
+            Action::Replace { .. } | Action::SetArgs(_) => match self.edit(&item, action) {
                 Ok(Some((pieces, sent))) => {
                     rec.outcome = "edited".into();
                     rec.sent = Some(sent);
@@ -157,16 +161,16 @@ impl WsInterceptor {
                 let dir = self.cfg.dir;
                 let fwd = self
                     .writer
-                    .close_frame(dir == Dir::ClientToServer, code, &reason);
+                    .close_frame(dir == Dir::ClientToServer, *code, reason);
                 let back = self
                     .writer
-                    .close_frame(dir == Dir::ServerToClient, code, &reason);
+                    .close_frame(dir == Dir::ServerToClient, *code, reason);
                 out.forward.push(fwd);
                 out.back.push(back);
                 for d in [dir, dir.flip()] {
                     out.events.push(EventKind::WsClose(WsClose {
                         dir: d,
-                        code: Some(code),
+                        code: Some(*code),
                         reason: (!reason.is_empty()).then(|| reason.clone()),
                     }));
                 }
@@ -180,7 +184,7 @@ impl WsInterceptor {
                 let others = others(item);
                 self.forward(others, false, out);
                 self.release_all("kill", now, out);
-                out.kill = Some(if rst { Kill::Rst } else { Kill::Fin });
+                out.kill = Some(if *rst { Kill::Rst } else { Kill::Fin });
                 self.killed = true;
                 None
             }

@@ -93,6 +93,15 @@ impl Group {
     pub fn into_pieces(self) -> impl Iterator<Item = Piece> {
         self.item.into_pieces()
     }
+
+    /// Takes out the units that came inside it so far, in order.
+    pub fn take_indep(&mut self) -> Vec<Piece> {
+        let (indep, own): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.item.slots)
+            .into_iter()
+            .partition(|s| s.indep);
+        self.item.slots = own;
+        indep.into_iter().map(|s| s.piece).collect()
+    }
 }
 
 impl WsInterceptor {

@@ -253,6 +253,19 @@ impl WsInterceptor {
         }
     }
 
+    /// A unit inside a pending binary packet or a fragmented message is about to be parked or
+    /// changed: the units kept in place before it go first, so that units keep their order.
+    fn hoist(&mut self, out: &mut Out) {
+        let mut pieces = match &mut self.group {
+            Some(g) => g.take_indep(),
+            None => Vec::new(),
+        };
+        pieces.extend(self.reader.take_inner());
+        if !pieces.is_empty() {
+            self.forward(pieces, false, out);
+        }
+    }
+
     fn write_now(&mut self, pieces: impl IntoIterator<Item = Piece>, out: &mut Out) {
         for p in pieces {
             self.writer.write(p, &mut out.forward, &mut out.events);

@@ -128,6 +128,17 @@ impl Reader {
         }
     }
 
+    /// Takes out the control frames kept inside the open message so far, in order.
+    pub fn take_inner(&mut self) -> Vec<Piece> {
+        match &mut self.msg {
+            Some(m) => std::mem::take(&mut m.inner)
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// True once after a message started streaming through.
     pub fn take_stream_started(&mut self) -> bool {
         std::mem::take(&mut self.stream_started)
