@@ -200,8 +200,9 @@ proptest! {
         let out = run_pieces(&c, &wire, &cuts, &mut never());
         prop_assert!(bytes(&out) == wire, "bytes differ");
         // Every unit delayed or held, then the sender ends: all of it goes out, in order
-        // (Engine.IO pings and pongs may pass held units: not here).
-        if eio {
+        // (Engine.IO pings and pongs may pass held units, and compressed messages passed are
+        // then re-compressed: there only nothing lost is checked, without compression).
+        if eio && deflate {
             return Ok(());
         }
         let parked = [
@@ -226,7 +227,9 @@ proptest! {
             v
         };
         let got = bytes(&out);
-        prop_assert_eq!(items(&got), items(&wire));
+        if !eio {
+            prop_assert_eq!(items(&got), items(&wire));
+        }
         let (mut a, mut b) = (got.clone(), wire.clone());
         a.sort_unstable();
         b.sort_unstable();
