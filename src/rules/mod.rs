@@ -114,10 +114,7 @@ pub enum Layer<'a> {
     },
     /// A WebSocket data message (inflated payload).
     WsMessage { binary: bool, payload: &'a [u8] },
-    WsControl {
-        kind: ControlKind,
-        payload: &'a [u8],
-    },
+    WsControl { kind: ControlKind, payload: &'a [u8] },
     /// An Engine.IO packet (over WebSocket or inside a polling body); `event:` is its type name.
     Eio {
         version: EioVersion,

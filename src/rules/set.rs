@@ -137,9 +137,7 @@ impl Rule {
             }
             Some(t) => self
                 .hits
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
-                    (h < t).then_some(h + 1)
-                })
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| (h < t).then_some(h + 1))
                 .is_ok(),
         }
     }
@@ -179,9 +177,9 @@ impl Snapshot {
     /// Whether some enabled rule could select a unit of a connection with these facts (so its
     /// direction must run the intercept path).
     pub fn could_match(&self, facts: &ConnFacts<'_>) -> bool {
-        self.rules.iter().any(|r| {
-            r.enabled.load(Ordering::Acquire) && super::matching::could_match(&r.spec, facts)
-        })
+        self.rules
+            .iter()
+            .any(|r| r.enabled.load(Ordering::Acquire) && super::matching::could_match(&r.spec, facts))
     }
 }
 
