@@ -23,15 +23,27 @@ pub struct Running {
     pub events: EventTx,
     /// The configuration in effect.
     pub config: Arc<ProxyConfig>,
+    /// The control API, when it runs.
+    pub control: Option<ControlInfo>,
     lifecycle: Arc<Lifecycle>,
     thread: Option<JoinHandle<()>>,
     pipeline: Option<PipelineHandle>,
+}
+
+/// Where a running proxy's control API is.
+#[derive(Clone, Debug)]
+pub struct ControlInfo {
+    pub addr: SocketAddr,
+    pub token: String,
+    /// `control.json`, when written.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// A proxy whose listening socket is bound, not yet serving.
 pub struct Bound {
     rt: tokio::runtime::Runtime,
     listener: tokio::net::TcpListener,
+    control: Option<tokio::net::TcpListener>,
     config: ProxyConfig,
 }
 
@@ -48,9 +60,14 @@ pub fn bind(config: ProxyConfig) -> Result<Bound, String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let mut config = config;
     config.listen = local_addr;
+    let control = match config.control {
+        Some(addr) => Some(rt.block_on(crate::control::bind(addr, config.auth.is_some()))?),
+        None => None,
+    };
     Ok(Bound {
         rt,
         listener,
+        control,
         config,
     })
 }
@@ -71,11 +88,28 @@ impl Bound {
         let Bound {
             rt,
             listener,
+            control,
             config,
         } = self;
         let local_addr = config.listen;
         let config = Arc::new(config);
+        let mut sinks = sinks;
+        let hub = control.as_ref().map(|_| {
+            let hub = crate::control::hub::EventHub::new();
+            sinks.push(Box::new(hub.sink()));
+            hub
+        });
         let (events, pipeline) = pipeline::start(clock, stages, sinks);
+        let control = match (control, hub) {
+            (Some(l), Some(hub)) => match start_control(&rt, l, &config, hub, events.clone()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    pipeline.shutdown();
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
         let lifecycle = Lifecycle::new();
         let (cfg, ev, lc) = (config.clone(), events.clone(), lifecycle.clone());
         let thread = std::thread::Builder::new()
@@ -91,11 +125,49 @@ impl Bound {
             local_addr,
             events,
             config,
+            control,
             lifecycle,
             thread: Some(thread),
             pipeline: Some(pipeline),
         })
     }
+}
+
+/// Starts the control API on the proxy's runtime and writes `control.json`.
+fn start_control(
+    rt: &tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    config: &Arc<ProxyConfig>,
+    hub: crate::control::hub::EventHub,
+    events: EventTx,
+) -> Result<ControlInfo, String> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the control API's address: {e}"))?;
+    let token = crate::control::new_token()?;
+    let file = match &config.control_home {
+        Some(home) => Some(crate::control::write_control_file(
+            home,
+            &crate::control::ControlFile {
+                addr: addr.to_string(),
+                token: token.clone(),
+                pid: std::process::id(),
+                proxy: config.listen.to_string(),
+            },
+        )?),
+        None => None,
+    };
+    let state = Arc::new(crate::control::ControlState {
+        rules: config.rules.clone(),
+        holds: config.holds.clone(),
+        hub,
+        token: token.clone(),
+        addr,
+        proxy: config.listen,
+        events,
+    });
+    rt.spawn(crate::control::serve(listener, state));
+    Ok(ControlInfo { addr, token, file })
 }
 
 /// Starts a proxy ([`bind`], then [`Bound::start`]): the error is one line naming the problem.
@@ -139,6 +211,11 @@ impl Running {
     }
 
     fn stop_inner(&mut self) -> Summary {
+        if let Some(c) = self.control.take()
+            && let Some(home) = c.file.as_ref().and_then(|f| f.parent())
+        {
+            crate::control::remove_control_file(home, &c.token);
+        }
         self.lifecycle.drain();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

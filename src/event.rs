@@ -14,7 +14,7 @@ mod field;
 mod rules;
 mod session;
 pub use field::FieldValue;
-pub use rules::{HoldReleaseRecord, RuleHitRecord};
+pub use rules::{ControlRecord, HoldReleaseRecord, RuleHitRecord};
 pub use session::*;
 
 /// Identifies one client connection accepted by the proxy (and everything carried on it).
@@ -358,6 +358,8 @@ pub enum EventKind {
     RuleHit(Box<RuleHitRecord>),
     /// A held unit was let go.
     HoldRelease(Box<HoldReleaseRecord>),
+    /// The control API (or the app) changed something.
+    Control(Box<ControlRecord>),
     // Derived by the Engine.IO / Socket.IO session stage (`crate::session`); boxed to keep
     // `EventKind` small.
     EioPacket(Box<EioPacketRecord>),
@@ -391,6 +393,7 @@ pub const RECORD_TYPES: &[&str] = &[
     "dropped",
     "rule_hit",
     "hold_release",
+    "control",
     "eio_packet",
     "sio_packet",
     "session_open",
@@ -423,6 +426,7 @@ impl EventKind {
             EventKind::Dropped { .. } => "dropped",
             EventKind::RuleHit(_) => "rule_hit",
             EventKind::HoldRelease(_) => "hold_release",
+            EventKind::Control(_) => "control",
             EventKind::EioPacket(_) => "eio_packet",
             EventKind::SioPacket(_) => "sio_packet",
             EventKind::SessionOpen(_) => "session_open",
@@ -446,7 +450,7 @@ impl EventKind {
 }
 
 /// Index in [`RECORD_TYPES`] of the first derived type.
-const FIRST_DERIVED: usize = 16;
+const FIRST_DERIVED: usize = 17;
 
 /// A stamped event: what every sink receives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

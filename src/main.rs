@@ -18,6 +18,10 @@ fn main() -> ExitCode {
         Command::Ca(args) => sockscope::run::ca(&args),
         Command::Inspect(args) => sockscope::run::inspect(&args),
         Command::Export(args) => sockscope::run::export(&args),
+        Command::Rule(args) => sockscope::run::rule(&args),
+        Command::Events(args) => sockscope::run::events(&args),
+        Command::Held(args) => sockscope::run::held(&args),
+        Command::Release(args) => sockscope::run::release(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

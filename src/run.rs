@@ -118,6 +118,39 @@ pub fn ca(args: &CaArgs) -> Result<(), String> {
 /// How long after a second Ctrl-C the process exits even if the capture could not be finished.
 const FORCED_EXIT_AFTER: Duration = Duration::from_secs(10);
 
+/// The rules in evaluation order, one line each, with their hit counts at exit (`hits`).
+pub fn rules_listing(rules: &crate::rules::RuleSet, hits: bool) -> String {
+    let list = rules.rules();
+    let mut s = if hits {
+        "sockscope: rules at exit (hits):".to_string()
+    } else {
+        format!(
+            "  rules ({}; the first that matches a unit acts on it):",
+            list.len()
+        )
+    };
+    for r in list.iter() {
+        let n = r.hits.load(std::sync::atomic::Ordering::Relaxed);
+        if hits {
+            s.push_str(&format!(
+                "\n  #{} {:>6}  {}  ({})",
+                r.id,
+                n,
+                r.spec.text,
+                r.source_name()
+            ));
+        } else {
+            s.push_str(&format!(
+                "\n    #{} {}  ({})",
+                r.id,
+                r.spec.text,
+                r.source_name()
+            ));
+        }
+    }
+    s
+}
+
 /// `sockscope proxy`: runs until Ctrl-C or SIGTERM, then prints the summary. The listener is
 /// bound before the sinks are created, so a start that fails leaves the capture file as it was.
 pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
@@ -140,6 +173,20 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     }
     if let Some(p) = &args.save {
         eprintln!("  saving the capture to {}", p.display());
+    }
+    if let Some(c) = &running.control {
+        match &c.file {
+            Some(f) => eprintln!(
+                "  control API on http://{} (address and token in {}; try `sockscope rule list`)",
+                c.addr,
+                f.display()
+            ),
+            None => eprintln!("  control API on http://{}", c.addr),
+        }
+    }
+    let rules = running.config.rules.clone();
+    if !rules.is_empty() {
+        eprintln!("{}", rules_listing(&rules, false));
     }
     signals.wait();
     match running.open_connections() {
@@ -165,9 +212,239 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
         std::process::exit(130);
     });
     running.stop();
+    if !rules.is_empty() {
+        eprintln!("{}", rules_listing(&rules, true));
+    }
     if forced.load(std::sync::atomic::Ordering::SeqCst) {
         // Interrupted twice: the capture is complete, the exit code says how it ended.
         std::process::exit(130);
     }
+    Ok(())
+}
+
+/// `sockscope rule ...`: edits the running proxy's live rules through its control API.
+pub fn rule(args: &crate::cli::RuleArgs) -> Result<(), String> {
+    use crate::cli::RuleAction;
+    use hyper::Method;
+    let c = &args.control;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
+    let call = |m: Method, path: &str, body: Option<serde_json::Value>| {
+        crate::control::client::call(&ep, m, path, body.as_ref())
+    };
+    match &args.action {
+        RuleAction::Add { rule } => {
+            let r = call(
+                Method::POST,
+                "/v1/rules",
+                Some(serde_json::json!({ "rule": rule, "source": "cli" })),
+            )?;
+            println!("{}", rule_line(&r));
+        }
+        RuleAction::List { json } => {
+            let v = call(Method::GET, "/v1/rules", None)?;
+            if *json {
+                println!("{v}");
+            } else {
+                let list = v
+                    .get("rules")
+                    .and_then(|l| l.as_array())
+                    .cloned()
+                    .unwrap_or_default();
+                if list.is_empty() {
+                    println!("no rules");
+                }
+                for r in &list {
+                    println!("{}", rule_line(r));
+                }
+            }
+        }
+        RuleAction::Rm { id } => {
+            call(Method::DELETE, &format!("/v1/rules/{id}"), None)?;
+            println!("removed rule #{id}");
+        }
+        RuleAction::Enable { id } => {
+            let r = call(Method::POST, &format!("/v1/rules/{id}/enable"), None)?;
+            println!("{}", rule_line(&r));
+        }
+        RuleAction::Disable { id } => {
+            let r = call(Method::POST, &format!("/v1/rules/{id}/disable"), None)?;
+            println!("{}", rule_line(&r));
+        }
+        RuleAction::Clear => {
+            let v = call(Method::DELETE, "/v1/rules", None)?;
+            println!(
+                "removed {} rules",
+                v.get("removed").and_then(|n| n.as_u64()).unwrap_or(0)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `#3  12 hits  on   (cli)  kind:eio event:pong => drop`.
+fn rule_line(r: &serde_json::Value) -> String {
+    let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let n = |k: &str| r.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let on = r.get("enabled").and_then(|v| v.as_bool()).unwrap_or(true);
+    format!(
+        "#{:<3} {:>6} hits  {:<3}  {}  ({})",
+        n("id"),
+        n("hits"),
+        if on { "on" } else { "off" },
+        s("rule"),
+        s("source")
+    )
+}
+
+/// `sockscope events`: prints the running proxy's records as NDJSON, as they happen.
+pub fn events(args: &crate::cli::EventsArgs) -> Result<(), String> {
+    use std::io::Write as _;
+    let c = &args.control;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
+    let mut path = "/v1/events".to_string();
+    if let Some(f) = &args.filter {
+        crate::filter::Filter::parse(f).map_err(|e| format!("invalid --filter {f:?}: {e}"))?;
+        path.push_str("?filter=");
+        path.push_str(&crate::control::client::encode_query(f));
+    }
+    let mut left = args.count;
+    let stdout = std::io::stdout();
+    crate::control::client::follow(&ep, &path, |line| {
+        let mut out = stdout.lock();
+        if out
+            .write_all(line)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return false;
+        }
+        if let Some(n) = left.as_mut() {
+            *n = n.saturating_sub(1);
+            return *n > 0;
+        }
+        true
+    })
+}
+
+/// `sockscope held`: the running proxy's held units.
+pub fn held(args: &crate::cli::HeldArgs) -> Result<(), String> {
+    let c = &args.control;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
+    let v = crate::control::client::call(&ep, hyper::Method::GET, "/v1/held", None)?;
+    if args.json {
+        println!("{v}");
+        return Ok(());
+    }
+    let list = v
+        .get("held")
+        .and_then(|l| l.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() {
+        println!("nothing held");
+    }
+    for h in &list {
+        let s = |k: &str| h.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let n = |k: &str| h.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let payload = h
+            .get("text")
+            .and_then(|t| t.as_str())
+            .map(|t| crate::sink::console::preview(&crate::event::Payload::Text(t.to_string()), 80))
+            .or_else(|| h.get("base64").map(|_| "(binary)".to_string()))
+            .unwrap_or_default();
+        println!(
+            "#{:<4} {:>6.1} s  conn {} {}  {}  {}  [rule #{} {}]",
+            n("id"),
+            n("age_ms") as f64 / 1000.0,
+            n("conn"),
+            s("dir"),
+            s("unit"),
+            payload,
+            n("rule_id"),
+            s("rule")
+        );
+    }
+    Ok(())
+}
+
+/// `sockscope release`: lets a held unit go.
+pub fn release(args: &crate::cli::ReleaseArgs) -> Result<(), String> {
+    use hyper::Method;
+    let c = &args.control;
+    let ep = crate::control::client::locate(
+        c.home.as_deref(),
+        c.control.as_deref(),
+        c.token.as_deref(),
+    )?;
+    if args.all {
+        let v = crate::control::client::call(&ep, Method::POST, "/v1/held/release-all", None)?;
+        println!(
+            "released {} held units",
+            v.get("released").and_then(|n| n.as_u64()).unwrap_or(0)
+        );
+        return Ok(());
+    }
+    let Some(id) = args.id else {
+        return Err("give the held unit's id (see `sockscope held`), or --all".into());
+    };
+    let mut body = serde_json::Map::new();
+    if args.drop {
+        body.insert("drop".into(), true.into());
+    }
+    if let Some(a) = &args.args {
+        let v: serde_json::Value =
+            serde_json::from_str(a).map_err(|e| format!("invalid --args {a:?}: {e}"))?;
+        if !v.is_array() {
+            return Err(format!("invalid --args {a:?}: expected a JSON array"));
+        }
+        body.insert("args".into(), v);
+    }
+    if let Some(t) = &args.text {
+        body.insert("text".into(), t.clone().into());
+    }
+    if let Some(s) = args.status {
+        body.insert("status".into(), s.into());
+    }
+    if !args.header.is_empty() {
+        let mut hs = Vec::new();
+        for h in &args.header {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("invalid --header {h:?}: expected \"Name: value\""))?;
+            hs.push(serde_json::json!([k.trim(), v.trim()]));
+        }
+        body.insert("headers".into(), hs.into());
+    }
+    if let Some(b) = &args.body {
+        body.insert("body".into(), b.clone().into());
+    }
+    let v = serde_json::Value::Object(body);
+    crate::control::client::call(
+        &ep,
+        Method::POST,
+        &format!("/v1/held/{id}/release"),
+        Some(&v),
+    )?;
+    let how = if args.drop {
+        "dropped"
+    } else if v.as_object().is_some_and(|m| m.is_empty()) {
+        "released unchanged"
+    } else {
+        "released edited"
+    };
+    println!("#{id} {how}");
     Ok(())
 }

@@ -50,6 +50,7 @@ fn opts() -> Opts {
     let mut peers: Vec<Kind> = match val("--peers") {
         Some(list) => Kind::ALL
             .into_iter()
+            .chain(Kind::EXTRA)
             .filter(|k| list.split(',').any(|p| p == k.name()))
             .collect(),
         None => Kind::ALL.to_vec(),

@@ -20,7 +20,13 @@ pub enum Kind {
     Mitmdump,
     /// Another sockscope binary (`SOCKSCOPE_BASELINE_BIN`), for before/after comparisons.
     Baseline,
+    /// sockscope with rules (`SOCKSCOPE_BENCH_RULES`, rules separated by `;;`; by default one
+    /// that can select every WebSocket message and matches none): the intercept path.
+    Rules,
 }
+
+/// The rules of the `rules` path when `SOCKSCOPE_BENCH_RULES` is not set.
+pub const DEFAULT_BENCH_RULES: &str = "kind:msg /never-sent/ => drop";
 
 impl Kind {
     pub const ALL: [Kind; 5] = [
@@ -30,6 +36,8 @@ impl Kind {
         Kind::Hudsucker,
         Kind::Mitmdump,
     ];
+    /// Paths run only when `--peers` names them.
+    pub const EXTRA: [Kind; 1] = [Kind::Rules];
     pub fn name(self) -> &'static str {
         match self {
             Kind::Direct => "direct",
@@ -38,6 +46,7 @@ impl Kind {
             Kind::Hudsucker => "hudsucker",
             Kind::Mitmdump => "mitmdump",
             Kind::Baseline => "baseline",
+            Kind::Rules => "rules",
         }
     }
 }
@@ -116,7 +125,7 @@ impl Tools {
     /// The program behind a kind, when it is an external one.
     pub fn program(&self, kind: Kind) -> Option<&Path> {
         match kind {
-            Kind::Sockscope => Some(&self.sockscope),
+            Kind::Sockscope | Kind::Rules => Some(&self.sockscope),
             Kind::Hudsucker => Some(&self.hudsucker),
             Kind::Mitmdump => Some(&self.mitmdump),
             Kind::Baseline => self.baseline.as_deref(),
@@ -159,7 +168,7 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
             c.args(["--peer-relay", &listen, &origin.to_string()]);
             c
         }
-        Kind::Sockscope | Kind::Baseline => {
+        Kind::Sockscope | Kind::Baseline | Kind::Rules => {
             let bin = match kind {
                 Kind::Baseline => tools
                     .baseline
@@ -179,6 +188,13 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
                 )
                 .arg("--home")
                 .arg(tools.work.join("sockscope-home"));
+            if kind == Kind::Rules {
+                let rules = std::env::var("SOCKSCOPE_BENCH_RULES")
+                    .unwrap_or_else(|_| DEFAULT_BENCH_RULES.to_string());
+                for r in rules.split(";;").map(str::trim).filter(|r| !r.is_empty()) {
+                    c.arg("--rule").arg(r);
+                }
+            }
             c
         }
         Kind::Hudsucker => {

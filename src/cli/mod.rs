@@ -34,6 +34,128 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Export a capture (NDJSON or HAR) as HAR and/or NDJSON: filtered, time-bounded, redacted.
     Export(crate::har::export::ExportArgs),
+    /// The running proxy's live rules: list, add, remove, enable, disable, clear.
+    Rule(RuleArgs),
+    /// The running proxy's live event stream (NDJSON capture records), optionally filtered.
+    Events(EventsArgs),
+    /// What the running proxy's breakpoints (`hold` rules) hold, decoded, with their age.
+    Held(HeldArgs),
+    /// Lets a held unit go: unchanged, edited, or dropped (`--all`: every held unit, unchanged).
+    Release(ReleaseArgs),
+}
+
+/// `sockscope held`.
+#[derive(Args, Debug)]
+pub struct HeldArgs {
+    /// The JSON answer as it is.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+/// `sockscope release`.
+#[derive(Args, Debug)]
+pub struct ReleaseArgs {
+    /// The held unit's id (see `sockscope held`).
+    #[arg(value_name = "ID", required_unless_present = "all")]
+    pub id: Option<u64>,
+    /// Every held unit, unchanged.
+    #[arg(long, conflicts_with_all = ["id", "drop", "args", "text", "status", "header", "body"])]
+    pub all: bool,
+    /// Drop it instead of forwarding it.
+    #[arg(long, conflicts_with_all = ["args", "text", "status", "header", "body"])]
+    pub drop: bool,
+    /// A Socket.IO event or ack: these arguments (a JSON array) instead.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["text", "status", "header", "body"])]
+    pub args: Option<String>,
+    /// A text message, Engine.IO packet or body: this text instead.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["status", "header", "body"])]
+    pub text: Option<String>,
+    /// An HTTP response: this status instead.
+    #[arg(long, value_name = "CODE")]
+    pub status: Option<u16>,
+    /// An HTTP request or response: set this header (`Name: value`, repeatable).
+    #[arg(long, value_name = "HEADER")]
+    pub header: Vec<String>,
+    /// An HTTP request or response: this body instead.
+    #[arg(long, value_name = "BODY")]
+    pub body: Option<String>,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+/// How the control commands find the running proxy.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ControlArgs {
+    /// The control API's address (default: from $SOCKSCOPE_HOME/control.json).
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub control: Option<String>,
+    /// The control API's token (default: from $SOCKSCOPE_HOME/control.json).
+    #[arg(long, value_name = "TOKEN", global = true)]
+    pub token: Option<String>,
+    /// sockscope's home directory (default: $SOCKSCOPE_HOME, else ~/.sockscope).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub home: Option<PathBuf>,
+}
+
+/// `sockscope rule ...`.
+#[derive(Args, Debug)]
+pub struct RuleArgs {
+    #[command(subcommand)]
+    pub action: RuleAction,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+/// What `sockscope rule` does.
+#[derive(Subcommand, Debug)]
+pub enum RuleAction {
+    /// Adds a rule at the end of the list (`MATCH => ACTION [MODIFIERS]`, see docs/rules.md).
+    Add {
+        #[arg(value_name = "RULE")]
+        rule: String,
+    },
+    /// Lists the rules: id, hits, enabled, source, rule.
+    List {
+        /// The JSON answer as it is.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a rule.
+    Rm {
+        #[arg(value_name = "ID")]
+        id: u64,
+    },
+    /// Turns a rule back on.
+    Enable {
+        #[arg(value_name = "ID")]
+        id: u64,
+    },
+    /// Turns a rule off (kept in the list).
+    Disable {
+        #[arg(value_name = "ID")]
+        id: u64,
+    },
+    /// Removes every rule.
+    Clear,
+}
+
+/// `sockscope events`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Keep following the stream (the records from now on; without it, the command still
+    /// follows: the API has no history, so this is accepted for readability).
+    #[arg(long)]
+    pub follow: bool,
+    /// Only records matching this filter (the filter bar's language).
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 /// Options of the Engine.IO / Socket.IO session stage (proxy and inspect).
@@ -168,6 +290,13 @@ pub struct ProxyArgs {
     /// How long a `hold` rule holds a unit before letting it go unchanged.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub hold_timeout: String,
+    /// Where the control API listens (docs/control-api.md); port 0 picks a free one. The address
+    /// and token go to $SOCKSCOPE_HOME/control.json for `sockscope rule ...` and friends.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub control: String,
+    /// Do not start the control API.
+    #[arg(long, conflicts_with = "control")]
+    pub no_control: bool,
     #[command(flatten)]
     pub stage: StageArgs,
 }
@@ -197,6 +326,8 @@ impl Default for ProxyArgs {
             rules: Vec::new(),
             rules_files: Vec::new(),
             hold_timeout: "60s".into(),
+            control: "127.0.0.1:0".into(),
+            no_control: false,
             stage: StageArgs::default(),
         }
     }
@@ -259,6 +390,26 @@ impl ProxyArgs {
         let rules = self.rule_set()?;
         let hold_timeout = crate::rules::parse_duration(&self.hold_timeout)
             .map_err(|e| format!("invalid --hold-timeout {:?}: {e}", self.hold_timeout))?;
+        let control = if self.no_control {
+            None
+        } else {
+            let a: SocketAddr = self.control.parse().map_err(|_| {
+                format!(
+                    "invalid --control {:?}: expected IP:PORT such as 127.0.0.1:9090",
+                    self.control
+                )
+            })?;
+            if !a.ip().is_loopback() && self.auth.is_none() {
+                return Err(format!(
+                    "--control {a} is reachable from other machines: the control API listens on loopback only unless --auth is given"
+                ));
+            }
+            Some(a)
+        };
+        let control_home = match control {
+            Some(_) => Some(crate::ca::home_dir(self.home.as_deref())?),
+            None => None,
+        };
         let reverse_tls = matches!(&mode, Mode::Reverse(t) if t.tls);
         let mitm = if self.no_mitm && !reverse_tls {
             None
@@ -289,6 +440,9 @@ impl ProxyArgs {
             max_connections: self.max_connections,
             rules: std::sync::Arc::new(rules),
             holds: std::sync::Arc::new(crate::intercept::Holds::new(hold_timeout)),
+            control,
+            control_home,
+            live_ws: Default::default(),
         })
     }
 

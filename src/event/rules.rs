@@ -62,3 +62,24 @@ pub struct HoldReleaseRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<Payload>,
 }
+
+/// Something was done to the running proxy through its control API (or the app): a rule added,
+/// removed, turned on or off, a held unit released, a message injected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ControlRecord {
+    /// `rule_add`, `rule_remove`, `rule_enable`, `rule_disable`, `rules_clear`, `release`,
+    /// `release_all`, `inject`.
+    pub action: String,
+    /// Who: `api`, `cli` (the sockscope commands), `gui`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<u64>,
+    /// The rule as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<u64>,
+    /// Anything else worth knowing (`dropped`, `edited: args`, the injection's target).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}

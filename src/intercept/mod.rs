@@ -12,8 +12,11 @@ use bytes::Bytes;
 use std::time::Instant;
 
 pub mod edit;
+mod holds;
 pub mod polling;
 pub mod ws;
+
+pub use holds::{HeldUnit, Holds, Release, Releaser};
 
 /// How a connection is cut by a `kill` rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +44,17 @@ pub struct Out {
     /// The proxy started a close handshake towards both sides (a `close` rule): the pump tells
     /// the other direction's interceptor (`WsInterceptor::proxy_closed`).
     pub closing: bool,
+    /// Replies to Socket.IO events the proxy injected with an ack id, consumed (never forwarded).
+    pub acks: Vec<AckReply>,
+}
+
+/// The reply to an injected Socket.IO event that asked for an ack.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AckReply {
+    pub nsp: String,
+    pub id: u64,
+    /// The ack's arguments (binary attachments as `{"base64": ...}`).
+    pub args: serde_json::Value,
 }
 
 impl Out {
@@ -52,74 +66,9 @@ impl Out {
             && self.kill.is_none()
             && !self.shutdown_forward
             && !self.closing
+            && self.acks.is_empty()
     }
 }
 
 /// When an interceptor wants to be called again without new bytes (a delay or hold timeout).
 pub type Wake = Option<Instant>;
-
-/// Proxy-wide bookkeeping of held units: their ids, how many are held, and the signal that lets
-/// every one go (shutdown). Each holder (a WebSocket pump, an HTTP exchange) keeps its own units;
-/// this only numbers them and broadcasts "release everything".
-#[derive(Debug)]
-pub struct Holds {
-    next_id: std::sync::atomic::AtomicU64,
-    held: std::sync::atomic::AtomicUsize,
-    release_all: tokio::sync::watch::Sender<bool>,
-    /// How long a unit is held before it is released unchanged (`--hold-timeout`).
-    pub timeout: std::time::Duration,
-}
-
-impl Holds {
-    /// A registry whose units are released after `timeout`.
-    pub fn new(timeout: std::time::Duration) -> Holds {
-        Holds {
-            next_id: std::sync::atomic::AtomicU64::new(1),
-            held: std::sync::atomic::AtomicUsize::new(0),
-            release_all: tokio::sync::watch::Sender::new(false),
-            timeout,
-        }
-    }
-
-    /// A new hold: its id (counted as held until [`Holds::released`]).
-    pub fn hold(&self) -> u64 {
-        use std::sync::atomic::Ordering;
-        self.held.fetch_add(1, Ordering::SeqCst);
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// A hold ended (released, dropped or lost).
-    pub fn released(&self) {
-        use std::sync::atomic::Ordering;
-        let _ = self
-            .held
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-    }
-
-    /// Units held right now.
-    pub fn count(&self) -> usize {
-        self.held.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Lets every held unit go, now and from now on (shutdown).
-    pub fn release_all(&self) {
-        self.release_all.send_replace(true);
-    }
-
-    /// True once [`Holds::release_all`] was called.
-    pub fn releasing(&self) -> bool {
-        *self.release_all.borrow()
-    }
-
-    /// Resolves when every held unit must go (at once if that was already asked).
-    pub async fn until_release_all(&self) {
-        let mut rx = self.release_all.subscribe();
-        let _ = rx.wait_for(|v| *v).await;
-    }
-}
-
-impl Default for Holds {
-    fn default() -> Holds {
-        Holds::new(std::time::Duration::from_secs(60))
-    }
-}

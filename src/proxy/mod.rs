@@ -25,6 +25,7 @@ pub mod tls;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;
+pub mod wsrelay;
 
 use crate::event::{ConnId, EventKind};
 use crate::pipeline::EventTx;
@@ -126,6 +127,13 @@ pub struct ProxyConfig {
     pub rules: Arc<crate::rules::RuleSet>,
     /// Held units (breakpoints) and their timeout.
     pub holds: Arc<crate::intercept::Holds>,
+    /// Where the control API listens (`--control`; port 0: any free port), `None` with
+    /// `--no-control`.
+    pub control: Option<SocketAddr>,
+    /// Where `control.json` is written (`$SOCKSCOPE_HOME`); `None`: not written.
+    pub control_home: Option<std::path::PathBuf>,
+    /// The open WebSocket relays (the control API injects through them).
+    pub live_ws: Arc<wsrelay::LiveWs>,
 }
 
 impl ProxyConfig {
@@ -145,6 +153,9 @@ impl ProxyConfig {
             max_connections: 4096,
             rules: Arc::default(),
             holds: Arc::default(),
+            control: None,
+            control_home: None,
+            live_ws: Arc::default(),
         }
     }
 
@@ -237,6 +248,8 @@ pub async fn serve(
         }
     }
     drop(listener);
+    // Held units (breakpoints) go on unchanged, within the grace period.
+    cfg.holds.release_all();
     // Connections see the phase themselves (serve_http closes idle keep-alive ones at once).
     lifecycle
         .wait_closed(SHUTDOWN_GRACE, Some(Phase::Cut))

@@ -195,6 +195,13 @@ pub trait Tap: Send {
     fn end(&mut self, clean: bool);
 }
 
+/// The `sid` of an Engine.IO open packet (`0{"sid":...}`).
+fn sid_of_open(text: &str) -> Option<String> {
+    let json = text.strip_prefix('0')?;
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    v.get("sid")?.as_str().map(str::to_owned)
+}
+
 /// Counts only (opaque tunnels).
 pub struct NoTap;
 impl Tap for NoTap {
@@ -209,6 +216,9 @@ pub struct WsTap {
     conn: ConnId,
     items: Vec<WsItem>,
     dir: Dir,
+    /// An Engine.IO WebSocket's session id, learnt from the server's open packet while unknown
+    /// (so a rule that appears later knows the session of a WebSocket-only connection).
+    sid: Option<std::sync::Arc<std::sync::OnceLock<String>>>,
 }
 
 impl WsTap {
@@ -220,9 +230,34 @@ impl WsTap {
             conn,
             items: Vec::new(),
             dir,
+            sid: None,
         }
     }
+
+    /// Learns the Engine.IO session id from the open packet into `sid` (s2c, while unset).
+    pub fn learn_sid(mut self, sid: std::sync::Arc<std::sync::OnceLock<String>>) -> WsTap {
+        if self.dir == Dir::ServerToClient && sid.get().is_none() {
+            self.sid = Some(sid);
+        }
+        self
+    }
+    /// The decoder, for the intercept path to take over mid-stream.
+    pub fn into_decoder(self) -> WsDecoder {
+        self.decoder
+    }
     fn emit(&mut self) {
+        if let Some(cell) = &self.sid {
+            let open = self.items.iter().find_map(|i| match i {
+                WsItem::Message(m) => m.payload.as_text().and_then(sid_of_open),
+                _ => None,
+            });
+            if let Some(s) = open {
+                let _ = cell.set(s);
+            }
+            if cell.get().is_some() {
+                self.sid = None;
+            }
+        }
         for item in self.items.drain(..) {
             let kind = match item {
                 WsItem::Message(m) => EventKind::WsMessage(m),
@@ -302,9 +337,9 @@ where
 }
 
 /// The client side of an upgraded plain-TCP connection, as the proxy serves it.
-type ClientTcp = TokioIo<CountingIo<TcpStream>>;
+pub(super) type ClientTcp = TokioIo<CountingIo<TcpStream>>;
 /// The origin side of an upgraded plain-TCP connection, as the proxy dials it.
-type OriginTcp = TokioIo<TcpStream>;
+pub(super) type OriginTcp = TokioIo<super::upstream::OriginIo<TcpStream>>;
 
 /// Relays two connections hyper has upgraded (a 101 answer). When both are plain TCP (reverse
 /// mode and the explicit proxy without CONNECT) their sockets are taken out of hyper's wrappers
@@ -326,7 +361,7 @@ pub async fn relay_upgraded<T1: Tap, T2: Tap>(
     let (mut client_tcp, counters) = client.io.into_inner().into_parts();
     match upstream.downcast::<OriginTcp>() {
         Ok(origin) => {
-            let mut origin_tcp = origin.io.into_inner();
+            let mut origin_tcp = origin.io.into_inner().into_inner();
             let (cr, cw) = client_tcp.split();
             let (cr, cw) = (
                 CountingIo::with_counters(cr, counters.clone()),

@@ -4,9 +4,10 @@
 //! subprotocol and permessage-deflate parameters).
 
 use super::forward::ConnCtx;
-use super::relay::{self, NoTap, WsTap};
+use super::relay::{self, NoTap};
+use super::wsrelay::{WsRelay, relay_ws};
 use crate::event::{Dir, EventKind, ExchangeId};
-use crate::ws::{self, WsDecoder};
+use crate::ws;
 use http::header::{self, HeaderMap};
 use std::sync::Arc;
 
@@ -91,21 +92,27 @@ pub(super) async fn run_upgraded(
     };
     let (bytes_c2s, bytes_s2c) = match ws_open {
         Some((open, deflate)) => {
+            let (eio, sid) = match &open {
+                EventKind::WsOpen { url, .. } => engineio_of(url),
+                _ => (None, None),
+            };
             ctx.events.emit(ctx.conn, open);
-            let max = ctx.cfg.max_decode;
-            let mut t1 = WsTap::new(
-                WsDecoder::new(Dir::ClientToServer, deflate.as_ref(), max),
-                ctx.events.clone(),
-                ctx.conn,
-                Dir::ClientToServer,
-            );
-            let mut t2 = WsTap::new(
-                WsDecoder::new(Dir::ServerToClient, deflate.as_ref(), max),
-                ctx.events.clone(),
-                ctx.conn,
-                Dir::ServerToClient,
-            );
-            let r = relay::relay_upgraded(c, u, &mut t1, &mut t2).await;
+            let sid_cell = Arc::new(std::sync::OnceLock::new());
+            if let Some(s) = sid {
+                let _ = sid_cell.set(s);
+            }
+            let ws = WsRelay {
+                conn: ctx.conn,
+                events: ctx.events.clone(),
+                rules: ctx.cfg.rules.clone(),
+                holds: ctx.cfg.holds.clone(),
+                deflate,
+                eio,
+                sid: sid_cell,
+                max_message: ctx.cfg.max_decode,
+                live: ctx.cfg.live_ws.clone(),
+            };
+            let r = relay_ws(c, u, ws).await;
             ctx.events.emit(
                 ctx.conn,
                 EventKind::WsEnd {
@@ -127,4 +134,16 @@ pub(super) async fn run_upgraded(
             error: None,
         },
     );
+}
+
+/// The Engine.IO version and session id of a WebSocket URL, when it is an Engine.IO transport.
+fn engineio_of(url: &str) -> (Option<crate::engineio::EioVersion>, Option<String>) {
+    let pq = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()));
+    match pq.as_deref().and_then(crate::engineio::query::detect) {
+        Some(q) => (Some(q.eio), q.sid),
+        None => (None, None),
+    }
 }

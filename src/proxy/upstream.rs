@@ -77,6 +77,11 @@ impl<I> OriginIo<I> {
         OriginIo { inner, state }
     }
 
+    /// The socket itself (after an upgrade, the relay reads and writes it directly).
+    pub fn into_inner(self) -> I {
+        self.inner
+    }
+
     fn swallow<T>(&self, r: io::Result<T>, ok: T) -> io::Result<T> {
         match r {
             Err(e) if write_side_gone(&e) => {

@@ -25,8 +25,10 @@ pub enum Source {
     Cli,
     /// A line of a `--rules` file.
     File { path: String, line: usize },
-    /// The control API (and the CLI commands that call it).
+    /// The control API.
     Api,
+    /// `sockscope rule add` (through the control API).
+    Command,
     /// The desktop app.
     Gui,
 }
@@ -114,7 +116,10 @@ pub enum Layer<'a> {
     },
     /// A WebSocket data message (inflated payload).
     WsMessage { binary: bool, payload: &'a [u8] },
-    WsControl { kind: ControlKind, payload: &'a [u8] },
+    WsControl {
+        kind: ControlKind,
+        payload: &'a [u8],
+    },
     /// An Engine.IO packet (over WebSocket or inside a polling body); `event:` is its type name.
     Eio {
         version: EioVersion,

@@ -31,7 +31,11 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "s" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("unknown duration unit {unit:?} (use us, ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "unknown duration unit {unit:?} (use us, ms, s, m or h)"
+            ));
+        }
     };
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("duration {s:?} is out of range"));

@@ -137,17 +137,20 @@ impl Rule {
             }
             Some(t) => self
                 .hits
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| (h < t).then_some(h + 1))
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                    (h < t).then_some(h + 1)
+                })
                 .is_ok(),
         }
     }
 
-    /// Where the rule came from, as records name it: `--rule`, `FILE:LINE`, `api`, `gui`.
+    /// Where the rule came from, as records name it: `--rule`, `FILE:LINE`, `api`, `cli`, `gui`.
     pub fn source_name(&self) -> String {
         match &self.source {
             Source::Cli => "--rule".into(),
             Source::File { path, line } => format!("{path}:{line}"),
             Source::Api => "api".into(),
+            Source::Command => "cli".into(),
             Source::Gui => "gui".into(),
         }
     }
@@ -177,9 +180,9 @@ impl Snapshot {
     /// Whether some enabled rule could select a unit of a connection with these facts (so its
     /// direction must run the intercept path).
     pub fn could_match(&self, facts: &ConnFacts<'_>) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r.enabled.load(Ordering::Acquire) && super::matching::could_match(&r.spec, facts))
+        self.rules.iter().any(|r| {
+            r.enabled.load(Ordering::Acquire) && super::matching::could_match(&r.spec, facts)
+        })
     }
 }
 

@@ -71,8 +71,10 @@ pub struct WsInterceptor {
     killed: bool,
     /// A binary Socket.IO packet outgrew the decode limit: its attachments stream through.
     group_overflow: bool,
-    /// Bytes from elsewhere waiting for a unit boundary.
-    inserts: Vec<Bytes>,
+    /// Bytes and messages from elsewhere waiting for a unit boundary.
+    inserts: Vec<Piece>,
+    /// Acks of events the proxy injected (namespace, id): consumed when they come.
+    acks: Vec<(String, u64)>,
 }
 
 impl WsInterceptor {
@@ -99,6 +101,7 @@ impl WsInterceptor {
             killed: false,
             group_overflow: false,
             inserts: Vec::new(),
+            acks: Vec::new(),
             cfg,
             holds,
         }
@@ -146,8 +149,33 @@ impl WsInterceptor {
     /// Bytes for this direction's receiver coming from elsewhere (the other direction's close
     /// frame for this receiver; later: injected messages): written at the next unit boundary.
     pub fn insert(&mut self, bytes: Bytes, out: &mut Out) {
-        self.inserts.push(bytes);
+        self.inserts.push(Piece::Raw {
+            bytes,
+            events: Vec::new(),
+        });
         self.flush_inserts(out);
+    }
+
+    /// Messages the proxy injects towards this direction's receiver, `(binary, payload)` each:
+    /// written at the next unit boundary as single frames (masked towards the server), without
+    /// compression (so a receiver's compression context is not disturbed), and recorded as what
+    /// the receiver got.
+    pub fn inject(&mut self, msgs: Vec<(bool, Bytes)>, out: &mut Out) {
+        for (binary, payload) in msgs {
+            self.inserts.push(Piece::New {
+                opcode: if binary { 2 } else { 1 },
+                payload,
+                compress: false,
+            });
+        }
+        self.flush_inserts(out);
+    }
+
+    /// This direction will carry the reply to an event the proxy injected the other way with ack
+    /// id `id` in namespace `nsp`: that ACK (or BINARY_ACK) is consumed, not forwarded, and handed
+    /// out in `out.acks`.
+    pub fn expect_ack(&mut self, nsp: String, id: u64) {
+        self.acks.push((nsp, id));
     }
 
     /// The proxy started a close handshake (a `close` rule, seen by the other direction): from
@@ -177,7 +205,8 @@ impl WsInterceptor {
         }
         let pieces = self.reader.flush();
         self.write_now(pieces, out);
-        out.forward.append(&mut self.inserts);
+        let inserts = std::mem::take(&mut self.inserts);
+        self.write_now(inserts, out);
         let mut items = Vec::new();
         self.reader.dec.finish(&mut items);
         for item in items {
@@ -276,13 +305,7 @@ impl WsInterceptor {
         if self.inserts.is_empty() || !self.reader.at_boundary() || self.group.is_some() {
             return;
         }
-        let pieces: Vec<Piece> = std::mem::take(&mut self.inserts)
-            .into_iter()
-            .map(|bytes| Piece::Raw {
-                bytes,
-                events: Vec::new(),
-            })
-            .collect();
+        let pieces = std::mem::take(&mut self.inserts);
         self.forward(pieces, false, out);
     }
 

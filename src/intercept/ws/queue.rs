@@ -231,7 +231,7 @@ fn next_pace(st: &Staged) -> Instant {
 
 /// A hold ended: bookkeeping and its record.
 fn end_hold(h: &Held, by: &str, now: Instant, dir: Dir, holds: &Holds, out: &mut Out) {
-    holds.released();
+    holds.released_id(h.id);
     out.events
         .push(EventKind::HoldRelease(Box::new(HoldReleaseRecord {
             hold: h.id,

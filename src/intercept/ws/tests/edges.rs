@@ -117,3 +117,74 @@ fn ws_int_hold_during_shutdown_is_not_held() {
     assert_eq!(holds.count(), 0);
     assert!(hits(&out.events)[0].error.is_some());
 }
+
+#[test]
+fn ws_int_inject_writes_new_frames_at_a_boundary() {
+    for dir in [C2S, S2C] {
+        let p = DeflateParams::default();
+        let mut w = interceptor(cfg(dir, Some(p.clone()), true));
+        let first = fr(dir, false, 1, b"4");
+        let mut out = run(&mut w, &first, Instant::now(), &mut never());
+        w.inject(
+            vec![
+                (false, bytes::Bytes::from_static(b"42[\"hi\"]")),
+                (true, bytes::Bytes::from_static(&[1, 2])),
+            ],
+            &mut out,
+        );
+        assert!(out.forward.is_empty());
+        w.push(
+            &fr(dir, true, 0, b"2[\"x\"]"),
+            Instant::now(),
+            &mut never(),
+            &mut out,
+        );
+        let got = received_payloads(dir, Some(&p), &bytes(&out));
+        assert_eq!(
+            got,
+            [
+                t("42[\"x\"]"),
+                t("42[\"hi\"]"),
+                Payload::Binary(bytes::Bytes::from_static(&[1, 2]))
+            ]
+        );
+        assert_eq!(messages(&out.events), got);
+    }
+}
+
+#[test]
+fn ws_int_acks_of_injected_events_are_consumed() {
+    let dir = S2C;
+    let mut w = interceptor(cfg(dir, None, true));
+    w.expect_ack("/".into(), 3);
+    w.expect_ack("/admin".into(), 5);
+    let wire = [
+        txt(dir, r#"433["ok"]"#),
+        txt(dir, r#"434[1]"#),
+        txt(dir, r#"461-/admin,5[{"_placeholder":true,"num":0}]"#),
+        txt(dir, "2"),
+        fr(dir, true, 2, &[1, 2]),
+        txt(dir, r#"433["again"]"#),
+    ]
+    .concat();
+    let out = run(&mut w, &wire, Instant::now(), &mut never());
+    assert_eq!(
+        received_payloads(dir, None, &bytes(&out)),
+        [t("434[1]"), t("2"), t(r#"433["again"]"#)]
+    );
+    assert_eq!(
+        out.acks,
+        [
+            crate::intercept::AckReply {
+                nsp: "/".into(),
+                id: 3,
+                args: serde_json::json!(["ok"]),
+            },
+            crate::intercept::AckReply {
+                nsp: "/admin".into(),
+                id: 5,
+                args: serde_json::json!([{"base64": "AQI="}]),
+            },
+        ]
+    );
+}
