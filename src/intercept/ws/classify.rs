@@ -9,9 +9,9 @@ use super::read::{Msg, Piece};
 use super::{WsInterceptor, piece_len};
 use crate::engineio::{self, EioVersion, PacketType};
 use crate::event::{ControlKind, Dir, Payload, WsMessage};
-use crate::intercept::{AckReply, Out};
+use crate::intercept::Out;
 use crate::rules::{Decide, Hit, Layer, Unit};
-use crate::socketio::{SioItem, SioPacket, SioType};
+use crate::socketio::{SioItem, SioPacket};
 use crate::ws::WsItem;
 use bytes::Bytes;
 use std::time::Instant;
@@ -395,32 +395,6 @@ impl WsInterceptor {
         }
     }
 
-    /// The reply to an event the proxy injected: consumed and handed out (true), not forwarded.
-    fn take_ack(&mut self, desc: &Desc, out: &mut Out) -> bool {
-        if self.acks.is_empty() {
-            return false;
-        }
-        let Desc::Message { sio: Some(p), .. } = desc else {
-            return false;
-        };
-        if !matches!(p.ptype, SioType::Ack | SioType::BinaryAck) {
-            return false;
-        }
-        let Some(id) = p.id else { return false };
-        let Some(at) = self.acks.iter().position(|(n, i)| *i == id && *n == p.nsp) else {
-            return false;
-        };
-        let (nsp, id) = self.acks.swap_remove(at);
-        let args = p
-            .data
-            .as_ref()
-            .map_or(serde_json::Value::Array(Vec::new()), |d| {
-                with_base64(d, &p.attachments)
-            });
-        out.acks.push(AckReply { nsp, id, args });
-        true
-    }
-
     /// The s2c open packet names the session when the URL did not.
     fn learn_sid(&self, data: &Payload) {
         if self.cfg.sid.get().is_some() {
@@ -484,31 +458,6 @@ impl WsInterceptor {
             layers,
         };
         decide.decide(&unit, now)
-    }
-}
-
-/// A JSON value with each attachment placeholder replaced by `{"base64": ...}`.
-fn with_base64(v: &serde_json::Value, atts: &[Bytes]) -> serde_json::Value {
-    use base64::Engine as _;
-    use serde_json::Value;
-    if let Some(Ok(num)) = crate::socketio::placeholder_num(v)
-        && let Some(a) = usize::try_from(num).ok().and_then(|k| atts.get(k))
-    {
-        let mut o = serde_json::Map::new();
-        o.insert(
-            "base64".into(),
-            Value::String(base64::engine::general_purpose::STANDARD.encode(a)),
-        );
-        return Value::Object(o);
-    }
-    match v {
-        Value::Array(items) => Value::Array(items.iter().map(|i| with_base64(i, atts)).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, i)| (k.clone(), with_base64(i, atts)))
-                .collect(),
-        ),
-        other => other.clone(),
     }
 }
 

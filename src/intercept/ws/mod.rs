@@ -13,8 +13,10 @@
 //! - A control frame between the frames of a fragmented message, and an Engine.IO packet
 //!   between a binary Socket.IO packet and its attachments, are units of their own; unchanged,
 //!   they keep their place in the bytes.
-//! - `act`: what each action does; `classify`: the Engine.IO and Socket.IO layers of a message.
+//! - `act`: what each action does; `classify`: the Engine.IO and Socket.IO layers of a message;
+//!   `ack`: replies to events the proxy injected, consumed.
 
+mod ack;
 mod act;
 mod classify;
 mod queue;
