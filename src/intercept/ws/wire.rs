@@ -130,7 +130,8 @@ impl Writer {
             if m.seq.is_some() && !self.nct {
                 self.next_seq += 1;
             }
-            let rec = m.rec.clone();
+            let mut m = m;
+            let rec = m.rec.take();
             m.into_wire(fw, ev);
             if let Some(rec) = rec {
                 ev.push(EventKind::WsMessage(rec));
