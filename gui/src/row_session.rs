@@ -412,6 +412,7 @@ mod tests {
                 failed_attempts: 0,
                 recovered: None,
                 candidates: candidates.iter().map(|c| c.to_string()).collect(),
+                rules: Vec::new(),
             })),
         }
     }

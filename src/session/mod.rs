@@ -68,6 +68,7 @@ pub mod inspect;
 mod lineage;
 mod polling;
 pub mod report;
+pub mod rules;
 mod sio;
 mod transport;
 
@@ -186,6 +187,8 @@ pub fn reason_words(code: &str) -> String {
     }
 }
 
+pub use rules::{RuleTotal, cause_text, cause_words};
+
 /// The derived records, collected for the pipeline.
 pub(crate) type Out = Vec<(ConnId, EventKind)>;
 
@@ -206,6 +209,8 @@ pub struct SocketIoStage {
     notes: Vec<Note>,
     /// `ts - mono_us` of the latest event: wall time of tick-derived moments.
     wall_offset: i64,
+    /// Held units by hold id: the session their release concerns.
+    holds: BTreeMap<u64, SessionKey>,
 }
 
 impl Default for SocketIoStage {
@@ -232,6 +237,7 @@ impl SocketIoStage {
             forgotten: 0,
             notes: Vec::new(),
             wall_offset: 0,
+            holds: BTreeMap::new(),
         }
     }
 
@@ -418,6 +424,8 @@ impl Stage for SocketIoStage {
                 }
             }
             EventKind::ConnClose { .. } => self.on_conn_close(ev, out),
+            EventKind::RuleHit(h) => self.on_rule_hit(ev, h),
+            EventKind::HoldRelease(r) => self.on_hold_release(r),
             _ => return,
         }
         self.wall_offset = ev.ts - ev.mono_us as i64;
