@@ -327,7 +327,7 @@ pub fn row_for_session(ev: &Event) -> Option<NewRow<'_>> {
             let cause = rc
                 .cause
                 .as_deref()
-                .map(|c| format!(" ({})", reason_words(c)))
+                .map(|c| format!(" ({})", sockscope::session::cause_text(c, &rc.rules)))
                 .unwrap_or_default();
             let link = if rc.link == "explicit" {
                 let rec = match rc.recovered {

@@ -6,7 +6,7 @@
 //! connection, [`MAX_PENDING_ACKS`] unanswered events.
 
 use crate::row::Sym;
-use sockscope::event::{ConnId, Dir, EioTransport, Event, EventKind};
+use sockscope::event::{ConnId, Dir, EioTransport, Event, EventKind, RuleCause};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Sessions kept; the oldest are forgotten first.
@@ -22,6 +22,8 @@ pub struct CloseInfo {
     pub ts: i64,
     pub reason: String,
     pub detail: String,
+    /// The rules that explain the end (`session_close`'s `rules`).
+    pub rules: Vec<RuleCause>,
     /// Ordinal of the `session_close` row.
     pub row: Option<u64>,
 }
@@ -146,6 +148,8 @@ pub struct ReconnectInfo {
     pub to: String,
     pub gap_us: u64,
     pub cause: Option<String>,
+    /// The rules that explain why `from` ended.
+    pub rules: Vec<RuleCause>,
     pub explicit: bool,
     /// Another session explains this one as well (`link: "ambiguous"`): the candidates it may
     /// continue, `from` first.
@@ -460,6 +464,7 @@ impl Sessions {
                     ts,
                     reason: c.reason.clone(),
                     detail: c.detail.clone(),
+                    rules: c.rules.clone(),
                     row: ordinal,
                 });
                 s.last_ts = ts;
@@ -546,6 +551,7 @@ impl Sessions {
                     to: r.to_session.clone(),
                     gap_us: r.gap_us,
                     cause: r.cause.clone(),
+                    rules: r.rules.clone(),
                     explicit: r.link == "explicit",
                     ambiguous: if r.link == "ambiguous" {
                         if r.candidates.is_empty() {
