@@ -488,6 +488,16 @@ impl Store {
                 flags |= F_CARRIER;
             }
         }
+        // A rule hit names its session by sid (a polling request's connection may serve another).
+        if session.is_none()
+            && let EventKind::RuleHit(h) = &ev.kind
+            && let Some(label) = h
+                .sid
+                .as_deref()
+                .and_then(|sid| self.sessions.label_of_sid(sid))
+        {
+            session = self.symbols.intern(label);
+        }
         if session.is_none()
             && !nr.kind.is_session_layer()
             && let Some(s) = self.sessions.of_conn(ev.conn)

@@ -336,3 +336,19 @@ fn the_session_and_reconnect_views_name_the_rule_in_the_cause() {
         r#"· ping timeout: pongs dropped by rule 1 "kind:eio event:pong dir:c2s => drop" (--rule) · "#,
     );
 }
+
+#[test]
+fn rule_rows_belong_to_their_session_and_have_a_kind_filter() {
+    let mut h = harness();
+    let mut rows = |text: &str| {
+        h.state_mut().set_filter_text(text.into());
+        h.run();
+        assert!(h.state().filter_done());
+        h.state().view_rows()
+    };
+    assert_eq!(rows("kind:rule_hit"), 3);
+    assert_eq!(rows("kind:hold_release"), 1);
+    // The hits name their session by sid.
+    assert_eq!(rows("session:s1 kind:rule_hit"), 3);
+    assert_eq!(rows("session:s2 kind:rule_hit"), 0);
+}
