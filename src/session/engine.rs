@@ -261,7 +261,7 @@ impl Session {
         // Probes and the upgrade packet go to the upgrade handler, not to the session's timers.
         if !probe && ptype != PacketType::Upgrade {
             self.hb.on_packet(ptype, via.dir, via.now);
-            if matches!(ptype, PacketType::Ping | PacketType::Pong) {
+            if matches!(ptype, PacketType::Ping | PacketType::Pong) && self.end_us.is_none() {
                 self.rules
                     .heartbeat_seen(ptype == PacketType::Ping, via.now);
             }

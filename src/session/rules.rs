@@ -41,6 +41,8 @@ enum Effect {
 
 #[derive(Clone, Debug)]
 struct RecentHit {
+    /// When the unit arrived at the proxy: the hit's time, less the delay for a delayed unit
+    /// (its hit is reported when it is let go).
     at_us: u64,
     rule_id: u64,
     effect: Effect,
@@ -109,7 +111,7 @@ impl RuleTrack {
             self.recent.pop_front();
         }
         self.recent.push_back(RecentHit {
-            at_us: now,
+            at_us: now.saturating_sub(delay_us(h)),
             rule_id: h.rule_id,
             effect: effect_of(h),
             status: h
@@ -170,7 +172,9 @@ impl RuleTrack {
                     } else {
                         self.last_pong_us
                     };
+                    // Held up before the end, and nothing of its kind through since.
                     reason == CloseReason::PingTimeout
+                        && h.at_us <= end_us
                         && age <= hb_window
                         && since.is_none_or(|t| t < h.at_us)
                 }
@@ -231,6 +235,18 @@ impl RuleTrack {
             })
             .collect()
     }
+}
+
+/// How long a delayed unit was parked (`delay 523ms`): its hit is reported when it goes on.
+fn delay_us(h: &RuleHitRecord) -> u64 {
+    if h.outcome != "delayed" {
+        return 0;
+    }
+    h.action
+        .strip_prefix("delay ")
+        .and_then(|d| d.split_whitespace().next())
+        .and_then(|d| crate::rules::parse_duration(d).ok())
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// How a hit bears on the end of a session.
@@ -374,7 +390,7 @@ impl super::SocketIoStage {
             }
         }
         if s.late_blame() {
-            self.lineage.closed(s);
+            self.lineage.blamed(s);
         }
     }
 

@@ -376,6 +376,17 @@ impl Lineage {
         }
     }
 
+    /// Rules were named as the cause of `s`'s end after it ended (a delayed heartbeat let go,
+    /// a kill reported after the cut): its successor's link, if already made, names them too.
+    pub fn blamed(&mut self, s: &Session) {
+        self.closed(s);
+        for l in self.links.iter_mut() {
+            if l.from_session == s.tag.label && l.rules.is_empty() {
+                l.rules.clone_from(&s.rules.blame);
+            }
+        }
+    }
+
     /// Forgets what is too old to link.
     pub fn expire(&mut self, now: u64) {
         let retain = self.retain_us;

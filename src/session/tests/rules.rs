@@ -391,3 +391,106 @@ fn inspect_names_the_rules_that_touched_each_session() {
     );
     assert!(json["clients"][0]["sessions"][1].get("rules").is_none());
 }
+
+#[test]
+fn a_pong_delayed_past_the_end_is_named_when_it_is_let_go() {
+    let mut h = Harness::new();
+    h.at(0);
+    ws_session(&mut h, 1, "Y1");
+    h.at(300);
+    h.ws_text(1, Dir::ServerToClient, "2");
+    // The pong reaches the proxy at 305 ms and is parked for 1 s: the server gives up first.
+    h.at(501);
+    h.tick();
+    h.at(502);
+    h.ws_close(1, Dir::ServerToClient, None);
+    h.ws_end(1);
+    assert!(h.records("session_close")[0].get("rules").is_none());
+    // Its hit is reported when it is let go (the receiver gone by then).
+    h.at(1305);
+    let delayed = RuleHitRecord {
+        sid: Some("Y1".into()),
+        received: Some(Payload::Text("3".into())),
+        ..hit(
+            9,
+            "kind:eio event:pong => delay 1s",
+            "delay 1000ms",
+            "delayed",
+            "eio pong",
+        )
+    };
+    rule_hit(&mut h, 1, delayed);
+    h.at(2000);
+    ws_session(&mut h, 2, "Y2");
+    let rc = h.records("reconnect");
+    assert_eq!(rc.len(), 1);
+    assert_eq!(rc[0]["rules"][0]["effect"], "pongs delayed");
+    let rep = h.stage.report();
+    assert!(
+        rep.clients[0].sessions[0]
+            .close_detail
+            .as_deref()
+            .unwrap()
+            .starts_with(r#"pongs delayed by rule 9 "kind:eio event:pong => delay 1s" (--rule); "#)
+    );
+}
+
+#[test]
+fn a_link_made_before_the_late_hit_is_completed_in_the_report() {
+    let mut h = Harness::new();
+    h.at(0);
+    ws_session(&mut h, 1, "Z1");
+    h.at(300);
+    h.ws_text(1, Dir::ServerToClient, "2");
+    h.at(501);
+    h.tick();
+    h.at(502);
+    h.ws_close(1, Dir::ServerToClient, None);
+    h.ws_end(1);
+    h.at(1500);
+    ws_session(&mut h, 2, "Z2");
+    assert!(h.records("reconnect")[0].get("rules").is_none());
+    // A pong parked 3 s (from 305 ms) is let go after the reconnect.
+    h.at(3305);
+    let delayed = RuleHitRecord {
+        sid: Some("Z1".into()),
+        ..hit(
+            9,
+            "kind:eio event:pong => delay 3s",
+            "delay 3s",
+            "delayed",
+            "eio pong",
+        )
+    };
+    rule_hit(&mut h, 1, delayed);
+    let rep = h.stage.report();
+    assert_eq!(rep.clients[0].reconnects[0].rules[0].rule_id, 9);
+    // A pong that reached the proxy after the end explains nothing.
+    let mut h2 = Harness::new();
+    h2.at(0);
+    ws_session(&mut h2, 1, "Z3");
+    h2.at(300);
+    h2.ws_text(1, Dir::ServerToClient, "2");
+    h2.at(501);
+    h2.tick();
+    h2.at(502);
+    h2.ws_close(1, Dir::ServerToClient, None);
+    h2.ws_end(1);
+    h2.at(900);
+    let late = RuleHitRecord {
+        sid: Some("Z3".into()),
+        ..hit(
+            9,
+            "kind:eio event:pong => delay 100ms",
+            "delay 100ms",
+            "delayed",
+            "eio pong",
+        )
+    };
+    rule_hit(&mut h2, 1, late);
+    assert!(
+        h2.stage.report().clients[0].sessions[0]
+            .close_rules
+            .is_empty()
+    );
+}
