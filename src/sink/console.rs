@@ -215,6 +215,7 @@ pub fn describe(ev: &Event) -> Option<String> {
         }
         EventKind::RuleHit(h) => acting::rule_hit(h),
         EventKind::HoldRelease(r) => acting::hold_release(r),
+        EventKind::Control(c) => acting::control(c),
         _ => return describe_session(ev).map(|body| format!("{t}  {body}")),
     };
     Some(format!("{t}  c{c:<4} {body}"))

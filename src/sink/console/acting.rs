@@ -1,9 +1,9 @@
 //! Console lines of the acting path: a rule hit (rule as written, source, outcome, unit,
 //! direction, sid or exchange; what arrived and what was sent when the rule changed it, or why
-//! it failed) and a held unit let go.
+//! it failed), a held unit let go, and a change made through the control API.
 
 use super::{ms_text, preview};
-use crate::event::{HoldReleaseRecord, RuleHitRecord};
+use crate::event::{ControlRecord, HoldReleaseRecord, RuleHitRecord};
 
 /// A rule hit: `rule 1 dropped → eio pong  sid=abc  "kind:eio event:pong => drop" (--rule)`,
 /// then what arrived and what was sent when the rule changed it, or why it failed.
@@ -76,6 +76,24 @@ pub(super) fn hold_release(r: &HoldReleaseRecord) -> String {
             .map(|s| format!("  sent {}", preview(s, 48)))
             .unwrap_or_default()
     )
+}
+
+/// A change through the control API: `control rule_add by cli: rule 3 "event:x => drop"`.
+pub(super) fn control(c: &ControlRecord) -> String {
+    let mut line = format!("control {} by {}", c.action, c.source);
+    match (c.rule_id, &c.rule) {
+        (Some(id), Some(r)) => line.push_str(&format!(": rule {id} \"{r}\"")),
+        (Some(id), None) => line.push_str(&format!(": rule {id}")),
+        (None, Some(r)) => line.push_str(&format!(": \"{r}\"")),
+        (None, None) => {}
+    }
+    if let Some(h) = c.hold {
+        line.push_str(&format!(" hold {h}"));
+    }
+    if !c.detail.is_empty() {
+        line.push_str(&format!(" ({})", c.detail));
+    }
+    line
 }
 
 #[cfg(test)]
@@ -183,6 +201,34 @@ mod tests {
             ..hit()
         };
         assert!(line(EventKind::RuleHit(Box::new(h))).contains("rule 1 held hold 3: → eio pong"));
+    }
+
+    #[test]
+    fn a_control_change_says_what_by_whom() {
+        let c = crate::event::ControlRecord {
+            action: "rule_add".into(),
+            source: "cli".into(),
+            rule_id: Some(3),
+            rule: Some("event:x => drop".into()),
+            hold: None,
+            detail: String::new(),
+        };
+        assert_eq!(
+            line(EventKind::Control(Box::new(c))),
+            r#"16:00:00.123  c7    control rule_add by cli: rule 3 "event:x => drop""#
+        );
+        let c = crate::event::ControlRecord {
+            action: "release".into(),
+            source: "api".into(),
+            rule_id: None,
+            rule: None,
+            hold: Some(4),
+            detail: "edited: args".into(),
+        };
+        assert_eq!(
+            line(EventKind::Control(Box::new(c))),
+            "16:00:00.123  c7    control release by api hold 4 (edited: args)"
+        );
     }
 
     #[test]
