@@ -41,6 +41,7 @@ pub mod view_empty;
 pub mod view_heartbeat;
 pub mod view_payload;
 pub mod view_reconnect;
+pub mod view_rules;
 pub mod view_sessions;
 pub mod view_table;
 pub mod view_timeline;

@@ -87,6 +87,8 @@ pub struct SessionInfo {
     pub last_ts: i64,
     pub beats: Vec<Beat>,
     pub alerts: Vec<AlertInfo>,
+    /// Heartbeat packets rules held up (dropped, delayed, held), latest [`MAX_RULE_MARKS`].
+    pub rule_marks: Vec<crate::view_rules::RuleMark>,
     /// Samples dropped to stay within [`MAX_SAMPLES`].
     pub beats_dropped: u64,
     /// Ordinal of the `session_open` row.
@@ -248,6 +250,26 @@ impl Sessions {
         self.sessions.get(key).map(|s| s.label.as_str())
     }
 
+    /// A rule hit: a heartbeat it held up is marked on its session (by sid, else the
+    /// connection's session).
+    pub fn rule_hit(&mut self, ev: &Event, h: &sockscope::event::RuleHitRecord, row: Option<u64>) {
+        let Some(mark) = crate::view_rules::RuleMark::of(ev.ts, h, row) else {
+            return;
+        };
+        let key = h
+            .sid
+            .as_deref()
+            .and_then(|sid| self.by_sid.get(sid))
+            .or_else(|| self.conn_session.get(&ev.conn))
+            .copied();
+        if let Some(s) = key.and_then(|k| self.sessions.get_mut(&k)) {
+            if s.rule_marks.len() >= crate::view_rules::MAX_RULE_MARKS {
+                s.rule_marks.remove(0);
+            }
+            s.rule_marks.push(mark);
+        }
+    }
+
     /// The session last seen on a connection.
     pub fn of_conn(&self, conn: ConnId) -> Option<&SessionInfo> {
         self.sessions.get(self.conn_session.get(&conn)?)
@@ -276,6 +298,10 @@ impl Sessions {
             .map(|s| {
                 512 + s.beats.capacity() * std::mem::size_of::<Beat>()
                     + s.alerts.capacity() * std::mem::size_of::<AlertInfo>()
+                    + s.rule_marks
+                        .iter()
+                        .map(|m| 64 + m.text.len())
+                        .sum::<usize>()
             })
             .sum();
         let ctl: usize = self

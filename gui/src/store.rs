@@ -385,6 +385,9 @@ impl Store {
                 };
                 self.sessions.ws_control_frame(ev.conn, sample);
             }
+            EventKind::RuleHit(h) => {
+                self.sessions.rule_hit(&ev, h, made.map(|((o, _), _)| o));
+            }
             k if crate::row_session::is_session_record(k) => {
                 let (ordinal, session, size) = match made {
                     Some(((o, s), size)) => (Some(o), s, size),

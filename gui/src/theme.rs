@@ -192,7 +192,7 @@ mod glyphs {
         super::install_fonts(&ctx);
         let mut out = ctx.run_ui(Default::default(), |_| {});
         out.textures_delta.clear();
-        for c in "↑↓→←●○×↻▲▼‖…▾▸▴·↗".chars() {
+        for c in "↑↓→←●○×↻▲▼‖…▾▸▴·↗⇒✕".chars() {
             let has = ctx.fonts_mut(|f| f.has_glyph(&FontId::proportional(12.0), c));
             assert!(has, "no glyph for {c:?}");
         }

@@ -352,3 +352,24 @@ fn rule_rows_belong_to_their_session_and_have_a_kind_filter() {
     assert_eq!(rows("session:s1 kind:rule_hit"), 3);
     assert_eq!(rows("session:s2 kind:rule_hit"), 0);
 }
+
+#[test]
+fn the_heartbeat_timeline_lists_the_pongs_a_rule_dropped() {
+    let mut h = harness();
+    // The timeline follows the selected row's session: the drop's.
+    h.get_by_label("dropped").click();
+    h.run();
+    h.get_by_label("heartbeat timeline of s1");
+    // The late pong the drop caused, and the drop itself, one under the other.
+    h.get_by_label_contains("late pong: ping #1 not answered within 200 ms");
+    let mark = h.get_by_label_contains(
+        r#"✕ pong dropped by rule 1 "kind:eio event:pong dir:c2s => drop" (--rule)"#,
+    );
+    mark.click();
+    h.run();
+    let sel = h.state().selected().expect("the rule hit is selected");
+    assert_eq!(
+        h.state().store().row(sel).map(|r| r.kind),
+        Some(RowKind::RuleHit)
+    );
+}
