@@ -32,6 +32,8 @@ const RAW_TYPES: &[&str] = &[
     "ws_control",
     "ws_close",
     "ws_end",
+    "rule_hit",
+    "hold_release",
 ];
 
 /// How often the stage is ticked during a replay.

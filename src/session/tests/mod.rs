@@ -5,6 +5,7 @@ mod eio;
 mod lineage;
 mod replay;
 mod robust;
+mod rules;
 mod sio;
 mod truth;
 
