@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Events(args) => sockscope::run::events(&args),
         Command::Held(args) => sockscope::run::held(&args),
         Command::Release(args) => sockscope::run::release(&args),
+        Command::Launch(args) => sockscope::clients::launch::main(&args),
+        Command::Run(args) => return sockscope::clients::run::main(&args),
+        Command::Env(args) => sockscope::clients::env::main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,6 +42,13 @@ pub enum Command {
     Held(HeldArgs),
     /// Lets a held unit go: unchanged, edited, or dropped (`--all`: every held unit, unchanged).
     Release(ReleaseArgs),
+    /// Start a browser with a throwaway profile that goes through the proxy and trusts its CA.
+    Launch(crate::clients::launch::LaunchArgs),
+    /// Run a command through the proxy: proxy and CA variables, and Node's http/https/fetch/ws
+    /// routed by a preload (`sockscope run -- node app.js`).
+    Run(crate::clients::run::RunArgs),
+    /// Print the variables of `run` for the current shell: eval "$(sockscope env)".
+    Env(crate::clients::env::EnvArgs),
 }
 
 /// `sockscope held`.

@@ -1,0 +1,170 @@
+//! The environment that sends a program through the proxy and makes it trust sockscope's CA:
+//! computed once here for `sockscope run` (set on the child) and `sockscope env` (printed for a
+//! shell, with a function undoing it).
+
+use super::shell::Shell;
+use super::{ProxyTarget, TargetArgs};
+use clap::Args;
+use std::path::Path;
+
+/// `sockscope env`.
+#[derive(Args, Debug, Clone)]
+pub struct EnvArgs {
+    /// The shell syntax to print.
+    #[arg(long, value_enum, default_value_t = Shell::Posix)]
+    pub shell: Shell,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// One variable to set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Var {
+    pub name: &'static str,
+    pub value: String,
+}
+
+/// What the variables are computed from.
+#[derive(Clone, Debug)]
+pub struct Inputs<'a> {
+    /// `http://[USER:PASS@]HOST:PORT`.
+    pub proxy_url: &'a str,
+    /// sockscope's CA certificate alone (`ca.pem`).
+    pub ca: &'a Path,
+    /// System roots + sockscope's CA (for variables that replace the roots).
+    pub bundle: &'a Path,
+    /// The Node preload module.
+    pub preload: &'a Path,
+    /// `NODE_OPTIONS` as it is now (kept, after the preload).
+    pub node_options: Option<&'a str>,
+}
+
+/// The names `variables` sets, in its order (also what the undo function restores).
+pub const NAMES: &[&str] = &[
+    "SOCKSCOPE_PROXY",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
+    "DENO_CERT",
+];
+
+/// The variables, in [`NAMES`] order.
+///
+/// - `HTTP_PROXY`/`HTTPS_PROXY` in both cases (curl reads only the lowercase `http_proxy`; Python,
+///   Go, Ruby and most others read either).
+/// - `NO_PROXY` empty: targets on loopback go through the proxy too (an unset one lets some clients
+///   apply their own loopback default).
+/// - `NODE_EXTRA_CA_CERTS` adds our CA to Node's roots; the preload in `NODE_OPTIONS` routes
+///   `http`, `https`, `fetch`, `ws` and socket.io-client (`SOCKSCOPE_PROXY` tells it where).
+/// - `SSL_CERT_FILE` (OpenSSL, so Python's `ssl`, Ruby, PHP), `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`,
+///   `GIT_SSL_CAINFO` and `PIP_CERT` replace the roots, so they get the bundle; `DENO_CERT` adds.
+pub fn variables(i: &Inputs) -> Vec<Var> {
+    let path = |p: &Path| p.display().to_string();
+    let bundle = path(i.bundle);
+    let values: Vec<(&'static str, String)> = vec![
+        ("SOCKSCOPE_PROXY", i.proxy_url.to_owned()),
+        ("HTTP_PROXY", i.proxy_url.to_owned()),
+        ("http_proxy", i.proxy_url.to_owned()),
+        ("HTTPS_PROXY", i.proxy_url.to_owned()),
+        ("https_proxy", i.proxy_url.to_owned()),
+        ("NO_PROXY", String::new()),
+        ("no_proxy", String::new()),
+        ("NODE_EXTRA_CA_CERTS", path(i.ca)),
+        ("NODE_OPTIONS", node_options(i.preload, i.node_options)),
+        ("SSL_CERT_FILE", bundle.clone()),
+        ("REQUESTS_CA_BUNDLE", bundle.clone()),
+        ("CURL_CA_BUNDLE", bundle.clone()),
+        ("GIT_SSL_CAINFO", bundle.clone()),
+        ("PIP_CERT", bundle),
+        ("DENO_CERT", path(i.ca)),
+    ];
+    debug_assert_eq!(
+        values.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        NAMES.to_vec()
+    );
+    values
+        .into_iter()
+        .map(|(name, value)| Var { name, value })
+        .collect()
+}
+
+/// `--require PRELOAD` first, then what `NODE_OPTIONS` held (without an earlier `--require` of the
+/// same preload, so running `env` twice does not load it twice).
+pub fn node_options(preload: &Path, existing: Option<&str>) -> String {
+    let req = format!("--require {}", node_quote(&preload.display().to_string()));
+    match existing.map(str::trim).filter(|e| !e.is_empty()) {
+        None => req,
+        Some(e) => {
+            let rest = e.replace(&req, "");
+            let rest = rest.trim();
+            if rest.is_empty() {
+                req
+            } else {
+                format!("{req} {rest}")
+            }
+        }
+    }
+}
+
+/// A path as one `NODE_OPTIONS` word: double-quoted (backslash escapes) when it needs it.
+pub fn node_quote(s: &str) -> String {
+    if !s.is_empty() && !s.contains([' ', '\t', '"', '\\', '\'']) {
+        return s.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Everything `run` and `env` need: the proxy, and the variables (files written).
+pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
+    let (home, ca, target) = super::prepare(args)?;
+    let preload = super::files::node_preload(&home)?;
+    let (bundle, system) = super::files::ca_bundle(&home, &ca.cert_pem)?;
+    if system.is_none() {
+        eprintln!(
+            "sockscope: warning: no system CA bundle found (looked at $SSL_CERT_FILE and {}): {} holds only sockscope's CA, so programs reading SSL_CERT_FILE trust only what comes through the proxy",
+            super::files::SYSTEM_BUNDLES.join(", "),
+            bundle.display()
+        );
+    }
+    let node_opts = std::env::var("NODE_OPTIONS").ok();
+    let url = target.url();
+    let vars = variables(&Inputs {
+        proxy_url: &url,
+        ca: &ca.cert_path,
+        bundle: &bundle,
+        preload: &preload,
+        node_options: node_opts.as_deref(),
+    });
+    Ok((target, vars))
+}
+
+/// `sockscope env`: prints the variables (and the undo function) for the chosen shell.
+pub fn main(args: &EnvArgs) -> Result<(), String> {
+    let (target, vars) = prepare(&args.target)?;
+    let previous: Vec<(&'static str, Option<String>)> =
+        NAMES.iter().map(|n| (*n, std::env::var(n).ok())).collect();
+    print!(
+        "{}",
+        super::shell::render(args.shell, &target.url(), &vars, &previous)
+    );
+    eprintln!("sockscope: {}", args.shell.hint());
+    Ok(())
+}

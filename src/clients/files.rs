@@ -1,0 +1,102 @@
+//! The files clients are pointed at, kept in `$SOCKSCOPE_HOME/clients/` (they must outlive the
+//! `sockscope env` that names them): the Node preload shipped inside the binary, and a CA bundle
+//! (the system's roots plus sockscope's CA) for the tools whose CA variable replaces the roots
+//! instead of adding to them (OpenSSL's `SSL_CERT_FILE`, requests, curl, Git).
+
+use std::path::{Path, PathBuf};
+
+/// The Node preload (see the file's header).
+pub const NODE_PRELOAD: &str = include_str!("../../assets/node-preload.js");
+
+/// Where the usual systems keep their root bundle, first match wins.
+pub const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
+    "/etc/ssl/ca-bundle.pem",             // openSUSE
+    "/etc/ssl/cert.pem",                  // macOS, BSDs
+];
+
+/// The directory for these files (created, mode 0700).
+pub fn clients_dir(home: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let dir = home.join("clients");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Writes `contents` to `path` unless it already holds exactly that (atomically: temp + rename,
+/// so a program starting meanwhile never reads half a file).
+pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<(), String> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, contents)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+}
+
+/// Writes the Node preload; returns its path.
+pub fn node_preload(home: &Path) -> Result<PathBuf, String> {
+    let path = clients_dir(home)?.join("node-preload.js");
+    write_if_changed(&path, NODE_PRELOAD.as_bytes())?;
+    Ok(path)
+}
+
+/// The system root bundle: `$SSL_CERT_FILE` if it names another readable file (not one of ours),
+/// else the first of [`SYSTEM_BUNDLES`] that exists.
+pub fn system_bundle(ours: &Path) -> Option<PathBuf> {
+    let from_env = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .filter(|p| p != ours && p.is_file());
+    from_env.or_else(|| {
+        SYSTEM_BUNDLES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    })
+}
+
+/// The bundle's text: the system roots (when found) then sockscope's CA.
+pub fn bundle_text(system: Option<&str>, ca_pem: &str) -> String {
+    let mut s = String::new();
+    if let Some(sys) = system {
+        s.push_str(sys);
+        if !sys.ends_with('\n') {
+            s.push('\n');
+        }
+    }
+    s.push_str("# sockscope CA\n");
+    s.push_str(ca_pem);
+    if !ca_pem.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Writes `ca-bundle.pem` (system roots + sockscope's CA); returns its path and the system
+/// bundle it was made from (None: only sockscope's CA is in it).
+pub fn ca_bundle(home: &Path, ca_pem: &str) -> Result<(PathBuf, Option<PathBuf>), String> {
+    let path = clients_dir(home)?.join("ca-bundle.pem");
+    let system = system_bundle(&path);
+    let sys_text = match &system {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read the system CA bundle {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    write_if_changed(&path, bundle_text(sys_text.as_deref(), ca_pem).as_bytes())?;
+    Ok((path, system))
+}
