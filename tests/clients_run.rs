@@ -341,3 +341,27 @@ fn preload_leaves_no_proxy_hosts_alone() {
         summarize(&recs)
     );
 }
+
+#[test]
+fn certificates_already_given_to_node_are_kept() {
+    let home = TempDir::new("clients-sockscope-home");
+    let user_home = TempDir::new("clients-home");
+    let certs = origin_certs();
+    let mut cmd = sockscope(home.path(), user_home.path());
+    cmd.env("NODE_EXTRA_CA_CERTS", &certs.ca).args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat \"$NODE_EXTRA_CA_CERTS\"",
+    ]);
+    let (status, out, err) = run_bounded(cmd, "sockscope run -- cat", LIMIT);
+    assert!(status.success(), "{err}");
+    let theirs = std::fs::read_to_string(&certs.ca).expect("test CA");
+    let ours = std::fs::read_to_string(home.path().join("ca.pem")).expect("sockscope CA");
+    let (a, b) = (out.find(theirs.trim()), out.find(ours.trim()));
+    assert!(
+        matches!((a, b), (Some(a), Some(b)) if a < b),
+        "NODE_EXTRA_CA_CERTS must hold the given CA then sockscope's:\n{out}"
+    );
+}

@@ -31,6 +31,8 @@ pub struct Inputs<'a> {
     pub proxy_url: &'a str,
     /// sockscope's CA certificate alone (`ca.pem`).
     pub ca: &'a Path,
+    /// What `NODE_EXTRA_CA_CERTS` gets (`ca`, or the certificates it named before plus `ca`).
+    pub node_extra: &'a Path,
     /// System roots + sockscope's CA (for variables that replace the roots).
     pub bundle: &'a Path,
     /// The Node preload module.
@@ -79,7 +81,7 @@ pub fn variables(i: &Inputs) -> Vec<Var> {
         ("https_proxy", i.proxy_url.to_owned()),
         ("NO_PROXY", String::new()),
         ("no_proxy", String::new()),
-        ("NODE_EXTRA_CA_CERTS", path(i.ca)),
+        ("NODE_EXTRA_CA_CERTS", path(i.node_extra)),
         ("NODE_OPTIONS", node_options(i.preload, i.node_options)),
         ("SSL_CERT_FILE", bundle.clone()),
         ("REQUESTS_CA_BUNDLE", bundle.clone()),
@@ -137,6 +139,7 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
     let (home, ca, target) = super::prepare(args)?;
     let preload = super::files::node_preload(&home)?;
     let (bundle, system) = super::files::ca_bundle(&home, &ca.cert_pem)?;
+    let node_extra = super::files::node_extra_ca(&home, &ca.cert_path, &ca.cert_pem)?;
     if system.is_none() {
         eprintln!(
             "sockscope: warning: no system CA bundle found (looked at $SSL_CERT_FILE and {}): {} holds only sockscope's CA, so programs reading SSL_CERT_FILE trust only what comes through the proxy",
@@ -149,6 +152,7 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
     let vars = variables(&Inputs {
         proxy_url: &url,
         ca: &ca.cert_path,
+        node_extra: &node_extra,
         bundle: &bundle,
         preload: &preload,
         node_options: node_opts.as_deref(),

@@ -100,3 +100,29 @@ pub fn ca_bundle(home: &Path, ca_pem: &str) -> Result<(PathBuf, Option<PathBuf>)
     write_if_changed(&path, bundle_text(sys_text.as_deref(), ca_pem).as_bytes())?;
     Ok((path, system))
 }
+
+/// What `NODE_EXTRA_CA_CERTS` gets: sockscope's CA alone, or, when the variable already names
+/// another file, `node-extra-ca.pem` holding that file's certificates then sockscope's CA (Node
+/// reads one file only, and the program may need the certificates it was given).
+pub fn node_extra_ca(home: &Path, ca_path: &Path, ca_pem: &str) -> Result<PathBuf, String> {
+    let path = clients_dir(home)?.join("node-extra-ca.pem");
+    let Some(existing) = std::env::var_os("NODE_EXTRA_CA_CERTS")
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty() && p != ca_path && *p != path)
+    else {
+        return Ok(ca_path.to_path_buf());
+    };
+    match std::fs::read_to_string(&existing) {
+        Ok(text) => {
+            write_if_changed(&path, bundle_text(Some(&text), ca_pem).as_bytes())?;
+            Ok(path)
+        }
+        Err(e) => {
+            eprintln!(
+                "sockscope: warning: NODE_EXTRA_CA_CERTS names {}, which cannot be read ({e}): Node gets sockscope's CA only",
+                existing.display()
+            );
+            Ok(ca_path.to_path_buf())
+        }
+    }
+}

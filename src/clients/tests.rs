@@ -104,6 +104,7 @@ fn inputs<'a>(node: Option<&'a str>) -> Inputs<'a> {
     Inputs {
         proxy_url: "http://127.0.0.1:8080",
         ca: Path::new("/h/ca.pem"),
+        node_extra: Path::new("/h/ca.pem"),
         bundle: Path::new("/h/clients/ca-bundle.pem"),
         preload: Path::new("/h/clients/node-preload.js"),
         node_options: node,
