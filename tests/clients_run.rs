@@ -365,3 +365,56 @@ fn certificates_already_given_to_node_are_kept() {
         "NODE_EXTRA_CA_CERTS must hold the given CA then sockscope's:\n{out}"
     );
 }
+
+/// aiohttp ignores the proxy variables unless told `trust_env=True`: the `sitecustomize` that
+/// `run` puts first on PYTHONPATH makes that the default, so aiohttp's requests and WebSockets and
+/// python-socketio's asyncio client (built on aiohttp) go through the proxy unmodified.
+#[test]
+fn python_aiohttp_and_the_asyncio_socketio_client_go_through_the_running_proxy() {
+    let probe = clean_command(python())
+        .args(["-c", "import aiohttp"])
+        .output()
+        .expect("run the test venv's python");
+    assert!(
+        probe.status.success(),
+        "aiohttp is missing from the test peers' venv ({}): scripts/test.sh installs tests/peers/requirements.txt",
+        String::from_utf8_lossy(&probe.stderr).trim()
+    );
+    let origin = Origin::start();
+    let proxy = origin.proxy();
+    let user_home = TempDir::new("clients-home");
+    let mut cmd = sockscope(&proxy.home(), user_home.path());
+    cmd.env_remove("PYTHONPATH")
+        .arg("run")
+        .arg("--")
+        .arg(python())
+        .arg(repo_root().join("tests/peers/python/clients_aiohttp.py"))
+        .args(["--url", &origin.https()]);
+    let (status, out, err) = run_bounded(cmd, "sockscope run -- python clients_aiohttp.py", LIMIT);
+    assert!(
+        status.success(),
+        "run failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert_eq!(last_json(&out)["ok"], true, "{out}");
+    let hello = format!("{}/hello", origin.https());
+    let recs = proxy.wait_for("the Socket.IO session's end", LIMIT, |r| {
+        count(r, "session_close") >= 1
+    });
+    assert!(
+        of_type(&recs, "http_request")
+            .iter()
+            .any(|q| s(q, "url") == hello),
+        "{}",
+        summarize(&recs)
+    );
+    assert!(
+        of_type(&recs, "ws_message").iter().any(|m| {
+            s(m, "dir") == "c2s" && payload_bytes(m) == "aiohttp ws \u{2713}".as_bytes()
+        }),
+        "{}",
+        summarize(&recs)
+    );
+    let echo = sio_events(&recs, "echo", "c2s");
+    assert_eq!(echo.len(), 1, "{}", summarize(&recs));
+    assert_eq!(echo[0]["data"][1]["n"], 42, "{}", echo[0]);
+}

@@ -39,6 +39,10 @@ pub struct Inputs<'a> {
     pub preload: &'a Path,
     /// `NODE_OPTIONS` as it is now (kept, after the preload).
     pub node_options: Option<&'a str>,
+    /// The directory of the Python startup hook.
+    pub python_dir: &'a Path,
+    /// `PYTHONPATH` as it is now (kept, after the hook's directory).
+    pub python_path: Option<&'a str>,
 }
 
 /// The names `variables` sets, in its order (also what the undo function restores).
@@ -48,10 +52,15 @@ pub const NAMES: &[&str] = &[
     "http_proxy",
     "HTTPS_PROXY",
     "https_proxy",
+    "WS_PROXY",
+    "ws_proxy",
+    "WSS_PROXY",
+    "wss_proxy",
     "NO_PROXY",
     "no_proxy",
     "NODE_EXTRA_CA_CERTS",
     "NODE_OPTIONS",
+    "PYTHONPATH",
     "SSL_CERT_FILE",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
@@ -63,11 +72,14 @@ pub const NAMES: &[&str] = &[
 /// The variables, in [`NAMES`] order.
 ///
 /// - `HTTP_PROXY`/`HTTPS_PROXY` in both cases (curl reads only the lowercase `http_proxy`; Python,
-///   Go, Ruby and most others read either).
+///   Go, Ruby and most others read either); `WS_PROXY`/`WSS_PROXY` for clients that look a proxy
+///   up by the URL's own scheme (aiohttp's `ws_connect`).
 /// - `NO_PROXY` empty: targets on loopback go through the proxy too (an unset one lets some clients
 ///   apply their own loopback default).
 /// - `NODE_EXTRA_CA_CERTS` adds our CA to Node's roots; the preload in `NODE_OPTIONS` routes
 ///   `http`, `https`, `fetch`, `ws` and socket.io-client (`SOCKSCOPE_PROXY` tells it where).
+/// - `PYTHONPATH` starts with the directory of a `sitecustomize` that makes aiohttp honour the
+///   proxy variables (it ignores them unless given `trust_env=True`).
 /// - `SSL_CERT_FILE` (OpenSSL, so Python's `ssl`, Ruby, PHP), `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`,
 ///   `GIT_SSL_CAINFO` and `PIP_CERT` replace the roots, so they get the bundle; `DENO_CERT` adds.
 pub fn variables(i: &Inputs) -> Vec<Var> {
@@ -79,10 +91,15 @@ pub fn variables(i: &Inputs) -> Vec<Var> {
         ("http_proxy", i.proxy_url.to_owned()),
         ("HTTPS_PROXY", i.proxy_url.to_owned()),
         ("https_proxy", i.proxy_url.to_owned()),
+        ("WS_PROXY", i.proxy_url.to_owned()),
+        ("ws_proxy", i.proxy_url.to_owned()),
+        ("WSS_PROXY", i.proxy_url.to_owned()),
+        ("wss_proxy", i.proxy_url.to_owned()),
         ("NO_PROXY", String::new()),
         ("no_proxy", String::new()),
         ("NODE_EXTRA_CA_CERTS", path(i.node_extra)),
         ("NODE_OPTIONS", node_options(i.preload, i.node_options)),
+        ("PYTHONPATH", python_path(i.python_dir, i.python_path)),
         ("SSL_CERT_FILE", bundle.clone()),
         ("REQUESTS_CA_BUNDLE", bundle.clone()),
         ("CURL_CA_BUNDLE", bundle.clone()),
@@ -118,6 +135,20 @@ pub fn node_options(preload: &Path, existing: Option<&str>) -> String {
     }
 }
 
+/// The hook's directory first, then what `PYTHONPATH` held (without it, if it was there already).
+pub fn python_path(dir: &Path, existing: Option<&str>) -> String {
+    let ours = dir.display().to_string();
+    let mut parts = vec![ours.clone()];
+    if let Some(e) = existing {
+        parts.extend(
+            e.split(':')
+                .filter(|p| !p.is_empty() && *p != ours)
+                .map(str::to_owned),
+        );
+    }
+    parts.join(":")
+}
+
 /// A path as one `NODE_OPTIONS` word: double-quoted (backslash escapes) when it needs it.
 pub fn node_quote(s: &str) -> String {
     if !s.is_empty() && !s.contains([' ', '\t', '"', '\\', '\'']) {
@@ -147,7 +178,9 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
             bundle.display()
         );
     }
+    let python_dir = super::files::python_dir(&home)?;
     let node_opts = std::env::var("NODE_OPTIONS").ok();
+    let python_path = std::env::var("PYTHONPATH").ok();
     let url = target.url();
     let vars = variables(&Inputs {
         proxy_url: &url,
@@ -156,6 +189,8 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
         bundle: &bundle,
         preload: &preload,
         node_options: node_opts.as_deref(),
+        python_dir: &python_dir,
+        python_path: python_path.as_deref(),
     });
     Ok((target, vars))
 }

@@ -126,3 +126,17 @@ pub fn node_extra_ca(home: &Path, ca_path: &Path, ca_pem: &str) -> Result<PathBu
         }
     }
 }
+
+/// The Python startup hook (see the file's header).
+pub const PYTHON_SITECUSTOMIZE: &str = include_str!("../../assets/python/sitecustomize.py");
+
+/// Writes the Python hook into its own directory (what goes first on `PYTHONPATH`); returns it.
+pub fn python_dir(home: &Path) -> Result<PathBuf, String> {
+    let dir = clients_dir(home)?.join("python");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    write_if_changed(
+        &dir.join("sitecustomize.py"),
+        PYTHON_SITECUSTOMIZE.as_bytes(),
+    )?;
+    Ok(dir)
+}

@@ -108,6 +108,8 @@ fn inputs<'a>(node: Option<&'a str>) -> Inputs<'a> {
         bundle: Path::new("/h/clients/ca-bundle.pem"),
         preload: Path::new("/h/clients/node-preload.js"),
         node_options: node,
+        python_dir: Path::new("/h/clients/python"),
+        python_path: Some("/a:/h/clients/python:/b"),
     }
 }
 
@@ -127,7 +129,11 @@ fn variables_cover_every_client_family() {
     for n in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"] {
         assert_eq!(get(n), "http://127.0.0.1:8080");
     }
+    for n in ["WS_PROXY", "ws_proxy", "WSS_PROXY", "wss_proxy"] {
+        assert_eq!(get(n), "http://127.0.0.1:8080");
+    }
     assert_eq!((get("NO_PROXY"), get("no_proxy")), ("", ""));
+    assert_eq!(get("PYTHONPATH"), "/h/clients/python:/a:/b");
     assert_eq!(get("NODE_EXTRA_CA_CERTS"), "/h/ca.pem");
     assert_eq!(get("NODE_OPTIONS"), "--require /h/clients/node-preload.js");
     for n in [
