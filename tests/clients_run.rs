@@ -418,3 +418,38 @@ fn python_aiohttp_and_the_asyncio_socketio_client_go_through_the_running_proxy()
     assert_eq!(echo.len(), 1, "{}", summarize(&recs));
     assert_eq!(echo[0]["data"][1]["n"], 42, "{}", echo[0]);
 }
+
+/// Java: `HttpURLConnection` through the proxy properties and trust store of JAVA_TOOL_OPTIONS
+/// (loopback included: `http.nonProxyHosts` is emptied).
+#[test]
+fn java_goes_through_the_running_proxy() {
+    let java = match clean_command("java").arg("-version").output() {
+        Ok(o) if o.status.success() => "java",
+        _ => panic!(
+            "java is not installed: run scripts/test.sh first, it installs default-jdk-headless"
+        ),
+    };
+    let origin = Origin::start();
+    let proxy = origin.proxy();
+    let user_home = TempDir::new("clients-home");
+    let url = format!("{}/hello", origin.https());
+    let mut cmd = sockscope(&proxy.home(), user_home.path());
+    cmd.env_remove("JAVA_TOOL_OPTIONS")
+        .args(["run", "--", java])
+        .arg(repo_root().join("tests/clients_support/ClientsGet.java"))
+        .arg(&url);
+    let (status, out, err) = run_bounded(cmd, "sockscope run -- java ClientsGet.java", LIMIT);
+    assert!(
+        status.success(),
+        "run failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    let r = last_json(&out);
+    assert_eq!(r["status"], 200, "{r}");
+    assert_eq!(r["body"], "hello from the origin\n", "{r}");
+    assert_eq!(r["proxied"], true, "{r}");
+    proxy.wait_for("Java's request", LIMIT, |recs| {
+        of_type(recs, "http_request")
+            .iter()
+            .any(|q| s(q, "url") == url)
+    });
+}

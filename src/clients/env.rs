@@ -43,6 +43,13 @@ pub struct Inputs<'a> {
     pub python_dir: &'a Path,
     /// `PYTHONPATH` as it is now (kept, after the hook's directory).
     pub python_path: Option<&'a str>,
+    /// The proxy's host and port (Java takes them apart).
+    pub proxy_host: &'a str,
+    pub proxy_port: u16,
+    /// The Java trust store (JDK roots + sockscope's CA), when `keytool` could make one.
+    pub java_truststore: Option<&'a Path>,
+    /// `JAVA_TOOL_OPTIONS` as it is now (kept, after ours).
+    pub java_tool_options: Option<&'a str>,
 }
 
 /// The names `variables` sets, in its order (also what the undo function restores).
@@ -61,6 +68,7 @@ pub const NAMES: &[&str] = &[
     "NODE_EXTRA_CA_CERTS",
     "NODE_OPTIONS",
     "PYTHONPATH",
+    "JAVA_TOOL_OPTIONS",
     "SSL_CERT_FILE",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
@@ -80,6 +88,8 @@ pub const NAMES: &[&str] = &[
 ///   `http`, `https`, `fetch`, `ws` and socket.io-client (`SOCKSCOPE_PROXY` tells it where).
 /// - `PYTHONPATH` starts with the directory of a `sitecustomize` that makes aiohttp honour the
 ///   proxy variables (it ignores them unless given `trust_env=True`).
+/// - `JAVA_TOOL_OPTIONS`: the JVM's proxy properties (`http.nonProxyHosts` empty, else Java
+///   skips loopback) and, when `keytool` made one, a trust store with sockscope's CA.
 /// - `SSL_CERT_FILE` (OpenSSL, so Python's `ssl`, Ruby, PHP), `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`,
 ///   `GIT_SSL_CAINFO` and `PIP_CERT` replace the roots, so they get the bundle; `DENO_CERT` adds.
 pub fn variables(i: &Inputs) -> Vec<Var> {
@@ -100,6 +110,7 @@ pub fn variables(i: &Inputs) -> Vec<Var> {
         ("NODE_EXTRA_CA_CERTS", path(i.node_extra)),
         ("NODE_OPTIONS", node_options(i.preload, i.node_options)),
         ("PYTHONPATH", python_path(i.python_dir, i.python_path)),
+        ("JAVA_TOOL_OPTIONS", java_tool_options(i)),
         ("SSL_CERT_FILE", bundle.clone()),
         ("REQUESTS_CA_BUNDLE", bundle.clone()),
         ("CURL_CA_BUNDLE", bundle.clone()),
@@ -149,6 +160,75 @@ pub fn python_path(dir: &Path, existing: Option<&str>) -> String {
     parts.join(":")
 }
 
+/// The JVM system properties sending `HttpURLConnection` (and what honours the same properties)
+/// through the proxy and trusting the CA, then what `JAVA_TOOL_OPTIONS` held, minus earlier
+/// settings of the same properties (so applying `env` twice does not pile them up).
+pub fn java_tool_options(i: &Inputs) -> String {
+    let mut props = vec![
+        format!("-Dhttp.proxyHost={}", i.proxy_host),
+        format!("-Dhttp.proxyPort={}", i.proxy_port),
+        format!("-Dhttps.proxyHost={}", i.proxy_host),
+        format!("-Dhttps.proxyPort={}", i.proxy_port),
+        "-Dhttp.nonProxyHosts=".to_owned(),
+    ];
+    if let Some(store) = i.java_truststore {
+        let arg = format!("-Djavax.net.ssl.trustStore={}", store.display());
+        props.push(if arg.contains(char::is_whitespace) {
+            format!("\"{arg}\"")
+        } else {
+            arg
+        });
+        props.push(format!(
+            "-Djavax.net.ssl.trustStorePassword={}",
+            super::files::JAVA_STORE_PASSWORD
+        ));
+        props.push("-Djavax.net.ssl.trustStoreType=PKCS12".to_owned());
+    }
+    let ours = |w: &str| {
+        let w = w.trim_start_matches('"');
+        [
+            "-Dhttp.proxyHost=",
+            "-Dhttp.proxyPort=",
+            "-Dhttps.proxyHost=",
+            "-Dhttps.proxyPort=",
+            "-Dhttp.nonProxyHosts=",
+            "-Djavax.net.ssl.trustStore",
+        ]
+        .iter()
+        .any(|p| w.starts_with(p))
+    };
+    if let Some(e) = i.java_tool_options {
+        props.extend(jvm_words(e).into_iter().filter(|w| !ours(w)));
+    }
+    props.join(" ")
+}
+
+/// `JAVA_TOOL_OPTIONS` split the way the JVM does: at whitespace outside double quotes (the
+/// quotes are kept, they are the JVM's to remove).
+fn jvm_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
 /// A path as one `NODE_OPTIONS` word: double-quoted (backslash escapes) when it needs it.
 pub fn node_quote(s: &str) -> String {
     if !s.is_empty() && !s.contains([' ', '\t', '"', '\\', '\'']) {
@@ -181,6 +261,15 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
     let python_dir = super::files::python_dir(&home)?;
     let node_opts = std::env::var("NODE_OPTIONS").ok();
     let python_path = std::env::var("PYTHONPATH").ok();
+    let java_opts = std::env::var("JAVA_TOOL_OPTIONS").ok();
+    let java_store = match super::files::java_truststore(&home, &ca.cert_path, &ca.fingerprint()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sockscope: warning: {e}: Java programs will not trust sockscope's CA");
+            None
+        }
+    };
+    let (proxy_host, proxy_port) = target.host_port();
     let url = target.url();
     let vars = variables(&Inputs {
         proxy_url: &url,
@@ -191,6 +280,10 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
         node_options: node_opts.as_deref(),
         python_dir: &python_dir,
         python_path: python_path.as_deref(),
+        proxy_host: &proxy_host,
+        proxy_port,
+        java_truststore: java_store.as_deref(),
+        java_tool_options: java_opts.as_deref(),
     });
     Ok((target, vars))
 }

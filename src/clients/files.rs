@@ -140,3 +140,95 @@ pub fn python_dir(home: &Path) -> Result<PathBuf, String> {
     )?;
     Ok(dir)
 }
+
+/// The password of the Java trust store (it holds public certificates only; `changeit` is the
+/// JDK's own default, so tools that assume it work).
+pub const JAVA_STORE_PASSWORD: &str = "changeit";
+
+/// A PKCS#12 trust store for Java: the JDK's roots (when found next to `keytool`) then
+/// sockscope's CA, made with `keytool` and remade when the CA changes. None when there is no
+/// `keytool` on PATH (no JDK/JRE tooling: nothing to do for Java).
+pub fn java_truststore(
+    home: &Path,
+    ca_path: &Path,
+    ca_fingerprint: &str,
+) -> Result<Option<PathBuf>, String> {
+    let Some(keytool) = super::launch::find_executable(&["keytool"], &[]) else {
+        return Ok(None);
+    };
+    let dir = clients_dir(home)?;
+    let store = dir.join("java-truststore.p12");
+    let stamp = dir.join("java-truststore.ca-sha256");
+    if store.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == ca_fingerprint) {
+        return Ok(Some(store));
+    }
+    eprintln!(
+        "sockscope: making a Java trust store with sockscope's CA in {} (once per CA)",
+        store.display()
+    );
+    let tmp = dir.join(format!(".java-truststore.{}.p12", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let run = |args: &[&std::ffi::OsStr]| -> Result<(), String> {
+        let out = std::process::Command::new(&keytool)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", keytool.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "keytool failed making the Java trust store ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    // $JAVA_HOME/bin/keytool -> $JAVA_HOME/lib/security/cacerts (a symlink on Debian).
+    let cacerts = std::fs::canonicalize(&keytool)
+        .ok()
+        .and_then(|k| Some(k.parent()?.parent()?.join("lib/security/cacerts")))
+        .filter(|p| p.is_file());
+    let result = (|| {
+        if let Some(src) = &cacerts {
+            run(&[
+                &os("-importkeystore"),
+                &os("-noprompt"),
+                &os("-srckeystore"),
+                src.as_os_str(),
+                &os("-srcstorepass"),
+                &os(JAVA_STORE_PASSWORD),
+                &os("-destkeystore"),
+                tmp.as_os_str(),
+                &os("-deststoretype"),
+                &os("PKCS12"),
+                &os("-deststorepass"),
+                &os(JAVA_STORE_PASSWORD),
+            ])?;
+        }
+        run(&[
+            &os("-importcert"),
+            &os("-noprompt"),
+            &os("-alias"),
+            &os("sockscope-ca"),
+            &os("-file"),
+            ca_path.as_os_str(),
+            &os("-keystore"),
+            tmp.as_os_str(),
+            &os("-storetype"),
+            &os("PKCS12"),
+            &os("-storepass"),
+            &os(JAVA_STORE_PASSWORD),
+        ])?;
+        std::fs::rename(&tmp, &store)
+            .map_err(|e| format!("cannot write {}: {e}", store.display()))?;
+        std::fs::write(&stamp, ca_fingerprint)
+            .map_err(|e| format!("cannot write {}: {e}", stamp.display()))
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(Some(store))
+}

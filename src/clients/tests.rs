@@ -110,6 +110,10 @@ fn inputs<'a>(node: Option<&'a str>) -> Inputs<'a> {
         node_options: node,
         python_dir: Path::new("/h/clients/python"),
         python_path: Some("/a:/h/clients/python:/b"),
+        proxy_host: "127.0.0.1",
+        proxy_port: 8080,
+        java_truststore: Some(Path::new("/h/clients/java-truststore.p12")),
+        java_tool_options: None,
     }
 }
 
@@ -134,6 +138,13 @@ fn variables_cover_every_client_family() {
     }
     assert_eq!((get("NO_PROXY"), get("no_proxy")), ("", ""));
     assert_eq!(get("PYTHONPATH"), "/h/clients/python:/a:/b");
+    assert_eq!(
+        get("JAVA_TOOL_OPTIONS"),
+        "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=8080 -Dhttps.proxyHost=127.0.0.1 \
+         -Dhttps.proxyPort=8080 -Dhttp.nonProxyHosts= \
+         -Djavax.net.ssl.trustStore=/h/clients/java-truststore.p12 \
+         -Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12"
+    );
     assert_eq!(get("NODE_EXTRA_CA_CERTS"), "/h/ca.pem");
     assert_eq!(get("NODE_OPTIONS"), "--require /h/clients/node-preload.js");
     for n in [
@@ -160,6 +171,35 @@ fn node_options_keep_what_was_there_once() {
         node_options(Path::new("/my dir/p.js"), None),
         "--require \"/my dir/p.js\""
     );
+}
+
+#[test]
+fn java_options_keep_the_users_and_do_not_pile_up() {
+    let first = env::java_tool_options(&Inputs {
+        java_tool_options: Some("-Xmx1g -Dhttp.proxyHost=old"),
+        ..inputs(None)
+    });
+    assert!(first.ends_with(" -Xmx1g"), "{first}");
+    assert!(!first.contains("old"), "{first}");
+    let again = env::java_tool_options(&Inputs {
+        java_tool_options: Some(&first),
+        ..inputs(None)
+    });
+    assert_eq!(again, first);
+    let spaced = env::java_tool_options(&Inputs {
+        java_truststore: Some(Path::new("/my home/ts.p12")),
+        ..inputs(None)
+    });
+    assert!(
+        spaced.contains("\"-Djavax.net.ssl.trustStore=/my home/ts.p12\""),
+        "{spaced}"
+    );
+    let again = env::java_tool_options(&Inputs {
+        java_truststore: Some(Path::new("/my home/ts.p12")),
+        java_tool_options: Some(&spaced),
+        ..inputs(None)
+    });
+    assert_eq!(again, spaced);
 }
 
 #[test]
