@@ -290,3 +290,83 @@ fn nss_lists_sockscope(db: &Path) -> bool {
         .lines()
         .any(|l| l.starts_with("sockscope CA") && l.trim_end().ends_with("C,,"))
 }
+
+/// The library side the desktop app uses: `start` returns at once with the browser running;
+/// dropping the handle closes the browser's whole process group and removes the profile.
+#[test]
+fn a_started_browser_is_closed_and_its_profile_removed_on_drop() {
+    use sockscope::clients::TargetArgs;
+    use sockscope::clients::launch::{Browser, LaunchArgs, start};
+    let home = TempDir::new("clients-sockscope-home");
+    let bin = TempDir::new("clients-fake-browser");
+    let fake = bin.path().join("browser");
+    let marker = bin.path().join("child-pid");
+    // A stand-in browser with a helper process, as real browsers have.
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nsleep 120 &\necho $! > '{}'\nwait\n",
+            marker.display()
+        ),
+    )
+    .expect("write the stand-in browser");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the stand-in browser");
+    }
+    let args = LaunchArgs {
+        browser: Browser::Firefox,
+        url: None,
+        browser_path: Some(fake.clone()),
+        headless: true,
+        keep_profile: false,
+        browser_args: Vec::new(),
+        target: TargetArgs {
+            proxy: Some("127.0.0.1:9".into()),
+            home: Some(home.path().to_path_buf()),
+        },
+    };
+    let launched = start(&args).expect("start the stand-in browser");
+    let profile = launched.profile().expect("a profile").to_path_buf();
+    assert!(
+        profile.join("data/user.js").is_file(),
+        "{}",
+        profile.display()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let helper = loop {
+        if let Some(p) = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stand-in browser did not start its helper"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let helper_alive = || {
+        Path::new(&format!("/proc/{helper}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{helper}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    assert!(helper_alive());
+    drop(launched);
+    assert!(
+        !profile.exists(),
+        "the profile {} is still there",
+        profile.display()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while helper_alive() {
+        assert!(
+            Instant::now() < deadline,
+            "the browser's helper {helper} outlived it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -11,7 +11,7 @@ pub mod nss;
 use super::{ProxyTarget, TargetArgs};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::time::Duration;
 
 /// The browsers `launch` knows.
@@ -68,8 +68,20 @@ pub struct Plan<'a> {
     pub args: &'a LaunchArgs,
 }
 
-/// `sockscope launch`: prepares the profile, runs the browser until it exits, removes the profile.
-pub fn main(args: &LaunchArgs) -> Result<(), String> {
+/// A started browser: its process (leader of its own process group) and its profile. Dropping
+/// it closes the browser (SIGTERM to the group, SIGKILL after 15 s) and removes the profile unless
+/// `--keep-profile` was given; [`Launched::wait`] waits for the browser to exit instead.
+pub struct Launched {
+    child: Option<Child>,
+    pid: u32,
+    exe: PathBuf,
+    profile: Option<Profile>,
+    keep: bool,
+}
+
+/// Prepares the profile and starts the browser without waiting for it (the CLI waits; the
+/// desktop app keeps the handle).
+pub fn start(args: &LaunchArgs) -> Result<Launched, String> {
     let (_home, ca, target) = super::prepare(&args.target)?;
     if target.credentials.is_some() {
         eprintln!(
@@ -97,22 +109,148 @@ pub fn main(args: &LaunchArgs) -> Result<(), String> {
         ca_pem: &ca.cert_path,
         args,
     };
-    let prepared = match args.browser {
+    let mut cmd = match args.browser {
         Browser::Chromium => chromium::prepare(&plan),
         Browser::Firefox => firefox::prepare(&plan),
-    };
-    let result = prepared.and_then(|cmd| run_browser(cmd, &exe));
-    if args.keep_profile {
-        eprintln!("sockscope: kept the profile {}", profile.dir.display());
-        std::mem::forget(profile);
-    } else {
-        drop(profile);
     }
-    let ended = result?;
-    if ended.status.success() || ended.closed_by_us {
-        Ok(())
+    .inspect_err(|_| keep_or_remove(args.keep_profile, &profile))?;
+    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
+    }
+    let child = {
+        use std::os::unix::process::CommandExt as _;
+        cmd.process_group(0).spawn()
+    }
+    .map_err(|e| {
+        keep_or_remove(args.keep_profile, &profile);
+        format!("cannot start {}: {e}", exe.display())
+    })?;
+    let pid = child.id();
+    eprintln!("sockscope: started {} (pid {pid})", exe.display());
+    Ok(Launched {
+        child: Some(child),
+        pid,
+        exe,
+        profile: Some(profile),
+        keep: args.keep_profile,
+    })
+}
+
+fn keep_or_remove(keep: bool, profile: &Profile) {
+    if keep {
+        eprintln!("sockscope: kept the profile {}", profile.dir.display());
     } else {
-        Err(format!("{} exited with {}", exe.display(), ended.status))
+        profile.remove();
+    }
+}
+
+impl Launched {
+    /// The browser's process id (also its process group's).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The profile directory.
+    pub fn profile(&self) -> Option<&Path> {
+        self.profile.as_ref().map(|p| p.dir.as_path())
+    }
+
+    /// The browser's executable.
+    pub fn exe(&self) -> &Path {
+        &self.exe
+    }
+
+    /// Asks the browser and its helpers to close (SIGTERM to the group); [`Launched::wait`] then
+    /// returns. The browser is not reaped before `wait`, so its group id cannot have been reused.
+    pub fn close(&self) {
+        if self.child.is_some() {
+            signal_group(self.pid, "TERM");
+        }
+    }
+
+    /// Waits for the browser to exit, then removes the profile (unless kept).
+    pub fn wait(mut self) -> Result<ExitStatus, String> {
+        let r = match self.child.take() {
+            Some(mut c) => c
+                .wait()
+                .map_err(|e| format!("cannot wait for {}: {e}", self.exe.display())),
+            None => Err(format!("{} was already waited for", self.exe.display())),
+        };
+        if let Some(p) = self.profile.take() {
+            keep_or_remove(self.keep, &p);
+        }
+        r
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            signal_group(self.pid, "TERM");
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            while matches!(c.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(c.try_wait(), Ok(None)) {
+                signal_group(self.pid, "KILL");
+                let _ = c.wait();
+            }
+        }
+        if let Some(p) = self.profile.take() {
+            keep_or_remove(self.keep, &p);
+        }
+    }
+}
+
+/// `sockscope launch`: starts the browser and waits for it; Ctrl-C, SIGTERM and SIGHUP close it
+/// (SIGTERM to its group, SIGKILL after 15 s) so the profile is still removed. The browser's
+/// failure is an error unless sockscope closed it.
+pub fn main(args: &LaunchArgs) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+    rt.block_on(async {
+        let handler = |k| signal(k).map_err(|e| format!("cannot handle signals: {e}"));
+        // Installed before the browser starts, so no signal in between ends sockscope early.
+        let mut int = handler(SignalKind::interrupt())?;
+        let mut term = handler(SignalKind::terminate())?;
+        let mut hup = handler(SignalKind::hangup())?;
+        let launched = start(args)?;
+        let (pid, exe) = (launched.pid(), launched.exe().to_path_buf());
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(launched.wait());
+        });
+        let why = tokio::select! {
+            r = &mut rx => return finished(r, &exe, false),
+            _ = int.recv() => "interrupted",
+            _ = term.recv() => "terminated",
+            _ = hup.recv() => "hung up",
+        };
+        eprintln!("sockscope: {why}: closing the browser");
+        signal_group(pid, "TERM");
+        match tokio::time::timeout(Duration::from_secs(15), &mut rx).await {
+            Ok(r) => finished(r, &exe, true),
+            Err(_) => {
+                signal_group(pid, "KILL");
+                finished(rx.await, &exe, true)
+            }
+        }
+    })
+}
+
+fn finished(
+    r: Result<Result<ExitStatus, String>, tokio::sync::oneshot::error::RecvError>,
+    exe: &Path,
+    closed_by_us: bool,
+) -> Result<(), String> {
+    match r {
+        Ok(Ok(status)) if status.success() || closed_by_us => Ok(()),
+        Ok(Ok(status)) => Err(format!("{} exited with {status}", exe.display())),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(format!("lost track of {}", exe.display())),
     }
 }
 
@@ -149,7 +287,7 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// A profile directory under the temp dir (mode 0700), removed on drop.
+/// A profile directory under the temp dir (mode 0700).
 pub struct Profile {
     pub dir: PathBuf,
 }
@@ -186,8 +324,9 @@ impl Profile {
     }
 }
 
-impl Drop for Profile {
-    fn drop(&mut self) {
+impl Profile {
+    /// Removes the directory (a warning when that fails).
+    fn remove(&self) {
         if let Err(e) = std::fs::remove_dir_all(&self.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -226,76 +365,6 @@ pub fn contain_home(cmd: &mut Command, profile: &Path) -> Result<(), String> {
 pub fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// How the browser ended.
-pub struct Ended {
-    pub status: ExitStatus,
-    /// sockscope closed it (Ctrl-C, SIGTERM or SIGHUP reached sockscope).
-    pub closed_by_us: bool,
-}
-
-/// Runs the browser in its own process group until it exits. Ctrl-C, SIGTERM and SIGHUP are
-/// passed on to the group (SIGTERM, then SIGKILL after 15 s), so the profile is still removed.
-fn run_browser(mut cmd: Command, exe: &Path) -> Result<Ended, String> {
-    use std::os::unix::process::CommandExt as _;
-    use tokio::signal::unix::{SignalKind, signal};
-    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
-        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
-    rt.block_on(async move {
-        let handler = |k| signal(k).map_err(|e| format!("cannot handle signals: {e}"));
-        // Installed before the browser starts, so no signal in between ends sockscope early.
-        let mut int = handler(SignalKind::interrupt())?;
-        let mut term = handler(SignalKind::terminate())?;
-        let mut hup = handler(SignalKind::hangup())?;
-        let mut child = cmd
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        let pid = child.id();
-        eprintln!("sockscope: started {} (pid {pid})", exe.display());
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let why = tokio::select! {
-            r = &mut rx => return finished(r, exe, false),
-            _ = int.recv() => "interrupted",
-            _ = term.recv() => "terminated",
-            _ = hup.recv() => "hung up",
-        };
-        eprintln!("sockscope: {why}: closing the browser");
-        // The group is the browser's own (process_group(0)); it is signalled while the browser
-        // is not yet reaped, so its id cannot have been reused.
-        signal_group(pid, "TERM");
-        match tokio::time::timeout(Duration::from_secs(15), &mut rx).await {
-            Ok(r) => finished(r, exe, true),
-            Err(_) => {
-                signal_group(pid, "KILL");
-                finished(rx.await, exe, true)
-            }
-        }
-    })
-}
-
-fn finished(
-    r: Result<std::io::Result<ExitStatus>, tokio::sync::oneshot::error::RecvError>,
-    exe: &Path,
-    closed_by_us: bool,
-) -> Result<Ended, String> {
-    match r {
-        Ok(Ok(status)) => Ok(Ended {
-            status,
-            closed_by_us,
-        }),
-        Ok(Err(e)) => Err(format!("cannot wait for {}: {e}", exe.display())),
-        Err(_) => Err(format!("lost track of {}", exe.display())),
-    }
 }
 
 /// Sends a signal to a process group with the `kill` command (sockscope stays libc-free).
