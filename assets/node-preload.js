@@ -235,6 +235,8 @@
       } catch (e) {
         process.emitWarning(`sockscope: cannot route fetch through the proxy: ${e.message}`);
       }
+    } else {
+      process.emitWarning("sockscope: cannot find fetch's dispatcher in this Node version: fetch goes direct");
     }
   }
 
