@@ -23,6 +23,7 @@ pub mod app;
 pub mod ca;
 pub mod capture;
 pub mod cli;
+pub mod clients;
 pub mod control;
 pub mod engineio;
 pub mod event;
