@@ -78,6 +78,7 @@ impl Capture {
                 frames: 1,
                 mask: None,
                 truncated: false,
+                origin: None,
                 payload: Payload::Text(text.into()),
             }),
         );

@@ -163,8 +163,13 @@ pub fn describe(ev: &Event) -> Option<String> {
             } else {
                 String::new()
             };
+            let origin = m
+                .origin
+                .as_deref()
+                .map(|o| format!(" [{o}]"))
+                .unwrap_or_default();
             format!(
-                "{} ws {kind} {}{z}{}  {}",
+                "{} ws {kind} {}{z}{}{origin}  {}",
                 m.dir.arrow(),
                 human_bytes(m.len),
                 if m.truncated { " truncated" } else { "" },

@@ -91,6 +91,10 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             if m.truncated {
                 buf.extend_from_slice(b",\"truncated\":true");
             }
+            if let Some(o) = &m.origin {
+                buf.extend_from_slice(b",\"origin\":");
+                json_str(buf, o);
+            }
             payload_fields(buf, &m.payload);
         }
         EventKind::WsControl(c) => {

@@ -240,11 +240,13 @@ impl WsInterceptor {
                         opcode: 1,
                         payload: Bytes::from(t),
                         compress,
+                        origin: Some("edited"),
                     },
                     Payload::Binary(b) => Piece::New {
                         opcode: 2,
                         payload: b,
                         compress,
+                        origin: Some("edited"),
                     },
                 })
                 .collect();
@@ -263,6 +265,7 @@ impl WsInterceptor {
             opcode: 1,
             payload: Bytes::from(new.clone()),
             compress,
+            origin: Some("edited"),
         };
         Ok(Some((vec![piece], Payload::Text(new))))
     }
@@ -344,15 +347,18 @@ fn copy_of(p: &Piece) -> Option<Piece> {
             opcode: if r.opcode == WsOpcode::Text { 1 } else { 2 },
             payload: Bytes::copy_from_slice(r.payload.as_bytes()),
             compress: r.compressed,
+            origin: Some("duplicated"),
         }),
         Piece::New {
             opcode,
             payload,
             compress,
+            ..
         } => Some(Piece::New {
             opcode: *opcode,
             payload: payload.clone(),
             compress: *compress,
+            origin: Some("duplicated"),
         }),
     }
 }

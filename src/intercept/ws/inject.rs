@@ -77,6 +77,7 @@ impl WsInterceptor {
                         opcode,
                         payload,
                         compress: true,
+                        origin: Some("edited"),
                     })
                     .collect();
                 ("edited", sent)

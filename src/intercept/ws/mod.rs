@@ -18,8 +18,8 @@
 
 mod ack;
 mod act;
-mod inject;
 mod classify;
+mod inject;
 mod queue;
 mod read;
 mod wire;
@@ -169,6 +169,7 @@ impl WsInterceptor {
                 opcode: if binary { 2 } else { 1 },
                 payload,
                 compress: false,
+                origin: Some("injected"),
             });
         }
         self.flush_inserts(out);

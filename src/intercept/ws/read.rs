@@ -30,6 +30,8 @@ pub(super) enum Piece {
         payload: Bytes,
         /// Compress it when the direction negotiated permessage-deflate.
         compress: bool,
+        /// What the record says it is: `edited`, `injected`, `duplicated`.
+        origin: Option<&'static str>,
     },
 }
 

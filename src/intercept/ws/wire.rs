@@ -111,8 +111,10 @@ impl Writer {
                 opcode,
                 payload,
                 compress,
+                origin,
             } => {
-                let (bytes, rec) = self.message(opcode, &payload, compress);
+                let (bytes, mut rec) = self.message(opcode, &payload, compress);
+                rec.origin = origin.map(str::to_owned);
                 fw.push(bytes);
                 ev.push(EventKind::WsMessage(rec));
             }
@@ -182,6 +184,7 @@ impl Writer {
             frames: 1,
             mask: mask.map(mask_hex),
             truncated: false,
+            origin: None,
             payload: p,
         };
         (Bytes::from(frame), rec)

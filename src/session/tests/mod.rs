@@ -220,6 +220,7 @@ impl Harness {
                 frames: 1,
                 mask: None,
                 truncated: false,
+                origin: None,
                 payload,
             }),
         );

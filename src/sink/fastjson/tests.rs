@@ -58,12 +58,14 @@ proptest! {
         frames in any::<u32>(),
         mask in mask(),
         truncated in any::<bool>(),
+        origin in proptest::option::of(prop_oneof![Just("edited"), Just("injected"), Just("a \"quoted\" one")]),
         payload in payload(),
     ) {
         let opcode = match payload { Payload::Text(_) => WsOpcode::Text, Payload::Binary(_) => WsOpcode::Binary };
         let dir = if c2s { Dir::ClientToServer } else { Dir::ServerToClient };
         let ev = Event { seq, ts, mono_us, conn, kind: EventKind::WsMessage(WsMessage {
-            dir, opcode, len, wire_len, compressed, frames, mask, truncated, payload,
+            dir, opcode, len, wire_len, compressed, frames, mask, truncated,
+            origin: origin.map(str::to_owned), payload,
         })};
         let mine = ours(&ev);
         prop_assert_eq!(&mine, &serde_form(&ev));
@@ -272,6 +274,7 @@ fn large_binary_payloads_equal_serde() {
                 frames: 1,
                 mask: None,
                 truncated: false,
+                origin: None,
                 payload: Payload::Binary(data.into()),
             }),
         };
