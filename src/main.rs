@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Export(args) => sockscope::run::export(&args),
         Command::Rule(args) => sockscope::run::rule(&args),
         Command::Events(args) => sockscope::run::events(&args),
+        Command::Replay(args) => return sockscope::replay::cli::replay_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,8 @@ pub enum Command {
     Rule(RuleArgs),
     /// The running proxy's live event stream (NDJSON capture records), optionally filtered.
     Events(EventsArgs),
+    /// Replay the client side of a recorded conversation against a server and compare its answers.
+    Replay(crate::replay::cli::ReplayArgs),
 }
 
 /// How the control commands find the running proxy.

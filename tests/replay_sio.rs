@@ -1,0 +1,124 @@
+//! `sockscope replay` and `sockscope mock` with real Socket.IO peers (issue 18): a conversation
+//! between socket.io 4 apps (tests/peers/node/replay-*.js: two namespaces, acks both ways,
+//! binary arguments) is recorded through `sockscope proxy`, then replayed against a fresh server
+//! (which checks that it is told the same things in the same order) and served by `sockscope
+//! mock` to a fresh client (which checks the same).
+
+mod common;
+mod replay_support;
+
+use common::Peer;
+use replay_support::*;
+use serde_json::Value;
+
+/// A fresh replay-server.js expecting `expect` (its `told` list), with `extra` arguments.
+fn server(expect: &std::path::Path, extra: &[&str]) -> (Peer, u16) {
+    let e = expect.display().to_string();
+    let mut a = vec!["--port", "0", "--expect", e.as_str()];
+    a.extend_from_slice(extra);
+    let mut p = Peer::node("replay-server.js", &a);
+    let port = p.wait_ready();
+    (p, port)
+}
+
+fn verdict(p: &mut Peer) -> Value {
+    let l = p.wait_line("the server's verdict", common::PEER_TIMEOUT, |l| {
+        l.contains("\"ev\":\"verdict\"")
+    });
+    serde_json::from_str(&l).unwrap()
+}
+
+fn compared<'a>(report: &'a Value, status: &str) -> Vec<&'a Value> {
+    report["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["compared"].as_array().unwrap())
+        .filter(|c| c["status"] == status)
+        .collect()
+}
+
+fn replay_against_fresh_servers(server_extra: &[&str], client_extra: &[&str]) {
+    let rec = record(server_extra, client_extra);
+    assert!(
+        rec.server_told.as_array().unwrap().len() >= 8,
+        "recording: the server was told {}",
+        rec.server_told
+    );
+    // The same server: identical, and the server is told what it was told the first time.
+    let (mut srv, port) = server(&rec.server_told_file, server_extra);
+    let to = format!("http://127.0.0.1:{port}");
+    let cap = rec.capture.display().to_string();
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--json"]);
+    let report = ran.json();
+    assert_eq!(
+        ran.code,
+        Some(0),
+        "report:\n{}\nstderr:\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert_eq!(report["identical"], true);
+    let v = verdict(&mut srv);
+    assert_eq!(v["ok"], true, "server verdict: {v}");
+    let same = compared(&report, "same");
+    // connect ×2, welcome, news (binary), 3 acks (one binary), question.
+    assert_eq!(same.len(), 8, "report:\n{}", ran.stdout);
+    assert!(
+        same.iter().any(
+            |c| c["what"].as_str().unwrap().contains("ack of event \"bin\"")
+                && c["received"].to_string().contains("_binary")
+        ),
+        "the binary ack is compared with its bytes:\n{}",
+        ran.stdout
+    );
+    drop(srv);
+
+    // A server whose 'hello' handler answers differently: the report names that ack and the
+    // difference, exit status 1.
+    let (mut srv, port) = server(
+        &rec.server_told_file,
+        &[&["--variant", "changed"], server_extra].concat(),
+    );
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--json", "--asap"]);
+    assert_eq!(
+        ran.code,
+        Some(1),
+        "report:\n{}\nstderr:\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    let report = ran.json();
+    assert_eq!(report["identical"], false);
+    let diff = compared(&report, "different");
+    assert_eq!(diff.len(), 1, "report:\n{}", ran.stdout);
+    assert!(
+        diff[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("ack of event \"hello\""),
+        "{}",
+        diff[0]
+    );
+    assert_eq!(diff[0]["diffs"][0]["path"], "$[0].n");
+    assert_eq!(diff[0]["diffs"][0]["recorded"], 1);
+    assert_eq!(diff[0]["diffs"][0]["received"], 100);
+    assert_eq!(verdict(&mut srv)["ok"], true);
+    // The text report says the same, and --ignore of that path makes the run identical.
+    let text = sockscope(&["replay", &cap, "--to", &to, "--asap"]);
+    assert_eq!(text.code, Some(1));
+    assert!(
+        text.stdout.contains("DIFFERENT")
+            && text.stdout.contains("$[0].n: recorded 1, received 100"),
+        "{}",
+        text.stdout
+    );
+    let ignored = sockscope(&["replay", &cap, "--to", &to, "--asap", "--ignore", "$[0].n"]);
+    assert_eq!(ignored.code, Some(0), "{}", ignored.stdout);
+}
+
+#[test]
+fn replay_socketio4_default_transports_identical_then_changed() {
+    replay_against_fresh_servers(&[], &[]);
+}
