@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Rule(args) => sockscope::run::rule(&args),
         Command::Events(args) => sockscope::run::events(&args),
         Command::Replay(args) => return sockscope::replay::cli::replay_main(&args),
+        Command::Mock(args) => return sockscope::replay::cli::mock_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

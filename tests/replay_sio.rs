@@ -122,3 +122,87 @@ fn replay_against_fresh_servers(server_extra: &[&str], client_extra: &[&str]) {
 fn replay_socketio4_default_transports_identical_then_changed() {
     replay_against_fresh_servers(&[], &[]);
 }
+
+/// Serves `rec` with `sockscope mock` to `clients` real clients at once (`client_extra`
+/// arguments) and checks each was told what the recorded client was told.
+fn mock_to_real_clients(rec: &Recorded, clients: usize, client_extra: &[&str]) {
+    let mut mock = Mock::start(&rec.capture, &[]);
+    let url = mock.url();
+    let expect = rec.client_told_file.display().to_string();
+    let peers: Vec<Peer> = (0..clients)
+        .map(|_| {
+            let mut a = vec!["--url", url.as_str(), "--expect", expect.as_str()];
+            a.extend_from_slice(client_extra);
+            Peer::node("replay-client.js", &a)
+        })
+        .collect();
+    for p in peers {
+        let r = p.finish();
+        assert_eq!(
+            r["verdict"]["ok"],
+            true,
+            "client verdict: {r}\nmock output:\n{}",
+            mock.output(std::time::Duration::from_millis(200))
+        );
+    }
+    let out = mock.output(std::time::Duration::from_millis(300));
+    for n in 1..=clients {
+        assert!(out.contains(&format!("m{n} open")), "{out}");
+        assert!(out.contains(&format!("m{n} ← ack on /admin")), "{out}");
+    }
+    assert!(
+        !out.contains("UNEXPECTED") && !out.contains("DIFFERS"),
+        "{out}"
+    );
+}
+
+#[test]
+fn mock_serves_a_socketio4_recording_to_one_then_two_clients_at_once() {
+    let rec = record(&[], &[]);
+    mock_to_real_clients(&rec, 1, &[]);
+    mock_to_real_clients(&rec, 2, &[]);
+}
+
+#[test]
+fn replay_and_mock_an_eio3_recording_with_socketio2_peers() {
+    // socket.io 2: the root namespace connects by itself, /admin's token travels in the
+    // CONNECT's query (kept from the raw message).
+    replay_against_fresh_servers(&["--version", "2"], &["--version", "2"]);
+    let rec = record(&["--version", "2"], &["--version", "2"]);
+    mock_to_real_clients(&rec, 1, &["--version", "2"]);
+}
+
+#[test]
+fn replay_and_mock_with_the_msgpack_parser() {
+    replay_against_fresh_servers(&["--parser", "msgpack"], &["--parser", "msgpack"]);
+    let rec = record(&["--parser", "msgpack"], &["--parser", "msgpack"]);
+    mock_to_real_clients(&rec, 1, &["--parser", "msgpack"]);
+}
+
+#[test]
+fn replay_over_a_forced_transport() {
+    let rec = record(&[], &[]);
+    let cap = rec.capture.display().to_string();
+    for transport in ["websocket", "polling"] {
+        let (mut srv, port) = server(&rec.server_told_file, &[]);
+        let to = format!("http://127.0.0.1:{port}");
+        let ran = sockscope(&[
+            "replay",
+            &cap,
+            "--to",
+            &to,
+            "--transport",
+            transport,
+            "--json",
+        ]);
+        assert_eq!(
+            ran.code,
+            Some(0),
+            "{transport}:\n{}\n{}",
+            ran.stdout,
+            ran.stderr
+        );
+        assert_eq!(ran.json()["scripts"][0]["transport"], transport);
+        assert_eq!(verdict(&mut srv)["ok"], true);
+    }
+}

@@ -40,6 +40,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Replay the client side of a recorded conversation against a server and compare its answers.
     Replay(crate::replay::cli::ReplayArgs),
+    /// Serve the server side of a recording to real clients.
+    Mock(crate::replay::cli::MockArgs),
 }
 
 /// How the control commands find the running proxy.

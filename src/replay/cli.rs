@@ -163,3 +163,79 @@ fn replay_cmd(args: &ReplayArgs) -> Result<bool, String> {
     }
     Ok(report.identical)
 }
+
+/// `sockscope mock CAPTURE --listen ADDR`.
+#[derive(Args, Debug, Clone)]
+pub struct MockArgs {
+    /// The capture: NDJSON (`sockscope proxy --save`) or HAR (ours, Chrome's, Firefox's, ...).
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// Where to listen.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// Serve this session (`s2`) or plain WebSocket (`w3`) (default: the first of the capture).
+    #[arg(long, value_name = "LABEL")]
+    pub session: Option<String>,
+    /// Match client events by name only (past the recorded ones of a name, answer like the last).
+    #[arg(long)]
+    pub loose: bool,
+    /// Print what happens as JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `sockscope mock`: runs until Ctrl-C or SIGTERM; 0 then, 2 on an error.
+pub fn mock_main(args: &MockArgs) -> ExitCode {
+    match mock_cmd(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockscope: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn mock_cmd(args: &MockArgs) -> Result<(), String> {
+    let rec = super::load(&args.capture)?;
+    let sel = selection(args.session.as_deref(), None);
+    let script = rec
+        .select(&sel)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{}: nothing to serve", rec.name))?;
+    let json = args.json;
+    let events: super::mock::MockFn = std::sync::Arc::new(move |e: &super::mock::MockEvent| {
+        let line = if json {
+            serde_json::to_string(e).unwrap_or_default()
+        } else {
+            e.line()
+        };
+        print(&line);
+    });
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        eprintln!(
+            "sockscope mock: serving {} of {} ({}); listening on http://{addr}",
+            script.label(),
+            rec.name,
+            match &script {
+                super::Script::Sio(s) => s.describe(),
+                super::Script::Ws(w) => format!("websocket {}", w.url),
+            }
+        );
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        };
+        super::mock::serve(listener, script, super::mock::MockOptions { loose: args.loose }, events, shutdown).await
+    })
+}

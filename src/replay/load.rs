@@ -108,14 +108,14 @@ pub fn load(path: &Path) -> Result<Recording, String> {
             Some(_) => {}
             None => last_tick = Some(now),
         }
-        take_derived(&mut rec, &mut index, &raw, &mut out, now);
+        take_derived(&mut rec, &mut index, &raw, &mut out, now, None);
         raw.note(&ev);
         stage.process(&ev, &mut out);
-        take_derived(&mut rec, &mut index, &raw, &mut out, now);
+        take_derived(&mut rec, &mut index, &raw, &mut out, now, Some(&ev));
     }
     stage.tick(now, &mut out);
     stage.finish(&mut out);
-    take_derived(&mut rec, &mut index, &raw, &mut out, now);
+    take_derived(&mut rec, &mut index, &raw, &mut out, now, None);
     // Plain WebSockets: those whose request was not Engine.IO.
     rec.websockets = raw.ws;
     Ok(rec)
@@ -231,6 +231,7 @@ fn take_derived(
     raw: &Raw,
     out: &mut Vec<(u64, EventKind)>,
     now: u64,
+    current: Option<&Event>,
 ) {
     for (_, kind) in out.drain(..) {
         match kind {
@@ -311,6 +312,14 @@ fn take_derived(
                     continue;
                 };
                 s.msgpack |= p.msgpack;
+                let query = match (ptype, s.eio, current) {
+                    (crate::socketio::SioType::Connect, 3, Some(ev))
+                        if p.dir == crate::event::Dir::ClientToServer =>
+                    {
+                        connect_query(ev, &p.nsp)
+                    }
+                    _ => None,
+                };
                 let attachments = p
                     .attachments
                     .iter()
@@ -332,9 +341,24 @@ fn take_derived(
                     attachments,
                     n: p.n,
                     ack_of: p.ack_of.map(|a| a.n),
+                    query,
                 });
             }
             _ => {}
         }
     }
+}
+
+/// The query a protocol v4 CONNECT to `nsp` carries in the raw record `ev` (`40/admin?x=1,`).
+fn connect_query(ev: &Event, nsp: &str) -> Option<String> {
+    let text = match &ev.kind {
+        EventKind::WsMessage(m) => m.payload.as_text()?,
+        EventKind::HttpBody { payload, .. } => payload.as_text()?,
+        _ => return None,
+    };
+    let needle = format!("0{nsp}?");
+    let at = text.find(&needle)? + needle.len();
+    let rest = &text[at..];
+    let end = rest.find(',').unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
 }

@@ -19,6 +19,7 @@ pub mod cli;
 mod client;
 pub mod compare;
 pub mod diff;
+pub mod mock;
 pub mod options;
 pub mod report;
 pub mod target;

@@ -27,6 +27,9 @@ pub struct Pkt {
     pub n: u64,
     /// On ACKs: `n` of the event acknowledged.
     pub ack_of: Option<u64>,
+    /// Protocol v4 (EIO3) CONNECTs: the query string after the namespace (`/admin?token=1`),
+    /// read from the raw message (the `sio_packet` record does not keep it).
+    pub query: Option<String>,
 }
 
 impl Pkt {

@@ -32,6 +32,8 @@ pub struct Out<'a> {
     pub id: Option<u64>,
     pub data: Option<&'a Value>,
     pub attachments: &'a [Bytes],
+    /// Protocol v4 CONNECT: the query after the namespace.
+    pub query: Option<&'a str>,
 }
 
 /// The Engine.IO message payloads (without the `4`) carrying the packet: one text message and
@@ -54,8 +56,13 @@ pub fn encode(p: &Out<'_>, msgpack: bool) -> Vec<Payload> {
         s.push_str(&p.attachments.len().to_string());
         s.push('-');
     }
-    if p.nsp != "/" {
+    let query = p.query.filter(|_| ptype == SioType::Connect);
+    if p.nsp != "/" || query.is_some() {
         s.push_str(p.nsp);
+        if let Some(q) = query {
+            s.push('?');
+            s.push_str(q);
+        }
         s.push(',');
     }
     if let Some(id) = p.id {
@@ -158,6 +165,7 @@ mod tests {
                 id: Some(7),
                 data: Some(&data),
                 attachments: &att,
+                query: None,
             };
             let got = roundtrip(&p, msgpack);
             assert_eq!(got.nsp, "/chat");
@@ -173,6 +181,7 @@ mod tests {
             id: None,
             data: Some(&auth),
             attachments: &[],
+            query: None,
         };
         assert_eq!(
             encode(&c, false),
@@ -184,6 +193,7 @@ mod tests {
             id: Some(3),
             data: Some(&json!([1])),
             attachments: &[],
+            query: None,
         };
         assert_eq!(encode(&a, false), vec![Payload::Text("33[1]".into())]);
         assert_eq!(roundtrip(&a, true).id, Some(3));
