@@ -69,6 +69,9 @@ pub async fn replay(
             return report;
         }
     };
+    if ws.deflate.is_some() {
+        report.transport = "websocket, permessage-deflate".into();
+    }
     if ws.protocol != w.protocol {
         report.notes.push(format!(
             "the server chose subprotocol {:?}, the recording {:?}",
