@@ -206,3 +206,98 @@ fn replay_over_a_forced_transport() {
         assert_eq!(verdict(&mut srv)["ok"], true);
     }
 }
+
+#[test]
+fn mock_reports_what_the_client_sent_that_the_recording_did_not_have() {
+    let rec = record(&[], &[]);
+    let mut mock = Mock::start(&rec.capture, &[]);
+    let url = mock.url();
+    let expect = rec.client_told_file.display().to_string();
+    // The mock still answers 'hello' as recorded, so the client is told the same things.
+    let r = Peer::node(
+        "replay-client.js",
+        &[
+            "--url",
+            &url,
+            "--expect",
+            &expect,
+            "--surprise",
+            "--hello-a",
+            "2",
+        ],
+    )
+    .finish();
+    let out = mock.output(std::time::Duration::from_millis(300));
+    assert_eq!(r["verdict"]["ok"], true, "{r}\n{out}");
+    assert!(
+        out.contains("m1 → event \"surprise\" on /: UNEXPECTED (not in the recording)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("m1 → event \"hello\" on /, id 0: DIFFERS from the recording: $[0].a: recorded 1, received 2"),
+        "{out}"
+    );
+}
+
+/// `sockscope export --har` without sockscope's own `_sockscope` fields, marked as Chrome's:
+/// what Chrome's devtools save (entries with `_resourceType`, the WebSocket's
+/// `_webSocketMessages` with `type`, `time`, `opcode`, `data`).
+fn chrome_har(capture: &std::path::Path, out: &std::path::Path) {
+    let tmp = out.with_extension("ours.har");
+    let ran = sockscope(&[
+        "export",
+        &capture.display().to_string(),
+        "--har",
+        &tmp.display().to_string(),
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                o.remove("_sockscope");
+                o.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut har: Value = serde_json::from_slice(&std::fs::read(&tmp).unwrap()).unwrap();
+    strip(&mut har);
+    har["log"]["creator"] = serde_json::json!({"name": "WebInspector", "version": "537.36"});
+    for e in har["log"]["entries"].as_array_mut().unwrap() {
+        if e.get("_resourceType").is_none() {
+            e["_resourceType"] = "xhr".into();
+        }
+        e["_priority"] = "High".into();
+        e["_initiator"] = serde_json::json!({"type": "script"});
+    }
+    let ws = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["_resourceType"] == "websocket")
+        .expect("a websocket entry");
+    assert!(ws["_webSocketMessages"].as_array().unwrap().len() > 10);
+    assert!(!har.to_string().contains("_sockscope"));
+    std::fs::write(out, har.to_string()).unwrap();
+}
+
+#[test]
+fn mock_serves_a_chrome_har_of_a_socketio_session() {
+    let rec = record(&[], &[]);
+    let har = rec.dir.path().join("chrome.har");
+    chrome_har(&rec.capture, &har);
+    let mut mock = Mock::start(&har, &[]);
+    let url = mock.url();
+    let expect = rec.client_told_file.display().to_string();
+    let r = Peer::node("replay-client.js", &["--url", &url, "--expect", &expect]).finish();
+    let out = mock.output(std::time::Duration::from_millis(300));
+    assert_eq!(r["verdict"]["ok"], true, "{r}\n{out}");
+    assert!(!out.contains("UNEXPECTED"), "{out}");
+    // And the same HAR replays against a fresh server.
+    let (mut srv, port) = server(&rec.server_told_file, &[]);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &har.display().to_string(), "--to", &to]);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(verdict(&mut srv)["ok"], true);
+}

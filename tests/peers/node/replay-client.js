@@ -6,7 +6,9 @@
 // order per namespace.
 //
 // Usage: node replay-client.js --url URL [--version 4|2] [--parser msgpack]
-//          [--transports default|polling|websocket] [--expect FILE]
+//          [--transports default|polling|websocket] [--expect FILE] [--surprise] [--hello-a N]
+// --surprise: also emits 'surprise' (no ack) after connecting; --hello-a N: 'hello' carries a: N
+// instead of 1 (both for the mock's report of what it did not expect).
 'use strict';
 
 const fs = require('fs');
@@ -66,7 +68,9 @@ admin.on('news', (...a) => tell({ nsp: '/admin', ev: 'news', args: a }));
 async function main() {
   if (version === '2') root.open();
   await Promise.all([connected(root, '/'), connected(admin, '/admin')]);
-  tell({ nsp: '/', ev: 'ack', of: 'hello', args: await withAck(root, 'hello', { a: 1, s: 'x' }) });
+  if (process.argv.includes('--surprise')) root.emit('surprise', { x: 1 });
+  const a = Number(arg('--hello-a', '1'));
+  tell({ nsp: '/', ev: 'ack', of: 'hello', args: await withAck(root, 'hello', { a, s: 'x' }) });
   tell({ nsp: '/', ev: 'ack', of: 'bin', args: await withAck(root, 'bin', Buffer.from([1, 2, 3, 250])) });
   root.emit('ready');
   await Promise.race([questionAnswered, sleep(5000)]);
