@@ -301,3 +301,126 @@ fn mock_serves_a_chrome_har_of_a_socketio_session() {
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(verdict(&mut srv)["ok"], true);
 }
+
+#[test]
+fn replay_a_redacted_capture_with_auth_replacements() {
+    let rec = record(&[], &[]);
+    let red = rec.dir.path().join("redacted.ndjson");
+    let cap = rec.capture.display().to_string();
+    let ran = sockscope(&[
+        "export",
+        &cap,
+        "--redact",
+        "--ndjson",
+        &red.display().to_string(),
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let red = red.display().to_string();
+    let (_srv, port) = server(&rec.server_told_file, &[]);
+    let to = format!("http://127.0.0.1:{port}");
+    // Without a replacement the token goes out redacted and /admin refuses it.
+    let ran = sockscope(&["replay", &red, "--to", &to, "--asap", "--json"]);
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let report = ran.json();
+    let notes = report["scripts"][0]["notes"].to_string();
+    assert!(
+        notes.contains("the CONNECT to /admin had redacted fields $.token"),
+        "{notes}"
+    );
+    assert!(notes.contains("none replaced"), "{notes}");
+    let diff = compared(&report, "different");
+    assert!(
+        diff[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("connect on /admin"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(diff[0]["diffs"][0]["path"], "packet type");
+    // With --auth the run is as recorded.
+    let (mut srv, port) = server(&rec.server_told_file, &[]);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&[
+        "replay",
+        &red,
+        "--to",
+        &to,
+        "--auth",
+        r#"{"token":"t0k"}"#,
+        "--json",
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stdout);
+    assert!(
+        ran.json()["scripts"][0]["notes"]
+            .to_string()
+            .contains("all replaced from --auth")
+    );
+    assert_eq!(verdict(&mut srv)["ok"], true);
+}
+
+#[test]
+fn a_capture_started_mid_session_is_refused_or_replayed_with_partial() {
+    let rec = record(&[], &[]);
+    // Keep the upgrade WebSocket's opening and everything from the first event on: the
+    // handshake, the CONNECTs and their answers are gone.
+    let text = std::fs::read_to_string(&rec.capture).unwrap();
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ws_conn = recs.iter().find(|r| r["type"] == "ws_open").unwrap()["conn"].clone();
+    let first_event = recs
+        .iter()
+        .find(|r| {
+            r["type"] == "ws_message"
+                && r["dir"] == "c2s"
+                && r["text"].as_str().is_some_and(|t| t.contains("hello"))
+        })
+        .unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let cut: Vec<String> = recs
+        .iter()
+        .filter(|r| {
+            r.get("seq").is_none()
+                || r["seq"].as_u64().unwrap() >= first_event
+                || (r["conn"] == ws_conn
+                    && ["conn_open", "http_request", "http_response", "ws_open"]
+                        .contains(&r["type"].as_str().unwrap()))
+        })
+        .map(|r| r.to_string())
+        .collect();
+    let cut_path = rec.dir.path().join("cut.ndjson");
+    std::fs::write(&cut_path, cut.join("\n") + "\n").unwrap();
+    let cut_path = cut_path.display().to_string();
+    let ran = sockscope(&["replay", &cut_path, "--to", "http://127.0.0.1:9"]);
+    assert_eq!(ran.code, Some(2), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr.contains("started before the capture did") && ran.stderr.contains("--partial"),
+        "{}",
+        ran.stderr
+    );
+    let (mut srv, port) = server(&rec.server_told_file, &[]);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&[
+        "replay",
+        &cut_path,
+        "--to",
+        &to,
+        "--partial",
+        "--auth",
+        r#"{"token":"t0k"}"#,
+        "--json",
+    ]);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    let report = ran.json();
+    assert_eq!(compared(&report, "same").len(), 4, "{}", ran.stdout);
+    assert!(
+        report["scripts"][0]["notes"]
+            .to_string()
+            .contains("not compared")
+    );
+    // The server is told everything after the CONNECTs as recorded.
+    assert_eq!(verdict(&mut srv)["ok"], true);
+}

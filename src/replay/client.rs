@@ -347,23 +347,61 @@ async fn play(run: &mut Run<'_>, occ: &HashMap<u64, (Key, usize)>) {
             missing.push(p.nsp.clone());
         }
     }
-    for nsp in missing {
+    let added = !missing.is_empty();
+    for nsp in &missing {
         run.report.notes.push(format!(
-            "no CONNECT to {nsp} in the capture: joined without a payload"
+            "no CONNECT to {nsp} in the capture: joined {}",
+            if run.o.auth.is_some() {
+                "with the --auth payload"
+            } else {
+                "without a payload"
+            }
         ));
-        send(
-            run,
-            &Out {
-                ptype: SioType::Connect,
-                nsp: &nsp,
-                id: None,
-                data: None,
-                attachments: &[],
-                query: None,
-            },
-            0,
-            "connect (added)".into(),
-        );
+        let auth = run.o.auth.clone();
+        let ptype = SioType::Connect;
+        let out = Out {
+            ptype,
+            nsp: &nsp,
+            id: None,
+            data: auth.as_ref(),
+            attachments: &[],
+            query: None,
+        };
+        send(run, &out, 0, describe(ptype, nsp, None, None) + " (added)");
+    }
+    if added {
+        // Wait for the answers to the added CONNECTs (and what the server sends right after),
+        // then play the recorded packets from the first one's offset.
+        let deadline = Instant::now() + run.o.wait;
+        run.until(deadline, |r| {
+            missing
+                .iter()
+                .all(|n| r.count(&Key::Connect(n.clone())) > 0)
+        })
+        .await;
+        run.until(Instant::now() + Duration::from_millis(200), |_| false)
+            .await;
+        let first = s
+            .packets
+            .iter()
+            .find(|p| p.dir == Dir::ClientToServer)
+            .map_or(0, |p| p.at_us);
+        let now = Instant::now();
+        run.t0 = now.checked_sub(Duration::from_micros(first)).unwrap_or(now);
+        // What the server said while the added CONNECTs were answered is not in the capture.
+        let skipped = std::mem::take(&mut run.live);
+        if !skipped.is_empty() {
+            run.report.notes.push(format!(
+                "{} server packets answering the added CONNECTs not compared (the capture \
+                 started later): {}",
+                skipped.len(),
+                skipped
+                    .iter()
+                    .map(|l| describe(l.ptype, &l.nsp, l.event.as_deref(), l.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     for (i, p) in s.packets.iter().enumerate() {
         if p.dir != Dir::ClientToServer {

@@ -38,6 +38,19 @@ pub async fn run(
 ) -> Result<Report, String> {
     let target = target::Target::parse(&opts.target)?;
     let scripts = rec.select(&opts.selection)?;
+    for s in &scripts {
+        if let Script::Sio(x) = s
+            && x.joined
+            && !opts.partial
+        {
+            return Err(format!(
+                "{}: session {} started before the capture did (no engine.io handshake and no \
+                 namespace CONNECT recorded); replay it from its first complete exchange with \
+                 --partial (and --auth for the CONNECT payload)",
+                rec.name, x.session
+            ));
+        }
+    }
     if opts.http {
         return Err("--http: replaying the HTTP requests of a session is not supported yet".into());
     }
