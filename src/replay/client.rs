@@ -361,7 +361,7 @@ async fn play(run: &mut Run<'_>, occ: &HashMap<u64, (Key, usize)>) {
         let ptype = SioType::Connect;
         let out = Out {
             ptype,
-            nsp: &nsp,
+            nsp,
             id: None,
             data: auth.as_ref(),
             attachments: &[],
