@@ -183,10 +183,11 @@ fn replay_and_mock_with_the_msgpack_parser() {
 fn replay_over_a_forced_transport() {
     let rec = record(&[], &[]);
     let cap = rec.capture.display().to_string();
+    let saved = rec.dir.path().join("replayed.ndjson").display().to_string();
     for transport in ["websocket", "polling"] {
         let (mut srv, port) = server(&rec.server_told_file, &[]);
         let to = format!("http://127.0.0.1:{port}");
-        let ran = sockscope(&[
+        let mut args = vec![
             "replay",
             &cap,
             "--to",
@@ -194,7 +195,11 @@ fn replay_over_a_forced_transport() {
             "--transport",
             transport,
             "--json",
-        ]);
+        ];
+        if transport == "websocket" {
+            args.extend(["--save", &saved]);
+        }
+        let ran = sockscope(&args);
         assert_eq!(
             ran.code,
             Some(0),
@@ -205,6 +210,13 @@ fn replay_over_a_forced_transport() {
         assert_eq!(ran.json()["scripts"][0]["transport"], transport);
         assert_eq!(verdict(&mut srv)["ok"], true);
     }
+    // The replay's own capture (--save) is a capture like any other: it replays too.
+    let (mut srv, port) = server(&rec.server_told_file, &[]);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &saved, "--to", &to, "--json"]);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.json()["scripts"][0]["transport"], "websocket");
+    assert_eq!(verdict(&mut srv)["ok"], true);
 }
 
 #[test]

@@ -107,5 +107,8 @@ fn mock_a_plain_websocket_with_compression() {
     assert_eq!(r["verdict"]["ok"], true, "{r}\nmock:\n{out}");
     assert_eq!(r["protocol"], "chat.v1");
     assert_eq!(r["extensions"][0], "PerMessageDeflate", "{r}");
-    assert!(out.contains("m1 closed") && !out.contains("UNEXPECTED"), "{out}");
+    assert!(
+        out.contains("m1 closed") && !out.contains("UNEXPECTED"),
+        "{out}"
+    );
 }

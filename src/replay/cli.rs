@@ -152,7 +152,24 @@ fn replay_cmd(args: &ReplayArgs) -> Result<bool, String> {
             eprintln!("{}", serde_json::to_string(p).unwrap_or_default());
         }
     };
-    let report = runtime()?.block_on(super::run(&rec, &opts, &progress))?;
+    let report = match &opts.save {
+        Some(path) => {
+            // Through an embedded proxy that saves the capture.
+            let proxy = super::save::recording_proxy(&opts.target, path)?;
+            let mut via = opts.clone();
+            via.target = format!("http://{}", proxy.local_addr);
+            let r = runtime()?.block_on(super::run(&rec, &via, &progress));
+            proxy.stop();
+            let mut r = r?;
+            r.target = opts.target.clone();
+            eprintln!(
+                "sockscope: saved the replay's traffic to {}",
+                path.display()
+            );
+            r
+        }
+        None => runtime()?.block_on(super::run(&rec, &opts, &progress))?,
+    };
     if args.json {
         print(
             &serde_json::to_string_pretty(&report)

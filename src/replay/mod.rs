@@ -22,6 +22,7 @@ pub mod diff;
 pub mod mock;
 pub mod options;
 pub mod report;
+pub mod save;
 pub mod target;
 mod wsreplay;
 

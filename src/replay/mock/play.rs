@@ -271,3 +271,141 @@ impl<'a> Player<'a> {
         (emits, note)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EioTransport;
+
+    fn pkt(n: u64, at_ms: u64, dir: Dir, ptype: SioType, id: Option<u64>, data: Value) -> Pkt {
+        let event = match ptype {
+            SioType::Event => data.get(0).and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        Pkt {
+            at_us: at_ms * 1000,
+            dir,
+            nsp: "/".into(),
+            ptype,
+            id,
+            event,
+            data: (!data.is_null()).then_some(data),
+            attachments: Vec::new(),
+            n,
+            ack_of: None,
+            query: None,
+        }
+    }
+
+    fn script() -> SioScript {
+        use Dir::{ClientToServer as C, ServerToClient as S};
+        let mut packets = vec![
+            pkt(1, 0, C, SioType::Connect, None, Value::Null),
+            pkt(2, 5, S, SioType::Connect, None, json!({"sid": "old"})),
+            pkt(3, 6, S, SioType::Event, None, json!(["welcome"])),
+            pkt(
+                4,
+                10,
+                C,
+                SioType::Event,
+                Some(0),
+                json!(["hello", {"a": 1}]),
+            ),
+            pkt(5, 12, S, SioType::Ack, Some(0), json!([{"ok": true}])),
+            pkt(6, 500, S, SioType::Event, None, json!(["later"])),
+            pkt(7, 600, S, SioType::Event, Some(3), json!(["ask"])),
+            pkt(8, 610, C, SioType::Ack, Some(3), json!(["yes"])),
+            pkt(9, 620, S, SioType::Event, None, json!(["thanks"])),
+        ];
+        packets[4].ack_of = Some(4);
+        packets[7].ack_of = Some(7);
+        SioScript {
+            session: "s1".into(),
+            sid: "x".into(),
+            client: None,
+            eio: 4,
+            transport: EioTransport::Websocket,
+            upgraded: false,
+            url: "http://h/socket.io/?EIO=4&transport=websocket".into(),
+            headers: Vec::new(),
+            ping_interval: 25_000,
+            ping_timeout: 20_000,
+            max_payload: None,
+            upgrades: Vec::new(),
+            joined: false,
+            msgpack: false,
+            packets,
+            close_reason: None,
+        }
+    }
+
+    fn live(ptype: SioType, nsp: &str, id: Option<u64>, data: Value) -> SioPacket {
+        SioPacket {
+            id,
+            data: (!data.is_null()).then_some(data),
+            ..SioPacket::new(ptype, nsp)
+        }
+    }
+
+    fn summary(e: &[Emit]) -> Vec<(usize, u64, Option<u64>)> {
+        e.iter()
+            .map(|e| (e.index, e.delay_us / 1000, e.id))
+            .collect()
+    }
+
+    #[test]
+    fn replay_mock_player_answers_triggers_with_live_ids_and_reports_the_unexpected() {
+        let plan = Plan::new(script());
+        let mut p = Player::new(&plan, false);
+        assert!(p.start().is_empty());
+        let (e, note) = p.on_client(&live(SioType::Connect, "/", None, Value::Null));
+        assert_eq!(summary(&e), [(1, 5, None), (2, 6, None)]);
+        assert_eq!(note, Note::Matched("connect on /".into(), 0));
+        let sid = e[0].data.as_ref().unwrap()["sid"].as_str().unwrap();
+        assert_ne!(sid, "old", "a CONNECT answer gets a fresh sid");
+        // The live client's ack id (7) is used; the arguments differ from the recording.
+        let (e, note) = p.on_client(&live(
+            SioType::Event,
+            "/",
+            Some(7),
+            json!(["hello", {"a": 2}]),
+        ));
+        assert_eq!(
+            summary(&e),
+            [(4, 2, Some(7)), (5, 490, None), (6, 590, Some(3))]
+        );
+        match note {
+            Note::Differs(what, d, 3) => {
+                assert_eq!(what, "event \"hello\" on /, id 7");
+                assert_eq!(d[0].line(), "$[0].a: recorded 1, received 2");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The client's ack of the server's "ask" (recorded id 3) triggers "thanks".
+        let (e, note) = p.on_client(&live(SioType::Ack, "/", Some(3), json!(["yes"])));
+        assert_eq!(summary(&e), [(8, 10, None)]);
+        assert_eq!(note.index(), Some(7));
+        // A second "hello": not in the recording (strict), answered like the last (loose).
+        let again = live(SioType::Event, "/", Some(8), json!(["hello", {"a": 1}]));
+        let (e, note) = p.on_client(&again);
+        assert!(e.is_empty());
+        assert!(matches!(note, Note::Unexpected(_)));
+        let mut loose = Player::new(&plan, true);
+        loose.on_client(&live(
+            SioType::Event,
+            "/",
+            Some(1),
+            json!(["hello", {"a": 1}]),
+        ));
+        let (e, note) = loose.on_client(&again);
+        assert_eq!(e[0].id, Some(8));
+        assert_eq!(note, Note::Matched("event \"hello\" on /, id 8".into(), 3));
+        // A namespace the recording never joined is refused as socket.io does.
+        let (e, note) = p.on_client(&live(SioType::Connect, "/nope", None, Value::Null));
+        assert_eq!(e[0].ptype, SioType::ConnectError);
+        assert!(matches!(note, Note::Unexpected(_)));
+        // An event nobody recorded.
+        let (e, note) = p.on_client(&live(SioType::Event, "/", None, json!(["other"])));
+        assert!(e.is_empty() && matches!(note, Note::Unexpected(_)));
+    }
+}
