@@ -436,3 +436,31 @@ fn a_capture_started_mid_session_is_refused_or_replayed_with_partial() {
     // The server is told everything after the CONNECTs as recorded.
     assert_eq!(verdict(&mut srv)["ok"], true);
 }
+
+#[test]
+fn replay_with_http_replays_the_apps_other_requests_first() {
+    let rec = record(&[], &["--http"]);
+    let cap = rec.capture.display().to_string();
+    let (mut srv, port) = server(&rec.server_told_file, &[]);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--http", "--json"]);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    let report = ran.json();
+    let h = &report["scripts"][0];
+    assert_eq!(h["kind"], "http");
+    assert_eq!(h["same"], 2, "{}", ran.stdout);
+    // The server was told the login and the listing, then the Socket.IO conversation.
+    assert_eq!(verdict(&mut srv)["ok"], true);
+    let (_srv, port) = server(&rec.server_told_file, &["--variant", "changed"]);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--http", "--asap", "--json"]);
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let report = ran.json();
+    let diff = compared(&report, "different");
+    let listing = diff
+        .iter()
+        .find(|c| c["what"] == "answer to GET /api/items?page=1")
+        .unwrap_or_else(|| panic!("{}", ran.stdout));
+    assert_eq!(listing["diffs"][0]["path"], "$[1].name");
+    assert_eq!(listing["diffs"][0]["received"], "TWO");
+}

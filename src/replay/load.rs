@@ -5,7 +5,7 @@
 //! `sio_packet`, `session_close`, `client_open` and `reconnect` records, with the raw requests
 //! and WebSocket records, become the [`Recording`].
 
-use super::script::{Pkt, Recording, SioScript, WsMsg, WsScript};
+use super::script::{HttpEx, Pkt, Recording, SioScript, WsMsg, WsScript};
 use super::sio::sio_type;
 use crate::capture::{self, Record};
 use crate::event::{Event, EventKind, FieldValue, WsOpcode};
@@ -67,6 +67,10 @@ struct Raw {
     /// Plain WebSockets by conn, in opening order.
     ws: Vec<WsScript>,
     ws_start: HashMap<u64, u64>,
+    /// Plain HTTP exchanges, and where each is by (conn, exchange).
+    http: Vec<HttpEx>,
+    http_at: HashMap<(u64, u64), usize>,
+    http_start: Option<u64>,
 }
 
 /// The headers of a request that are worth sending again.
@@ -118,6 +122,7 @@ pub fn load(path: &Path) -> Result<Recording, String> {
     take_derived(&mut rec, &mut index, &raw, &mut out, now, None);
     // Plain WebSockets: those whose request was not Engine.IO.
     rec.websockets = raw.ws;
+    rec.http = raw.http;
     Ok(rec)
 }
 
@@ -128,14 +133,70 @@ impl Raw {
                 exchange,
                 url,
                 headers,
+                method,
                 ..
             } => {
                 self.requests
                     .insert((ev.conn, *exchange), (url.clone(), headers.clone()));
                 self.seqs.insert(ev.seq, (ev.conn, Some(*exchange)));
+                let target = path_and_query(url);
+                let upgrade = headers
+                    .iter()
+                    .any(|(n, v)| n == "upgrade" && v.as_str().eq_ignore_ascii_case("websocket"));
+                if crate::engineio::detect(target).is_none() && !upgrade && method != "CONNECT" {
+                    let start = *self.http_start.get_or_insert(ev.mono_us);
+                    self.http_at.insert((ev.conn, *exchange), self.http.len());
+                    self.http.push(HttpEx {
+                        at_us: ev.mono_us.saturating_sub(start),
+                        method: method.clone(),
+                        target: target.to_owned(),
+                        headers: replayable_headers(headers),
+                        body: Bytes::new(),
+                        status: None,
+                        encoding: None,
+                        response: Bytes::new(),
+                        truncated: false,
+                    });
+                }
             }
-            EventKind::HttpBody { exchange, .. } => {
+            EventKind::HttpResponse {
+                exchange,
+                status,
+                headers,
+                ..
+            } => {
+                if let Some(x) = self
+                    .http_at
+                    .get(&(ev.conn, *exchange))
+                    .and_then(|&i| self.http.get_mut(i))
+                {
+                    x.status = Some(*status);
+                    x.encoding = headers
+                        .iter()
+                        .find(|(n, _)| n == "content-encoding")
+                        .map(|(_, v)| v.as_str().to_owned());
+                }
+            }
+            EventKind::HttpBody {
+                exchange,
+                dir,
+                payload,
+                truncated,
+                ..
+            } => {
                 self.seqs.insert(ev.seq, (ev.conn, Some(*exchange)));
+                if let Some(x) = self
+                    .http_at
+                    .get(&(ev.conn, *exchange))
+                    .and_then(|&i| self.http.get_mut(i))
+                {
+                    let data = Bytes::copy_from_slice(payload.as_bytes());
+                    match dir {
+                        crate::event::Dir::ClientToServer => x.body = data,
+                        crate::event::Dir::ServerToClient => x.response = data,
+                    }
+                    x.truncated |= *truncated;
+                }
             }
             EventKind::WsOpen {
                 exchange,

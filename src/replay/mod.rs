@@ -19,6 +19,7 @@ pub mod cli;
 mod client;
 pub mod compare;
 pub mod diff;
+mod httpreplay;
 pub mod mock;
 pub mod options;
 pub mod report;
@@ -52,14 +53,23 @@ pub async fn run(
             ));
         }
     }
-    if opts.http {
-        return Err("--http: replaying the HTTP requests of a session is not supported yet".into());
-    }
     let mut report = Report {
         capture: rec.name.clone(),
         target: opts.target.clone(),
         ..Report::default()
     };
+    if opts.http {
+        if rec.http.is_empty() {
+            return Err(format!(
+                "{}: --http: the capture has no HTTP exchange besides Engine.IO and WebSocket \
+                 openings",
+                rec.name
+            ));
+        }
+        report
+            .scripts
+            .push(httpreplay::replay(&rec.http, &target, opts, progress).await);
+    }
     for s in &scripts {
         let r = match s {
             Script::Sio(s) => client::replay(s, &target, opts, progress).await,

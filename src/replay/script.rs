@@ -137,6 +137,25 @@ pub struct WsScript {
     pub close: Option<(Dir, Option<u16>, Option<String>)>,
 }
 
+/// A recorded HTTP exchange that is neither Engine.IO nor a WebSocket opening.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpEx {
+    /// Microseconds from the capture's first HTTP exchange.
+    pub at_us: u64,
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// The recorded answer (none: the exchange got no response).
+    pub status: Option<u16>,
+    /// The response's `Content-Encoding`, if any.
+    pub encoding: Option<String>,
+    pub response: Bytes,
+    /// The capture holds only the start of a body.
+    pub truncated: bool,
+}
+
 /// Everything playable in a capture.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Recording {
@@ -144,6 +163,8 @@ pub struct Recording {
     pub name: String,
     pub sessions: Vec<SioScript>,
     pub websockets: Vec<WsScript>,
+    /// The other HTTP exchanges, in order (played with `--http`).
+    pub http: Vec<HttpEx>,
 }
 
 /// Which part of a recording to play.
@@ -218,6 +239,9 @@ impl Recording {
                 w.messages.len()
             )
         }));
+        if !self.http.is_empty() {
+            parts.push(format!("{} other HTTP exchanges (--http)", self.http.len()));
+        }
         if parts.is_empty() {
             "nothing playable".into()
         } else {

@@ -7,6 +7,8 @@
 //
 // Usage: node replay-client.js --url URL [--version 4|2] [--parser msgpack]
 //          [--transports default|polling|websocket] [--expect FILE] [--surprise] [--hello-a N]
+//          [--http]
+// --http: first POSTs /api/login and GETs /api/items?page=1 (replay-server.js's plain HTTP API).
 // --surprise: also emits 'surprise' (no ack) after connecting; --hello-a N: 'hello' carries a: N
 // instead of 1 (both for the mock's report of what it did not expect).
 'use strict';
@@ -66,8 +68,20 @@ root.on('question', (d, ack) => {
 admin.on('news', (...a) => tell({ nsp: '/admin', ev: 'news', args: a }));
 
 async function main() {
+  // Listen for the connects before anything else waits (the Manager connects by itself).
+  const both = Promise.all([connected(root, '/'), connected(admin, '/admin')]);
+  if (process.argv.includes('--http')) {
+    const login = await fetch(`${url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'ada' }),
+    });
+    tell({ nsp: 'http', ev: 'login', args: [await login.json()] });
+    const items = await fetch(`${url}/api/items?page=1`);
+    tell({ nsp: 'http', ev: 'items', args: [await items.json()] });
+  }
   if (version === '2') root.open();
-  await Promise.all([connected(root, '/'), connected(admin, '/admin')]);
+  await both;
   if (process.argv.includes('--surprise')) root.emit('surprise', { x: 1 });
   const a = Number(arg('--hello-a', '1'));
   tell({ nsp: '/', ev: 'ack', of: 'hello', args: await withAck(root, 'hello', { a, s: 'x' }) });

@@ -70,7 +70,29 @@ function tell(entry) {
 
 const opts = { pingInterval: 2000, pingTimeout: 2000 };
 if (arg('--parser', 'default') === 'msgpack') opts.parser = require('socket.io-msgpack-parser');
-const httpServer = http.createServer();
+// Plain HTTP API next to Socket.IO: POST /api/login {user} → {token, user}; GET /api/items →
+// [{id, name}] (the last name differs with --variant changed).
+const httpServer = http.createServer((req, res) => {
+  if (req.url.startsWith('/socket.io')) return;
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    const json = (status, v) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(v));
+    };
+    if (req.method === 'POST' && req.url === '/api/login') {
+      const { user } = JSON.parse(body || '{}');
+      tell({ nsp: 'http', ev: 'login', args: [user] });
+      json(200, { token: 't0k', user });
+    } else if (req.method === 'GET' && req.url === '/api/items?page=1') {
+      tell({ nsp: 'http', ev: 'items' });
+      json(200, [{ id: 1, name: 'one' }, { id: 2, name: variant === 'changed' ? 'TWO' : 'two' }]);
+    } else {
+      json(404, { error: 'not found' });
+    }
+  });
+});
 let io;
 if (version === '2') {
   io = require('socket.io-v2')(httpServer, opts);
