@@ -249,6 +249,17 @@ fn mock_reports_what_the_client_sent_that_the_recording_did_not_have() {
         out.contains("m1 → event \"hello\" on /, id 0: DIFFERS from the recording: $[0].a: recorded 1, received 2"),
         "{out}"
     );
+    // On exit the mock sums it up.
+    let out = mock.stop();
+    let summary = &out[out.find("mock summary").unwrap_or_else(|| panic!("{out}"))..];
+    assert!(
+        summary.starts_with("mock summary: 1 clients; client packets: 7 as recorded, 1 with other arguments, 1 not in the recording"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("\n  m1 → event \"surprise\" on /: UNEXPECTED"),
+        "{summary}"
+    );
 }
 
 /// `sockscope export --har` without sockscope's own `_sockscope` fields, marked as Chrome's:
@@ -463,4 +474,34 @@ fn replay_with_http_replays_the_apps_other_requests_first() {
         .unwrap_or_else(|| panic!("{}", ran.stdout));
     assert_eq!(listing["diffs"][0]["path"], "$[1].name");
     assert_eq!(listing["diffs"][0]["received"], "TWO");
+}
+
+#[test]
+fn replay_judges_timing_only_with_a_tolerance() {
+    let rec = record(&[], &[]);
+    let cap = rec.capture.display().to_string();
+    let slow = ["--hello-delay", "600"];
+    let (_srv, port) = server(&rec.server_told_file, &slow);
+    let to = format!("http://127.0.0.1:{port}");
+    // Shown, not judged.
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--json"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stdout);
+    let (_srv, port) = server(&rec.server_told_file, &slow);
+    let to = format!("http://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--json", "--tolerance", "300"]);
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let report = ran.json();
+    let diff = compared(&report, "different");
+    assert_eq!(diff.len(), 1, "{}", ran.stdout);
+    assert!(
+        diff[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("ack of event \"hello\"")
+    );
+    assert!(diff[0].get("diffs").is_none(), "{}", diff[0]);
+    let timing = diff[0]["timing"].as_str().unwrap();
+    assert!(timing.contains("(tolerance 300 ms)"), "{timing}");
+    let late = diff[0]["received_ms"].as_f64().unwrap() - diff[0]["recorded_ms"].as_f64().unwrap();
+    assert!(late > 300.0, "{late}");
 }

@@ -476,7 +476,18 @@ async fn play(run: &mut Run<'_>, occ: &HashMap<u64, (Key, usize)>) {
         {
             run.sent_ids.insert((p.nsp.clone(), x), p.n);
         }
-        let what = describe(p.ptype, &p.nsp, p.event.as_deref(), id);
+        let mut what = describe(p.ptype, &p.nsp, p.event.as_deref(), id);
+        if p.is_ack()
+            && let Some(ev) = p.ack_of.and_then(|n| s.packets.iter().find(|q| q.n == n))
+        {
+            what = format!(
+                "ack of event {:?} #{} on {}, id {}",
+                ev.event.as_deref().unwrap_or(""),
+                ev.n,
+                p.nsp,
+                id.unwrap_or(0)
+            );
+        }
         send(
             run,
             &Out {

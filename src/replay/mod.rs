@@ -22,6 +22,7 @@ pub mod diff;
 mod httpreplay;
 pub mod mock;
 pub mod options;
+pub mod polling;
 pub mod report;
 pub mod save;
 pub mod target;

@@ -198,6 +198,20 @@ impl Mock {
         }
     }
 
+    /// Stops the mock (SIGTERM) and returns its whole output, the summary included.
+    pub fn stop(mut self) -> String {
+        if let Some(mut c) = self.child.take() {
+            common::sigterm(c.id());
+            let status = wait_with_timeout(&mut c, Duration::from_secs(10));
+            if status.is_none() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            assert!(status.is_some_and(|s| s.success()), "mock exit: {status:?}");
+        }
+        self.output(Duration::from_millis(300))
+    }
+
     /// The output lines so far (waiting `settle` for more).
     pub fn output(&mut self, settle: Duration) -> String {
         while let Ok(l) = self.lines.recv_timeout(settle) {

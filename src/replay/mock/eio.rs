@@ -9,7 +9,7 @@ use crate::engineio::{
 };
 use crate::event::{Dir, Payload};
 use crate::replay::compare::describe;
-use crate::replay::eio::encode_payload;
+use crate::replay::polling::encode_payload;
 use crate::replay::sio::{self, Out};
 use crate::replay::wsconn::{self, WsIn, WsOut, random_u64};
 use crate::socketio::{SioItem, SioSessionDecoder, SioType, SioVersion};

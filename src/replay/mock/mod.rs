@@ -49,6 +49,15 @@ pub enum MockEvent {
     Sent { client: String, what: String },
     /// A client's session ended.
     Closed { client: String, reason: String },
+    /// The mock stopped: totals, and every client packet the recording did not have (or had
+    /// with other arguments), one line each.
+    Summary {
+        clients: u64,
+        matched: u64,
+        differs: u64,
+        unexpected: u64,
+        lines: Vec<String>,
+    },
 }
 
 impl MockEvent {
@@ -70,6 +79,22 @@ impl MockEvent {
             }
             MockEvent::Sent { client, what } => format!("{client} ← {what}"),
             MockEvent::Closed { client, reason } => format!("{client} closed: {reason}"),
+            MockEvent::Summary {
+                clients,
+                matched,
+                differs,
+                unexpected,
+                lines,
+            } => {
+                let mut s = format!(
+                    "mock summary: {clients} clients; client packets: {matched} as recorded, \
+                     {differs} with other arguments, {unexpected} not in the recording"
+                );
+                for l in lines {
+                    s.push_str(&format!("\n  {l}"));
+                }
+                s
+            }
         }
     }
 }
@@ -85,6 +110,17 @@ pub(crate) struct Server {
     pub events: MockFn,
     pub sessions: Mutex<HashMap<String, Arc<eio::Session>>>,
     counter: AtomicU64,
+    totals: Mutex<Totals>,
+}
+
+/// What the summary counts.
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    clients: u64,
+    matched: u64,
+    differs: u64,
+    unexpected: u64,
+    lines: Vec<String>,
 }
 
 impl Server {
@@ -93,7 +129,33 @@ impl Server {
         format!("m{}", self.counter.fetch_add(1, Ordering::Relaxed) + 1)
     }
     pub fn emit(&self, e: MockEvent) {
+        if let Ok(mut t) = self.totals.lock() {
+            match &e {
+                MockEvent::Open { .. } => t.clients += 1,
+                MockEvent::Received { .. } => t.matched += 1,
+                MockEvent::Differs { .. } => {
+                    t.differs += 1;
+                    t.lines.push(e.line());
+                }
+                MockEvent::Unexpected { .. } => {
+                    t.unexpected += 1;
+                    t.lines.push(e.line());
+                }
+                _ => {}
+            }
+        }
         (self.events)(&e);
+    }
+
+    fn summary(&self) -> MockEvent {
+        let t = self.totals.lock().map(|t| t.clone()).unwrap_or_default();
+        MockEvent::Summary {
+            clients: t.clients,
+            matched: t.matched,
+            differs: t.differs,
+            unexpected: t.unexpected,
+            lines: t.lines,
+        }
     }
 }
 
@@ -108,7 +170,8 @@ pub(crate) fn text(status: u16, body: impl Into<Bytes>) -> Response<Full<Bytes>>
     r
 }
 
-/// Serves `script` on `listener` until `shutdown` completes.
+/// Serves `script` on `listener` until `shutdown` completes; then reports a
+/// [`MockEvent::Summary`].
 pub async fn serve(
     listener: TcpListener,
     script: Script,
@@ -136,12 +199,17 @@ pub async fn serve(
         events,
         sessions: Mutex::new(HashMap::new()),
         counter: AtomicU64::new(0),
+        totals: Mutex::new(Totals::default()),
     });
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
             a = listener.accept() => a.map_err(|e| format!("mock: accept failed: {e}"))?,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                let summary = srv.summary();
+                (srv.events)(&summary);
+                return Ok(());
+            }
         };
         let _ = stream.set_nodelay(true);
         let srv = srv.clone();

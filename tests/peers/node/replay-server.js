@@ -6,9 +6,10 @@
 // every later one, which is then a mismatch).
 //
 // Usage: node replay-server.js [--port 0] [--version 4|2] [--parser msgpack] [--variant changed]
-//          [--expect FILE] [--told FILE]
+//          [--expect FILE] [--told FILE] [--hello-delay MS]
 // --told FILE: the list of what it was told so far is (re)written to FILE as a JSON array.
-// --variant changed: the 'hello' ack answers n: 100 instead of n: 1.
+// --variant changed: the 'hello' ack answers n: 100 instead of n: 1. --hello-delay MS: the
+// 'hello' ack comes MS later.
 'use strict';
 
 const http = require('http');
@@ -106,7 +107,8 @@ io.of('/').on('connection', (socket) => {
   socket.emit('welcome', { msg: 'hi', n: 1 });
   socket.on('hello', (data, ack) => {
     tell({ nsp: '/', ev: 'hello', args: [data] });
-    ack({ got: data, n: variant === 'changed' ? 100 : 1 });
+    const answer = { got: data, n: variant === 'changed' ? 100 : 1 };
+    setTimeout(() => ack(answer), Number(arg('--hello-delay', '0')));
   });
   socket.on('bin', (buf, ack) => {
     tell({ nsp: '/', ev: 'bin', args: [buf] });
