@@ -5,6 +5,7 @@
 //! came (`--asap`). What the server sends is decoded and compared with the recording
 //! ([`super::compare`]).
 
+use super::auth::{REDACTED, connect_payload};
 use super::compare::{self, Key, Live, Rules, describe, recorded_key};
 use super::eio::{self, EioClient, EioIn, Mode};
 use super::options::{Progress, ProgressFn, ReplayOptions, Timing};
@@ -19,71 +20,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// The marker redaction leaves in place of a value.
-const REDACTED: &str = "[REDACTED:";
-
-/// The redacted fields of a value, as JSON paths.
-pub fn redacted_paths(v: &Value, path: &str, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) if s.starts_with(REDACTED) => out.push(path.to_owned()),
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                redacted_paths(x, &format!("{path}[{i}]"), out);
-            }
-        }
-        Value::Object(o) => {
-            for (k, x) in o {
-                redacted_paths(x, &format!("{path}.{k}"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The CONNECT payload to send: the recorded one with `auth`'s top-level fields over it;
-/// notes say which fields were redacted and whether they were replaced.
-pub fn connect_payload(
-    recorded: Option<&Value>,
-    auth: Option<&Value>,
-    nsp: &str,
-    notes: &mut Vec<String>,
-) -> Option<Value> {
-    let mut v = recorded.cloned();
-    if let (Some(Value::Object(base)), Some(Value::Object(a))) = (&mut v, auth) {
-        for (k, x) in a {
-            base.insert(k.clone(), x.clone());
-        }
-    } else if v.is_none() {
-        v = auth.cloned();
-    }
-    if let Some(r) = recorded {
-        let mut paths = Vec::new();
-        redacted_paths(r, "$", &mut paths);
-        let mut left = Vec::new();
-        if let Some(now) = &v {
-            redacted_paths(now, "$", &mut left);
-        }
-        if !paths.is_empty() {
-            let replaced: Vec<&String> = paths.iter().filter(|p| !left.contains(p)).collect();
-            notes.push(format!(
-                "the CONNECT to {nsp} had redacted fields {}; {}",
-                paths.join(", "),
-                if left.is_empty() {
-                    "all replaced from --auth".to_owned()
-                } else if replaced.is_empty() {
-                    "none replaced: sent as redacted (give them with --auth JSON)".to_owned()
-                } else {
-                    format!(
-                        "still redacted: {} (give them with --auth JSON)",
-                        left.join(", ")
-                    )
-                }
-            ));
-        }
-    }
-    v
-}
 
 struct Run<'a> {
     s: &'a SioScript,

@@ -230,3 +230,108 @@ pub fn compare(recorded: &[&Pkt], live: &[Live], rules: &Rules<'_>) -> Vec<Compa
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Dir;
+
+    fn rec(n: u64, ptype: SioType, event: Option<&str>, data: Value, ack_of: Option<u64>) -> Pkt {
+        Pkt {
+            at_us: n * 1000,
+            dir: Dir::ServerToClient,
+            nsp: "/".into(),
+            ptype,
+            id: None,
+            event: event.map(str::to_owned),
+            data: Some(data),
+            attachments: vec![Bytes::from_static(&[1, 2])],
+            n,
+            ack_of,
+            query: None,
+        }
+    }
+
+    fn live(at_ms: u64, key: Key, ptype: SioType, data: Value, att: &'static [u8]) -> Live {
+        let event = match &key {
+            Key::Event(_, e) => Some(e.clone()),
+            _ => None,
+        };
+        Live {
+            at_us: at_ms * 1000,
+            key,
+            ptype,
+            nsp: "/".into(),
+            id: Some(9),
+            event,
+            data: Some(data),
+            attachments: vec![Bytes::from_static(att)],
+        }
+    }
+
+    #[test]
+    fn replay_compare_pairs_by_key_and_order_acks_by_request() {
+        let ph = json!({"_placeholder": true, "num": 0});
+        let r = [
+            rec(5, SioType::Ack, None, json!([1, ph]), Some(4)),
+            rec(6, SioType::Event, Some("x"), json!(["x", 1]), None),
+            rec(7, SioType::Event, Some("x"), json!(["x", 2]), None),
+            rec(8, SioType::Event, Some("gone"), json!(["gone"]), None),
+        ];
+        let ev = |e: &str| Key::Event("/".into(), e.into());
+        let l = [
+            live(1, ev("x"), SioType::Event, json!(["x", 1]), &[]),
+            // The ack of request #4, whatever its id; its attachment differs.
+            live(
+                2,
+                Key::Ack("/".into(), 4),
+                SioType::BinaryAck,
+                json!([1, ph]),
+                &[1, 3],
+            ),
+            live(3, ev("x"), SioType::Event, json!(["x", 3]), &[]),
+            live(4, ev("new"), SioType::Event, json!(["new"]), &[]),
+        ];
+        let events = HashMap::from([(4, "ask".to_owned())]);
+        let rules = Rules {
+            ignore: &[],
+            tolerance: None,
+            speed: Some(1.0),
+            events: &events,
+        };
+        let refs: Vec<&Pkt> = r.iter().collect();
+        let c = compare(&refs, &l, &rules);
+        let st: Vec<(Status, &str)> = c.iter().map(|c| (c.status, c.what.as_str())).collect();
+        assert_eq!(
+            st,
+            [
+                (Status::Different, "ack of event \"ask\" #4 on /"),
+                (Status::Same, "event \"x\" on /"),
+                (Status::Different, "event \"x\" on /"),
+                (Status::Missing, "event \"gone\" on /"),
+                (Status::Extra, "event \"new\" on /, id 9"),
+            ]
+        );
+        assert_eq!(
+            c[0].diffs[0].line(),
+            "$[1]._binary: recorded \"AQI=\", received \"AQM=\""
+        );
+        assert_eq!(c[2].diffs[0].line(), "$[0]: recorded 2, received 3");
+        // With a tolerance, the first "x" (1 ms, recorded at 6) is 5 ms off.
+        let strict = Rules {
+            tolerance: Some(Duration::from_millis(2)),
+            ..rules
+        };
+        let c = compare(&refs, &l, &strict);
+        assert_eq!(c[1].status, Status::Different);
+        assert!(
+            c[1].timing
+                .as_deref()
+                .unwrap()
+                .starts_with("received -5 ms")
+        );
+        // A CONNECT answer's fresh sid is not a difference.
+        let a = comparable(SioType::Connect, Some(&json!({"sid": "a", "x": 1})), &[]);
+        assert_eq!(a, json!({"x": 1}));
+    }
+}

@@ -15,6 +15,7 @@ pub mod wsconn;
 pub use load::load;
 pub use script::{Recording, Script, Selection, SioScript, WsScript};
 
+pub mod auth;
 pub mod cli;
 mod client;
 pub mod compare;

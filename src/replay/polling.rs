@@ -132,3 +132,26 @@ pub(crate) async fn polling_task(
     }
     poller.abort();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_polling_payloads_read_back_with_the_stage_decoder() {
+        let packets = vec![
+            Packet::text(PacketType::Message, "2[\"é😀\",1]"),
+            Packet::binary(PacketType::Message, &[0, 1, 0x1e, 255]),
+            Packet::text(PacketType::Ping, ""),
+        ];
+        for eio in [EioVersion::V4, EioVersion::V3] {
+            let body = encode_payload(eio, &packets);
+            let d = decode_polling(eio, Some("text/plain;charset=UTF-8"), &body);
+            assert_eq!(d.error, None, "{eio:?}: {}", String::from_utf8_lossy(&body));
+            assert_eq!(d.packets, packets, "{eio:?}");
+        }
+        // EIO3 lengths count UTF-16 units, as engine.io does: `42["` 4, `é` 1, `😀` 2, `",1]` 4.
+        let v3 = encode_payload(EioVersion::V3, &packets[..1]);
+        assert!(v3.starts_with(b"11:42"), "{}", String::from_utf8_lossy(&v3));
+    }
+}
