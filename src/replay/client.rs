@@ -16,7 +16,6 @@ use super::target::Target;
 use crate::engineio::EioVersion;
 use crate::event::{Dir, EioTransport};
 use crate::socketio::{SioItem, SioSessionDecoder, SioType, SioVersion};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
