@@ -161,6 +161,9 @@ fn mock_serves_a_socketio4_recording_to_one_then_two_clients_at_once() {
     let rec = record(&[], &[]);
     mock_to_real_clients(&rec, 1, &[]);
     mock_to_real_clients(&rec, 2, &[]);
+    // Clients on one transport only: the mock's handshake follows the client, not the recording.
+    mock_to_real_clients(&rec, 1, &["--transports", "websocket"]);
+    mock_to_real_clients(&rec, 1, &["--transports", "polling"]);
 }
 
 #[test]
@@ -170,6 +173,8 @@ fn replay_and_mock_an_eio3_recording_with_socketio2_peers() {
     replay_against_fresh_servers(&["--version", "2"], &["--version", "2"]);
     let rec = record(&["--version", "2"], &["--version", "2"]);
     mock_to_real_clients(&rec, 1, &["--version", "2"]);
+    mock_to_real_clients(&rec, 1, &["--version", "2", "--transports", "websocket"]);
+    mock_to_real_clients(&rec, 1, &["--version", "2", "--transports", "polling"]);
 }
 
 #[test]
