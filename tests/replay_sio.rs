@@ -510,3 +510,29 @@ fn replay_judges_timing_only_with_a_tolerance() {
     let late = diff[0]["received_ms"].as_f64().unwrap() - diff[0]["recorded_ms"].as_f64().unwrap();
     assert!(late > 300.0, "{late}");
 }
+
+#[test]
+fn replay_against_an_https_server_with_its_certificate() {
+    let rec = record(&[], &[]);
+    let (cert, key) = common::origin_cert(rec.dir.path());
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let tls = ["--cert", cert.as_str(), "--key", key.as_str()];
+    let cap = rec.capture.display().to_string();
+    // Not trusted: the report says why, exit 1.
+    let (_srv, port) = server(&rec.server_told_file, &tls);
+    let to = format!("https://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--json"]);
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let error = ran.json()["scripts"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.contains("tls handshake with 127.0.0.1"), "{error}");
+    // Trusted with --ca: as recorded, over polling then wss.
+    let (mut srv, port) = server(&rec.server_told_file, &tls);
+    let to = format!("https://127.0.0.1:{port}");
+    let ran = sockscope(&["replay", &cap, "--to", &to, "--ca", &cert, "--json"]);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.json()["scripts"][0]["transport"], "polling → websocket");
+    assert_eq!(verdict(&mut srv)["ok"], true);
+}

@@ -67,6 +67,9 @@ pub struct ReplayArgs {
     /// Save the replay's own traffic as a capture.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// For an https:// or wss:// target: certificates (PEM) to trust besides the platform's.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 impl ReplayArgs {
@@ -106,6 +109,7 @@ impl ReplayArgs {
             wait: Duration::from_millis(self.wait),
             http: self.http,
             save: self.save.clone(),
+            ca: self.ca.clone(),
         })
     }
 }
@@ -155,7 +159,7 @@ fn replay_cmd(args: &ReplayArgs) -> Result<bool, String> {
     let report = match &opts.save {
         Some(path) => {
             // Through an embedded proxy that saves the capture.
-            let proxy = super::save::recording_proxy(&opts.target, path)?;
+            let proxy = super::save::recording_proxy(&opts.target, path, opts.ca.as_deref())?;
             let mut via = opts.clone();
             via.target = format!("http://{}", proxy.local_addr);
             let r = runtime()?.block_on(super::run(&rec, &via, &progress));

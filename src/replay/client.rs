@@ -192,6 +192,7 @@ pub async fn replay(
         headers,
         eio: eio_version,
         mode,
+        connector: target.connector.clone(),
     };
     (progress)(&Progress::Start {
         label: s.session.clone(),

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 /// How long a handshake step may take.
@@ -42,6 +41,8 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     pub eio: EioVersion,
     pub mode: Mode,
+    /// Plain TCP or TLS.
+    pub connector: super::net::Connector,
 }
 
 /// What the client delivers.
@@ -125,6 +126,7 @@ pub async fn connect(o: &Options) -> Result<EioClient, String> {
                 authority: o.authority.clone(),
                 target: o.target("websocket", None),
                 headers: o.headers.clone(),
+                connector: o.connector.clone(),
                 ..ClientRequest::default()
             })
             .await?;
@@ -189,6 +191,7 @@ pub async fn connect(o: &Options) -> Result<EioClient, String> {
                 authority: o.authority.clone(),
                 target: o.target("websocket", Some(&handshake.sid)),
                 headers: o.headers.clone(),
+                connector: o.connector.clone(),
                 ..ClientRequest::default()
             })
             .await?;
@@ -225,10 +228,17 @@ pub(crate) async fn http(
     target: &str,
     body: Bytes,
 ) -> Result<(u16, Option<String>, Bytes), String> {
-    let what = format!("{method} http://{}{target}", o.authority);
-    let stream = TcpStream::connect(&o.authority)
+    let scheme = if o.connector.is_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let what = format!("{method} {scheme}://{}{target}", o.authority);
+    let stream = o
+        .connector
+        .connect(&o.authority)
         .await
-        .map_err(|e| format!("{what}: cannot connect: {e}"))?;
+        .map_err(|e| format!("{what}: {e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("{what}: {e}"))?;

@@ -14,7 +14,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Largest body decoded for the comparison.
@@ -22,10 +21,17 @@ const MAX_BODY: usize = 64 << 20;
 
 /// One request on a fresh connection: status, content encoding, body.
 async fn request(target: &Target, x: &HttpEx) -> Result<(u16, Option<String>, Bytes), String> {
-    let what = format!("{} http://{}{}", x.method, target.authority, x.target);
-    let stream = TcpStream::connect(&target.authority)
+    let scheme = if target.connector.is_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let what = format!("{} {scheme}://{}{}", x.method, target.authority, x.target);
+    let stream = target
+        .connector
+        .connect(&target.authority)
         .await
-        .map_err(|e| format!("{what}: cannot connect: {e}"))?;
+        .map_err(|e| format!("{what}: {e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("{what}: {e}"))?;

@@ -22,6 +22,7 @@ pub mod compare;
 pub mod diff;
 mod httpreplay;
 pub mod mock;
+pub mod net;
 pub mod options;
 pub mod polling;
 pub mod report;
@@ -40,7 +41,7 @@ pub async fn run(
     opts: &ReplayOptions,
     progress: ProgressFn<'_>,
 ) -> Result<Report, String> {
-    let target = target::Target::parse(&opts.target)?;
+    let target = target::Target::parse(&opts.target, opts.ca.as_deref())?;
     let scripts = rec.select(&opts.selection)?;
     for s in &scripts {
         if let Script::Sio(x) = s

@@ -40,6 +40,8 @@ pub struct ReplayOptions {
     pub http: bool,
     /// Save the replay's own traffic as a capture.
     pub save: Option<PathBuf>,
+    /// Certificates to trust for an `https://` / `wss://` target, besides the platform's.
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for ReplayOptions {
@@ -56,6 +58,7 @@ impl Default for ReplayOptions {
             wait: Duration::from_secs(5),
             http: false,
             save: None,
+            ca: None,
         }
     }
 }

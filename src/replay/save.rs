@@ -8,11 +8,13 @@ use crate::cli::{Cli, Command};
 use clap::Parser;
 use std::path::Path;
 
-/// Starts a quiet reverse proxy in front of `target` saving to `save`; replay against
+/// Starts a quiet reverse proxy in front of `target` saving to `save` (trusting the certificates
+/// in `ca` besides the platform's for an https target); replay against
 /// `http://{running.local_addr}` and [`Running::stop`] it afterwards to finish the capture.
-pub fn recording_proxy(target: &str, save: &Path) -> Result<Running, String> {
+pub fn recording_proxy(target: &str, save: &Path, ca: Option<&Path>) -> Result<Running, String> {
     let save = save.display().to_string();
-    let argv = [
+    let ca = ca.map(|p| p.display().to_string());
+    let mut argv = vec![
         "sockscope",
         "proxy",
         "--listen",
@@ -23,6 +25,9 @@ pub fn recording_proxy(target: &str, save: &Path) -> Result<Running, String> {
         save.as_str(),
         "--quiet",
     ];
+    if let Some(ca) = &ca {
+        argv.extend(["--upstream-ca", ca.as_str()]);
+    }
     let cli = Cli::try_parse_from(argv).map_err(|e| format!("--save: {e}"))?;
     let Command::Proxy(args) = cli.command else {
         return Err("--save: cannot set up the recording proxy".into());

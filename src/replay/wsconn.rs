@@ -11,7 +11,6 @@ use base64::Engine as _;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 /// Largest message decoded.
@@ -77,14 +76,13 @@ pub struct ClientRequest {
     pub protocols: Vec<String>,
     /// Offer permessage-deflate.
     pub deflate: bool,
+    /// Plain TCP or TLS.
+    pub connector: super::net::Connector,
 }
 
 /// Connects, performs the opening handshake, and starts the connection task.
 pub async fn connect(req: &ClientRequest) -> Result<WsHandle, String> {
-    let mut tcp = TcpStream::connect(&req.authority)
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", req.authority))?;
-    let _ = tcp.set_nodelay(true);
+    let mut tcp = req.connector.connect(&req.authority).await?;
     let key_bytes: Vec<u8> = random_u64()
         .to_le_bytes()
         .into_iter()

@@ -61,6 +61,7 @@ pub async fn replay(
         headers: w.headers.clone(),
         protocols: w.offered_protocols.clone(),
         deflate: w.deflate.is_some(),
+        connector: target.connector.clone(),
     };
     let mut ws = match wsconn::connect(&req).await {
         Ok(ws) => ws,

@@ -6,7 +6,8 @@
 // every later one, which is then a mismatch).
 //
 // Usage: node replay-server.js [--port 0] [--version 4|2] [--parser msgpack] [--variant changed]
-//          [--expect FILE] [--told FILE] [--hello-delay MS]
+//          [--expect FILE] [--told FILE] [--hello-delay MS] [--cert FILE --key FILE]
+// --cert/--key: serve HTTPS (and WSS) with that certificate.
 // --told FILE: the list of what it was told so far is (re)written to FILE as a JSON array.
 // --variant changed: the 'hello' ack answers n: 100 instead of n: 1. --hello-delay MS: the
 // 'hello' ack comes MS later.
@@ -73,7 +74,10 @@ const opts = { pingInterval: 2000, pingTimeout: 2000 };
 if (arg('--parser', 'default') === 'msgpack') opts.parser = require('socket.io-msgpack-parser');
 // Plain HTTP API next to Socket.IO: POST /api/login {user} → {token, user}; GET /api/items →
 // [{id, name}] (the last name differs with --variant changed).
-const httpServer = http.createServer((req, res) => {
+const tls = arg('--cert', null)
+  ? { cert: fs.readFileSync(arg('--cert')), key: fs.readFileSync(arg('--key')) }
+  : null;
+const handler = (req, res) => {
   if (req.url.startsWith('/socket.io')) return;
   let body = '';
   req.on('data', (c) => { body += c; });
@@ -93,7 +97,8 @@ const httpServer = http.createServer((req, res) => {
       json(404, { error: 'not found' });
     }
   });
-});
+};
+const httpServer = tls ? require('https').createServer(tls, handler) : http.createServer(handler);
 let io;
 if (version === '2') {
   io = require('socket.io-v2')(httpServer, opts);
