@@ -451,6 +451,36 @@ fn a_capture_started_mid_session_is_refused_or_replayed_with_partial() {
     );
     // The server is told everything after the CONNECTs as recorded.
     assert_eq!(verdict(&mut srv)["ok"], true);
+    // The mock refuses the session too, and serves it with --partial: the client's CONNECTs are
+    // accepted and the recorded answers follow.
+    let ran = sockscope(&["mock", &cut_path, "--listen", "127.0.0.1:0"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("--partial"), "{}", ran.stderr);
+    let mut mock = Mock::start(std::path::Path::new(&cut_path), &["--partial"]);
+    let url = mock.url();
+    let r = Peer::node("replay-client.js", &["--url", &url]).finish();
+    let out = mock.output(std::time::Duration::from_millis(300));
+    let told: Vec<String> = r["told"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let expected: Vec<String> = rec
+        .client_told
+        .as_array()
+        .unwrap()
+        .iter()
+        // What the server said right after the CONNECTs is not in the cut capture.
+        .filter(|t| t["ev"] != "welcome" && t["ev"] != "news")
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(told, expected, "mock:\n{out}");
+    assert!(
+        out.contains("connect on /admin (not in the capture, which joined later: accepted)"),
+        "{out}"
+    );
+    assert!(!out.contains("UNEXPECTED"), "{out}");
 }
 
 #[test]

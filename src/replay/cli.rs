@@ -200,6 +200,9 @@ pub struct MockArgs {
     /// Match client events by name only (past the recorded ones of a name, answer like the last).
     #[arg(long)]
     pub loose: bool,
+    /// Serve a session the capture joined mid-stream (CONNECTs it does not have are accepted).
+    #[arg(long)]
+    pub partial: bool,
     /// Print what happens as JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -257,6 +260,9 @@ fn mock_cmd(args: &MockArgs) -> Result<(), String> {
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
             }
         };
-        super::mock::serve(listener, script, super::mock::MockOptions { loose: args.loose }, events, shutdown).await
+        super::mock::serve(listener, script, super::mock::MockOptions {
+                loose: args.loose,
+                partial: args.partial,
+            }, events, shutdown).await
     })
 }

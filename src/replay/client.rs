@@ -315,7 +315,7 @@ async fn play(run: &mut Run<'_>, occ: &HashMap<u64, (Key, usize)>) {
                 .all(|n| r.count(&Key::Connect(n.clone())) > 0)
         })
         .await;
-        run.until(Instant::now() + Duration::from_millis(200), |_| false)
+        run.until(Instant::now() + Duration::from_millis(500), |_| false)
             .await;
         let first = s
             .packets

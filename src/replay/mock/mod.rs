@@ -27,6 +27,9 @@ use tokio::net::TcpListener;
 pub struct MockOptions {
     /// Match client events by name only: past the recorded ones of a name, answer like the last.
     pub loose: bool,
+    /// Serve a session the capture joined mid-stream: CONNECTs the capture does not have are
+    /// accepted, and each namespace's recorded packets play from the client's CONNECT.
+    pub partial: bool,
 }
 
 /// What the mock reports as clients come and go.
@@ -181,10 +184,10 @@ pub async fn serve(
 ) -> Result<(), String> {
     let (plan, ws) = match script {
         Script::Sio(s) => {
-            if s.joined {
+            if s.joined && !opts.partial {
                 return Err(format!(
                     "session {} started before the capture did: its handshake and CONNECTs are \
-                     unknown, so it cannot be served",
+                     unknown; serve it from its first complete exchange with --partial",
                     s.session
                 ));
             }

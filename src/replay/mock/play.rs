@@ -21,9 +21,12 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// What a trigger is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Trigger {
     Start,
+    /// A session the capture joined mid-stream (`--partial`): the client's CONNECT to this
+    /// namespace, which the capture does not have.
+    Joined(String),
     /// The recorded client packet at this index of `packets`.
     Packet(usize),
 }
@@ -91,6 +94,14 @@ impl Plan {
             };
             let (t, delay) = match trigger {
                 Some((j, q)) => (Trigger::Packet(j), p.at_us.saturating_sub(q.at_us)),
+                None if script.joined => {
+                    // Counted from the namespace's first recorded packet.
+                    let first = pk.iter().find(|q| q.nsp == p.nsp).map_or(0, |q| q.at_us);
+                    (
+                        Trigger::Joined(p.nsp.clone()),
+                        p.at_us.saturating_sub(first),
+                    )
+                }
                 None => (Trigger::Start, p.at_us),
             };
             triggers.entry(t).or_default().push((i, delay));
@@ -170,7 +181,7 @@ impl<'a> Player<'a> {
         };
         let trigger_n = match t {
             Trigger::Packet(j) => pk.get(j).map(|p| p.n),
-            Trigger::Start => None,
+            Trigger::Start | Trigger::Joined(_) => None,
         };
         let mut out = Vec::new();
         for &(i, delay_us) in list {
@@ -235,6 +246,27 @@ impl<'a> Player<'a> {
                     .or_else(|| if self.loose { list.last() } else { None });
                 match found {
                     Some(&i) => i,
+                    None if p.ptype == SioType::Connect
+                        && self.plan.script.joined
+                        && pk.iter().any(|q| q.nsp == p.nsp) =>
+                    {
+                        // --partial: the capture joined later; accept, then play the namespace.
+                        let data = (self.plan.script.eio != 3)
+                            .then(|| json!({"sid": format!("{:016x}", random_u64())}));
+                        let mut emits = vec![Emit {
+                            index: 0,
+                            delay_us: 0,
+                            ptype: SioType::Connect,
+                            nsp: p.nsp.clone(),
+                            id: None,
+                            data,
+                            attachments: Vec::new(),
+                        }];
+                        emits.extend(self.fire(Trigger::Joined(p.nsp.clone()), None));
+                        let what =
+                            format!("{what} (not in the capture, which joined later: accepted)");
+                        return (emits, Note::Matched(what, 0));
+                    }
                     None if p.ptype == SioType::Connect => {
                         // socket.io's answer to a namespace it does not have.
                         let refuse = Emit {
