@@ -34,6 +34,7 @@ mod jsontext;
 pub mod pipeline;
 pub mod proxy;
 pub mod redact;
+pub mod replay;
 pub mod rules;
 pub mod run;
 pub mod session;

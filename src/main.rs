@@ -26,6 +26,8 @@ fn main() -> ExitCode {
         Command::Launch(args) => sockscope::clients::launch::main(&args),
         Command::Run(args) => return sockscope::clients::run::main(&args),
         Command::Env(args) => sockscope::clients::env::main(&args),
+        Command::Replay(args) => return sockscope::replay::cli::replay_main(&args),
+        Command::Mock(args) => return sockscope::replay::cli::mock_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,6 +52,10 @@ pub enum Command {
     Run(crate::clients::run::RunArgs),
     /// Print the variables of `run` for the current shell: eval "$(sockscope env)".
     Env(crate::clients::env::EnvArgs),
+    /// Replay the client side of a recorded conversation against a server and compare its answers.
+    Replay(crate::replay::cli::ReplayArgs),
+    /// Serve the server side of a recording to real clients.
+    Mock(crate::replay::cli::MockArgs),
 }
 
 /// `sockscope inject`.
