@@ -157,6 +157,21 @@ fn events_injected_both_ways_with_binary_arguments_and_a_consumed_ack() {
     let control = o.capture.of_type("control");
     let injects = control.iter().filter(|c| c["action"] == "inject").count();
     assert_eq!(injects, 2, "{control:?}");
+    // The injected messages are marked as such in the capture: the event's text and its
+    // attachment to the client, the event to the server.
+    let marked: Vec<_> = o
+        .capture
+        .of_type("ws_message")
+        .into_iter()
+        .filter(|m| m["origin"] == "injected")
+        .collect();
+    assert_eq!(marked.len(), 3, "{marked:?}");
+    assert!(
+        marked
+            .iter()
+            .any(|m| m["dir"] == "s2c" && s_of(m, "text").contains("news")),
+        "{marked:?}"
+    );
     assert!(
         control
             .iter()
@@ -210,4 +225,124 @@ fn a_held_event_is_released_with_edited_arguments_while_pings_pass() {
     assert_eq!(rel.len(), 1, "{rel:?}");
     assert_eq!(rel[0]["outcome"], "edited");
     assert_eq!(rel[0]["by"], "api");
+}
+
+#[test]
+fn events_injected_into_a_socketio_2_websocket_session() {
+    let (srv, origin) = server("2", &[]);
+    let scope = Scope::reverse(&origin, &[], &[]);
+    let app = client(&scope.url(), "2", "websocket", &[]);
+    let sid = eio_sid(&app, 1);
+    wait_session(&scope, &sid);
+    ok(
+        &scope,
+        &[
+            "inject",
+            "--session",
+            &sid,
+            "--to",
+            "client",
+            "--event",
+            "question",
+            "--args",
+            r#"[{"q":"v2?"}]"#,
+        ],
+    );
+    let q = got(&app, "question");
+    assert_eq!(q["args"], json!([{"q": "v2?"}]), "{q}");
+    let out = ok(
+        &scope,
+        &[
+            "inject",
+            "--session",
+            &sid,
+            "--to",
+            "server",
+            "--event",
+            "echo",
+            "--args",
+            "[7]",
+            "--ack",
+        ],
+    );
+    assert!(out.contains("[7]"), "{out}");
+    assert_eq!(got(&srv, "echo")["args"], json!([7]));
+}
+
+/// The conn id of the proxy's first WebSocket.
+fn ws_conn(scope: &Scope) -> u64 {
+    let recs = scope.wait("the ws_open record", |r| {
+        r.iter().any(|x| x["type"] == "ws_open")
+    });
+    recs.iter()
+        .find(|x| x["type"] == "ws_open")
+        .and_then(|x| x["conn"].as_u64())
+        .expect("waited for it")
+}
+
+#[test]
+fn a_hundred_messages_injected_each_way_into_a_compressed_connection_then_a_thousand_intact() {
+    let srv = support::App::python("server", "rules_ws_inject.py", &["--role", "server"]);
+    let port = srv.ready();
+    let scope = Scope::reverse(&format!("http://127.0.0.1:{port}"), &[], &[]);
+    let url = format!("ws://{}/inject", scope.addr);
+    let cli = support::App::python(
+        "client",
+        "rules_ws_inject.py",
+        &["--role", "client", "--url", &url],
+    );
+    srv.wait_ev("warm_done", 1);
+    cli.wait_ev("warm_done", 1);
+    let conn = ws_conn(&scope).to_string();
+    for i in 0..100 {
+        for (to, role) in [("client", "client"), ("server", "server")] {
+            ok(
+                &scope,
+                &[
+                    "inject",
+                    "--conn",
+                    &conn,
+                    "--to",
+                    to,
+                    "--text",
+                    &format!("INJ-{role}-{i}"),
+                ],
+            );
+        }
+    }
+    for app in [&srv, &cli] {
+        let inj = app.wait_ev("injected", 1).remove(0);
+        assert_eq!(inj["ok"], true, "{inj}");
+    }
+    let c = cli.wait_ev("done", 1).remove(0);
+    let s = srv.wait_ev("done", 1).remove(0);
+    assert_eq!(
+        (&s["received_count"], &s["received_sha256"]),
+        (&c["sent_count"], &c["sent_sha256"]),
+        "client → server after the injections: {s} / {c}"
+    );
+    assert_eq!(
+        (&c["received_count"], &c["received_sha256"]),
+        (&s["sent_count"], &s["sent_sha256"]),
+        "server → client after the injections: {c} / {s}"
+    );
+    assert_eq!(c["received_count"], 1000);
+    assert!(
+        s_of(&c, "extensions").contains("permessage-deflate"),
+        "compression was on: {c}"
+    );
+    let o = scope.finish();
+    let injected = o
+        .capture
+        .of_type("ws_message")
+        .into_iter()
+        .filter(|m| m["origin"] == "injected")
+        .count();
+    assert_eq!(injected, 200);
+    assert_eq!(
+        common::count(&o.capture.records, "anomaly"),
+        0,
+        "{}",
+        o.dump()
+    );
 }
