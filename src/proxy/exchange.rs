@@ -128,6 +128,12 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             acting::Step::Answer(r) => return *r,
         },
     };
+    // The client's polling POSTs and those the proxy injects go one at a time per session
+    // (engine.io closes a session whose POSTs overlap): the turn lasts until the answer.
+    let turn = match polling_post_sid(&parts.method, &origin_target) {
+        Some(sid) => Some(ctx.cfg.live_polling.post_turn(&sid).await),
+        None => None,
+    };
     let mut retried = false;
     let (mut upstream, mut resp, gate) = loop {
         let mut upstream = match ctx.sender(&target).await {
@@ -223,6 +229,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             upstream_failed(&ctx, &target, &err),
         );
     };
+    drop(turn);
     // The origin gave its final answer: an upload still waiting for its `100` is not sent.
     let declined = gate.waiting();
     gate.final_response();
@@ -366,6 +373,14 @@ fn loop_detected(
             "sockscope: refusing a request addressed to the proxy itself ({what}): it would loop\n"
         ),
     )
+}
+
+/// The sid of an Engine.IO polling POST (a cheap check first: most requests are not one).
+fn polling_post_sid(method: &Method, target: &str) -> Option<String> {
+    if *method != Method::POST || !target.contains("transport=polling") {
+        return None;
+    }
+    crate::engineio::detect(target)?.sid
 }
 
 /// RFC 9110 §9.2.2.
