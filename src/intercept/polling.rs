@@ -251,7 +251,10 @@ pub(crate) fn packet_payload(version: EioVersion, p: &Packet) -> Payload {
 }
 
 /// The Socket.IO packet a unit's packets carry (attachments filled in), if any.
-pub(crate) fn sio_of(version: EioVersion, packets: &[Packet]) -> Option<crate::socketio::SioPacket> {
+pub(crate) fn sio_of(
+    version: EioVersion,
+    packets: &[Packet],
+) -> Option<crate::socketio::SioPacket> {
     units::group(version, packets).into_iter().next()?.sio
 }
 

@@ -240,6 +240,11 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         .get::<hyper::ext::ReasonPhrase>()
         .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    // A polling GET waits at the server: what was injected meanwhile (packets for the client, a
+    // reply awaited from the server) puts its response on the intercept path.
+    if acting.is_none() && is_get && ctx.cfg.live_polling.any() {
+        acting = acting::Acting::new(&ctx, &Method::GET, &origin_target);
+    }
     if acting.is_none() {
         ctx.events.emit(
             ctx.conn,

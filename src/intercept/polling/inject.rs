@@ -11,9 +11,10 @@
 
 use crate::engineio::encode::{BodyForm, encode_polling};
 use crate::engineio::{EioVersion, Packet, PacketType, decode_polling};
+use crate::event::Payload;
 use crate::event::{ControlRecord, Dir, EventKind, ExchangeId};
 use crate::intercept::AckReply;
-use crate::socketio::SioType;
+use crate::socketio::{SioPacket, SioType};
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -21,22 +22,32 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
+/// A reply taken out of a body whose binary attachments have not all come yet: engine.io
+/// flushes a packet to a waiting poll at once, so a BINARY_ACK's attachments often travel in
+/// the next polling bodies. They are taken out there too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partial {
+    pub packet: SioPacket,
+}
+
 /// A polling body after [`rewrite`].
 #[derive(Debug, PartialEq)]
 pub struct Rewritten {
-    /// The body to send instead (same form as the original).
-    pub body: Vec<u8>,
-    /// The replies taken out, in body order, with the index (in `acks`) of the waiter each answers.
-    pub replies: Vec<(usize, AckReply)>,
+    /// The body to send instead (same form as the original); `None`: unchanged.
+    pub body: Option<Vec<u8>>,
+    /// The replies taken out (complete: attachments in place as `{"base64": ...}`), in order.
+    pub replies: Vec<AckReply>,
+    /// A reply still waiting for attachments in the next bodies of this direction.
+    pub partial: Option<Partial>,
     /// Every packet of the original was a reply taken out (and nothing was appended).
     pub emptied: bool,
 }
 
-/// Takes the acks named in `acks` (namespace, id) out of a polling body and appends `append`
-/// at its end, re-framed in the body's own form. `Ok(None)`: nothing to do (no such ack in the
-/// body, nothing to append), the body goes unchanged. A GET response that only carried replies
-/// gets a noop packet instead, so the client's poll loop goes on; an emptied POST body is empty
-/// (the caller answers `ok` itself).
+/// Takes the acks named in `acks` (namespace, id) out of a polling body, with the attachments
+/// of a reply begun in an earlier body (`partial`), and appends `append` at its end, re-framed
+/// in the body's own form. A GET response that only carried replies gets a noop packet
+/// instead, so the client's poll loop goes on; an emptied POST body is empty (the caller
+/// answers `ok` itself).
 pub fn rewrite(
     version: EioVersion,
     dir: Dir,
@@ -44,64 +55,90 @@ pub fn rewrite(
     body: &[u8],
     acks: &[(String, u64)],
     append: &[Packet],
-) -> Result<Option<Rewritten>, String> {
-    if acks.is_empty() && append.is_empty() {
-        return Ok(None);
+    partial: Option<Partial>,
+) -> Result<Rewritten, String> {
+    let mut out = Rewritten {
+        body: None,
+        replies: Vec::new(),
+        partial,
+        emptied: false,
+    };
+    if acks.is_empty() && append.is_empty() && out.partial.is_none() {
+        return Ok(out);
     }
     let decoded = decode_polling(version, content_type, body);
     if let Some(e) = decoded.error {
         return Err(format!("the polling body does not decode ({e})"));
     }
     let form = BodyForm::detect(version, content_type, body);
-    let mut kept = Vec::with_capacity(decoded.packets.len() + append.len());
-    let mut replies = Vec::new();
-    for g in super::units::group(version, &decoded.packets) {
-        let packets = decoded.packets.get(g.range.clone()).unwrap_or_default();
-        let reply = g.sio.as_ref().and_then(|p| {
-            if !matches!(p.ptype, SioType::Ack | SioType::BinaryAck) {
-                return None;
-            }
-            let id = p.id?;
-            let i = acks
-                .iter()
-                .enumerate()
-                .position(|(i, (n, x))| {
-                    *x == id && *n == p.nsp && !replies.iter().any(|(j, _)| *j == i)
-                })?;
-            let mut args = p.data.clone().unwrap_or(Value::Array(Vec::new()));
-            with_attachments(&mut args, &p.attachments);
-            Some((
-                i,
-                AckReply {
-                    nsp: p.nsp.clone(),
-                    id,
-                    args,
-                },
-            ))
-        });
-        match reply {
-            Some(r) => replies.push(r),
-            None => kept.extend_from_slice(packets),
+    let packets = decoded.packets;
+    // The attachments of a reply begun in an earlier body come first.
+    let mut start = 0;
+    if let Some(mut pt) = out.partial.take() {
+        while pt.packet.attachments.len() < pt.packet.attachment_count
+            && let Some(p) = packets.get(start)
+            && p.ptype == PacketType::Message
+            && let Payload::Binary(b) = &p.data
+        {
+            pt.packet.attachments.push(b.clone());
+            start += 1;
+        }
+        if pt.packet.attachments.len() < pt.packet.attachment_count && start < packets.len() {
+            // Something else came first: the reply is broken, stop waiting for it.
+            out.replies.push(reply_of(&pt.packet));
+        } else if pt.packet.attachments.len() < pt.packet.attachment_count {
+            out.partial = Some(pt);
+        } else {
+            out.replies.push(reply_of(&pt.packet));
         }
     }
-    if replies.is_empty() && append.is_empty() {
-        return Ok(None);
+    let rest = packets.get(start..).unwrap_or_default();
+    let mut kept = Vec::with_capacity(rest.len() + append.len());
+    let mut taken = start > 0;
+    for g in super::units::group(version, rest) {
+        let unit = rest.get(g.range.clone()).unwrap_or_default();
+        let wanted = g.sio.as_ref().is_some_and(|p| {
+            matches!(p.ptype, SioType::Ack | SioType::BinaryAck)
+                && p.id
+                    .is_some_and(|id| acks.iter().any(|(n, x)| *x == id && *n == p.nsp))
+        });
+        match g.sio {
+            Some(p) if wanted => {
+                taken = true;
+                if p.attachments.len() < p.attachment_count {
+                    out.partial = Some(Partial { packet: p });
+                } else {
+                    out.replies.push(reply_of(&p));
+                }
+            }
+            _ => kept.extend_from_slice(unit),
+        }
     }
-    let emptied = kept.is_empty() && append.is_empty();
+    if !taken && append.is_empty() {
+        return Ok(out);
+    }
+    out.emptied = kept.is_empty() && append.is_empty();
     kept.extend_from_slice(append);
-    let body = if emptied {
+    out.body = Some(if out.emptied {
         match dir {
             Dir::ServerToClient => encode_polling(form, &[Packet::text(PacketType::Noop, "")])?,
             Dir::ClientToServer => Vec::new(),
         }
     } else {
         encode_polling(form, &kept)?
-    };
-    Ok(Some(Rewritten {
-        body,
-        replies,
-        emptied,
-    }))
+    });
+    Ok(out)
+}
+
+/// The reply a (complete) ack packet makes.
+fn reply_of(p: &SioPacket) -> AckReply {
+    let mut args = p.data.clone().unwrap_or(Value::Array(Vec::new()));
+    with_attachments(&mut args, &p.attachments);
+    AckReply {
+        nsp: p.nsp.clone(),
+        id: p.id.unwrap_or_default(),
+        args,
+    }
 }
 
 /// Replaces attachment placeholders with `{"base64": ...}` of the attachment (as the WebSocket
@@ -146,11 +183,13 @@ struct AckWait {
 struct Pending {
     to_client: Vec<Batch>,
     acks: Vec<AckWait>,
+    /// A reply whose attachments are still to come, by the direction it travels.
+    partial: Vec<(Dir, Partial)>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.to_client.is_empty() && self.acks.is_empty()
+        self.to_client.is_empty() && self.acks.is_empty() && self.partial.is_empty()
     }
 }
 
@@ -210,6 +249,7 @@ impl PollingInjects {
         g.get(sid).is_some_and(|p| {
             (dir == Dir::ServerToClient && !p.to_client.is_empty())
                 || p.acks.iter().any(|a| a.dir == dir)
+                || p.partial.iter().any(|(d, _)| *d == dir)
         })
     }
 
@@ -295,12 +335,11 @@ impl PollingInjects {
             let Some(p) = m.get_mut(sid) else {
                 return;
             };
-            let mine: Vec<usize> = (0..p.acks.len())
-                .filter(|i| p.acks.get(*i).is_some_and(|a| a.dir == dir))
-                .collect();
-            let acks: Vec<(String, u64)> = mine
+            let acks: Vec<(String, u64)> = p
+                .acks
                 .iter()
-                .filter_map(|i| p.acks.get(*i).map(|a| (a.nsp.clone(), a.id)))
+                .filter(|a| a.dir == dir)
+                .map(|a| (a.nsp.clone(), a.id))
                 .collect();
             let append: Vec<Packet> = if dir == Dir::ServerToClient {
                 p.to_client
@@ -310,13 +349,15 @@ impl PollingInjects {
             } else {
                 Vec::new()
             };
-            match rewrite(version, dir, content_type, body, &acks, &append) {
-                Ok(None) => {}
-                Ok(Some(w)) => {
-                    let mut answered: Vec<usize> = Vec::new();
-                    for (i, reply) in w.replies {
-                        let Some(&at) = mine.get(i) else { continue };
-                        answered.push(at);
+            let partial = p
+                .partial
+                .iter()
+                .position(|(d, _)| *d == dir)
+                .map(|i| p.partial.remove(i).1);
+            let kept_partial = partial.clone();
+            match rewrite(version, dir, content_type, body, &acks, &append, partial) {
+                Ok(w) => {
+                    for reply in w.replies {
                         out.events.push(EventKind::Control(Box::new(ControlRecord {
                             action: "inject_ack".into(),
                             source: "proxy".into(),
@@ -328,18 +369,19 @@ impl PollingInjects {
                                 reply.id, reply.nsp, reply.args
                             ),
                         })));
-                        if let Some(a) = p.acks.get_mut(at) {
+                        if let Some(i) = p
+                            .acks
+                            .iter()
+                            .position(|a| a.dir == dir && a.id == reply.id && a.nsp == reply.nsp)
+                        {
                             // The waiter may have given up: the reply is consumed all the same.
-                            let (dead, _) = oneshot::channel();
-                            let tx = std::mem::replace(&mut a.tx, dead);
-                            let _ = tx.send(reply);
+                            let _ = p.acks.remove(i).tx.send(reply);
                         }
                     }
-                    answered.sort_unstable();
-                    for at in answered.into_iter().rev() {
-                        p.acks.remove(at);
+                    if let Some(pt) = w.partial {
+                        p.partial.push((dir, pt));
                     }
-                    if !append.is_empty() {
+                    if w.body.is_some() && !append.is_empty() {
                         for b in p.to_client.drain(..) {
                             out.events.push(EventKind::Control(Box::new(ControlRecord {
                                 action: "inject_delivered".into(),
@@ -356,15 +398,20 @@ impl PollingInjects {
                         }
                     }
                     out.emptied = w.emptied;
-                    out.body = Some(w.body);
+                    out.body = w.body;
                 }
-                Err(e) => out.events.push(EventKind::Anomaly {
-                    layer: "control".into(),
-                    dir: Some(dir),
-                    message: format!(
-                        "injection into sid {sid}: the body of exchange {exchange} was forwarded unchanged, {e}"
-                    ),
-                }),
+                Err(e) => {
+                    if let Some(pt) = kept_partial {
+                        p.partial.push((dir, pt));
+                    }
+                    out.events.push(EventKind::Anomaly {
+                        layer: "control".into(),
+                        dir: Some(dir),
+                        message: format!(
+                            "injection into sid {sid}: the body of exchange {exchange} was forwarded unchanged, {e}"
+                        ),
+                    });
+                }
             }
         });
         if r.is_none() {

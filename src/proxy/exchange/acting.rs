@@ -331,23 +331,24 @@ impl Acting {
                 tokio::time::sleep(d).await;
                 Step::Go(None)
             }
-            HttpAct::Hold { hold, rule } => match wait_hold(ctx, hold, &rule, dir, info, held).await
-            {
-                Verdict::Forward | Verdict::Packets(_) => Step::Go(None),
-                Verdict::Drop => {
-                    ctx.counters.cut();
-                    Step::Answer(Box::new(Response::new(ProxyBody::empty())))
+            HttpAct::Hold { hold, rule } => {
+                match wait_hold(ctx, hold, &rule, dir, info, held).await {
+                    Verdict::Forward | Verdict::Packets(_) => Step::Go(None),
+                    Verdict::Drop => {
+                        ctx.counters.cut();
+                        Step::Answer(Box::new(Response::new(ProxyBody::empty())))
+                    }
+                    Verdict::Http {
+                        status,
+                        headers,
+                        body,
+                    } => Step::Go(Some(Change::Http {
+                        status,
+                        headers,
+                        body,
+                    })),
                 }
-                Verdict::Http {
-                    status,
-                    headers,
-                    body,
-                } => Step::Go(Some(Change::Http {
-                    status,
-                    headers,
-                    body,
-                })),
-            },
+            }
             HttpAct::Replace(b) => Step::Go(Some(Change::Body(b))),
             HttpAct::Throttle(r) => Step::Go(Some(Change::Pace(r))),
         }

@@ -116,10 +116,9 @@ fn verdict(id: u64, held: &Held, how: Release) -> Result<Verdict, String> {
             Ok(Verdict::Packets(new))
         }
         (Release::Args(a), Held::Packets { version, packets }) => {
-            let sio = crate::intercept::polling::sio_of(*version, packets)
-                .ok_or_else(|| {
-                    format!("unit #{id} is not a Socket.IO event or ack: edit it with text")
-                })?;
+            let sio = crate::intercept::polling::sio_of(*version, packets).ok_or_else(|| {
+                format!("unit #{id} is not a Socket.IO event or ack: edit it with text")
+            })?;
             let v = crate::socketio::SioVersion::for_eio(*version);
             let e = crate::intercept::edit::set_args(&sio, v, &a)?;
             let mut new = Vec::with_capacity(1 + e.attachments.len());

@@ -4,10 +4,10 @@
 
 use super::super::body::{ProxyBody, Replay, emit_whole_body};
 use super::super::forward::{ConnCtx, header_list, tap, version_str};
-use super::park::Held;
 use super::acting::{
     Acting, Change, Step, anomaly, content_type, decide, emit_hit, paced, set_length,
 };
+use super::park::Held;
 use crate::event::{Dir, EventKind, ExchangeId};
 use crate::intercept::polling::{BodyCtx, HttpAct, HttpUnit, act_on_http, decide_body};
 use crate::rules::Layer;
@@ -250,14 +250,10 @@ impl Acting {
             && let Some(base) = out_body.as_deref().or(plain.as_deref())
         {
             let ct = content_type(&parts.headers);
-            let a = ctx.cfg.live_polling.apply(
-                sid,
-                self.version(),
-                dir,
-                ct.as_deref(),
-                base,
-                exchange,
-            );
+            let a =
+                ctx.cfg
+                    .live_polling
+                    .apply(sid, self.version(), dir, ct.as_deref(), base, exchange);
             for e in a.events {
                 ctx.events.emit(ctx.conn, e);
             }
