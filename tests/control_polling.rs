@@ -122,8 +122,8 @@ fn inject_both_ways_over_polling(version: &str) {
         &scope,
         &[
             "inject",
-            "--session",
-            &sid,
+            // `=`: a sid may begin with `-`.
+            &format!("--session={sid}"),
             "--to",
             "client",
             "--event",
@@ -143,8 +143,8 @@ fn inject_both_ways_over_polling(version: &str) {
         &scope,
         &[
             "inject",
-            "--session",
-            &sid,
+            // `=`: a sid may begin with `-`.
+            &format!("--session={sid}"),
             "--to",
             "server",
             "--event",
@@ -154,8 +154,9 @@ fn inject_both_ways_over_polling(version: &str) {
             "--ack",
         ],
     );
+    // The binary ack's attachment (flushed by the server in a later poll) is part of it.
     assert!(
-        out.contains(r#"[1,"x","#) && out.contains("ack after"),
+        out.contains(r#"[1,"x",{"base64":"CQk="}]"#) && out.contains("ack after"),
         "{out}"
     );
     let echo = got(&srv, "echo");

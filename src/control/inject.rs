@@ -55,6 +55,10 @@ pub struct InjectBody {
 
 type Fail = (StatusCode, String);
 
+/// An injection's messages (WebSocket form: binary?, payload), its name in records, and the
+/// (namespace, ack id) of the ack it asks for.
+type Messages = (Vec<(bool, Bytes)>, String, Option<(String, u64)>);
+
 mod polling;
 
 fn fail<T>(status: StatusCode, msg: impl Into<String>) -> Result<T, Fail> {
@@ -168,7 +172,7 @@ fn messages(
     target_name: &str,
     joined: Option<&[String]>,
     conn: ConnId,
-) -> Result<(Vec<(bool, Bytes)>, String, Option<(String, u64)>), Fail> {
+) -> Result<Messages, Fail> {
     if let Some(t) = &b.text {
         return Ok((
             vec![(false, Bytes::from(t.clone()))],
