@@ -422,8 +422,7 @@ impl Acting {
                             version: self.version(),
                             packets: u.to_vec(),
                         },
-                        // Not re-framable: released unchanged or dropped only.
-                        _ => Held::Switching,
+                        _ => Held::Opaque,
                     };
                     let new = match wait_hold(ctx, hold, &rule, dir, info, unit).await {
                         Verdict::Drop => Some(Vec::new()),
