@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 mod acting;
+mod outcome;
 mod park;
 mod response;
 
