@@ -148,6 +148,7 @@ fn ws_text(seq: u64, dir: Dir, text: &str) -> Event {
             frames: 1,
             mask: None,
             truncated: false,
+            origin: None,
             payload: Payload::Text(text.into()),
         }),
     )

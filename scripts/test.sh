@@ -18,7 +18,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # certificates; libnss3-tools' certutil trusts sockscope's CA in a throwaway NSS database; Xvfb
 # and Mesa's GL run the GUI's window in gui/tests/e2e_xvfb.rs; gcc and libc6-dev compile mimalloc,
 # the allocator, and link everything) ---------------------------------------------------------------
-APT_PACKAGES=(gcc libc6-dev curl ca-certificates openssl chromium libnss3-tools
+APT_PACKAGES=(gcc libc6-dev curl ca-certificates openssl chromium firefox-esr libnss3-tools default-jdk-headless
   xvfb xauth libxcursor1 libxi6 libxkbcommon-x11-0 libegl1 libegl-mesa0 libgl1-mesa-dri fonts-dejavu-core fonts-noto-cjk fonts-symbola)
 # Debian's python3 needs python3-venv for `python3 -m venv`; other builds bring ensurepip along.
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then APT_PACKAGES+=(python3-venv); fi

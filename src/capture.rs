@@ -504,6 +504,9 @@ impl Iterator for CaptureReader {
 }
 
 #[cfg(test)]
+mod rules_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

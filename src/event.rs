@@ -189,6 +189,10 @@ pub struct WsMessage {
     /// The payload is cut at the decode cap; `len` still gives the full size.
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
+    /// Not the sender's message as it came: `injected` (the proxy sent it: the control API) or
+    /// `edited` (a rule or a breakpoint release changed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     #[serde(flatten)]
     pub payload: Payload,
 }

@@ -23,6 +23,11 @@ fn main() -> ExitCode {
         Command::Held(args) => sockscope::run::held(&args),
         Command::Release(args) => sockscope::run::release(&args),
         Command::Inject(args) => sockscope::run::inject(&args),
+        Command::Launch(args) => sockscope::clients::launch::main(&args),
+        Command::Run(args) => return sockscope::clients::run::main(&args),
+        Command::Env(args) => sockscope::clients::env::main(&args),
+        Command::Replay(args) => return sockscope::replay::cli::replay_main(&args),
+        Command::Mock(args) => return sockscope::replay::cli::mock_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

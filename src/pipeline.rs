@@ -504,6 +504,7 @@ mod tests {
                     frames: 1,
                     mask: None,
                     truncated: false,
+                    origin: None,
                     payload: crate::event::Payload::binary(&mb),
                 }),
             );

@@ -5,12 +5,15 @@
 
 mod common;
 
+#[allow(dead_code)]
 #[path = "scenarios/outcome.rs"]
 mod outcome;
 
+#[allow(dead_code)]
 #[path = "rules_support/mod.rs"]
 mod rules_support;
 
+#[allow(dead_code)]
 #[path = "scenarios/support.rs"]
 mod support;
 

@@ -596,7 +596,10 @@ fn python_socketio_client_and_server_disconnects() {
 #[test]
 fn python_socketio_client_stalled_until_the_server_times_it_out() {
     let (srv, scope) = server("4", &["--ping-interval", "800", "--ping-timeout", "1200"]);
-    let url = scope.url();
+    // An application query parameter identifies the client across its sessions, as apps do:
+    // python-engineio takes a few seconds to reconnect after a stall (the gap varies with the
+    // machine's load), too long for the backoff timing alone to make the link certain.
+    let url = format!("{}?app=py-stall", scope.url());
     let mut app = App::python("py", "scenario_client.py", &["--url", &url, "--name", "py"]);
     let sid = eio_sid(&app, "/", 1);
     app.stop();

@@ -197,6 +197,7 @@ fn main() -> std::process::ExitCode {
                     frames: 3,
                     mask: None,
                     truncated: false,
+                    origin: None,
                     payload: Payload::Text(big),
                 }),
             ));

@@ -222,6 +222,8 @@ pub fn kind_mask(name: &str) -> Option<u32> {
         "ack_timeout" => &[AckTimeout],
         "client_open" => &[ClientOpen],
         "reconnect" => &[Reconnect],
+        "rule_hit" => &[RuleHit],
+        "hold_release" => &[HoldRelease],
         _ => return None,
     };
     Some(kinds.iter().fold(0, |m, k| m | k.bit()))

@@ -7,7 +7,7 @@
 //! Store ─▶ RowIndex (filter, incremental) ─▶ views: table · detail · sessions · timelines · status
 //! ```
 //!
-//! Module map: [`store`], [`row`], [`row_session`], [`sessions`], [`symbols`] and [`arena`] hold
+//! Module map: [`store`], [`row`], [`row_session`], [`row_rules`], [`sessions`], [`symbols`] and [`arena`] hold
 //! the data (no egui); [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
 //! captures; [`export`] runs exports; [`timeline`] has the timelines' axes and point reduction;
 //! [`app`] is the eframe app and one `view_*` module per view; [`launch`] parses the command line
@@ -23,6 +23,7 @@ pub mod fonts;
 pub mod index;
 pub mod launch;
 pub mod row;
+pub mod row_rules;
 pub mod row_session;
 pub mod sample;
 pub mod sessions;
@@ -33,12 +34,14 @@ pub mod testhook;
 pub mod theme;
 pub mod timeline;
 pub mod view_detail;
+pub mod view_detail_rule;
 pub mod view_detail_sio;
 pub mod view_dialogs;
 pub mod view_empty;
 pub mod view_heartbeat;
 pub mod view_payload;
 pub mod view_reconnect;
+pub mod view_rules;
 pub mod view_sessions;
 pub mod view_table;
 pub mod view_timeline;

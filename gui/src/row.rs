@@ -43,6 +43,10 @@ pub enum RowKind {
     AckTimeout,
     ClientOpen,
     Reconnect,
+    /// A rule acted on a unit (`rule_hit`): badge `rule`, the outcome in the event column.
+    RuleHit,
+    /// A held unit was let go (`hold_release`).
+    HoldRelease,
 }
 
 impl RowKind {
@@ -79,6 +83,8 @@ impl RowKind {
             RowKind::AckTimeout => "ack timeout",
             RowKind::ClientOpen => "client",
             RowKind::Reconnect => "reconnect",
+            RowKind::RuleHit => "rule",
+            RowKind::HoldRelease => "hold release",
         }
     }
 
@@ -99,7 +105,12 @@ impl RowKind {
 
     /// Rows of the session layer (records derived by the session stage).
     pub fn is_session_layer(self) -> bool {
-        self as u8 >= RowKind::Eio as u8
+        (RowKind::Eio as u8..=RowKind::Reconnect as u8).contains(&(self as u8))
+    }
+
+    /// Rows of the acting path (rule hits, hold releases): drawn with a badge.
+    pub fn is_rule(self) -> bool {
+        matches!(self, RowKind::RuleHit | RowKind::HoldRelease)
     }
 }
 
@@ -463,6 +474,8 @@ pub fn row_for(ev: &Event) -> Option<NewRow<'_>> {
             r.flags |= F_ERROR;
             r
         }
+        EventKind::RuleHit(h) => crate::row_rules::rule_hit_row(h),
+        EventKind::HoldRelease(h) => crate::row_rules::hold_release_row(h),
         // Engine.IO / Socket.IO session records.
         _ => return crate::row_session::row_for_session(ev),
     };

@@ -327,7 +327,7 @@ pub fn row_for_session(ev: &Event) -> Option<NewRow<'_>> {
             let cause = rc
                 .cause
                 .as_deref()
-                .map(|c| format!(" ({})", reason_words(c)))
+                .map(|c| format!(" ({})", sockscope::session::cause_text(c, &rc.rules)))
                 .unwrap_or_default();
             let link = if rc.link == "explicit" {
                 let rec = match rc.recovered {
@@ -412,6 +412,7 @@ mod tests {
                 failed_attempts: 0,
                 recovered: None,
                 candidates: candidates.iter().map(|c| c.to_string()).collect(),
+                rules: Vec::new(),
             })),
         }
     }

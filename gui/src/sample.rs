@@ -49,6 +49,7 @@ impl EventMaker {
                 frames: 1,
                 mask: (dir == Dir::ClientToServer).then(|| "37fa213d".to_string()),
                 truncated: false,
+                origin: None,
                 payload: Payload::Text(text.to_string()),
             }),
         )
@@ -67,6 +68,7 @@ impl EventMaker {
                 frames: 1,
                 mask: None,
                 truncated: false,
+                origin: None,
                 payload: Payload::binary(data),
             }),
         )

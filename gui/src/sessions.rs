@@ -6,7 +6,7 @@
 //! connection, [`MAX_PENDING_ACKS`] unanswered events.
 
 use crate::row::Sym;
-use sockscope::event::{ConnId, Dir, EioTransport, Event, EventKind};
+use sockscope::event::{ConnId, Dir, EioTransport, Event, EventKind, RuleCause};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Sessions kept; the oldest are forgotten first.
@@ -22,6 +22,8 @@ pub struct CloseInfo {
     pub ts: i64,
     pub reason: String,
     pub detail: String,
+    /// The rules that explain the end (`session_close`'s `rules`).
+    pub rules: Vec<RuleCause>,
     /// Ordinal of the `session_close` row.
     pub row: Option<u64>,
 }
@@ -85,6 +87,8 @@ pub struct SessionInfo {
     pub last_ts: i64,
     pub beats: Vec<Beat>,
     pub alerts: Vec<AlertInfo>,
+    /// Heartbeat packets rules held up (dropped, delayed, held), latest [`MAX_RULE_MARKS`].
+    pub rule_marks: Vec<crate::view_rules::RuleMark>,
     /// Samples dropped to stay within [`MAX_SAMPLES`].
     pub beats_dropped: u64,
     /// Ordinal of the `session_open` row.
@@ -146,6 +150,8 @@ pub struct ReconnectInfo {
     pub to: String,
     pub gap_us: u64,
     pub cause: Option<String>,
+    /// The rules that explain why `from` ended.
+    pub rules: Vec<RuleCause>,
     pub explicit: bool,
     /// Another session explains this one as well (`link: "ambiguous"`): the candidates it may
     /// continue, `from` first.
@@ -244,6 +250,26 @@ impl Sessions {
         self.sessions.get(key).map(|s| s.label.as_str())
     }
 
+    /// A rule hit: a heartbeat it held up is marked on its session (by sid, else the
+    /// connection's session).
+    pub fn rule_hit(&mut self, ev: &Event, h: &sockscope::event::RuleHitRecord, row: Option<u64>) {
+        let Some(mark) = crate::view_rules::RuleMark::of(ev.ts, h, row) else {
+            return;
+        };
+        let key = h
+            .sid
+            .as_deref()
+            .and_then(|sid| self.by_sid.get(sid))
+            .or_else(|| self.conn_session.get(&ev.conn))
+            .copied();
+        if let Some(s) = key.and_then(|k| self.sessions.get_mut(&k)) {
+            if s.rule_marks.len() >= crate::view_rules::MAX_RULE_MARKS {
+                s.rule_marks.remove(0);
+            }
+            s.rule_marks.push(mark);
+        }
+    }
+
     /// The session last seen on a connection.
     pub fn of_conn(&self, conn: ConnId) -> Option<&SessionInfo> {
         self.sessions.get(self.conn_session.get(&conn)?)
@@ -272,6 +298,10 @@ impl Sessions {
             .map(|s| {
                 512 + s.beats.capacity() * std::mem::size_of::<Beat>()
                     + s.alerts.capacity() * std::mem::size_of::<AlertInfo>()
+                    + s.rule_marks
+                        .iter()
+                        .map(|m| 64 + m.text.len())
+                        .sum::<usize>()
             })
             .sum();
         let ctl: usize = self
@@ -460,6 +490,7 @@ impl Sessions {
                     ts,
                     reason: c.reason.clone(),
                     detail: c.detail.clone(),
+                    rules: c.rules.clone(),
                     row: ordinal,
                 });
                 s.last_ts = ts;
@@ -546,6 +577,7 @@ impl Sessions {
                     to: r.to_session.clone(),
                     gap_us: r.gap_us,
                     cause: r.cause.clone(),
+                    rules: r.rules.clone(),
                     explicit: r.link == "explicit",
                     ambiguous: if r.link == "ambiguous" {
                         if r.candidates.is_empty() {

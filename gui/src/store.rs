@@ -385,6 +385,9 @@ impl Store {
                 };
                 self.sessions.ws_control_frame(ev.conn, sample);
             }
+            EventKind::RuleHit(h) => {
+                self.sessions.rule_hit(&ev, h, made.map(|((o, _), _)| o));
+            }
             k if crate::row_session::is_session_record(k) => {
                 let (ordinal, session, size) = match made {
                     Some(((o, s), size)) => (Some(o), s, size),
@@ -487,6 +490,16 @@ impl Store {
             if carrier {
                 flags |= F_CARRIER;
             }
+        }
+        // A rule hit names its session by sid (a polling request's connection may serve another).
+        if session.is_none()
+            && let EventKind::RuleHit(h) = &ev.kind
+            && let Some(label) = h
+                .sid
+                .as_deref()
+                .and_then(|sid| self.sessions.label_of_sid(sid))
+        {
+            session = self.symbols.intern(label);
         }
         if session.is_none()
             && !nr.kind.is_session_layer()

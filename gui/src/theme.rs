@@ -93,6 +93,24 @@ pub fn error(v: &Visuals) -> Color32 {
     v.error_fg_color
 }
 
+/// Text colour of the acting path's badge (rule hits, hold releases).
+pub fn rule(v: &Visuals) -> Color32 {
+    if v.dark_mode {
+        Color32::from_rgb(0xe0, 0xa0, 0xff)
+    } else {
+        Color32::from_rgb(0x7a, 0x1f, 0xa2)
+    }
+}
+
+/// Background of the acting path's badge.
+pub fn rule_badge(v: &Visuals) -> Color32 {
+    if v.dark_mode {
+        Color32::from_rgb(0x3a, 0x24, 0x48)
+    } else {
+        Color32::from_rgb(0xf1, 0xe2, 0xf8)
+    }
+}
+
 /// Text colour for housekeeping rows (ping/pong, connection lifecycle).
 pub fn muted(v: &Visuals) -> Color32 {
     v.weak_text_color()
@@ -174,7 +192,7 @@ mod glyphs {
         super::install_fonts(&ctx);
         let mut out = ctx.run_ui(Default::default(), |_| {});
         out.textures_delta.clear();
-        for c in "↑↓→←●○×↻▲▼‖…▾▸▴·↗".chars() {
+        for c in "↑↓→←●○×↻▲▼‖…▾▸▴·↗⇒✕".chars() {
             let has = ctx.fonts_mut(|f| f.has_glyph(&FontId::proportional(12.0), c));
             assert!(has, "no glyph for {c:?}");
         }

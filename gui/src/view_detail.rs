@@ -1,7 +1,8 @@
 //! The detail pane: everything about the selected row. WebSocket messages show their metadata
 //! (opcode, frames, mask key, wire vs inflated size) and payload (text, JSON tree, hex); HTTP
 //! rows show the request and the response with headers and bodies; Engine.IO / Socket.IO rows
-//! are shown by [`crate::view_detail_sio`]; every row can be copied as the JSON records of the
+//! are shown by [`crate::view_detail_sio`], rule hits and hold releases by
+//! [`crate::view_detail_rule`]; every row can be copied as the JSON records of the
 //! capture format.
 
 use crate::row::RowKind;
@@ -352,6 +353,8 @@ pub fn event_body(ui: &mut Ui, st: &mut DetailState, store: &Store, ev: &Event) 
             });
             ui.label(RichText::new(message).color(theme::warn(ui.visuals())));
         }
+        EventKind::RuleHit(h) => crate::view_detail_rule::rule_hit(ui, id, h),
+        EventKind::HoldRelease(h) => crate::view_detail_rule::hold_release(ui, id, h),
         _ => {
             if let Ok(v) = serde_json::to_value(ev) {
                 view_payload::json_tree(ui, "", &v, id.with("record"), 0);

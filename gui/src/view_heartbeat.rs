@@ -170,8 +170,9 @@ pub fn show(
     } else {
         18.0 * s.alerts.len().min(3) as f32 + 4.0
     };
+    let rules_h = crate::view_rules::lines_height(&s.rule_marks);
     let avail = ui.available_size();
-    let chart_h = (avail.y - alerts_h).max(80.0);
+    let chart_h = (avail.y - alerts_h - rules_h).max(80.0);
     let (rect, resp) = ui.allocate_exact_size(vec2(avail.x, chart_h), Sense::click());
     let points = draw(ui, rect, s, store, &mut st.reduced);
     resp.widget_info(|| {
@@ -232,6 +233,9 @@ pub fn show(
                     }
                 }
             });
+    }
+    if !s.rule_marks.is_empty() {
+        clicked = crate::view_rules::show_marks(ui, &s.rule_marks).or(clicked);
     }
     clicked
 }

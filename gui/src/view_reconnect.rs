@@ -93,7 +93,7 @@ pub fn gap_label(r: &ReconnectInfo) -> String {
     let cause = r
         .cause
         .as_deref()
-        .map(reason_words)
+        .map(|c| sockscope::session::cause_text(c, &r.rules))
         .unwrap_or_else(|| "still open".into());
     let link = if r.explicit {
         "explicit (pid)".to_string()
@@ -444,6 +444,10 @@ fn draw_lane(
                 color,
             );
             end_text = reason_words(&c.reason);
+            if let Some(first) = c.rules.first() {
+                // The rule that ended it, by number (the gap label and the tooltip say more).
+                end_text.push_str(&format!(" (rule {})", first.rule_id));
+            }
             let w = char_w * end_text.chars().count() as f32;
             if b - 6.0 - w >= above_free {
                 let r = p.text(

@@ -99,12 +99,26 @@ pub fn entry_text(c: &ConnInfo) -> String {
     format!("{state} c{}  {}\n{}", c.id, c.client, what.join(" · "))
 }
 
+/// A close reason, with the rules that caused it by number (`ping timeout by rule 1`).
+fn close_words(c: &crate::sessions::CloseInfo) -> String {
+    let words = reason_words(&c.reason);
+    if c.rules.is_empty() {
+        return words;
+    }
+    let ids: Vec<String> = c.rules.iter().map(|r| r.rule_id.to_string()).collect();
+    format!(
+        "{words} by rule{} {}",
+        if ids.len() == 1 { "" } else { "s" },
+        ids.join(", ")
+    )
+}
+
 /// The two lines of a session entry.
 pub fn session_text(s: &SessionInfo) -> String {
     let (state, end) = match &s.closed {
         None => ("●", "open".to_string()),
-        Some(c) if abnormal_close(&c.reason) => ("×", reason_words(&c.reason)),
-        Some(c) => ("○", reason_words(&c.reason)),
+        Some(c) if abnormal_close(&c.reason) => ("×", close_words(c)),
+        Some(c) => ("○", close_words(c)),
     };
     let ns = if s.namespaces.is_empty() {
         String::new()

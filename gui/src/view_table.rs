@@ -9,6 +9,7 @@
 
 use crate::index::RowIndex;
 use crate::row::{Row, RowKind, eio_packet_name, sio_packet_name};
+use crate::row_rules::outcome_name;
 use crate::store::Store;
 use crate::theme;
 use eframe::egui::{
@@ -404,6 +405,8 @@ pub fn tooltip(r: &Row, store: &Store) -> String {
         RowKind::SessionClose => "The session did not end normally (see the detail pane).",
         RowKind::Sio => "The packet was decoded with a problem (see the detail pane).",
         RowKind::Anomaly => "The traffic was relayed unchanged; only its decoding failed.",
+        RowKind::RuleHit => "The rule could not act on this unit: the original went on unchanged.",
+        RowKind::HoldRelease => "The held unit was let go after its receiver had gone.",
         RowKind::Gap => {
             "The window fell behind the traffic and skipped these events; the capture file has \
              them. Load reads them from it (this also happens by itself once the load falls)."
@@ -423,6 +426,7 @@ pub fn event_cell(r: &Row, store: &Store) -> String {
         RowKind::Sio if !r.event.is_none() => store.sym(r.event).to_string(),
         RowKind::Sio => sio_packet_name(r.sub).to_ascii_uppercase(),
         RowKind::Eio => eio_packet_name(r.sub).to_string(),
+        RowKind::RuleHit | RowKind::HoldRelease => outcome_name(r.sub).to_string(),
         _ => store.sym(r.event).to_string(),
     }
 }
@@ -452,6 +456,20 @@ fn row_cell(
         }
         Col::Sess => cell(ui, store.sym(r.session), muted),
         Col::Ns => cell(ui, store.sym(r.ns), muted),
+        Col::Kind if r.kind.is_rule() => {
+            // The acting path's badge: what the proxy did stands out from what it saw.
+            let c = warn.unwrap_or_else(|| theme::rule(v));
+            ui.add(
+                Label::new(
+                    RichText::new(r.kind.label())
+                        .strong()
+                        .color(c)
+                        .background_color(theme::rule_badge(v)),
+                )
+                .selectable(false)
+                .truncate(),
+            );
+        }
         Col::Kind => cell(ui, r.kind.label(), warn.or(muted).or(dir_c)),
         Col::Event => cell(ui, event_cell(r, store), warn.or(muted)),
         Col::Ack => {

@@ -210,6 +210,7 @@ fn reconnect_links_show_how_sure_they_are() {
         to: "s2".into(),
         gap_us: 1,
         cause: None,
+        rules: vec![],
         explicit,
         ambiguous: ambiguous.iter().map(|s| s.to_string()).collect(),
         score,

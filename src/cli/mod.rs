@@ -45,6 +45,17 @@ pub enum Command {
     /// Sends a message into an app's own live connection, to the client or the server: a
     /// Socket.IO event (optionally waiting for its ack), or a plain WebSocket message.
     Inject(InjectArgs),
+    /// Start a browser with a throwaway profile that goes through the proxy and trusts its CA.
+    Launch(crate::clients::launch::LaunchArgs),
+    /// Run a command through the proxy: proxy and CA variables, and Node's http/https/fetch/ws
+    /// routed by a preload (`sockscope run -- node app.js`).
+    Run(crate::clients::run::RunArgs),
+    /// Print the variables of `run` for the current shell: eval "$(sockscope env)".
+    Env(crate::clients::env::EnvArgs),
+    /// Replay the client side of a recorded conversation against a server and compare its answers.
+    Replay(crate::replay::cli::ReplayArgs),
+    /// Serve the server side of a recording to real clients.
+    Mock(crate::replay::cli::MockArgs),
 }
 
 /// `sockscope inject`.

@@ -160,6 +160,28 @@ pub struct SessionCloseRecord {
     pub detail: String,
     pub transport: EioTransport,
     pub duration_us: u64,
+    /// Rules that acted on the session shortly before it ended in a way that explains the end
+    /// (pongs dropped before a ping timeout, the transport killed, a request answered by the
+    /// proxy); `detail` names them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleCause>,
+}
+
+/// A rule named as the cause of a session's end (in `session_close` and `reconnect`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCause {
+    pub rule_id: u64,
+    /// The rule as written.
+    pub rule: String,
+    /// Where it came from: `--rule`, `FILE:LINE`, `api`, `gui`.
+    pub source: String,
+    /// The action as carried out (the latest of the hits counted).
+    pub action: String,
+    /// Its hits on the session that explain the end.
+    pub hits: u64,
+    /// What it did, in words: `pongs dropped`, `pings delayed`, `transport killed`,
+    /// `requests answered 400`, ...
+    pub effect: String,
 }
 
 /// An Engine.IO heartbeat packet (`ping` or `pong`, probes excluded).
@@ -269,4 +291,7 @@ pub struct ReconnectRecord {
     /// Ambiguous links: the sessions this one may continue, `from_session` first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
+    /// The rules that explain why `from` ended (its `session_close`'s `rules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleCause>,
 }

@@ -109,6 +109,7 @@ fn records_are_flat_and_lossless() {
             frames: 1,
             mask: Some(mask_hex([0x37, 0xfa, 0x21, 0x3d])),
             truncated: false,
+            origin: None,
             payload: Payload::Binary(Bytes::from_static(&[0, 159, 255])),
         }),
     };

@@ -28,6 +28,7 @@ fn text(seq: u64, conn: u64, dir: Dir, t: &str) -> Record {
             frames: 1,
             mask: None,
             truncated: false,
+            origin: None,
             payload: Payload::Text(t.into()),
         }),
     )

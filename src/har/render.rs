@@ -192,6 +192,7 @@ pub fn message(ev: &Event, m: &WsMessage) -> Vec<u8> {
             frames: m.frames,
             mask: m.mask.clone(),
             truncated: m.truncated,
+            origin: m.origin.clone(),
             payload: Payload::Text(String::new()),
         }),
     };

@@ -214,6 +214,42 @@ impl Side {
     }
 }
 
+impl Side {
+    /// No rule can select this connection any more: back to the tap path when the interceptor
+    /// lets go (else it stays, and says why once).
+    fn back_to_tap(&mut self, out: &mut Out) {
+        let placeholder = Mode::Tap(WsTap::new(
+            WsDecoder::new(self.dir, None, 0),
+            self.ws.events.clone(),
+            self.ws.conn,
+            self.dir,
+        ));
+        let Mode::Intercept(i) = std::mem::replace(&mut self.mode, placeholder) else {
+            return;
+        };
+        match i.into_tap() {
+            Ok(dec) => {
+                self.mode = Mode::Tap(WsTap::new(
+                    dec,
+                    self.ws.events.clone(),
+                    self.ws.conn,
+                    self.dir,
+                ));
+            }
+            Err((i, why)) => {
+                self.mode = Mode::Intercept(i);
+                out.events.push(crate::event::EventKind::Anomaly {
+                    layer: "rules".into(),
+                    dir: Some(self.dir),
+                    message: format!(
+                        "no rule can select this connection any more, but it stays on the intercept path: {why}"
+                    ),
+                });
+            }
+        }
+    }
+}
+
 /// How a direction's pump ended.
 enum End {
     /// The sender closed (or the proxy ended the direction).
@@ -467,8 +503,17 @@ async fn chunk<W: AsyncWrite + Unpin>(
         }
         side.intercept();
     }
-    if let Mode::Intercept(i) = &mut side.mode {
-        i.push(data, Instant::now(), &mut side.snap, out);
+    if changed && !side.ws.wanted(&side.snap) {
+        side.back_to_tap(out);
+    }
+    match &mut side.mode {
+        Mode::Intercept(i) => i.push(data, Instant::now(), &mut side.snap, out),
+        Mode::Tap(tap) => {
+            w.write_all(data).await?;
+            total.fetch_add(data.len() as u64, Ordering::Relaxed);
+            crate::proxy::relay::Tap::data(tap, data);
+            return Ok(None);
+        }
     }
     apply(w, side, total, out).await
 }

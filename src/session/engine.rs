@@ -6,6 +6,7 @@
 
 use super::heartbeat::Heartbeat;
 use super::lineage::Identity;
+use super::rules::RuleTrack;
 use super::sio::{Outcome, SioState};
 use super::{Note, Out, SessionKey, StageConfig};
 use crate::engineio::{EioVersion, Handshake, Packet, PacketType};
@@ -118,6 +119,8 @@ pub(crate) struct Session {
     pub eio_packets: u64,
     pub upgrades: Vec<String>,
     pub max_payload: Option<u64>,
+    /// What rules did to the session.
+    pub rules: RuleTrack,
 }
 
 impl Session {
@@ -193,6 +196,7 @@ impl Session {
             eio_packets: 0,
             upgrades: Vec::new(),
             max_payload: None,
+            rules: RuleTrack::default(),
         }
     }
 
@@ -257,6 +261,10 @@ impl Session {
         // Probes and the upgrade packet go to the upgrade handler, not to the session's timers.
         if !probe && ptype != PacketType::Upgrade {
             self.hb.on_packet(ptype, via.dir, via.now);
+            if matches!(ptype, PacketType::Ping | PacketType::Pong) && self.end_us.is_none() {
+                self.rules
+                    .heartbeat_seen(ptype == PacketType::Ping, via.now);
+            }
         }
         if ptype == PacketType::Message {
             let outcome = self

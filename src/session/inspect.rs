@@ -32,6 +32,8 @@ const RAW_TYPES: &[&str] = &[
     "ws_control",
     "ws_close",
     "ws_end",
+    "rule_hit",
+    "hold_release",
 ];
 
 /// How often the stage is ticked during a replay.
@@ -49,6 +51,9 @@ pub struct Replayed {
     pub complete: bool,
     /// The derived records the replay produced, by type (anomalies as `anomaly/<layer>`).
     pub records: BTreeMap<String, u64>,
+    /// WebSocket messages the proxy did not forward as the sender sent them, by origin
+    /// (`injected`, `edited`, `duplicated`).
+    pub marked: BTreeMap<String, u64>,
     #[serde(flatten)]
     pub report: Report,
 }
@@ -58,6 +63,7 @@ pub fn replay<R: BufRead>(mut input: R, name: &str, cfg: StageConfig) -> Result<
     let mut stage = SocketIoStage::new(cfg);
     let mut out = Vec::new();
     let mut records: BTreeMap<String, u64> = BTreeMap::new();
+    let mut marked: BTreeMap<String, u64> = BTreeMap::new();
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     let mut events = 0u64;
@@ -94,6 +100,11 @@ pub fn replay<R: BufRead>(mut input: R, name: &str, cfg: StageConfig) -> Result<
         };
         if let Some(t) = v.get("mono_us").and_then(Value::as_u64) {
             seen_until = seen_until.max(t);
+        }
+        if ty == "ws_message"
+            && let Some(o) = v.get("origin").and_then(Value::as_str)
+        {
+            *marked.entry(o.to_owned()).or_default() += 1;
         }
         match ty.as_str() {
             "capture_header" => {
@@ -136,6 +147,7 @@ pub fn replay<R: BufRead>(mut input: R, name: &str, cfg: StageConfig) -> Result<
         truncated_tail,
         complete,
         records,
+        marked,
         report: stage.report(),
     })
 }
@@ -168,6 +180,13 @@ pub fn render_text(r: &Replayed) -> String {
         .sum();
     if anomalies > 0 {
         head.push_str(&format!(", {anomalies} decode anomalies"));
+    }
+    if !r.marked.is_empty() {
+        let list: Vec<String> = r.marked.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        head.push_str(&format!(
+            "; messages not as their sender sent them: {}",
+            list.join(", ")
+        ));
     }
     format!("{head}\n{}", report::render_text(&r.report))
 }

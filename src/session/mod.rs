@@ -1,6 +1,7 @@
 //! The Engine.IO / Socket.IO session tracker: a pipeline [`Stage`] that consumes the raw proxy
 //! events (`http_request`, `http_response`, `http_body`, `ws_open`, `ws_message`, `ws_control`,
-//! `ws_close`, `ws_end`, `conn_open`, `conn_close`) and emits the decoded, grouped view:
+//! `ws_close`, `ws_end`, `conn_open`, `conn_close`, and the acting path's `rule_hit` /
+//! `hold_release`) and emits the decoded, grouped view:
 //! `eio_packet`, `sio_packet`, `session_open` / `session_upgrade` / `session_close`,
 //! `heartbeat` / `heartbeat_alert`, `ack_timeout`, `client_open` / `reconnect`, and `anomaly`
 //! records with layer `eio` or `sio`. It is sans-IO: time comes only from the events' `mono_us`
@@ -31,6 +32,12 @@
 //!   CONNECT_ERROR leaving nothing connected (`connect_error`), a heartbeat in the wrong
 //!   direction (`transport_error`), an expired heartbeat timer (`ping_timeout`), a decode error
 //!   within a second (`parse_error`; never for units cut by sockscope's own capture limit).
+//! - Rules: the raw records describe what each side received (a dropped pong has no
+//!   `ws_message`), so the heartbeat track and the close reason follow the peers. Each
+//!   `rule_hit` is counted on its session (by `sid`, else the connection's session); when the
+//!   session ends, the rules whose hits explain the end (heartbeats held up before a ping
+//!   timeout, a kill or close, a `respond`, an edit before a parse error: [`rules`]) are named in
+//!   `session_close` (`rules`, and first in `detail`) and in the `reconnect` that follows.
 //!
 //! Reconnect lineage. Every session joins a logical client once the client's first CONNECT is
 //! answered (or one second after the handshake, or at its close, whichever comes first):
@@ -68,6 +75,7 @@ pub mod inspect;
 mod lineage;
 mod polling;
 pub mod report;
+pub mod rules;
 mod sio;
 mod transport;
 
@@ -186,6 +194,8 @@ pub fn reason_words(code: &str) -> String {
     }
 }
 
+pub use rules::{RuleTotal, cause_text, cause_words};
+
 /// The derived records, collected for the pipeline.
 pub(crate) type Out = Vec<(ConnId, EventKind)>;
 
@@ -206,6 +216,8 @@ pub struct SocketIoStage {
     notes: Vec<Note>,
     /// `ts - mono_us` of the latest event: wall time of tick-derived moments.
     wall_offset: i64,
+    /// Held units by hold id: the session their release concerns.
+    holds: BTreeMap<u64, SessionKey>,
 }
 
 impl Default for SocketIoStage {
@@ -232,6 +244,7 @@ impl SocketIoStage {
             forgotten: 0,
             notes: Vec::new(),
             wall_offset: 0,
+            holds: BTreeMap::new(),
         }
     }
 
@@ -418,6 +431,8 @@ impl Stage for SocketIoStage {
                 }
             }
             EventKind::ConnClose { .. } => self.on_conn_close(ev, out),
+            EventKind::RuleHit(h) => self.on_rule_hit(ev, h),
+            EventKind::HoldRelease(r) => self.on_hold_release(r),
             _ => return,
         }
         self.wall_offset = ev.ts - ev.mono_us as i64;

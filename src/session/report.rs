@@ -5,7 +5,8 @@
 
 use super::SocketIoStage;
 use super::engine::Session;
-use crate::event::{ReconnectRecord, format_rfc3339_micros, format_time_of_day};
+use super::rules::{RuleTotal, cause_text, cause_words};
+use crate::event::{ReconnectRecord, RuleCause, format_rfc3339_micros, format_time_of_day};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -98,6 +99,19 @@ pub struct SessionReport {
     pub sio_packets_c2s: u64,
     pub sio_packets_s2c: u64,
     pub anomalies: u64,
+    /// The rules that acted on the session, in the order they first did, with their hits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleTotal>,
+    /// Hits of further rules beyond the ones itemised.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub other_rule_hits: u64,
+    /// The rules that explain the session's end (as in its `session_close`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub close_rules: Vec<RuleCause>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One namespace of a session.
@@ -229,6 +243,9 @@ pub(crate) fn session_report(s: &Session, wall_offset: i64) -> SessionReport {
         sio_packets_c2s: sio.packets[0],
         sio_packets_s2c: sio.packets[1],
         anomalies: s.anomalies,
+        rules: s.rules.totals.clone(),
+        other_rule_hits: s.rules.other_hits,
+        close_rules: s.rules.blame.clone(),
     }
 }
 
@@ -306,7 +323,9 @@ pub fn render_text(r: &Report) -> String {
                     l.from_session,
                     l.to_session,
                     l.gap_us as f64 / 1000.0,
-                    l.cause.as_deref().unwrap_or("unknown"),
+                    l.cause
+                        .as_deref()
+                        .map_or("unknown".to_owned(), |c| cause_text(c, &l.rules)),
                     l.link,
                     l.score,
                     l.signals.join(", "),
@@ -408,5 +427,35 @@ fn render_session(o: &mut String, s: &SessionReport) {
     );
     if s.anomalies > 0 {
         let _ = writeln!(o, "      {} decode anomalies", s.anomalies);
+    }
+    render_rules(o, s);
+}
+
+/// The rules that touched a session: one line each, then what explains its end.
+fn render_rules(o: &mut String, s: &SessionReport) {
+    for r in &s.rules {
+        let outcomes: Vec<String> = r.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            o,
+            "      rule {} \"{}\" ({}): {} hit{} ({}){}",
+            r.rule_id,
+            r.rule,
+            r.source,
+            r.hits,
+            if r.hits == 1 { "" } else { "s" },
+            outcomes.join(", "),
+            if r.released > 0 {
+                format!(", {} released", r.released)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if s.other_rule_hits > 0 {
+        let _ = writeln!(o, "      {} hits of further rules", s.other_rule_hits);
+    }
+    if !s.close_rules.is_empty() {
+        let named: Vec<String> = s.close_rules.iter().map(cause_words).collect();
+        let _ = writeln!(o, "      ended by rules: {}", named.join("; "));
     }
 }

@@ -1,10 +1,12 @@
 //! The live console: one readable line per HTTP exchange, tunnel, WebSocket open/close and
-//! message (time, connection, direction arrow, kind, size, payload preview), and the totals at
-//! the end. `--quiet` keeps only the totals.
+//! message (time, connection, direction arrow, kind, size, payload preview), rule hit and hold
+//! release (rule as written, source, outcome, unit, direction), and the totals at the end. `--quiet` keeps only the totals.
 
 use crate::event::{ControlKind, Event, EventKind, Payload, WsOpcode, format_time_of_day};
 use crate::pipeline::{Sink, Summary};
 use std::io::{self, BufWriter, Write};
+
+mod acting;
 
 /// Prints events to stdout.
 pub struct ConsoleSink {
@@ -161,8 +163,13 @@ pub fn describe(ev: &Event) -> Option<String> {
             } else {
                 String::new()
             };
+            let origin = m
+                .origin
+                .as_deref()
+                .map(|o| format!(" [{o}]"))
+                .unwrap_or_default();
             format!(
-                "{} ws {kind} {}{z}{}  {}",
+                "{} ws {kind} {}{z}{}{origin}  {}",
                 m.dir.arrow(),
                 human_bytes(m.len),
                 if m.truncated { " truncated" } else { "" },
@@ -211,6 +218,9 @@ pub fn describe(ev: &Event) -> Option<String> {
         EventKind::Dropped { count } => {
             format!("! {count} events dropped (the pipeline fell behind)")
         }
+        EventKind::RuleHit(h) => acting::rule_hit(h),
+        EventKind::HoldRelease(r) => acting::hold_release(r),
+        EventKind::Control(c) => acting::control(c),
         _ => return describe_session(ev).map(|body| format!("{t}  {body}")),
     };
     Some(format!("{t}  c{c:<4} {body}"))
@@ -383,11 +393,15 @@ fn describe_session(ev: &Event) -> Option<String> {
             format!("client {}  new -> eio {}", c.client, c.session)
         }
         EventKind::Reconnect(r) => format!(
-            "client {}  reconnect #{} after {} -> eio {} ({})",
+            "client {}  reconnect #{} after {} -> eio {}{} ({})",
             r.client,
             r.number,
             ms_text(r.gap_us),
             r.to_session,
+            match (&r.cause, r.rules.is_empty()) {
+                (Some(c), false) => format!(", cause {}", crate::session::cause_text(c, &r.rules)),
+                _ => String::new(),
+            },
             if r.link == "explicit" {
                 "linked by pid".to_owned()
             } else if r.link == "ambiguous" {

@@ -1,6 +1,7 @@
 //! Hand-written serialization of the capture's most frequent records (`ws_message`,
-//! `ws_control`, `http_request`, `http_response`, `http_body`, `sio_packet`), byte-identical to what serde
-//! writes for them (property tests check that against serde on generated records). serde's
+//! `ws_control`, `http_request`, `http_response`, `http_body`, `sio_packet`; `rule_hit` and
+//! `hold_release`, one per message under a rule that acts on every message), byte-identical to
+//! what serde writes for them (property tests check that against serde on generated records). serde's
 //! generic path (flattened maps, field names escaped at run time, a byte-by-byte escape scan of
 //! every string, the scalar base64 engine) was most of the pipeline thread's work per message;
 //! this writes the fixed parts as literals, escapes strings 8 bytes at a time and encodes binary
@@ -49,6 +50,8 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
         EventKind::HttpResponse { .. } => "http_response",
         EventKind::HttpBody { .. } => "http_body",
         EventKind::SioPacket(_) => "sio_packet",
+        EventKind::RuleHit(_) => "rule_hit",
+        EventKind::HoldRelease(_) => "hold_release",
         _ => return false,
     };
     let Some(ts) = ts_cache.format(ev.ts) else {
@@ -87,6 +90,10 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             }
             if m.truncated {
                 buf.extend_from_slice(b",\"truncated\":true");
+            }
+            if let Some(o) = &m.origin {
+                buf.extend_from_slice(b",\"origin\":");
+                json_str(buf, o);
             }
             payload_fields(buf, &m.payload);
         }
@@ -179,6 +186,8 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             payload_fields(buf, payload);
         }
         EventKind::SioPacket(p) => sio_packet_fields(buf, p, &mut n),
+        EventKind::RuleHit(h) => acting::rule_hit_fields(buf, h, &mut n),
+        EventKind::HoldRelease(r) => acting::hold_release_fields(buf, r, &mut n),
         // Every other kind returned false above, before anything was written.
         _ => {}
     }
@@ -444,6 +453,8 @@ fn escape_into(out: &mut [u8], c: u8) -> usize {
     }
     n
 }
+
+mod acting;
 
 #[cfg(test)]
 mod tests;

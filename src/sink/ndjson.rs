@@ -226,6 +226,7 @@ mod tests {
                 frames: 2,
                 mask: mask.map(str::to_owned),
                 truncated,
+                origin: None,
                 payload: Payload::Binary((0..len).map(|i| (i * 7 % 256) as u8).collect()),
             }),
         }

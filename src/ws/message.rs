@@ -66,6 +66,7 @@ impl OpenMessage {
             frames: self.frames,
             mask: self.mask.map(mask_hex),
             truncated,
+            origin: None,
             payload,
         }
     }

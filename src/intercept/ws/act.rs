@@ -24,14 +24,26 @@ impl WsInterceptor {
         decide: &mut dyn Decide,
         out: &mut Out,
     ) -> Option<Item> {
-        if self.consume_injected_ack(&item, out) {
-            return None;
-        }
         let Some(hit) = self.decide(&item, now, decide) else {
             return Some(item);
         };
+        self.act(item, hit, now, out)
+    }
+
+    /// Carries out `hit` on `item`; returns it when it goes on unchanged.
+    pub(super) fn act(
+        &mut self,
+        item: Item,
+        hit: Hit,
+        now: Instant,
+        out: &mut Out,
+    ) -> Option<Item> {
+        if !matches!(hit.action(), Action::Pass) {
+            self.hoist(out);
+        }
         let mut rec = self.hit_record(&hit, &item);
-        let action = hit.action().clone();
+        let rule = hit.rule.clone();
+        let action = &rule.spec.action;
         match action {
             Action::Pass => {
                 rec.outcome = "passed".into();
@@ -52,14 +64,14 @@ impl WsInterceptor {
                 None
             }
             Action::Delay { delay, jitter } => {
-                let d = jittered(delay, jitter);
+                let d = jittered(*delay, *jitter);
                 rec.action = format!("delay {}ms", d.as_millis());
                 rec.outcome = "delayed".into();
                 out.events.push(rec.into_event());
                 let hb = item.heartbeat;
                 self.queue.push(Entry {
                     ready_at: Some(now + d),
-                    ..Entry::plain(item.into_pieces(), hb)
+                    ..Entry::plain(item.into_pieces().collect(), hb)
                 });
                 None
             }
@@ -68,17 +80,17 @@ impl WsInterceptor {
                 out.events.push(rec.into_event());
                 let hb = item.heartbeat;
                 self.queue.push(Entry {
-                    throttle: Some(bytes_per_sec),
-                    ..Entry::plain(item.into_pieces(), hb)
+                    throttle: Some(*bytes_per_sec),
+                    ..Entry::plain(item.into_pieces().collect(), hb)
                 });
                 None
             }
             Action::Hold => {
-                let desc_of = match &item.desc {
+                let sio = match &item.desc {
                     Desc::Message {
                         eio: Some((v, _)),
                         sio: Some(p),
-                    } => Some((*v, p.clone())),
+                    } => Some((*v, (**p).clone())),
                     _ => None,
                 };
                 // Engine.IO pings/pongs that came inside the unit pass it.
@@ -107,7 +119,6 @@ impl WsInterceptor {
                     since: now,
                 });
                 out.events.push(rec.into_event());
-                let sio = desc_of.clone();
                 self.queue.push(Entry {
                     hold: Some(Held {
                         id,
@@ -132,13 +143,13 @@ impl WsInterceptor {
                     }
                     pieces.push(s.piece);
                 }
-                for _ in 0..copies {
+                for _ in 0..*copies {
                     pieces.extend(extra.iter().filter_map(|p| p.as_ref().map(clone_piece)));
                 }
                 self.forward(pieces, hb, out);
                 None
             }
-            Action::Replace { .. } | Action::SetArgs(_) => match self.edit(&item, &action) {
+            Action::Replace { .. } | Action::SetArgs(_) => match self.edit(&item, action) {
                 Ok(Some((pieces, sent))) => {
                     rec.outcome = "edited".into();
                     rec.sent = Some(sent);
@@ -170,16 +181,16 @@ impl WsInterceptor {
                 let dir = self.cfg.dir;
                 let fwd = self
                     .writer
-                    .close_frame(dir == Dir::ClientToServer, code, &reason);
+                    .close_frame(dir == Dir::ClientToServer, *code, reason);
                 let back = self
                     .writer
-                    .close_frame(dir == Dir::ServerToClient, code, &reason);
+                    .close_frame(dir == Dir::ServerToClient, *code, reason);
                 out.forward.push(fwd);
                 out.back.push(back);
                 for d in [dir, dir.flip()] {
                     out.events.push(EventKind::WsClose(WsClose {
                         dir: d,
-                        code: Some(code),
+                        code: Some(*code),
                         reason: (!reason.is_empty()).then(|| reason.clone()),
                     }));
                 }
@@ -193,7 +204,7 @@ impl WsInterceptor {
                 let others = others(item);
                 self.forward(others, false, out);
                 self.release_all("kill", now, out);
-                out.kill = Some(if rst { Kill::Rst } else { Kill::Fin });
+                out.kill = Some(if *rst { Kill::Rst } else { Kill::Fin });
                 self.killed = true;
                 None
             }
@@ -229,11 +240,13 @@ impl WsInterceptor {
                         opcode: 1,
                         payload: Bytes::from(t),
                         compress,
+                        origin: Some("edited"),
                     },
                     Payload::Binary(b) => Piece::New {
                         opcode: 2,
                         payload: b,
                         compress,
+                        origin: Some("edited"),
                     },
                 })
                 .collect();
@@ -252,6 +265,7 @@ impl WsInterceptor {
             opcode: 1,
             payload: Bytes::from(new.clone()),
             compress,
+            origin: Some("edited"),
         };
         Ok(Some((vec![piece], Payload::Text(new))))
     }
@@ -333,15 +347,18 @@ fn copy_of(p: &Piece) -> Option<Piece> {
             opcode: if r.opcode == WsOpcode::Text { 1 } else { 2 },
             payload: Bytes::copy_from_slice(r.payload.as_bytes()),
             compress: r.compressed,
+            origin: Some("duplicated"),
         }),
         Piece::New {
             opcode,
             payload,
             compress,
+            ..
         } => Some(Piece::New {
             opcode: *opcode,
             payload: payload.clone(),
             compress: *compress,
+            origin: Some("duplicated"),
         }),
     }
 }

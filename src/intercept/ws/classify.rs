@@ -34,7 +34,7 @@ pub(super) enum Desc {
     /// A data message (a group: its header message) and what Engine.IO and Socket.IO made of it.
     Message {
         eio: Option<(EioVersion, engineio::Packet)>,
-        sio: Option<SioPacket>,
+        sio: Option<Box<SioPacket>>,
     },
 }
 
@@ -67,8 +67,8 @@ impl Item {
         })
     }
 
-    pub fn into_pieces(self) -> Vec<Piece> {
-        self.slots.into_iter().map(|s| s.piece).collect()
+    pub fn into_pieces(self) -> impl Iterator<Item = Piece> {
+        self.slots.into_iter().map(|s| s.piece)
     }
 }
 
@@ -90,8 +90,17 @@ impl Group {
         }
     }
 
-    pub fn into_pieces(self) -> Vec<Piece> {
+    pub fn into_pieces(self) -> impl Iterator<Item = Piece> {
         self.item.into_pieces()
+    }
+
+    /// Takes out the units that came inside it so far, in order.
+    pub fn take_indep(&mut self) -> Vec<Piece> {
+        let (indep, own): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.item.slots)
+            .into_iter()
+            .partition(|s| s.indep);
+        self.item.slots = own;
+        indep.into_iter().map(|s| s.piece).collect()
     }
 }
 
@@ -173,11 +182,38 @@ impl WsInterceptor {
         }
     }
 
+    /// A unit of one message: decided without building the unit unless a rule fires.
+    fn one(
+        &mut self,
+        m: Box<Msg>,
+        desc: Desc,
+        hb: bool,
+        now: Instant,
+        decide: &mut dyn Decide,
+        out: &mut Out,
+    ) {
+        let Some(hit) = self.decide_parts(&desc, m.rec.as_ref(), now, decide) else {
+            let piece = Piece::Msg(m);
+            match &mut self.group {
+                Some(g) => g.push_indep(vec![piece], hb),
+                None if self.queue.is_empty() => {
+                    self.writer.write(piece, &mut out.forward, &mut out.events)
+                }
+                None => self.queue.push(super::queue::Entry::plain(vec![piece], hb)),
+            }
+            return;
+        };
+        let item = Item::single(Piece::Msg(m), desc, hb);
+        if let Some(item) = self.act(item, hit, now, out) {
+            self.unchanged(item, out);
+        }
+    }
+
     /// An unchanged unit: inside a pending group, or on its way.
     fn unchanged(&mut self, item: Item, out: &mut Out) {
         let hb = item.heartbeat;
         match &mut self.group {
-            Some(g) => g.push_indep(item.into_pieces(), hb),
+            Some(g) => g.push_indep(item.into_pieces().collect(), hb),
             None => self.forward(item.into_pieces(), hb, out),
         }
     }
@@ -210,17 +246,17 @@ impl WsInterceptor {
             return self.pass(vec![Piece::Msg(m)], out);
         }
         let Some(v) = self.cfg.eio else {
-            let item = Item::single(
-                Piece::Msg(m),
+            self.one(
+                m,
                 Desc::Message {
                     eio: None,
                     sio: None,
                 },
                 false,
+                now,
+                decide,
+                out,
             );
-            if let Some(item) = self.decide_act(item, now, decide, out) {
-                self.unchanged(item, out);
-            }
             return;
         };
         let pk = match &rec.payload {
@@ -228,17 +264,17 @@ impl WsInterceptor {
             Payload::Binary(b) => engineio::decode_ws_binary(v, b).ok(),
         };
         let Some(pk) = pk else {
-            let item = Item::single(
-                Piece::Msg(m),
+            self.one(
+                m,
                 Desc::Message {
                     eio: None,
                     sio: None,
                 },
                 false,
+                now,
+                decide,
+                out,
             );
-            if let Some(item) = self.decide_act(item, now, decide, out) {
-                self.unchanged(item, out);
-            }
             return;
         };
         if pk.ptype == PacketType::Open && self.cfg.dir == Dir::ServerToClient {
@@ -250,10 +286,7 @@ impl WsInterceptor {
                 eio: Some((v, pk)),
                 sio: None,
             };
-            let item = Item::single(Piece::Msg(m), desc, hb);
-            if let Some(item) = self.decide_act(item, now, decide, out) {
-                self.unchanged(item, out);
-            }
+            self.one(m, desc, hb, now, decide, out);
             return;
         }
         self.sio_message(m, v, pk, now, decide, out);
@@ -281,7 +314,7 @@ impl WsInterceptor {
                     self.forward(g.into_pieces(), false, out);
                 }
                 let packet = match items.pop() {
-                    Some(SioItem::Packet(p)) => Some(p),
+                    Some(SioItem::Packet(p)) => Some(Box::new(p)),
                     Some(SioItem::Error(_)) => None,
                     None => {
                         let size = piece_len_msg(&m);
@@ -303,10 +336,10 @@ impl WsInterceptor {
                     eio: Some((v, pk)),
                     sio: packet,
                 };
-                let item = Item::single(Piece::Msg(m), desc, false);
-                if let Some(item) = self.decide_act(item, now, decide, out) {
-                    self.unchanged(item, out);
+                if self.take_ack(&desc, out) {
+                    return;
                 }
+                self.one(m, desc, false, now, decide, out);
             }
             Payload::Binary(b) => {
                 sio.push_binary(b, &mut items);
@@ -319,17 +352,14 @@ impl WsInterceptor {
                 }
                 let Some(mut g) = self.group.take() else {
                     let packet = match items.pop() {
-                        Some(SioItem::Packet(p)) => Some(p),
+                        Some(SioItem::Packet(p)) => Some(Box::new(p)),
                         _ => None,
                     };
                     let desc = Desc::Message {
                         eio: Some((v, pk)),
                         sio: packet,
                     };
-                    let item = Item::single(Piece::Msg(m), desc, false);
-                    if let Some(item) = self.decide_act(item, now, decide, out) {
-                        self.unchanged(item, out);
-                    }
+                    self.one(m, desc, false, now, decide, out);
                     return;
                 };
                 g.size += piece_len_msg(&m);
@@ -349,7 +379,12 @@ impl WsInterceptor {
                         if let (Desc::Message { sio, .. }, SioItem::Packet(p)) =
                             (&mut g.item.desc, done)
                         {
-                            *sio = Some(p);
+                            *sio = Some(Box::new(p));
+                        }
+                        if self.take_ack(&g.item.desc, out) {
+                            // What came inside it still goes.
+                            let inner = g.take_indep();
+                            return self.forward(inner, false, out);
                         }
                         if let Some(item) = self.decide_act(g.item, now, decide, out) {
                             self.unchanged(item, out);
@@ -375,7 +410,17 @@ impl WsInterceptor {
 
     /// The rule that acts on the unit, if any.
     pub(super) fn decide(&self, item: &Item, now: Instant, decide: &mut dyn Decide) -> Option<Hit> {
-        match &item.desc {
+        self.decide_parts(&item.desc, item.head(), now, decide)
+    }
+
+    fn decide_parts(
+        &self,
+        desc: &Desc,
+        head: Option<&WsMessage>,
+        now: Instant,
+        decide: &mut dyn Decide,
+    ) -> Option<Hit> {
+        match desc {
             Desc::Control { kind, payload } => {
                 let l = [Layer::WsControl {
                     kind: *kind,
@@ -384,7 +429,7 @@ impl WsInterceptor {
                 self.run(&l, now, decide)
             }
             Desc::Message { eio, sio } => {
-                let rec = item.head()?;
+                let rec = head?;
                 let ws = Layer::WsMessage {
                     binary: rec.opcode == crate::event::WsOpcode::Binary,
                     payload: rec.payload.as_bytes(),

@@ -13,8 +13,10 @@
 //! - A control frame between the frames of a fragmented message, and an Engine.IO packet
 //!   between a binary Socket.IO packet and its attachments, are units of their own; unchanged,
 //!   they keep their place in the bytes.
-//! - `act`: what each action does; `classify`: the Engine.IO and Socket.IO layers of a message.
+//! - `act`: what each action does; `classify`: the Engine.IO and Socket.IO layers of a message;
+//!   `ack`: replies to events the proxy injected, consumed.
 
+mod ack;
 mod act;
 mod classify;
 mod inject;
@@ -72,12 +74,10 @@ pub struct WsInterceptor {
     killed: bool,
     /// A binary Socket.IO packet outgrew the decode limit: its attachments stream through.
     group_overflow: bool,
-    /// Bytes from elsewhere waiting for a unit boundary.
-    inserts: Vec<Bytes>,
-    /// Injected messages waiting for a unit boundary.
-    injects: Vec<Piece>,
-    /// Acks of injected events this direction consumes: (namespace, id).
-    injected_acks: Vec<(String, u64)>,
+    /// Bytes and messages from elsewhere waiting for a unit boundary.
+    inserts: Vec<Piece>,
+    /// Acks of events the proxy injected (namespace, id): consumed when they come.
+    acks: Vec<(String, u64)>,
 }
 
 impl WsInterceptor {
@@ -104,8 +104,7 @@ impl WsInterceptor {
             killed: false,
             group_overflow: false,
             inserts: Vec::new(),
-            injects: Vec::new(),
-            injected_acks: Vec::new(),
+            acks: Vec::new(),
             cfg,
             holds,
         }
@@ -121,7 +120,12 @@ impl WsInterceptor {
         }
         while let Some(got) = self.reader.next(&mut data, &mut out.events) {
             match got {
-                Got::Pass(pieces) => self.pass(pieces, out),
+                Got::Pass(pieces) => {
+                    if self.reader.take_stream_started() && self.writer.owns_compression() {
+                        self.note(out, "the proxy owns this direction's compression but cannot re-compress a message larger than the decode limit: it goes as received, and the receiver may fail to inflate it".into());
+                    }
+                    self.pass(pieces, out)
+                }
                 Got::Control { raw, item, inside } => {
                     self.control(raw, item, inside, now, decide, out)
                 }
@@ -148,8 +152,34 @@ impl WsInterceptor {
     /// Bytes for this direction's receiver coming from elsewhere (the other direction's close
     /// frame for this receiver; later: injected messages): written at the next unit boundary.
     pub fn insert(&mut self, bytes: Bytes, out: &mut Out) {
-        self.inserts.push(bytes);
+        self.inserts.push(Piece::Raw {
+            bytes,
+            events: Vec::new(),
+        });
         self.flush_inserts(out);
+    }
+
+    /// Messages the proxy injects towards this direction's receiver, `(binary, payload)` each:
+    /// written at the next unit boundary as single frames (masked towards the server), without
+    /// compression (so a receiver's compression context is not disturbed), and recorded as what
+    /// the receiver got.
+    pub fn inject(&mut self, msgs: Vec<(bool, Bytes)>, out: &mut Out) {
+        for (binary, payload) in msgs {
+            self.inserts.push(Piece::New {
+                opcode: if binary { 2 } else { 1 },
+                payload,
+                compress: false,
+                origin: Some("injected"),
+            });
+        }
+        self.flush_inserts(out);
+    }
+
+    /// This direction will carry the reply to an event the proxy injected the other way with ack
+    /// id `id` in namespace `nsp`: that ACK (or BINARY_ACK) is consumed, not forwarded, and handed
+    /// out in `out.acks`.
+    pub fn expect_ack(&mut self, nsp: String, id: u64) {
+        self.acks.push((nsp, id));
     }
 
     /// The proxy started a close handshake (a `close` rule, seen by the other direction): from
@@ -179,7 +209,8 @@ impl WsInterceptor {
         }
         let pieces = self.reader.flush();
         self.write_now(pieces, out);
-        out.forward.append(&mut self.inserts);
+        let inserts = std::mem::take(&mut self.inserts);
+        self.write_now(inserts, out);
         let mut items = Vec::new();
         self.reader.dec.finish(&mut items);
         for item in items {
@@ -246,35 +277,39 @@ impl WsInterceptor {
     }
 
     /// Unchanged pieces: written now, or parked behind what is parked.
-    fn forward(&mut self, pieces: Vec<Piece>, heartbeat: bool, out: &mut Out) {
+    fn forward(&mut self, pieces: impl IntoIterator<Item = Piece>, heartbeat: bool, out: &mut Out) {
         if self.queue.is_empty() {
             self.write_now(pieces, out);
         } else {
-            self.queue.push(Entry::plain(pieces, heartbeat));
+            self.queue
+                .push(Entry::plain(pieces.into_iter().collect(), heartbeat));
         }
     }
 
-    fn write_now(&mut self, pieces: Vec<Piece>, out: &mut Out) {
+    /// A unit inside a pending binary packet or a fragmented message is about to be parked or
+    /// changed: the units kept in place before it go first, so that units keep their order.
+    fn hoist(&mut self, out: &mut Out) {
+        let mut pieces = match &mut self.group {
+            Some(g) => g.take_indep(),
+            None => Vec::new(),
+        };
+        pieces.extend(self.reader.take_inner());
+        if !pieces.is_empty() {
+            self.forward(pieces, false, out);
+        }
+    }
+
+    fn write_now(&mut self, pieces: impl IntoIterator<Item = Piece>, out: &mut Out) {
         for p in pieces {
             self.writer.write(p, &mut out.forward, &mut out.events);
         }
     }
 
     fn flush_inserts(&mut self, out: &mut Out) {
-        if !self.reader.at_boundary() || self.group.is_some() {
+        if self.inserts.is_empty() || !self.reader.at_boundary() || self.group.is_some() {
             return;
         }
-        self.flush_injects(out);
-        if self.inserts.is_empty() {
-            return;
-        }
-        let pieces = std::mem::take(&mut self.inserts)
-            .into_iter()
-            .map(|bytes| Piece::Raw {
-                bytes,
-                events: Vec::new(),
-            })
-            .collect();
+        let pieces = std::mem::take(&mut self.inserts);
         self.forward(pieces, false, out);
     }
 

@@ -71,11 +71,14 @@ impl Queue {
 
     /// Parks a unit behind the others (an unheld heartbeat: before the first held unit).
     pub fn push(&mut self, e: Entry) {
-        if e.heartbeat && e.hold.is_none() && e.ready_at.is_none() && e.throttle.is_none() {
-            if let Some(i) = self.entries.iter().position(|x| x.hold.is_some()) {
-                self.entries.insert(i, e);
-                return;
-            }
+        if e.heartbeat
+            && e.hold.is_none()
+            && e.ready_at.is_none()
+            && e.throttle.is_none()
+            && let Some(i) = self.entries.iter().position(|x| x.hold.is_some())
+        {
+            self.entries.insert(i, e);
+            return;
         }
         self.entries.push_back(e);
     }

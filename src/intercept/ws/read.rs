@@ -30,6 +30,8 @@ pub(super) enum Piece {
         payload: Bytes,
         /// Compress it when the direction negotiated permessage-deflate.
         compress: bool,
+        /// What the record says it is: `edited`, `injected`, `duplicated`.
+        origin: Option<&'static str>,
     },
 }
 
@@ -96,6 +98,8 @@ pub(super) struct Reader {
     stream_mid_frame: bool,
     /// The number the next compressed message gets.
     seq: u64,
+    /// A message started streaming through since the last call.
+    stream_started: bool,
     /// A message completed by the same frame that ended an abandoned one (returned next).
     pending_after: Option<Box<Msg>>,
 }
@@ -114,18 +118,32 @@ impl Reader {
             stream_mid_frame: false,
             seq: 0,
             pending_after: None,
+            stream_started: false,
         }
     }
 
     /// A control frame that nothing changed stays inside the open message.
     pub fn embed(&mut self, piece: Piece) {
-        match &mut self.msg {
-            Some(m) => {
-                let at = m.raw.len();
-                m.inner.push((at, piece));
-            }
-            None => {}
+        if let Some(m) = &mut self.msg {
+            let at = m.raw.len();
+            m.inner.push((at, piece));
         }
+    }
+
+    /// Takes out the control frames kept inside the open message so far, in order.
+    pub fn take_inner(&mut self) -> Vec<Piece> {
+        match &mut self.msg {
+            Some(m) => std::mem::take(&mut m.inner)
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// True once after a message started streaming through.
+    pub fn take_stream_started(&mut self) -> bool {
+        std::mem::take(&mut self.stream_started)
     }
 
     /// No frame or message is in progress.
@@ -293,6 +311,7 @@ impl Reader {
         });
         self.streaming = true;
         self.stream_mid_frame = true;
+        self.stream_started = true;
         Got::Pass(self.flush())
     }
 

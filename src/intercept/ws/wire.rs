@@ -111,8 +111,10 @@ impl Writer {
                 opcode,
                 payload,
                 compress,
+                origin,
             } => {
-                let (bytes, rec) = self.message(opcode, &payload, compress);
+                let (bytes, mut rec) = self.message(opcode, &payload, compress);
+                rec.origin = origin.map(str::to_owned);
                 fw.push(bytes);
                 ev.push(EventKind::WsMessage(rec));
             }
@@ -130,7 +132,8 @@ impl Writer {
             if m.seq.is_some() && !self.nct {
                 self.next_seq += 1;
             }
-            let rec = m.rec.clone();
+            let mut m = m;
+            let rec = m.rec.take();
             m.into_wire(fw, ev);
             if let Some(rec) = rec {
                 ev.push(EventKind::WsMessage(rec));
@@ -181,6 +184,7 @@ impl Writer {
             frames: 1,
             mask: mask.map(mask_hex),
             truncated: false,
+            origin: None,
             payload: p,
         };
         (Bytes::from(frame), rec)

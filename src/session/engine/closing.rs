@@ -6,6 +6,7 @@
 
 use super::{Session, Via, side};
 use crate::event::{ConnId, Dir, EioTransport, EventKind, SessionCloseRecord};
+use crate::session::rules::cause_words;
 use crate::session::{Note, Out};
 
 /// How the session ended (the `reason` of `session_close`).
@@ -260,6 +261,14 @@ impl Session {
             return;
         }
         self.end_us = Some(now);
+        self.rules.blame = self.rules.blame(reason, now, self.heartbeat_window_us());
+        let detail = match self.rules.blame.as_slice() {
+            [] => detail,
+            rules => {
+                let named: Vec<String> = rules.iter().map(cause_words).collect();
+                format!("{}; {detail}", named.join("; "))
+            }
+        };
         self.close = Some((reason, detail.clone()));
         self.sio.session_closed();
         out.push((
@@ -272,9 +281,42 @@ impl Session {
                 detail,
                 transport: self.transport,
                 duration_us: now.saturating_sub(self.start_us),
+                rules: self.rules.blame.clone(),
             })),
         ));
         notes.push(Note::Closed(self.key));
+    }
+}
+
+impl Session {
+    /// How far back a held-up heartbeat packet still explains a ping timeout: the session's
+    /// `pingInterval + pingTimeout` (0 when unknown).
+    pub fn heartbeat_window_us(&self) -> u64 {
+        self.hb
+            .interval_ms
+            .saturating_add(self.hb.timeout_ms)
+            .saturating_mul(1000)
+    }
+
+    /// A rule hit that came after the end (the proxy cut the transport, then said so): names
+    /// the rule as the cause when nothing did yet. True when the blame changed.
+    pub fn late_blame(&mut self) -> bool {
+        let (Some(end), Some(reason), true) = (
+            self.end_us,
+            self.close.as_ref().map(|c| c.0),
+            self.rules.blame.is_empty(),
+        ) else {
+            return false;
+        };
+        self.rules.blame = self.rules.blame(reason, end, self.heartbeat_window_us());
+        if self.rules.blame.is_empty() {
+            return false;
+        }
+        let named: Vec<String> = self.rules.blame.iter().map(cause_words).collect();
+        if let Some((_, detail)) = &mut self.close {
+            *detail = format!("{}; {detail}", named.join("; "));
+        }
+        true
     }
 }
 

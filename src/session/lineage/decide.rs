@@ -5,7 +5,7 @@
 use super::Identity;
 use super::backoff::{self, Failed};
 use crate::engineio::EioVersion;
-use crate::event::{ClientOpenRecord, EventKind, ReconnectRecord};
+use crate::event::{ClientOpenRecord, EventKind, ReconnectRecord, RuleCause};
 use crate::session::engine::{CloseReason, Session};
 use crate::session::{Out, SessionKey, StageConfig};
 use std::collections::{HashMap, VecDeque};
@@ -61,6 +61,8 @@ struct Known {
     nsps: Vec<String>,
     end_us: Option<u64>,
     reason: Option<CloseReason>,
+    /// The rules that explain its end.
+    rules: Vec<RuleCause>,
     successor: bool,
     /// An ambiguous link went to this other session instead of to this one.
     rival: Option<String>,
@@ -170,6 +172,7 @@ impl Lineage {
                 nsps: me.nsps,
                 end_us: s.end_us(),
                 reason: s.close.as_ref().map(|c| c.0),
+                rules: s.rules.blame.clone(),
                 successor: false,
                 rival: None,
             },
@@ -352,6 +355,7 @@ impl Lineage {
             } else {
                 Vec::new()
             },
+            rules: prev.rules.clone(),
         };
         if self.links.len() >= self.max_links {
             self.links.pop_front();
@@ -366,8 +370,20 @@ impl Lineage {
         if let Some(k) = self.known.get_mut(&s.key) {
             k.end_us = s.end_us();
             k.reason = s.close.as_ref().map(|c| c.0);
+            k.rules.clone_from(&s.rules.blame);
             k.auth = s.sio.auth.clone();
             k.nsps = s.sio.nsp_set();
+        }
+    }
+
+    /// Rules were named as the cause of `s`'s end after it ended (a delayed heartbeat let go,
+    /// a kill reported after the cut): its successor's link, if already made, names them too.
+    pub fn blamed(&mut self, s: &Session) {
+        self.closed(s);
+        for l in self.links.iter_mut() {
+            if l.from_session == s.tag.label && l.rules.is_empty() {
+                l.rules.clone_from(&s.rules.blame);
+            }
         }
     }
 

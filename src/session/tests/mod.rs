@@ -5,6 +5,7 @@ mod eio;
 mod lineage;
 mod replay;
 mod robust;
+mod rules;
 mod sio;
 mod truth;
 
@@ -219,6 +220,7 @@ impl Harness {
                 frames: 1,
                 mask: None,
                 truncated: false,
+                origin: None,
                 payload,
             }),
         );

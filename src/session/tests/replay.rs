@@ -174,6 +174,7 @@ fn stage_throughput() {
             frames: 1,
             mask: None,
             truncated: false,
+            origin: None,
             payload: Payload::Text(text.into()),
         }),
     };

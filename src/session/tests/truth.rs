@@ -327,6 +327,7 @@ fn a_capture_limit_cut_is_not_a_parse_error() {
             frames: 1,
             mask: None,
             truncated: true,
+            origin: None,
             payload: Payload::Binary(Bytes::from_static(b"\x04\x01\x02")),
         }),
     );

@@ -58,12 +58,14 @@ proptest! {
         frames in any::<u32>(),
         mask in mask(),
         truncated in any::<bool>(),
+        origin in proptest::option::of(prop_oneof![Just("edited"), Just("injected"), Just("a \"quoted\" one")]),
         payload in payload(),
     ) {
         let opcode = match payload { Payload::Text(_) => WsOpcode::Text, Payload::Binary(_) => WsOpcode::Binary };
         let dir = if c2s { Dir::ClientToServer } else { Dir::ServerToClient };
         let ev = Event { seq, ts, mono_us, conn, kind: EventKind::WsMessage(WsMessage {
-            dir, opcode, len, wire_len, compressed, frames, mask, truncated, payload,
+            dir, opcode, len, wire_len, compressed, frames, mask, truncated,
+            origin: origin.map(str::to_owned), payload,
         })};
         let mine = ours(&ev);
         prop_assert_eq!(&mine, &serde_form(&ev));
@@ -272,9 +274,58 @@ fn large_binary_payloads_equal_serde() {
                 frames: 1,
                 mask: None,
                 truncated: false,
+                origin: None,
                 payload: Payload::Binary(data.into()),
             }),
         };
         assert_eq!(ours(&ev), serde_form(&ev), "len {len}");
+    }
+}
+
+fn opt_payload() -> impl Strategy<Value = Option<Payload>> {
+    prop_oneof![Just(None), payload().prop_map(Some)]
+}
+
+proptest! {
+    #[test]
+    fn rule_hit_records_equal_serde(
+        (seq, ts, mono_us, conn) in stamp(),
+        rule_id in any::<u64>(),
+        (rule, source, action, unit, outcome) in (text(), text(), text(), text(), text()),
+        dir in opt(any::<bool>()),
+        (sid, error) in (opt(text()), opt(text())),
+        (exchange, hold) in (opt(any::<u64>()), opt(any::<u64>())),
+        (received, sent) in (opt_payload(), opt_payload()),
+    ) {
+        let rec = crate::event::RuleHitRecord {
+            rule_id, rule, source, action,
+            dir: dir.map(|c2s| if c2s { Dir::ClientToServer } else { Dir::ServerToClient }),
+            unit, sid, exchange, outcome, received, sent, error, hold,
+        };
+        let ev = Event { seq, ts, mono_us, conn, kind: EventKind::RuleHit(Box::new(rec)) };
+        let line = ours(&ev);
+        prop_assert_eq!(&line, &serde_form(&ev));
+        let back: Event = serde_json::from_str(&line).expect("read back");
+        prop_assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn hold_release_records_equal_serde(
+        (seq, ts, mono_us, conn) in stamp(),
+        (hold, rule_id, held_ms) in (any::<u64>(), any::<u64>(), any::<u64>()),
+        (rule, by, outcome) in (text(), text(), text()),
+        dir in opt(any::<bool>()),
+        sent in opt_payload(),
+    ) {
+        let rec = crate::event::HoldReleaseRecord {
+            hold, rule_id, rule,
+            dir: dir.map(|c2s| if c2s { Dir::ClientToServer } else { Dir::ServerToClient }),
+            by, outcome, held_ms, sent,
+        };
+        let ev = Event { seq, ts, mono_us, conn, kind: EventKind::HoldRelease(Box::new(rec)) };
+        let line = ours(&ev);
+        prop_assert_eq!(&line, &serde_form(&ev));
+        let back: Event = serde_json::from_str(&line).expect("read back");
+        prop_assert_eq!(back, ev);
     }
 }

@@ -92,6 +92,7 @@ pub(super) fn text_msg(
         frames,
         mask: mask.map(mask_hex),
         truncated: false,
+        origin: None,
         payload: Payload::Text(s.to_owned()),
     })
 }
@@ -106,6 +107,7 @@ pub(super) fn binary_msg(dir: Dir, data: &[u8], frames: u32, mask: Option<[u8; 4
         frames,
         mask: mask.map(mask_hex),
         truncated: false,
+        origin: None,
         payload: Payload::Binary(Bytes::copy_from_slice(data)),
     })
 }

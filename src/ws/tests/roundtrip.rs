@@ -225,6 +225,7 @@ pub(crate) fn encode(
             frames: k as u32,
             mask: first_key.map(mask_hex),
             truncated: false,
+            origin: None,
             payload: match text_payload {
                 Some(s) => Payload::Text(s),
                 None => Payload::Binary(Bytes::from(payload)),

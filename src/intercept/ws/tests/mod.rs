@@ -2,9 +2,10 @@
 //! that decodes what came out), byte identity when nothing fires ([`identity`]), each action
 //! ([`actions`]), Engine.IO/Socket.IO units ([`eio`]) and compression take-over ([`deflate`]).
 
-// mod actions;
-// mod deflate;
-// mod eio;
+mod actions;
+mod deflate;
+mod edges;
+mod eio;
 mod identity;
 
 use super::{WsConfig, WsInterceptor};

@@ -1,0 +1,276 @@
+//! permessage-deflate: after a drop, an edit or a duplicate the receiver, inflating with the
+//! negotiated parameters (its window no larger than agreed), gets exactly the expected messages;
+//! originals stay untouched where they still decode (no context takeover, or before any change).
+
+use super::*;
+use crate::ws::deflater::Deflater;
+use crate::ws::{Status, parse_frame_header, unmask};
+use flate2::{Decompress, FlushDecompress};
+
+fn params(nct: bool, bits: Option<u8>) -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover: nct,
+        client_no_context_takeover: nct,
+        server_max_window_bits: bits,
+        client_max_window_bits: bits,
+    }
+}
+
+/// Messages that reference each other (so a context mismatch shows).
+fn texts(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"seq\":{i},\"body\":\"{}\"}}",
+                "lorem ipsum dolor ".repeat(3 + i % 4)
+            )
+        })
+        .collect()
+}
+
+/// The sender's frames: each message compressed with the sender's own context.
+fn sender_wire(dir: Dir, p: &DeflateParams, msgs: &[String]) -> Vec<u8> {
+    let (nct, bits) = if dir == C2S {
+        (p.client_no_context_takeover, p.client_max_window_bits)
+    } else {
+        (p.server_no_context_takeover, p.server_max_window_bits)
+    };
+    let mut z = Deflater::new(bits.unwrap_or(15).max(9), nct).unwrap();
+    let mut wire = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let mask = (dir == C2S).then_some([i as u8, 7, 8, 9]);
+        let mut body = Vec::new();
+        z.compress(m.as_bytes(), &mut body).unwrap();
+        wire.extend(encode_frame(true, true, 1, mask, &body));
+    }
+    wire
+}
+
+/// A strict receiver: frames parsed by hand, inflated with a window of exactly the agreed bits,
+/// reset after each message when the direction has no context takeover.
+fn strict_receive(dir: Dir, p: &DeflateParams, wire: &[u8]) -> Vec<String> {
+    let (nct, bits) = if dir == C2S {
+        (p.client_no_context_takeover, p.client_max_window_bits)
+    } else {
+        (p.server_no_context_takeover, p.server_max_window_bits)
+    };
+    // A receiver may size its window to what was agreed (zlib: at least 9 bits).
+    let mut d = Decompress::new_with_window_bits(false, bits.unwrap_or(15).max(9));
+    let mut rest = wire;
+    let mut msgs = Vec::new();
+    while !rest.is_empty() {
+        let Ok(Status::Complete(h)) = parse_frame_header(rest) else {
+            panic!("bad frame")
+        };
+        assert!(h.fin, "the proxy writes single frames here");
+        assert_eq!(h.masked, dir == C2S);
+        let end = h.header_len + h.payload_len as usize;
+        let mut payload = rest[h.header_len..end].to_vec();
+        if let Some(k) = h.mask_key() {
+            unmask(&mut payload, k, 0);
+        }
+        rest = &rest[end..];
+        let text = if h.rsv1 {
+            payload.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            let mut out = Vec::with_capacity(1 << 16);
+            d.decompress_vec(&payload, &mut out, FlushDecompress::Sync)
+                .expect("the receiver inflates what the proxy sent");
+            if nct {
+                d.reset(false);
+            }
+            out
+        } else {
+            payload
+        };
+        msgs.push(String::from_utf8(text).unwrap());
+    }
+    msgs
+}
+
+/// Drops message 2, edits message 4, duplicates message 6 (by their `"seq"`).
+fn rules() -> By<impl FnMut(&Unit<'_>) -> Option<Arc<Rule>>> {
+    let drop = rule(Action::Drop);
+    let edit = rule(Action::Replace {
+        re: regex::Regex::new("lorem").unwrap(),
+        with: "LOREM".into(),
+    });
+    let dup = rule(Action::Duplicate { copies: 1 });
+    by(move |u| {
+        let s = ws_text(u)?;
+        if s.starts_with("{\"seq\":2,") {
+            Some(drop.clone())
+        } else if s.starts_with("{\"seq\":4,") {
+            Some(edit.clone())
+        } else if s.starts_with("{\"seq\":6,") {
+            Some(dup.clone())
+        } else {
+            None
+        }
+    })
+}
+
+fn expected(msgs: &[String]) -> Vec<String> {
+    let mut want = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        match i {
+            2 => {}
+            4 => want.push(m.replace("lorem", "LOREM")),
+            6 => want.extend([m.clone(), m.clone()]),
+            _ => want.push(m.clone()),
+        }
+    }
+    want
+}
+
+#[test]
+fn ws_int_deflate_takeover_keeps_the_receiver_in_step() {
+    for dir in [C2S, S2C] {
+        for nct in [false, true] {
+            for bits in [None, Some(9), Some(10), Some(15)] {
+                let p = params(nct, bits);
+                let msgs = texts(30);
+                let wire = sender_wire(dir, &p, &msgs);
+                let mut w = interceptor(cfg(dir, Some(p.clone()), false));
+                let mut d = rules();
+                // Split in three: the outcome does not depend on where.
+                let (a, b) = (wire.len() / 3, wire.len() / 2 + 1);
+                let now = Instant::now();
+                let mut out = run(&mut w, &wire[..a], now, &mut d);
+                w.push(&wire[a..b], now, &mut d, &mut out);
+                w.push(&wire[b..], now, &mut d, &mut out);
+                let got = strict_receive(dir, &p, &bytes(&out));
+                assert_eq!(got, expected(&msgs), "dir {dir:?} nct {nct} bits {bits:?}");
+                // The lenient receiver (the proxy's own decoder) agrees and sees no anomaly.
+                let lenient = received_payloads(dir, Some(&p), &bytes(&out));
+                assert_eq!(lenient.len(), got.len());
+                assert_eq!(messages(&out.events), lenient);
+                assert_eq!(w.writer.owns_compression(), !nct);
+                if nct {
+                    // Without context takeover the unchanged messages keep their bytes: the
+                    // last one is the sender's last frame.
+                    let last = out.forward.last().unwrap();
+                    assert!(last.len() > 20 && wire.ends_with(last));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn ws_int_deflate_untouched_until_the_first_change() {
+    let dir = S2C;
+    let p = params(false, None);
+    let msgs = texts(6);
+    let wire = sender_wire(dir, &p, &msgs);
+    let mut w = interceptor(cfg(dir, Some(p.clone()), false));
+    let out = run(&mut w, &wire, Instant::now(), &mut never());
+    assert_eq!(bytes(&out), wire);
+    assert!(!w.writer.owns_compression());
+    // Then one dropped message: from there on the proxy compresses.
+    let more = texts(12);
+    let mut z = Deflater::new(15, false).unwrap();
+    let mut all = Vec::new();
+    for m in &more {
+        let mut b = Vec::new();
+        z.compress(m.as_bytes(), &mut b).unwrap();
+        all.extend(encode_frame(true, true, 1, None, &b));
+    }
+    let mut w = interceptor(cfg(dir, Some(p.clone()), false));
+    let r = rule(Action::Drop);
+    let mut d = by(move |u| {
+        ws_text(u)
+            .is_some_and(|s| s.starts_with("{\"seq\":8,"))
+            .then(|| r.clone())
+    });
+    let out = run(&mut w, &all, Instant::now(), &mut d);
+    let mut want: Vec<String> = more.clone();
+    want.remove(8);
+    assert_eq!(strict_receive(dir, &p, &bytes(&out)), want);
+    // The first eight went out as they came.
+    let orig_prefix: usize = out.forward[..8].iter().map(|b| b.len()).sum();
+    assert_eq!(bytes(&out)[..orig_prefix], all[..orig_prefix]);
+    assert!(w.writer.owns_compression());
+}
+
+#[test]
+fn ws_int_deflate_window_bits_8_sends_changed_messages_uncompressed() {
+    for dir in [C2S, S2C] {
+        let p = params(false, Some(8));
+        let msgs = texts(10);
+        let wire = sender_wire(dir, &p, &msgs);
+        let mut w = interceptor(cfg(dir, Some(p.clone()), false));
+        let out = run(&mut w, &wire, Instant::now(), &mut rules());
+        // Every message after the first change goes with RSV1 clear, and all decode.
+        assert_eq!(strict_receive(dir, &p, &bytes(&out)), expected(&msgs));
+        let recs: Vec<bool> = out
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                EventKind::WsMessage(m) => Some(m.compressed),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(recs[..2], [true, true]);
+        assert!(recs[3..].iter().all(|c| !c));
+    }
+}
+
+#[test]
+fn ws_int_deflate_pings_passing_a_hold_reorder_safely() {
+    // Engine.IO over a compressed context-takeover direction: a held event, then pings that
+    // pass it. The receiver gets the pings first and everything inflates.
+    let dir = S2C;
+    let p = params(false, Some(12));
+    let msgs: Vec<String> = [
+        r#"42["chat","lorem ipsum lorem ipsum"]"#,
+        "2",
+        r#"42["other","lorem ipsum"]"#,
+        "2",
+    ]
+    .map(String::from)
+    .to_vec();
+    let wire = sender_wire(dir, &p, &msgs);
+    let mut c = cfg(dir, Some(p.clone()), true);
+    c.max_message = 1 << 16;
+    let mut w = interceptor(c);
+    let r = rule(Action::Hold);
+    let mut d = by(move |u| (sio_event(u).as_deref() == Some("chat")).then(|| r.clone()));
+    let t0 = Instant::now();
+    let mut out = run(&mut w, &wire, t0, &mut d);
+    w.release_all("shutdown", t0, &mut out);
+    let got = strict_receive(dir, &p, &bytes(&out));
+    assert_eq!(
+        got,
+        [&msgs[1], &msgs[3], &msgs[0], &msgs[2]].map(String::clone)
+    );
+    assert!(w.writer.owns_compression());
+}
+
+#[test]
+fn ws_int_deflate_from_tap_carries_the_inflater_context_over() {
+    for dir in [C2S, S2C] {
+        let p = params(false, None);
+        let msgs = texts(12);
+        let wire = sender_wire(dir, &p, &msgs);
+        // The tap read the first messages and part of the next; then a rule appears.
+        for cut in [wire.len() / 3, wire.len() / 2 + 3] {
+            let c = cfg(dir, Some(p.clone()), false);
+            let mut dec = WsDecoder::new(dir, Some(&p), c.max_message);
+            let mut items = Vec::new();
+            dec.push(&wire[..cut], &mut items);
+            let mut w = WsInterceptor::from_tap(c, Arc::new(Holds::default()), dec);
+            let r = rule(Action::Drop);
+            let mut d = by(move |u| {
+                ws_text(u)
+                    .is_some_and(|s| s.starts_with("{\"seq\":10,"))
+                    .then(|| r.clone())
+            });
+            let out = run(&mut w, &wire[cut..], Instant::now(), &mut d);
+            let mut all = wire[..cut].to_vec();
+            all.extend(bytes(&out));
+            let mut want = msgs.clone();
+            want.remove(10);
+            assert_eq!(strict_receive(dir, &p, &all), want, "cut {cut}");
+        }
+    }
+}
