@@ -166,6 +166,8 @@ fn start_control(
         proxy: config.listen,
         events,
         live_ws: config.live_ws.clone(),
+        live_polling: config.live_polling.clone(),
+        upstream_tls: config.mitm.clone(),
     });
     rt.spawn(crate::control::serve(listener, state));
     Ok(ControlInfo { addr, token, file })

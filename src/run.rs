@@ -510,6 +510,11 @@ pub fn inject(args: &crate::cli::InjectArgs) -> Result<(), String> {
             "ack after {:.1} ms: {ack}",
             v.get("latency_ms").and_then(|l| l.as_f64()).unwrap_or(0.0)
         ),
+        None if v.get("transport").and_then(|t| t.as_str()) == Some("polling") => println!(
+            "injected into session {} (long-polling) towards the {}",
+            v.get("session").and_then(|c| c.as_str()).unwrap_or("?"),
+            v.get("to").and_then(|t| t.as_str()).unwrap_or("?")
+        ),
         None => println!(
             "injected into connection {} towards the {}",
             v.get("conn").and_then(|c| c.as_u64()).unwrap_or(0),

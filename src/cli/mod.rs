@@ -499,6 +499,7 @@ impl ProxyArgs {
             control,
             control_home,
             live_ws: Default::default(),
+            live_polling: Default::default(),
         })
     }
 

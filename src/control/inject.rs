@@ -55,6 +55,12 @@ pub struct InjectBody {
 
 type Fail = (StatusCode, String);
 
+/// An injection's messages (WebSocket form: binary?, payload), its name in records, and the
+/// (namespace, ack id) of the ack it asks for.
+type Messages = (Vec<(bool, Bytes)>, String, Option<(String, u64)>);
+
+mod polling;
+
 fn fail<T>(status: StatusCode, msg: impl Into<String>) -> Result<T, Fail> {
     Err((status, msg.into()))
 }
@@ -71,6 +77,14 @@ pub(super) async fn inject(
     }
 }
 
+/// Where an injection goes.
+enum Target {
+    /// An open WebSocket: (connection, its name in errors, the namespaces joined when known).
+    Ws(ConnId, String, Option<Vec<String>>),
+    /// A session on long-polling.
+    Polling(polling::Session),
+}
+
 async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fail> {
     let to_server = match b.to.as_str() {
         "server" => true,
@@ -81,15 +95,6 @@ async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fa
                 format!("to must be client or server, not {other:?}"),
             );
         }
-    };
-    let (conn, target_name, joined) = target(&b, st)?;
-    let Some(handle) = st.live_ws.get(conn) else {
-        return fail(
-            StatusCode::CONFLICT,
-            format!(
-                "{target_name}: connection {conn} is not an open WebSocket (closed, or mid-upgrade)"
-            ),
-        );
     };
     let kinds = [b.text.is_some(), b.base64.is_some(), b.event.is_some()];
     if kinds.iter().filter(|k| **k).count() != 1 {
@@ -104,52 +109,21 @@ async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fa
             "args, nsp and ack go with an event",
         );
     }
-    let mut ack = None;
-    let (msgs, what) = if let Some(t) = &b.text {
-        (
-            vec![(false, Bytes::from(t.clone()))],
-            format!("text {} bytes", t.len()),
-        )
-    } else if let Some(x) = &b.base64 {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(x.as_bytes())
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid base64: {e}")))?;
-        let n = bytes.len();
-        (
-            vec![(true, Bytes::from(bytes))],
-            format!("binary {n} bytes"),
-        )
-    } else {
-        let Some(eio) = handle.eio else {
-            return fail(
-                StatusCode::CONFLICT,
-                format!(
-                    "connection {conn} is a plain WebSocket, not Engine.IO: send text or base64"
-                ),
-            );
-        };
-        let event = b.event.clone().unwrap_or_default();
-        let nsp = b.nsp.clone().unwrap_or_else(|| "/".into());
-        if let Some(j) = &joined
-            && !j.contains(&nsp)
-        {
-            let list: Vec<&str> = j.iter().map(String::as_str).collect();
-            return fail(
-                StatusCode::CONFLICT,
-                format!(
-                    "namespace {nsp} is not joined by {target_name} (joined: {})",
-                    list.join(", ")
-                ),
-            );
+    let (conn, target_name, joined, handle) = match target(&b, st)? {
+        Target::Polling(s) => return polling::inject(b, st, source, to_server, s).await,
+        Target::Ws(conn, name, joined) => {
+            let Some(handle) = st.live_ws.get(conn) else {
+                return fail(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "{name}: connection {conn} is not an open WebSocket (closed, or mid-upgrade)"
+                    ),
+                );
+            };
+            (conn, name, joined, handle)
         }
-        let id = b.ack.then(|| NEXT_ACK.fetch_add(1, Ordering::Relaxed));
-        if let Some(id) = id {
-            ack = Some((nsp.clone(), id));
-        }
-        let msgs = sio_event(eio, &nsp, &event, b.args.clone(), id)?;
-        (msgs, format!("event {event:?} on {nsp}"))
     };
+    let (msgs, what, ack) = messages(&b, handle.eio, &target_name, joined.as_deref(), conn)?;
     let started = Instant::now();
     let rx = handle
         .inject(to_server, msgs, ack.clone())
@@ -189,19 +163,73 @@ async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fa
     Ok(answer)
 }
 
-/// The connection to inject into, how to name it in errors, and the namespaces joined (when
-/// the target is a session).
-fn target(
+/// The Engine.IO messages (WebSocket form: binary?, payload) of an injection, what to call it in
+/// records, and the (namespace, ack id) of its ack when it asks for one. `eio`: `None` for a
+/// plain WebSocket.
+fn messages(
     b: &InjectBody,
-    st: &ControlState,
-) -> Result<(ConnId, String, Option<Vec<String>>), Fail> {
+    eio: Option<EioVersion>,
+    target_name: &str,
+    joined: Option<&[String]>,
+    conn: ConnId,
+) -> Result<Messages, Fail> {
+    if let Some(t) = &b.text {
+        return Ok((
+            vec![(false, Bytes::from(t.clone()))],
+            format!("text {} bytes", t.len()),
+            None,
+        ));
+    }
+    if let Some(x) = &b.base64 {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(x.as_bytes())
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid base64: {e}")))?;
+        let n = bytes.len();
+        return Ok((
+            vec![(true, Bytes::from(bytes))],
+            format!("binary {n} bytes"),
+            None,
+        ));
+    }
+    let Some(eio) = eio else {
+        return fail(
+            StatusCode::CONFLICT,
+            format!("connection {conn} is a plain WebSocket, not Engine.IO: send text or base64"),
+        );
+    };
+    let event = b.event.clone().unwrap_or_default();
+    let nsp = b.nsp.clone().unwrap_or_else(|| "/".into());
+    if let Some(j) = joined
+        && !j.contains(&nsp)
+    {
+        let list: Vec<&str> = j.iter().map(String::as_str).collect();
+        return fail(
+            StatusCode::CONFLICT,
+            format!(
+                "namespace {nsp} is not joined by {target_name} (joined: {})",
+                list.join(", ")
+            ),
+        );
+    }
+    let id = b.ack.then(|| NEXT_ACK.fetch_add(1, Ordering::Relaxed));
+    let msgs = sio_event(eio, &nsp, &event, b.args.clone(), id)?;
+    Ok((
+        msgs,
+        format!("event {event:?} on {nsp}"),
+        id.map(|id| (nsp.clone(), id)),
+    ))
+}
+
+/// The connection or session to inject into.
+fn target(b: &InjectBody, st: &ControlState) -> Result<Target, Fail> {
     match (&b.session, b.conn) {
         (Some(_), Some(_)) => fail(StatusCode::BAD_REQUEST, "give session or conn, not both"),
         (None, None) => fail(
             StatusCode::BAD_REQUEST,
             "give session (a label such as s1, or an Engine.IO sid) or conn",
         ),
-        (None, Some(c)) => Ok((c, format!("connection {c}"), None)),
+        (None, Some(c)) => Ok(Target::Ws(c, format!("connection {c}"), None)),
         (Some(id), None) => {
             let d = st.hub.directory.lock().map_err(|_| {
                 (
@@ -217,15 +245,35 @@ fn target(
                 let why = s.close_reason.clone().unwrap_or_default();
                 return fail(StatusCode::CONFLICT, format!("{name} is closed ({why})"));
             }
-            let Some(c) = s.ws_conn.filter(|_| s.transport == "websocket") else {
+            let joined = Some(s.namespaces.iter().cloned().collect());
+            if let Some(c) = s.ws_conn.filter(|_| s.transport == "websocket") {
+                return Ok(Target::Ws(c, name, joined));
+            }
+            // A WebSocket of this session open while it is still on polling: the upgrade is
+            // under way (probe sent, the switch not done).
+            if s.conns
+                .iter()
+                .any(|c| d.conn(*c).is_some_and(|i| i.open && i.websocket.is_some()))
+            {
                 return fail(
                     StatusCode::CONFLICT,
                     format!(
-                        "{name} is on long-polling (not upgraded): injection into polling sessions is not available yet; inject once it has upgraded"
+                        "{name} is mid-upgrade from long-polling to WebSocket: injection refused, retry once it has upgraded (usually within a second)"
                     ),
                 );
+            }
+            let eio = match s.eio {
+                3 => EioVersion::V3,
+                _ => EioVersion::V4,
             };
-            Ok((c, name, Some(s.namespaces.iter().cloned().collect())))
+            Ok(Target::Polling(polling::Session {
+                label: s.session.clone(),
+                sid: s.sid.clone(),
+                eio,
+                url: s.url.clone(),
+                name,
+                joined,
+            }))
         }
     }
 }

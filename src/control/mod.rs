@@ -46,6 +46,10 @@ pub struct ControlState {
     pub events: crate::pipeline::EventTx,
     /// The open WebSocket relays (injection).
     pub live_ws: Arc<crate::proxy::wsrelay::LiveWs>,
+    /// Injections into sessions on long-polling.
+    pub live_polling: Arc<crate::intercept::polling::inject::PollingInjects>,
+    /// TLS towards origins (the proxy's own), for the POSTs injected into https sessions.
+    pub upstream_tls: Option<Arc<crate::proxy::tls::Mitm>>,
 }
 
 impl ControlState {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 mod act;
 mod http;
+pub mod inject;
 mod units;
 
 pub use http::{HttpAct, HttpUnit, act_on_http, respond_body};
@@ -48,7 +49,12 @@ pub enum Park {
     Delay(Duration),
     /// Wait until the hold is released (`--hold-timeout`, shutdown); the id came from
     /// [`Holds::hold`], so the exchange must call [`Holds::released`] once it ends.
-    Hold { hold: u64, rule: Arc<Rule> },
+    Hold {
+        hold: u64,
+        rule: Arc<Rule>,
+        /// The held unit's packets in [`BodyOutcome::packets`] (a release may edit them).
+        at: std::ops::Range<usize>,
+    },
     /// Send the body paced at this many bytes per second.
     Throttle(u64),
 }
@@ -72,6 +78,8 @@ pub struct BodyOutcome {
     pub kill: Option<Kill>,
     /// The kept packets, as sent (for the exchange's own checks and tests).
     pub packets: Vec<Packet>,
+    /// The body's form (`None` when it did not decode), to re-frame it after an edited release.
+    pub form: Option<BodyForm>,
 }
 
 /// Decides on every packet of a polling body and returns what to send.
@@ -97,6 +105,7 @@ pub fn decide_body(
         return out;
     }
     let form = BodyForm::detect(ctx.version, ctx.content_type, body);
+    out.form = Some(form);
     let groups = units::group(ctx.version, &decoded.packets);
     let mut changed = false;
     let mut kept: Vec<Packet> = Vec::with_capacity(decoded.packets.len());
@@ -120,9 +129,13 @@ pub fn decide_body(
         };
         let r = act::act(ctx, g, packets, &hit, holds);
         changed |= r.changed;
+        let start = kept.len();
         kept.extend(r.packets);
         out.events.push(EventKind::RuleHit(Box::new(r.record)));
-        if let Some(p) = r.park {
+        if let Some(mut p) = r.park {
+            if let Park::Hold { at, .. } = &mut p {
+                *at = start..kept.len();
+            }
             out.parks.push(p);
         }
         if r.respond.is_some() || r.kill.is_some() {
@@ -153,6 +166,8 @@ pub fn decide_body(
                         ),
                     });
                     out.packets = decoded.packets;
+                    // The held units' places are in the packets not sent: not editable.
+                    out.form = None;
                     return out;
                 }
             }
@@ -233,6 +248,14 @@ pub(crate) fn packet_payload(version: EioVersion, p: &Packet) -> Payload {
             crate::engineio::encode::encode_text_packet(version, p).unwrap_or_default(),
         ),
     }
+}
+
+/// The Socket.IO packet a unit's packets carry (attachments filled in), if any.
+pub(crate) fn sio_of(
+    version: EioVersion,
+    packets: &[Packet],
+) -> Option<crate::socketio::SioPacket> {
+    units::group(version, packets).into_iter().next()?.sio
 }
 
 #[cfg(test)]

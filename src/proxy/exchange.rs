@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 mod acting;
+mod outcome;
 mod park;
 mod response;
 
@@ -128,6 +129,12 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             acting::Step::Answer(r) => return *r,
         },
     };
+    // The client's polling POSTs and those the proxy injects go one at a time per session
+    // (engine.io closes a session whose POSTs overlap): the turn lasts until the answer.
+    let turn = match polling_post_sid(&parts.method, &origin_target) {
+        Some(sid) => Some(ctx.cfg.live_polling.post_turn(&sid).await),
+        None => None,
+    };
     let mut retried = false;
     let (mut upstream, mut resp, gate) = loop {
         let mut upstream = match ctx.sender(&target).await {
@@ -223,6 +230,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             upstream_failed(&ctx, &target, &err),
         );
     };
+    drop(turn);
     // The origin gave its final answer: an upload still waiting for its `100` is not sent.
     let declined = gate.waiting();
     gate.final_response();
@@ -233,6 +241,11 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         .get::<hyper::ext::ReasonPhrase>()
         .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    // A polling GET waits at the server: what was injected meanwhile (packets for the client, a
+    // reply awaited from the server) puts its response on the intercept path.
+    if acting.is_none() && is_get && ctx.cfg.live_polling.any() {
+        acting = acting::Acting::new(&ctx, &Method::GET, &origin_target);
+    }
     if acting.is_none() {
         ctx.events.emit(
             ctx.conn,
@@ -366,6 +379,14 @@ fn loop_detected(
             "sockscope: refusing a request addressed to the proxy itself ({what}): it would loop\n"
         ),
     )
+}
+
+/// The sid of an Engine.IO polling POST (a cheap check first: most requests are not one).
+fn polling_post_sid(method: &Method, target: &str) -> Option<String> {
+    if *method != Method::POST || !target.contains("transport=polling") {
+        return None;
+    }
+    crate::engineio::detect(target)?.sid
 }
 
 /// RFC 9110 §9.2.2.

@@ -134,6 +134,8 @@ pub struct ProxyConfig {
     pub control_home: Option<std::path::PathBuf>,
     /// The open WebSocket relays (the control API injects through them).
     pub live_ws: Arc<wsrelay::LiveWs>,
+    /// Injections into sessions on long-polling (queued packets, awaited acks, POST turns).
+    pub live_polling: Arc<crate::intercept::polling::inject::PollingInjects>,
 }
 
 impl ProxyConfig {
@@ -156,6 +158,7 @@ impl ProxyConfig {
             control: None,
             control_home: None,
             live_ws: Arc::default(),
+            live_polling: Arc::default(),
         }
     }
 

@@ -54,6 +54,7 @@ pub fn act(ctx: &BodyCtx<'_>, g: &Group, packets: &[Packet], hit: &Hit, holds: &
             a.park = Some(Park::Hold {
                 hold: id,
                 rule: hit.rule.clone(),
+                at: 0..0,
             });
             "held"
         }

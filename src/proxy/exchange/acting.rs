@@ -7,12 +7,12 @@
 
 use super::super::body::{Paced, ProxyBody, Replay, emit_whole_body};
 use super::super::forward::ConnCtx;
-use super::park::{HeldInfo, Read, answer, read_bounded, wait_hold};
+use super::park::{Held, HeldInfo, Read, Verdict, answer, read_bounded, wait_hold};
 use crate::engineio::{EioVersion, Query};
 use crate::event::{Dir, EventKind, ExchangeId, RuleHitRecord};
 use crate::intercept::Kill;
 use crate::intercept::polling::{
-    BodyCtx, BodyOutcome, HttpAct, HttpUnit, Park, act_on_http, decide_body, respond_body,
+    BodyCtx, HttpAct, HttpUnit, act_on_http, decide_body, respond_body,
 };
 use crate::rules::{ConnFacts, Decide, Layer, Snapshot, Unit};
 use bytes::Bytes;
@@ -42,9 +42,14 @@ pub(crate) enum Step<T> {
 
 impl Acting {
     /// The intercept path for a request to `target` (origin form), when some rule could match
-    /// the exchange; `None` (today's streaming path) otherwise.
+    /// the exchange, or when injections into its polling session are pending (packets for the
+    /// client, the reply to an injected event); `None` (today's streaming path) otherwise.
     pub(crate) fn new(ctx: &ConnCtx, method: &http::Method, target: &str) -> Option<Acting> {
-        let rules = ctx.rules()?;
+        let rules = ctx.rules();
+        let live = &ctx.cfg.live_polling;
+        if rules.is_none() && !live.any() {
+            return None;
+        }
         let query = crate::engineio::detect(target);
         let sid = query.as_ref().and_then(|q| q.sid.as_deref());
         let facts = ConnFacts {
@@ -54,13 +59,19 @@ impl Acting {
             websocket: false,
             eio: query.is_some(),
         };
-        if !rules.could_match(&facts) {
-            return None;
-        }
         let polling = query.as_ref().is_some_and(|q| q.transport == "polling")
             && matches!(*method, http::Method::GET | http::Method::POST);
+        let matched = rules.as_ref().is_some_and(|r| r.could_match(&facts));
+        let injecting = polling
+            && match *method {
+                http::Method::GET => live.wants(sid, Dir::ServerToClient),
+                _ => live.wants(sid, Dir::ClientToServer),
+            };
+        if !matched && !injecting {
+            return None;
+        }
         Some(Acting {
-            rules,
+            rules: rules.unwrap_or_default(),
             query,
             polling,
             url: String::new(),
@@ -150,7 +161,10 @@ impl Acting {
                     }
                 }
             }
-            match self.carry_out(ctx, exchange, started, act, rec, dir).await {
+            match self
+                .carry_out(ctx, exchange, started, act, rec, dir, Held::Request)
+                .await
+            {
                 Step::Answer(r) => return Step::Answer(r),
                 Step::Go(Some(Change::Body(b))) => {
                     let trailers = whole.take().and_then(|(_, t)| t);
@@ -158,6 +172,23 @@ impl Acting {
                     set_length(&mut parts.headers, whole.as_ref().map_or(0, |w| w.0.len()));
                 }
                 Step::Go(Some(Change::Pace(r))) => pace = Some(r),
+                Step::Go(Some(Change::Http {
+                    status: _,
+                    headers,
+                    body,
+                })) => {
+                    for (n, v) in headers {
+                        parts.headers.insert(n, v);
+                    }
+                    if let Some(b) = body {
+                        // The client's body (read or not) is replaced: what was left unread is
+                        // not sent.
+                        rest = None;
+                        let trailers = whole.take().and_then(|(_, t)| t);
+                        set_length(&mut parts.headers, b.len());
+                        whole = Some((b, trailers));
+                    }
+                }
                 Step::Go(None) => {}
             }
         }
@@ -169,6 +200,7 @@ impl Acting {
             return Step::Go(paced(b, pace));
         };
         let mut data = data;
+        let mut inject_ok = false;
         if self.polling && is_post {
             let ct = content_type(&parts.headers);
             let bctx = BodyCtx {
@@ -201,6 +233,39 @@ impl Acting {
                     }
                 }
             }
+            // The replies to events injected towards the client are taken out.
+            if let Some(sid) = sid
+                && ctx.cfg.live_polling.wants(Some(sid), dir)
+            {
+                let ct = content_type(&parts.headers);
+                let a = ctx.cfg.live_polling.apply(
+                    sid,
+                    self.version(),
+                    dir,
+                    ct.as_deref(),
+                    &data,
+                    exchange,
+                );
+                for e in a.events {
+                    ctx.events.emit(ctx.conn, e);
+                }
+                inject_ok = a.emptied;
+                if let Some(new) = a.body {
+                    set_length(&mut parts.headers, new.len());
+                    data = Bytes::from(new);
+                }
+            }
+        }
+        if inject_ok {
+            // The body only carried consumed replies: the server would have answered `ok`.
+            return Step::Answer(Box::new(answer(
+                ctx,
+                exchange,
+                started,
+                StatusCode::OK,
+                "text/html",
+                "ok",
+            )));
         }
         emit_whole_body(
             &ctx.events,
@@ -221,10 +286,17 @@ impl Acting {
 pub(crate) enum Change {
     Body(Vec<u8>),
     Pace(u64),
+    /// A held unit released edited (status: responses only).
+    Http {
+        status: Option<StatusCode>,
+        headers: Vec<(header::HeaderName, HeaderValue)>,
+        body: Option<Bytes>,
+    },
 }
 
 impl Acting {
     /// Carries out an HTTP unit's action: waits, answers, cuts; the record is emitted first.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn carry_out(
         &self,
         ctx: &Arc<ConnCtx>,
@@ -233,6 +305,7 @@ impl Acting {
         act: HttpAct,
         mut rec: RuleHitRecord,
         dir: Dir,
+        held: Held,
     ) -> Step<Option<Change>> {
         if let HttpAct::Kill(Kill::Rst) = act {
             rec.error = Some(
@@ -259,82 +332,26 @@ impl Acting {
                 Step::Go(None)
             }
             HttpAct::Hold { hold, rule } => {
-                wait_hold(ctx, hold, &rule, dir, info).await;
-                Step::Go(None)
+                match wait_hold(ctx, hold, &rule, dir, info, held).await {
+                    Verdict::Forward | Verdict::Packets(_) => Step::Go(None),
+                    Verdict::Drop => {
+                        ctx.counters.cut();
+                        Step::Answer(Box::new(Response::new(ProxyBody::empty())))
+                    }
+                    Verdict::Http {
+                        status,
+                        headers,
+                        body,
+                    } => Step::Go(Some(Change::Http {
+                        status,
+                        headers,
+                        body,
+                    })),
+                }
             }
             HttpAct::Replace(b) => Step::Go(Some(Change::Body(b))),
             HttpAct::Throttle(r) => Step::Go(Some(Change::Pace(r))),
         }
-    }
-
-    /// Carries out what the polling interceptor decided on a body: its records, waits, answer
-    /// or cut. Returns the new body (`Some(empty)`: every packet dropped) and a pace.
-    pub(super) async fn body_outcome(
-        &self,
-        ctx: &Arc<ConnCtx>,
-        exchange: ExchangeId,
-        started: u64,
-        out: BodyOutcome,
-        dir: Dir,
-    ) -> Step<(Option<Vec<u8>>, Option<u64>)> {
-        let mut held = Vec::new();
-        for e in out.events {
-            if let EventKind::RuleHit(r) = &e
-                && let Some(h) = r.hold
-            {
-                held.push((h, HeldInfo::of(r)));
-            }
-            ctx.events.emit(ctx.conn, e);
-        }
-        if out.kill.is_some() || out.respond.is_some() {
-            // Packets held before the exchange was answered or cut never go.
-            let by = if out.kill.is_some() {
-                "kill"
-            } else {
-                "respond"
-            };
-            for p in &out.parks {
-                if let Park::Hold { hold, rule } = p {
-                    super::park::never_sent(ctx, *hold, rule, dir, by);
-                }
-            }
-        }
-        if let Some(k) = out.kill {
-            if k == Kill::Rst {
-                anomaly(
-                    ctx,
-                    dir,
-                    "kill rst on a polling packet: the client socket is not reachable from an HTTP exchange, closed with FIN".into(),
-                );
-            }
-            ctx.counters.cut();
-            return Step::Answer(Box::new(Response::new(ProxyBody::empty())));
-        }
-        if let Some((status, body)) = out.respond {
-            let (text, ct) = respond_body(body.as_deref());
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Step::Answer(Box::new(answer(ctx, exchange, started, status, ct, text)));
-        }
-        let mut pace = None;
-        for p in out.parks {
-            match p {
-                Park::Delay(d) => tokio::time::sleep(d).await,
-                Park::Hold { hold, rule } => {
-                    let info = held
-                        .iter()
-                        .position(|(h, _)| *h == hold)
-                        .map(|i| held.swap_remove(i).1);
-                    wait_hold(ctx, hold, &rule, dir, info).await;
-                }
-                Park::Throttle(r) => pace = Some(r),
-            }
-        }
-        let body = if out.emptied && dir == Dir::ClientToServer {
-            Some(Vec::new())
-        } else {
-            out.body
-        };
-        Step::Go((body, pace))
     }
 
     /// Reads a body whole within the bound: `Ok(Ok)` the body, `Ok(Err)` a body over the bound

@@ -68,16 +68,144 @@ impl HeldInfo {
     }
 }
 
-/// Holds until the hold timeout, shutdown, or a release through the control API (unchanged:
-/// an HTTP exchange's hold takes no edits yet); the release is recorded, also when the exchange
-/// is dropped meanwhile (the client went away).
+/// What is held, for the edits a release may make.
+pub(super) enum Held {
+    /// A request's head (and body): headers and body may change.
+    Request,
+    /// A response's head (and body): status, headers and body may change.
+    Response,
+    /// A `101` answer: released or dropped only.
+    Switching,
+    /// A polling unit whose body cannot be re-framed: released unchanged only.
+    Opaque,
+    /// A unit of a polling body (its Engine.IO packets): its text, or its Socket.IO arguments.
+    Packets {
+        version: crate::engineio::EioVersion,
+        packets: Vec<crate::engineio::Packet>,
+    },
+}
+
+/// How a held unit goes on.
+#[derive(Debug)]
+pub(super) enum Verdict {
+    Forward,
+    /// Not sent (an HTTP unit: its exchange is cut).
+    Drop,
+    /// An HTTP unit edited (status on responses only; headers set; the body replaced).
+    Http {
+        status: Option<StatusCode>,
+        headers: Vec<(header::HeaderName, HeaderValue)>,
+        body: Option<Bytes>,
+    },
+    /// A polling unit replaced by these packets.
+    Packets(Vec<crate::engineio::Packet>),
+}
+
+/// The verdict a release asks for, checked against what is held: `Err` says why the edit does
+/// not fit (the unit stays held).
+fn verdict(id: u64, held: &Held, how: Release) -> Result<Verdict, String> {
+    use crate::engineio::{Packet, PacketType};
+    let http = matches!(held, Held::Request | Held::Response);
+    match (how, held) {
+        (Release::Forward, _) => Ok(Verdict::Forward),
+        (_, Held::Opaque) => Err(format!(
+            "unit #{id} is in a polling body that cannot be re-framed: it can only be released unchanged"
+        )),
+        (Release::Drop, _) => Ok(Verdict::Drop),
+        (Release::Text(t), Held::Packets { packets, .. }) => {
+            let mut new = packets.clone();
+            match new.first_mut() {
+                Some(p) => p.data = Payload::Text(t),
+                None => new.push(Packet::text(PacketType::Message, &t)),
+            }
+            Ok(Verdict::Packets(new))
+        }
+        (Release::Args(a), Held::Packets { version, packets }) => {
+            let sio = crate::intercept::polling::sio_of(*version, packets).ok_or_else(|| {
+                format!("unit #{id} is not a Socket.IO event or ack: edit it with text")
+            })?;
+            let v = crate::socketio::SioVersion::for_eio(*version);
+            let e = crate::intercept::edit::set_args(&sio, v, &a)?;
+            let mut new = Vec::with_capacity(1 + e.attachments.len());
+            new.push(Packet::text(PacketType::Message, &e.text));
+            new.extend(
+                e.attachments
+                    .iter()
+                    .map(|b| Packet::binary(PacketType::Message, b)),
+            );
+            Ok(Verdict::Packets(new))
+        }
+        (Release::Text(t), _) if http => Ok(Verdict::Http {
+            status: None,
+            headers: Vec::new(),
+            body: Some(Bytes::from(t)),
+        }),
+        (Release::Binary(b), _) if http => Ok(Verdict::Http {
+            status: None,
+            headers: Vec::new(),
+            body: Some(b),
+        }),
+        (
+            Release::Http {
+                status,
+                headers,
+                body,
+            },
+            _,
+        ) if http => {
+            let status = match (status, held) {
+                (None, _) => None,
+                (Some(_), Held::Request) => {
+                    return Err(format!(
+                        "unit #{id} is an HTTP request, which has no status: give headers or a body"
+                    ));
+                }
+                (Some(s), _) => Some(
+                    StatusCode::from_u16(s)
+                        .ok()
+                        .filter(|c| !c.is_informational())
+                        .ok_or_else(|| format!("status {s} is not a final HTTP status"))?,
+                ),
+            };
+            let headers = headers
+                .into_iter()
+                .map(|(n, v)| {
+                    let name = header::HeaderName::from_bytes(n.trim().as_bytes())
+                        .map_err(|e| format!("invalid header name {n:?}: {e}"))?;
+                    let value = HeaderValue::from_str(v.trim())
+                        .map_err(|e| format!("invalid value for header {n}: {e}"))?;
+                    Ok((name, value))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(Verdict::Http {
+                status,
+                headers,
+                body,
+            })
+        }
+        (Release::Args(_), _) if http => Err(format!(
+            "unit #{id} is an HTTP message: give status, headers or a body (args edit a Socket.IO packet)"
+        )),
+        (Release::Http { .. } | Release::Binary(_), Held::Packets { .. }) => Err(format!(
+            "unit #{id} is a packet of a polling body: give text or args, or drop"
+        )),
+        (_, _) => Err(format!(
+            "unit #{id} is a 101 answer: release it unchanged or drop it"
+        )),
+    }
+}
+
+/// Holds until the hold timeout, shutdown, or a release through the control API (unchanged,
+/// dropped or edited, as fits `held`); the release is recorded, also when the exchange is
+/// dropped meanwhile (the client went away). Returns what to do with the unit.
 pub(crate) async fn wait_hold(
     ctx: &Arc<ConnCtx>,
     hold: u64,
     rule: &Arc<Rule>,
     dir: Dir,
     info: Option<HeldInfo>,
-) {
+    held: Held,
+) -> Verdict {
     let guard = HoldGuard {
         ctx: ctx.clone(),
         hold,
@@ -87,18 +215,18 @@ pub(crate) async fn wait_hold(
         done: false,
     };
     let holds: &Holds = &ctx.cfg.holds;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let version = match &held {
+        Held::Packets { version, .. } => *version,
+        _ => crate::engineio::EioVersion::V4,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<Verdict>();
     let tx = Mutex::new(Some(tx));
     let releaser: Releaser = Arc::new(move |id, how| {
-        if how != Release::Forward {
-            return Err(format!(
-                "hold #{id} is on an HTTP exchange, which is released unchanged only"
-            ));
-        }
+        let v = verdict(id, &held, how)?;
         let tx = tx.lock().ok().and_then(|mut g| g.take());
         match tx {
             Some(t) => t
-                .send(())
+                .send(v)
                 .map_err(|_| format!("hold #{id}: its exchange is gone")),
             None => Err(format!("hold #{id} was already released")),
         }
@@ -124,12 +252,27 @@ pub(crate) async fn wait_hold(
         },
         releaser,
     );
-    let by = tokio::select! {
-        _ = tokio::time::sleep(holds.timeout) => "timeout",
-        _ = holds.until_release_all() => "shutdown",
-        r = rx => if r.is_ok() { "api" } else { "timeout" },
+    let (by, v) = tokio::select! {
+        _ = tokio::time::sleep(holds.timeout) => ("timeout", Verdict::Forward),
+        _ = holds.until_release_all() => ("shutdown", Verdict::Forward),
+        r = rx => match r {
+            Ok(v) => ("api", v),
+            Err(_) => ("timeout", Verdict::Forward),
+        },
     };
-    guard.finish(by, "forwarded");
+    let (outcome, sent) = match &v {
+        Verdict::Forward => ("forwarded", None),
+        Verdict::Drop => ("dropped", None),
+        Verdict::Http { body, .. } => ("edited", body.as_ref().map(|b| Payload::from_bytes(b))),
+        Verdict::Packets(p) if p.is_empty() => ("dropped", None),
+        Verdict::Packets(p) => (
+            "edited",
+            p.first()
+                .map(|x| crate::intercept::polling::packet_payload(version, x)),
+        ),
+    };
+    guard.finish(by, outcome, sent);
+    v
 }
 
 /// A hold that ends before it began: the exchange was answered or cut by a later packet's
@@ -161,11 +304,11 @@ struct HoldGuard {
 }
 
 impl HoldGuard {
-    fn finish(mut self, by: &str, outcome: &str) {
-        self.record(by, outcome);
+    fn finish(mut self, by: &str, outcome: &str, sent: Option<Payload>) {
+        self.record(by, outcome, sent);
     }
 
-    fn record(&mut self, by: &str, outcome: &str) {
+    fn record(&mut self, by: &str, outcome: &str, sent: Option<Payload>) {
         if self.done {
             return;
         }
@@ -182,7 +325,7 @@ impl HoldGuard {
                 by: by.into(),
                 outcome: outcome.into(),
                 held_ms: u64::try_from(held.as_millis()).unwrap_or(u64::MAX),
-                sent: None,
+                sent,
             })),
         );
     }
@@ -190,7 +333,7 @@ impl HoldGuard {
 
 impl Drop for HoldGuard {
     fn drop(&mut self) {
-        self.record("peer gone", "lost");
+        self.record("peer gone", "lost", None);
     }
 }
 
@@ -229,3 +372,7 @@ pub(crate) fn answer(
     );
     resp
 }
+
+#[cfg(test)]
+#[path = "park_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ use super::super::forward::{ConnCtx, header_list, tap, version_str};
 use super::acting::{
     Acting, Change, Step, anomaly, content_type, decide, emit_hit, paced, set_length,
 };
+use super::park::Held;
 use crate::event::{Dir, EventKind, ExchangeId};
 use crate::intercept::polling::{BodyCtx, HttpAct, HttpUnit, act_on_http, decide_body};
 use crate::rules::Layer;
@@ -54,7 +55,10 @@ impl Acting {
                 }
                 a => a,
             };
-            if let Step::Answer(r) = self.carry_out(ctx, exchange, started, act, rec, dir).await {
+            if let Step::Answer(r) = self
+                .carry_out(ctx, exchange, started, act, rec, dir, Held::Switching)
+                .await
+            {
                 return Some(*r);
             }
         }
@@ -82,7 +86,7 @@ impl Acting {
     ) -> Response<ProxyBody> {
         let dir = Dir::ServerToClient;
         let (mut parts, body) = resp.into_parts();
-        let status = parts.status;
+        let mut status = parts.status;
         let sid = self.sid().map(str::to_owned);
         let sid = sid.as_deref();
         let mut rest = Some(body);
@@ -184,13 +188,34 @@ impl Acting {
                 rec.outcome = "failed".into();
                 rec.error = Some("the response has no body to change".into());
             }
-            match self.carry_out(ctx, exchange, started, act, rec, dir).await {
+            match self
+                .carry_out(ctx, exchange, started, act, rec, dir, Held::Response)
+                .await
+            {
                 Step::Answer(r) => return *r,
                 Step::Go(Some(Change::Body(b))) => {
                     replaced = true;
                     plain = Some(b);
                 }
                 Step::Go(Some(Change::Pace(r))) => pace = Some(r),
+                Step::Go(Some(Change::Http {
+                    status: new_status,
+                    headers,
+                    body,
+                })) => {
+                    if let Some(s) = new_status {
+                        status = s;
+                        parts.status = s;
+                    }
+                    for (n, v) in headers {
+                        parts.headers.insert(n, v);
+                    }
+                    if let Some(b) = body {
+                        replaced = true;
+                        rest = None;
+                        plain = Some(b.to_vec());
+                    }
+                }
                 Step::Go(None) => {}
             }
         }
@@ -216,6 +241,24 @@ impl Acting {
                     pace = pace.or(p);
                     out_body = new;
                 }
+            }
+        }
+        // Packets injected for the client join the body; replies to injected events leave it.
+        if polling_get
+            && let Some(sid) = sid
+            && ctx.cfg.live_polling.wants(Some(sid), dir)
+            && let Some(base) = out_body.as_deref().or(plain.as_deref())
+        {
+            let ct = content_type(&parts.headers);
+            let a =
+                ctx.cfg
+                    .live_polling
+                    .apply(sid, self.version(), dir, ct.as_deref(), base, exchange);
+            for e in a.events {
+                ctx.events.emit(ctx.conn, e);
+            }
+            if let Some(new) = a.body {
+                out_body = Some(new);
             }
         }
         let (data, trailers) = match (whole, out_body) {
