@@ -282,11 +282,11 @@ fn ws_conn(scope: &Scope) -> u64 {
 
 #[test]
 fn a_hundred_messages_injected_each_way_into_a_compressed_connection_then_a_thousand_intact() {
-    let srv = support::App::python("server", "rules_ws_inject.py", &["--role", "server"]);
+    let mut srv = support::App::python("server", "rules_ws_inject.py", &["--role", "server"]);
     let port = srv.ready();
     let scope = Scope::reverse(&format!("http://127.0.0.1:{port}"), &[], &[]);
     let url = format!("ws://{}/inject", scope.addr);
-    let cli = support::App::python(
+    let mut cli = support::App::python(
         "client",
         "rules_ws_inject.py",
         &["--role", "client", "--url", &url],
@@ -294,8 +294,10 @@ fn a_hundred_messages_injected_each_way_into_a_compressed_connection_then_a_thou
     srv.wait_ev("warm_done", 1);
     cli.wait_ev("warm_done", 1);
     let conn = ws_conn(&scope).to_string();
-    for i in 0..100 {
-        for (to, role) in [("client", "client"), ("server", "server")] {
+    // Every injection towards the server first: a peer starts its app messages once it has its
+    // 100, and those must not overtake the other peer's injections.
+    for to in ["server", "client"] {
+        for i in 0..100 {
             ok(
                 &scope,
                 &[
@@ -305,7 +307,7 @@ fn a_hundred_messages_injected_each_way_into_a_compressed_connection_then_a_thou
                     "--to",
                     to,
                     "--text",
-                    &format!("INJ-{role}-{i}"),
+                    &format!("INJ-{to}-{i}"),
                 ],
             );
         }
@@ -313,6 +315,9 @@ fn a_hundred_messages_injected_each_way_into_a_compressed_connection_then_a_thou
     for app in [&srv, &cli] {
         let inj = app.wait_ev("injected", 1).remove(0);
         assert_eq!(inj["ok"], true, "{inj}");
+    }
+    for app in [&mut srv, &mut cli] {
+        app.send(json!({"cmd": "go"}));
     }
     let c = cli.wait_ev("done", 1).remove(0);
     let s = srv.wait_ev("done", 1).remove(0);

@@ -7,7 +7,8 @@ Usage: rules_ws_inject.py --role server [--port 0]
 
 Each end sends `--warm` app messages (so the compression contexts are in use), then waits for
 `--inject` messages the proxy injects ("INJ-<role>-<i>", in order), then sends `--count` app
-messages of rules_ws_common.stream(role) while it receives the other end's. It prints JSON lines:
+messages of rules_ws_common.stream(role) while it receives the other end's, once a line arrives
+on stdin (the test sends it when both ends have their injected messages). It prints JSON lines:
 {"ev": "warm_done"} once it has received the other end's warm-up messages, {"ev": "injected",
 "ok": bool, "count": N, "bad": ...} once the injected messages are in, and finally {"ev": "done",
 "sent_count", "sent_sha256", "received_count", "received_sha256", "extensions"}. The server
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sys
 
 from rules_ws_common import Digest, digest_of, stream
 
@@ -43,6 +45,8 @@ async def converse(ws, role, args, extensions):
         if m != want and bad is None:
             bad = {"i": i, "got": repr(m)[:80], "want": want}
     say({"ev": "injected", "ok": bad is None, "count": args.inject, "bad": bad})
+    # Both ends go on together (a line on stdin), so app messages never overtake injections.
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     mine = stream(role, args.count)
     received = Digest()
 
