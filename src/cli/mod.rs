@@ -66,7 +66,8 @@ pub struct InjectArgs {
         long,
         value_name = "SESSION",
         required_unless_present = "conn",
-        conflicts_with = "conn"
+        conflicts_with = "conn",
+        allow_hyphen_values = true
     )]
     pub session: Option<String>,
     /// The connection (a WebSocket), by id.
