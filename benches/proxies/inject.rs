@@ -30,23 +30,25 @@ struct InjectRun {
     cpu_us: Option<f64>,
 }
 
-/// The id of the one open WebSocket connection the proxy lists (the newest, waiting up to 5 s
-/// for the session stage to list it).
-async fn ws_conn_id(api: &mut Conn) -> Result<u64, String> {
+/// The id of the proxy's WebSocket connection from client address `me` (waiting up to 5 s for
+/// the directory to list it upgraded).
+async fn ws_conn_id(api: &mut Conn, me: SocketAddr) -> Result<u64, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
+    let me = me.to_string();
     loop {
         let v = api.get_json("/v1/connections").await?;
         let id = v["connections"].as_array().and_then(|l| {
             l.iter()
-                .filter(|c| c["open"] == true && c["websocket"].is_string())
-                .filter_map(|c| c["conn"].as_u64())
-                .max()
+                .find(|c| c["client"] == me.as_str() && c["websocket"].is_string())
+                .and_then(|c| c["conn"].as_u64())
         });
         if let Some(id) = id {
             return Ok(id);
         }
         if Instant::now() > deadline {
-            return Err(format!("no open websocket listed by /v1/connections: {v}"));
+            return Err(format!(
+                "/v1/connections does not list {me} as a websocket: {v}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -64,11 +66,12 @@ async fn run_once(
         .await
         .map_err(|e| format!("connect to the proxy: {e}"))?;
     let _ = s.set_nodelay(true);
+    let me = s.local_addr().map_err(|e| format!("client address: {e}"))?;
     let (ws, _) = tokio_tungstenite::client_async(format!("ws://{proxy}/echo"), s)
         .await
         .map_err(|e| format!("websocket handshake through the proxy: {e}"))?;
     let mut api = Conn::open(ep).await?;
-    let conn = ws_conn_id(&mut api).await?;
+    let conn = ws_conn_id(&mut api, me).await?;
     let arrived = Arc::new(AtomicU64::new(0));
     let last = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let (_, mut rx) = ws.split();
@@ -86,6 +89,30 @@ async fn run_once(
             }
         })
     };
+    // The directory can list the connection a moment before its relay takes injections (409):
+    // one untimed injection, retried until it is taken, and its arrival awaited.
+    let ready = Instant::now() + Duration::from_secs(5);
+    loop {
+        let body = format!(r#"{{"conn":{conn},"to":"client","text":"ready"}}"#);
+        let (code, answer) = api.request("POST", "/v1/inject", body.as_bytes()).await?;
+        if code == 200 {
+            break;
+        }
+        if Instant::now() > ready {
+            return Err(format!(
+                "POST /v1/inject: {code} {}",
+                String::from_utf8_lossy(&answer)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    while arrived.load(Ordering::Relaxed) < 1 {
+        if Instant::now() > ready {
+            return Err("the untimed injection did not arrive within 5 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    arrived.store(0, Ordering::Relaxed);
     let mut apis = vec![api];
     for _ in 1..clients {
         apis.push(Conn::open(ep).await?);
