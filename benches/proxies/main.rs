@@ -571,8 +571,10 @@ fn main() {
         md.push_str(&t.markdown_rows());
     }
     if wants("inject") {
-        md.push_str("\n");
-        md.push_str(report::MD_HEADER);
+        if !tables.is_empty() {
+            md.push('\n');
+            md.push_str(report::MD_HEADER);
+        }
         inject::run(&rt, &tools, &opts, rust_origin, &mut md);
     }
     if wants("https") {
