@@ -6,6 +6,7 @@
 #   1. the proxy benchmark (benches/proxies): every workload direct, through a bare relay, through
 #      sockscope, hudsucker and mitmdump, interleaved rounds, medians with min/max, ratios to the
 #      relay, proxy CPU per operation; HTTPS through the MITM; a million messages with --save;
+#      injection into one connection through the control API (--only inject);
 #   2. the GUI store probe (gui/examples/perf.rs) when it is in this tree;
 #   3. the decoder micro-benchmarks (benches/decoders, criterion).
 # A peer that cannot be built or installed is skipped with a note. Not part of scripts/test.sh.
@@ -13,6 +14,9 @@
 #   bash scripts/bench.sh                       # everything (about 15 minutes)
 #   bash scripts/bench.sh --secs 1 --rounds 3   # options go to the proxy benchmark
 #   bash scripts/bench.sh --only "ws echo"      #   (--only SUBSTRING, --peers a,b, --flood N)
+#   bash scripts/bench.sh --only inject         # injection through the control API alone
+#   SOCKSCOPE_BENCH_RULES='conn:999999 => drop' bash scripts/bench.sh --peers relay,sockscope,rules
+#                                               # sockscope with rules as an extra path
 #   BENCH_SKIP_DECODERS=1 BENCH_SKIP_GUI=1 bash scripts/bench.sh
 #
 # Run it on a quiet machine: the script prints the load average before and after.

@@ -8,7 +8,12 @@
 //! - HTTP/1.1 keep-alive GETs; HTTPS through sockscope's MITM (requests/s, first vs later
 //!   connection set-up);
 //! - a million messages through a headless sockscope with `--save`: peak RSS, capture bytes per
-//!   message.
+//!   message;
+//! - injection through the control API into one connection (`inject.rs`): delivered messages/s,
+//!   proxy CPU per injected message.
+//!
+//! With `--peers ...,rules` a path `rules` is sockscope with `SOCKSCOPE_BENCH_RULES` (see
+//! peers.rs); after each workload the rules' hit counts are read from its control API and printed.
 //!
 //! Every figure is the median of `--rounds` runs with min and max; within a workload the rounds
 //! are interleaved (every path once per round, in rotating order) so drift hits every path alike;
@@ -16,6 +21,8 @@
 //! operation. Run it through `bash scripts/bench.sh` (which builds and installs the peers), or
 //! `cargo bench --bench proxies -- [--secs 2] [--rounds 5] [--only ws] [--flood 1000000]`.
 
+mod control;
+mod inject;
 mod load;
 mod origin;
 mod peers;
@@ -253,6 +260,27 @@ fn measure(
         workload: w.name(),
         unit: w.unit(),
         series,
+    }
+}
+
+/// The `rules` path's rules and their hit counts so far (cumulative over the workloads that
+/// share its process), read from its control API: shows whether a rule fired.
+fn print_rule_hits(rt: &tokio::runtime::Runtime, paths: &[Result<Peer, String>], opts: &Opts) {
+    let Some(Ok(p)) = opts
+        .peers
+        .iter()
+        .position(|k| *k == Kind::Rules)
+        .and_then(|i| paths.get(i))
+    else {
+        return;
+    };
+    let Some(home) = &p.home else { return };
+    match control::Endpoint::from_home(home) {
+        Ok(ep) => match rt.block_on(control::rule_hits(&ep)) {
+            Ok(line) => println!("  rules path, hits so far: {line}"),
+            Err(e) => println!("  rules path: cannot read the hits: {e}"),
+        },
+        Err(e) => println!("  rules path: cannot read the hits: {e}"),
     }
 }
 
@@ -531,6 +559,7 @@ fn main() {
         let Some(paths) = paths else { continue };
         let t = measure(&rt, &tools, *w, paths, &opts);
         print!("{}", t.text());
+        print_rule_hits(&rt, paths, &opts);
         let _ = std::io::stdout().flush();
         tables.push(t);
     }
@@ -540,6 +569,13 @@ fn main() {
     let mut md = String::from(report::MD_HEADER);
     for t in &tables {
         md.push_str(&t.markdown_rows());
+    }
+    if wants("inject") {
+        if !tables.is_empty() {
+            md.push('\n');
+            md.push_str(report::MD_HEADER);
+        }
+        inject::run(&rt, &tools, &opts, rust_origin, &mut md);
     }
     if wants("https") {
         https(&rt, &tools, &opts, &mut md);

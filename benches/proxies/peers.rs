@@ -54,6 +54,8 @@ impl Kind {
 /// One running path to an origin.
 pub struct Peer {
     pub addr: SocketAddr,
+    /// sockscope's home (its CA, and `control.json` while it runs); None for other programs.
+    pub home: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -147,6 +149,7 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
     if kind == Kind::Direct {
         return Ok(Peer {
             addr: origin,
+            home: None,
             child: None,
         });
     }
@@ -161,6 +164,13 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let log = tools.work.join(format!("{}-{tag}.log", kind.name()));
+    // Each sockscope process gets a home of its own, so that its control.json (the control
+    // API's address and token) is its own.
+    let home = matches!(kind, Kind::Sockscope | Kind::Baseline | Kind::Rules).then(|| {
+        tools
+            .work
+            .join(format!("sockscope-home-{}-{tag}", kind.name()))
+    });
     let mut cmd = match kind {
         Kind::Direct => unreachable!("handled above"),
         Kind::Relay => {
@@ -187,7 +197,7 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
                         .join(format!("capture-{}-{tag}.ndjson", kind.name())),
                 )
                 .arg("--home")
-                .arg(tools.work.join("sockscope-home"));
+                .arg(home.clone().ok_or("no home")?);
             if kind == Kind::Rules {
                 let rules = std::env::var("SOCKSCOPE_BENCH_RULES")
                     .unwrap_or_else(|_| DEFAULT_BENCH_RULES.to_string());
@@ -226,6 +236,7 @@ pub fn start(kind: Kind, origin: SocketAddr, tools: &Tools, tag: &str) -> Result
     let addr: SocketAddr = listen.parse().expect("listen addr");
     let mut peer = Peer {
         addr,
+        home,
         child: Some(child),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
