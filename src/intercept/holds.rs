@@ -162,6 +162,11 @@ impl Holds {
         *self.release_all.borrow()
     }
 
+    /// A receiver of the "release everything" signal (kept by a loop that waits on it often).
+    pub fn release_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.release_all.subscribe()
+    }
+
     /// Resolves when every held unit must go (at once if that was already asked).
     pub async fn until_release_all(&self) {
         let mut rx = self.release_all.subscribe();

@@ -409,7 +409,11 @@ where
         return Ok(end);
     }
     let mut buf = vec![0u8; RELAY_BUF];
-    let holds = side.ws.holds.clone();
+    // One receiver for the whole pump: subscribing on every pass cost ~900 instructions a message.
+    let mut release_rx = side.ws.holds.release_signal();
+    if *release_rx.borrow() {
+        release_rx.mark_changed();
+    }
     let mut released = false;
     loop {
         let intercepting = matches!(side.mode, Mode::Intercept(_));
@@ -443,7 +447,15 @@ where
                     return Ok(end);
                 }
             }
-            _ = holds.until_release_all(), if intercepting && !released => {
+            r = release_rx.changed(), if intercepting && !released => {
+                if r.is_err() {
+                    // The registry is gone: nothing will ask again.
+                    released = true;
+                    continue;
+                }
+                if !*release_rx.borrow() {
+                    continue;
+                }
                 released = true;
                 if let Mode::Intercept(i) = &mut side.mode {
                     i.release_all("shutdown", Instant::now(), &mut out);
