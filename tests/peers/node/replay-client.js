@@ -7,10 +7,11 @@
 //
 // Usage: node replay-client.js --url URL [--version 4|2] [--parser msgpack]
 //          [--transports default|polling|websocket] [--expect FILE] [--surprise] [--hello-a N]
-//          [--http]
+//          [--http] [--after-upgrade]
 // --http: first POSTs /api/login and GETs /api/items?page=1 (replay-server.js's plain HTTP API).
 // --surprise: also emits 'surprise' (no ack) after connecting; --hello-a N: 'hello' carries a: N
-// instead of 1 (both for the mock's report of what it did not expect).
+// instead of 1 (both for the mock's report of what it did not expect). --after-upgrade: the first
+// event waits until the transport is upgraded to WebSocket (at most 5 s).
 'use strict';
 
 const fs = require('fs');
@@ -82,6 +83,12 @@ async function main() {
   }
   if (version === '2') root.open();
   await both;
+  if (process.argv.includes('--after-upgrade')) {
+    const engine = manager.engine;
+    if (engine && engine.transport && engine.transport.name !== 'websocket') {
+      await Promise.race([new Promise((r) => engine.once('upgrade', r)), sleep(5000)]);
+    }
+  }
   if (process.argv.includes('--surprise')) root.emit('surprise', { x: 1 });
   const a = Number(arg('--hello-a', '1'));
   tell({ nsp: '/', ev: 'ack', of: 'hello', args: await withAck(root, 'hello', { a, s: 'x' }) });
