@@ -219,15 +219,28 @@ fn errors_get_socks_reply_codes() {
 
 #[test]
 fn python_websockets_through_socks() {
-    let mut o = origin(false);
+    python_ws(false);
+}
+
+#[test]
+fn python_wss_through_socks_intercepted() {
+    python_ws(true);
+}
+
+/// Python `websockets` through SOCKS5 (`socks5h://`, python-socks) to the echo origin, over TLS
+/// (trusting sockscope's CA) when `tls`: every message intact and decoded.
+fn python_ws(tls: bool) {
+    let mut o = origin(tls);
     let proxy = proxy_for(&o, &[]);
-    let url = format!("ws://localhost:{}/echo", o.port);
+    let scheme = if tls { "wss" } else { "ws" };
+    let url = format!("{scheme}://localhost:{}/echo", o.port);
     let socks = format!("socks5h://{}", proxy.addr);
-    let result = Peer::python(
-        "ws_client.py",
-        &["--url", &url, "--proxy", &socks, "--compression", "deflate"],
-    )
-    .finish();
+    let ca = proxy.home().join("ca.pem").display().to_string();
+    let mut args = vec!["--url", &url, "--proxy", &socks, "--compression", "deflate"];
+    if tls {
+        args.extend(["--cafile", &ca]);
+    }
+    let result = Peer::python("ws_client.py", &args).finish();
     assert_eq!(
         result["ok"], true,
         "every echo intact at the client (python-socks installed?): {result}"
@@ -239,7 +252,10 @@ fn python_websockets_through_socks() {
         count(r, "ws_end") == 1
     });
     let c = proxy.stop().capture;
-    check_tunnel(&c, o.port, "http");
+    check_tunnel(&c, o.port, if tls { "tls" } else { "http" });
+    let open = c.of_type("ws_open");
+    assert_eq!(open.len(), 1, "{}", c.summary());
+    assert_eq!(open[0]["url"], url.as_str());
     check_capture(
         &c.records,
         &Expect {
