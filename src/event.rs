@@ -322,6 +322,9 @@ pub enum EventKind {
         tls: Option<TlsInfo>,
         /// The tunnel's content is decoded (plaintext, or TLS intercepted).
         decoded: bool,
+        /// How the client opened it when not with CONNECT: `socks5`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     /// A tunnel ended.
     TunnelClose {

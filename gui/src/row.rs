@@ -308,6 +308,7 @@ pub fn row_for(ev: &Event) -> Option<NewRow<'_>> {
             content,
             tls,
             decoded,
+            ..
         } => {
             let sni = tls
                 .as_ref()

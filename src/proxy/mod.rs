@@ -11,6 +11,7 @@
 //! - [`headers`]: header maps as records hold them (values lossless).
 //! - [`relay`]: the byte-exact bidirectional copy loop with a decoding tap.
 //! - [`tunnel`]: CONNECT: peeks at the first bytes, then decodes plaintext HTTP or relays TLS opaquely.
+//! - [`socks`]: SOCKS5 in on the same port (a first byte `0x05`), then served as a CONNECT tunnel.
 //! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
 //! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
 
@@ -21,6 +22,7 @@ pub mod headers;
 pub mod lifecycle;
 pub mod relay;
 pub mod sniff;
+pub mod socks;
 pub mod tls;
 pub mod tunnel;
 mod upgrade;
@@ -239,7 +241,7 @@ pub async fn serve(
                     let mut ctx = forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone());
                     // Held by every task serving this connection (relays, tunnels): counts it live.
                     ctx.active = Some(Active::new(&lifecycle, io.counters.clone()));
-                    tokio::spawn(serve_http(Arc::new(ctx), io));
+                    tokio::spawn(serve_client(Arc::new(ctx), io, lifecycle.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: say so, back off, keep serving.
@@ -274,6 +276,25 @@ pub async fn serve(
         );
         lifecycle.cut();
         lifecycle.wait_closed(CUT_WAIT, None).await;
+    }
+}
+
+/// Serves one accepted client connection: SOCKS5 when its first byte is `0x05` (see [`socks`]),
+/// else HTTP/1.1. Waiting for that byte ends at shutdown (HTTP then closes the idle connection).
+async fn serve_client(
+    ctx: Arc<forward::ConnCtx>,
+    io: CountingIo<TcpStream>,
+    lifecycle: Arc<Lifecycle>,
+) {
+    let mut first = [0u8; 1];
+    let is_socks = tokio::select! {
+        r = io.get_ref().peek(&mut first) => matches!(r, Ok(1)) && first[0] == socks::VERSION,
+        _ = lifecycle.reached(Phase::Draining) => false,
+    };
+    if is_socks {
+        socks::serve(ctx, io).await;
+    } else {
+        serve_http(ctx, io).await;
     }
 }
 

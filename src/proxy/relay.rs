@@ -97,6 +97,11 @@ impl<I> CountingIo<I> {
         }
     }
 
+    /// The wrapped stream (to peek at it without counting).
+    pub fn get_ref(&self) -> &I {
+        &self.inner
+    }
+
     /// Counts into existing counters (e.g. one half of a split socket).
     pub fn with_counters(inner: I, counters: Arc<Counters>) -> CountingIo<I> {
         CountingIo { inner, counters }

@@ -85,7 +85,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     let c = ctx.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(up) => run(c, TokioIo::new(up), stream, target).await,
+            Ok(up) => run(c, TokioIo::new(up), stream, target, None).await,
             Err(e) => {
                 let (a, b) = c.counters.get();
                 c.events.emit(
@@ -180,8 +180,15 @@ fn tls_record_len(b: &[u8]) -> Option<usize> {
     Some(5 + usize::from(u16::from_be_bytes([len[0], len[1]])))
 }
 
-async fn run<I>(ctx: Arc<ConnCtx>, mut client: I, upstream: tokio::net::TcpStream, target: Target)
-where
+/// Serves an opened tunnel: `upstream` is dialled, `client` is the client's side. `via` names
+/// how the client asked for it when not by CONNECT (`socks5`), for the `tunnel_open` record.
+pub(super) async fn run<I>(
+    ctx: Arc<ConnCtx>,
+    mut client: I,
+    upstream: tokio::net::TcpStream,
+    target: Target,
+    via: Option<&'static str>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let first = peek(&mut client).await;
@@ -195,6 +202,7 @@ where
                 content: "http".into(),
                 tls: None,
                 decoded: true,
+                via: via.map(str::to_string),
             },
         );
         let nested = ctx.nested(&target, upstream);
@@ -208,7 +216,17 @@ where
         && !ctx.cfg.ignored(&target.host)
         && !info.sni.as_deref().is_some_and(|n| ctx.cfg.ignored(n))
     {
-        intercept(ctx, mitm, client, first, upstream, target, info.clone()).await;
+        intercept(
+            ctx,
+            mitm,
+            client,
+            first,
+            upstream,
+            target,
+            info.clone(),
+            via,
+        )
+        .await;
         return;
     }
     let tls = hello.map(|h| h.unwrap_or_default());
@@ -220,6 +238,7 @@ where
             content: if tls.is_some() { "tls" } else { "raw" }.into(),
             tls,
             decoded: false,
+            via: via.map(str::to_string),
         },
     );
     let (a, b) = relay::relay(client, &first, upstream, &[], &mut NoTap, &mut NoTap).await;
@@ -252,6 +271,7 @@ async fn intercept<I>(
     upstream: tokio::net::TcpStream,
     target: Target,
     hello: TlsInfo,
+    via: Option<&'static str>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -311,6 +331,7 @@ async fn intercept<I>(
             content: "tls".into(),
             tls: Some(info),
             decoded: true,
+            via: via.map(str::to_string),
         },
     );
     // The nested target keeps `host:port` from the CONNECT: that is where the origin socket was

@@ -125,14 +125,19 @@ pub fn describe(ev: &Event) -> Option<String> {
             content,
             tls,
             decoded,
+            via,
         } => {
             let sni = tls
                 .as_ref()
                 .and_then(|t| t.sni.clone())
                 .map(|s| format!(" sni={s}"))
                 .unwrap_or_default();
+            let via = via
+                .as_ref()
+                .map(|v| format!(" via {v}"))
+                .unwrap_or_default();
             format!(
-                "tunnel {host}:{port} {content}{sni}{}",
+                "tunnel {host}:{port} {content}{sni}{via}{}",
                 if *decoded { "" } else { " (opaque)" }
             )
         }
