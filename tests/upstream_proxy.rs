@@ -1,6 +1,7 @@
 //! `--upstream-proxy`: sockscope chained in front of a real second proxy, mitmproxy's `mitmdump`
 //! (pinned venv, `tests/peers/mitmproxy/install.sh`): HTTP and a WebSocket through both proxies,
-//! Basic auth to the upstream, its 407 reported as a 502 naming it, a SOCKS5 upstream (mitmdump
+//! HTTPS (mitmdump decrypting it too: sockscope trusts only mitmproxy's CA, so the origin's TLS
+//! can only have come through it), Basic auth to the upstream, its 407 reported as a 502 naming it, a SOCKS5 upstream (mitmdump
 //! `--mode socks5`), and `--upstream-no-proxy` going direct.
 
 mod common;
@@ -34,6 +35,8 @@ struct Mitm {
     child: Child,
     port: u16,
     log: Arc<Mutex<String>>,
+    /// mitmproxy's confdir (its CA is `mitmproxy-ca-cert.pem` there).
+    conf: PathBuf,
     _dir: TempDir,
 }
 
@@ -71,6 +74,7 @@ impl Mitm {
             child,
             port,
             log,
+            conf: dir.path().join("conf"),
             _dir: dir,
         }
     }
@@ -182,4 +186,45 @@ fn socks5_upstream_through_mitmdump() {
         assert!(body.contains("api_key"), "{body}");
     }
     assert!(mitm.log().contains("/profile"), "{}", mitm.log());
+}
+
+#[test]
+fn https_inside_the_upstream_tunnel() {
+    let mitm = Mitm::start(&["--ssl-insecure"]);
+    let dir = TempDir::new("upproxy-tls");
+    let (cert, key) = origin_cert(dir.path());
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let mut origin = Peer::node("tls-origin.js", &["--port", "0", "--cert", &c, "--key", &k]);
+    let port = origin.wait_ready();
+    let mitm_ca = mitm.conf.join("mitmproxy-ca-cert.pem");
+    assert!(
+        mitm_ca.exists(),
+        "mitmdump made no CA in {}",
+        mitm.conf.display()
+    );
+    let upstream = format!("http://127.0.0.1:{}", mitm.port);
+    let proxy = Proxy::start(&[
+        "--upstream-proxy",
+        &upstream,
+        "--upstream-ca",
+        &mitm_ca.display().to_string(),
+    ]);
+    let out = curl()
+        .args(["-x", &proxy.url(), "--cacert"])
+        .arg(proxy.home().join("ca.pem"))
+        .arg(format!("https://localhost:{port}/hello"))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the origin\n",
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        proxy.stderr()
+    );
+    assert!(
+        mitm.log().contains("/hello"),
+        "mitmdump saw no /hello:\n{}",
+        mitm.log()
+    );
 }
