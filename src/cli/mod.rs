@@ -310,6 +310,13 @@ pub struct ProxyArgs {
     /// Also trust the CA certificates in FILE (PEM) when verifying origins.
     #[arg(long, value_name = "FILE")]
     pub upstream_ca: Option<PathBuf>,
+    /// Send every origin connection through this proxy: http://[user:pass@]host:port (CONNECT,
+    /// Basic auth), socks5://host:port (names resolved here) or socks5h://host:port (by the proxy).
+    #[arg(long, value_name = "URL")]
+    pub upstream_proxy: Option<String>,
+    /// Hosts, .suffixes and IPs (comma-separated) dialled directly despite --upstream-proxy.
+    #[arg(long, value_name = "LIST")]
+    pub upstream_no_proxy: Option<String>,
     /// Do not verify origin certificates (dangerous: only for test servers).
     #[arg(long)]
     pub insecure_upstream: bool,
@@ -371,6 +378,8 @@ impl Default for ProxyArgs {
             max_decode_bytes: "16MiB".into(),
             home: None,
             upstream_ca: None,
+            upstream_proxy: None,
+            upstream_no_proxy: None,
             insecure_upstream: false,
             allow_hosts: None,
             ignore_hosts: None,
@@ -419,6 +428,21 @@ impl ProxyArgs {
                 .transpose()
         };
         let auth = self.auth_header(&listen)?;
+        let upstream_proxy = self
+            .upstream_proxy
+            .as_deref()
+            .map(|u| {
+                crate::proxy::upstream_proxy::UpstreamProxy::parse(u)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| format!("invalid --upstream-proxy: {e}"))
+            })
+            .transpose()?;
+        if self.upstream_no_proxy.is_some() && upstream_proxy.is_none() {
+            return Err("--upstream-no-proxy only applies with --upstream-proxy".into());
+        }
+        let upstream_no_proxy = crate::proxy::upstream_proxy::NoProxy::parse(
+            self.upstream_no_proxy.as_deref().unwrap_or_default(),
+        );
         let max_header_bytes = parse_size(&self.max_header_bytes).map_err(|e| {
             format!(
                 "invalid --max-header-bytes {:?}: {e}",
@@ -501,6 +525,8 @@ impl ProxyArgs {
             control_home,
             live_ws: Default::default(),
             live_polling: Default::default(),
+            upstream_proxy,
+            upstream_no_proxy,
         })
     }
 

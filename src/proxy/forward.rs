@@ -141,7 +141,7 @@ impl ConnCtx {
         let stream = match pre {
             Some((_, s)) => s,
             None => {
-                let s = super::dial(&target.host, target.port)
+                let s = super::dial(&self.cfg, &target.host, target.port)
                     .await
                     .map_err(DialError::Failed)?;
                 // A name that resolved to the proxy's own listener would loop.

@@ -27,6 +27,7 @@ pub mod tls;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;
+pub mod upstream_proxy;
 pub mod wsrelay;
 
 use crate::event::{ConnId, EventKind};
@@ -138,6 +139,10 @@ pub struct ProxyConfig {
     pub live_ws: Arc<wsrelay::LiveWs>,
     /// Injections into sessions on long-polling (queued packets, awaited acks, POST turns).
     pub live_polling: Arc<crate::intercept::polling::inject::PollingInjects>,
+    /// Every origin connection goes through this proxy (`--upstream-proxy`).
+    pub upstream_proxy: Option<Arc<upstream_proxy::UpstreamProxy>>,
+    /// Hosts dialled directly despite `upstream_proxy` (`--upstream-no-proxy`).
+    pub upstream_no_proxy: upstream_proxy::NoProxy,
 }
 
 impl ProxyConfig {
@@ -161,6 +166,8 @@ impl ProxyConfig {
             control_home: None,
             live_ws: Arc::default(),
             live_polling: Arc::default(),
+            upstream_proxy: None,
+            upstream_no_proxy: upstream_proxy::NoProxy::default(),
         }
     }
 
@@ -424,15 +431,42 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
 }
 
 /// Dials an origin with a timeout; the socket has Nagle off like the client side.
-pub async fn dial(host: &str, port: u16) -> Result<TcpStream, String> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
-        Ok(Ok(s)) => {
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, String> {
+    let via = cfg
+        .upstream_proxy
+        .as_deref()
+        .filter(|_| !cfg.upstream_no_proxy.matches(host));
+    let (dial_host, dial_port) = match via {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (host, port),
+    };
+    let mut s =
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, dial_port)))
+            .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(match via {
+                    Some(p) => format!("cannot reach the upstream proxy {}: {e}", p.name()),
+                    None => e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(match via {
+                    Some(p) => format!(
+                        "the upstream proxy {} did not accept a connection within {} s",
+                        p.name(),
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                    None => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                });
+            }
+        };
+    let _ = s.set_nodelay(true);
+    if let Some(p) = via {
+        p.handshake(&mut s, host, port).await?;
     }
+    Ok(s)
 }
 
 pub use relay::CountingIo;

@@ -70,7 +70,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     if let Some(text) = ctx.cfg.refuse_host(&target.host) {
         return refuse(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
     }
-    let stream = match super::dial(&target.host, target.port).await {
+    let stream = match super::dial(&ctx.cfg, &target.host, target.port).await {
         Ok(s) => s,
         Err(e) => {
             let text = format!(
