@@ -331,31 +331,42 @@ where
     if let Some(text) = ctx.cfg.refuse_host(&host) {
         return refuse(io, reply::NOT_ALLOWED, text.trim_end().to_string()).await;
     }
-    let dialled = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((host.as_str(), req.port)),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            return refuse(
-                io,
-                dial_reply(&e),
-                format!("socks: cannot connect to {authority}: {e}"),
-            )
-            .await;
+    // Through `--upstream-proxy` when one is set (every origin connection goes there).
+    let dialled = if ctx.cfg.upstream_proxy.is_some() {
+        match super::dial(&ctx.cfg, &host, req.port).await {
+            Ok(s) => s,
+            Err(e) => {
+                let why = format!("socks: cannot connect to {authority}: {e}");
+                return refuse(io, reply::HOST_UNREACHABLE, why).await;
+            }
         }
-        Err(_) => {
-            return refuse(
-                io,
-                reply::HOST_UNREACHABLE,
-                format!(
-                    "socks: cannot connect to {authority}: no answer within {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                ),
-            )
-            .await;
+    } else {
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((host.as_str(), req.port)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return refuse(
+                    io,
+                    dial_reply(&e),
+                    format!("socks: cannot connect to {authority}: {e}"),
+                )
+                .await;
+            }
+            Err(_) => {
+                return refuse(
+                    io,
+                    reply::HOST_UNREACHABLE,
+                    format!(
+                        "socks: cannot connect to {authority}: no answer within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                )
+                .await;
+            }
         }
     };
     let _ = dialled.set_nodelay(true);
