@@ -226,12 +226,7 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
 pub fn rule(args: &crate::cli::RuleArgs) -> Result<(), String> {
     use crate::cli::RuleAction;
     use hyper::Method;
-    let c = &args.control;
-    let ep = crate::control::client::locate(
-        c.home.as_deref(),
-        c.control.as_deref(),
-        c.token.as_deref(),
-    )?;
+    let ep = args.control.endpoint()?;
     let call = |m: Method, path: &str, body: Option<serde_json::Value>| {
         crate::control::client::call(&ep, m, path, body.as_ref())
     };
@@ -303,12 +298,7 @@ fn rule_line(r: &serde_json::Value) -> String {
 /// `sockscope events`: prints the running proxy's records as NDJSON, as they happen.
 pub fn events(args: &crate::cli::EventsArgs) -> Result<(), String> {
     use std::io::Write as _;
-    let c = &args.control;
-    let ep = crate::control::client::locate(
-        c.home.as_deref(),
-        c.control.as_deref(),
-        c.token.as_deref(),
-    )?;
+    let ep = args.control.endpoint()?;
     let mut path = "/v1/events".to_string();
     if let Some(f) = &args.filter {
         crate::filter::Filter::parse(f).map_err(|e| format!("invalid --filter {f:?}: {e}"))?;
@@ -337,12 +327,7 @@ pub fn events(args: &crate::cli::EventsArgs) -> Result<(), String> {
 
 /// `sockscope held`: the running proxy's held units.
 pub fn held(args: &crate::cli::HeldArgs) -> Result<(), String> {
-    let c = &args.control;
-    let ep = crate::control::client::locate(
-        c.home.as_deref(),
-        c.control.as_deref(),
-        c.token.as_deref(),
-    )?;
+    let ep = args.control.endpoint()?;
     let v = crate::control::client::call(&ep, hyper::Method::GET, "/v1/held", None)?;
     if args.json {
         println!("{v}");
@@ -383,12 +368,7 @@ pub fn held(args: &crate::cli::HeldArgs) -> Result<(), String> {
 /// `sockscope release`: lets a held unit go.
 pub fn release(args: &crate::cli::ReleaseArgs) -> Result<(), String> {
     use hyper::Method;
-    let c = &args.control;
-    let ep = crate::control::client::locate(
-        c.home.as_deref(),
-        c.control.as_deref(),
-        c.token.as_deref(),
-    )?;
+    let ep = args.control.endpoint()?;
     if args.all {
         let v = crate::control::client::call(&ep, Method::POST, "/v1/held/release-all", None)?;
         println!(
@@ -452,12 +432,7 @@ pub fn release(args: &crate::cli::ReleaseArgs) -> Result<(), String> {
 /// `sockscope inject`: a message into an app's own live connection.
 pub fn inject(args: &crate::cli::InjectArgs) -> Result<(), String> {
     use base64::Engine as _;
-    let c = &args.control;
-    let ep = crate::control::client::locate(
-        c.home.as_deref(),
-        c.control.as_deref(),
-        c.token.as_deref(),
-    )?;
+    let ep = args.control.endpoint()?;
     let mut body = serde_json::Map::new();
     if let Some(s) = &args.session {
         body.insert("session".into(), s.clone().into());

@@ -156,6 +156,17 @@ pub struct ControlArgs {
     pub home: Option<PathBuf>,
 }
 
+impl ControlArgs {
+    /// The running proxy's control API these options point at (see [`crate::control::client::locate`]).
+    pub fn endpoint(&self) -> Result<crate::control::client::Endpoint, String> {
+        crate::control::client::locate(
+            self.home.as_deref(),
+            self.control.as_deref(),
+            self.token.as_deref(),
+        )
+    }
+}
+
 /// `sockscope rule ...`.
 #[derive(Args, Debug)]
 pub struct RuleArgs {
