@@ -17,41 +17,11 @@ mod rules_support;
 #[path = "scenarios/support.rs"]
 mod support;
 
-use common::{clean_command, count, sockscope_bin};
+use common::count;
 use rules_support::sio::*;
 use rules_support::*;
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
-
-/// `sockscope ARGS` against the scope's home: (exit code, stdout, stderr).
-fn cli(scope: &Scope, args: &[&str]) -> (i32, String, String) {
-    let out = clean_command(sockscope_bin())
-        .args(args)
-        .env("SOCKSCOPE_HOME", scope.home())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sockscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(scope: &Scope, args: &[&str]) -> String {
-    let (code, out, err) = cli(scope, args);
-    assert_eq!(code, 0, "sockscope {args:?}: {err}");
-    out
-}
-
-/// Waits until the proxy's session directory knows the session with this sid.
-fn wait_session(scope: &Scope, sid: &str) {
-    scope.wait("the session_open record", |r| {
-        r.iter()
-            .any(|x| x["type"] == "session_open" && x["sid"] == sid)
-    });
-}
 
 #[test]
 fn events_injected_both_ways_with_binary_arguments_and_a_consumed_ack() {

@@ -17,31 +17,13 @@ mod rules_support;
 #[path = "scenarios/support.rs"]
 mod support;
 
-use common::{clean_command, sockscope_bin};
 use rules_support::sio::*;
 use rules_support::*;
 use serde_json::json;
-use std::process::Stdio;
 use std::time::Duration;
 
 const PING_INTERVAL_MS: u64 = 400;
 const PING_TIMEOUT_MS: u64 = 300;
-
-/// `sockscope ARGS` against the scope's home; panics unless it exits 0. Returns stdout.
-fn cli(scope: &Scope, args: &[&str]) -> String {
-    let out = clean_command(sockscope_bin())
-        .args(args)
-        .env("SOCKSCOPE_HOME", scope.home())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sockscope");
-    assert!(
-        out.status.success(),
-        "sockscope {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn a_live_rule_drops_pongs_until_it_is_removed() {
@@ -64,7 +46,7 @@ fn a_live_rule_drops_pongs_until_it_is_removed() {
         "no disconnect without rules: {:?}",
         app.events("disconnect")
     );
-    let added = cli(
+    let added = ok(
         &scope,
         &["rule", "add", "kind:eio event:pong dir:c2s => drop"],
     );
@@ -74,12 +56,12 @@ fn a_live_rule_drops_pongs_until_it_is_removed() {
     let said = first_with(&srv, "disconnect", "eio_sid", &json!(first));
     assert_eq!(said["reason"], "ping timeout", "{said}");
     app.wait_ev("reconnect_attempt", 1);
-    let listed = cli(&scope, &["rule", "list"]);
+    let listed = ok(&scope, &["rule", "list"]);
     assert!(
         listed.contains("kind:eio event:pong dir:c2s => drop"),
         "{listed}"
     );
-    cli(&scope, &["rule", "rm", "1"]);
+    ok(&scope, &["rule", "rm", "1"]);
     // Let any session that began under the rule end (it may time out), then the latest one
     // must stay up for five ping intervals.
     std::thread::sleep(Duration::from_millis(

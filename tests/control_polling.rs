@@ -19,8 +19,8 @@ mod rules_support;
 #[path = "scenarios/support.rs"]
 mod support;
 
+use common::curl;
 use common::origin::Origin;
-use common::{clean_command, curl, sockscope_bin};
 use rules_support::sio::*;
 use rules_support::*;
 use serde_json::{Value, json};
@@ -29,35 +29,6 @@ use std::time::{Duration, Instant};
 
 /// Ack ids of injected events start here (src/control/inject.rs).
 const INJECTED_ACK_IDS: u64 = 8_000_000_000_000_000;
-
-/// `sockscope ARGS` against the scope's home: (exit code, stdout, stderr).
-fn cli(scope: &Scope, args: &[&str]) -> (i32, String, String) {
-    let out = clean_command(sockscope_bin())
-        .args(args)
-        .env("SOCKSCOPE_HOME", scope.home())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sockscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(scope: &Scope, args: &[&str]) -> String {
-    let (code, out, err) = cli(scope, args);
-    assert_eq!(code, 0, "sockscope {args:?}: {err}");
-    out
-}
-
-/// Waits until the proxy's session directory knows the session with this sid.
-fn wait_session(scope: &Scope, sid: &str) {
-    scope.wait("the session_open record", |r| {
-        r.iter()
-            .any(|x| x["type"] == "session_open" && x["sid"] == sid)
-    });
-}
 
 /// The Socket.IO packets of the capture with an ack id of an injected event, in `dir`.
 fn injected_ids(records: &[Value], dir: &str, packet: &str) -> Vec<Value> {

@@ -282,3 +282,33 @@ pub fn assert_hits_from<'a>(
 pub fn payload_text(r: &Value, k: &str) -> String {
     String::from_utf8_lossy(&payload_bytes(&r[k])).into_owned()
 }
+
+/// `sockscope ARGS` against the scope's home (its control.json): (exit code, stdout, stderr).
+pub fn cli(scope: &Scope, args: &[&str]) -> (i32, String, String) {
+    let out = clean_command(sockscope_bin())
+        .args(args)
+        .env("SOCKSCOPE_HOME", scope.home())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sockscope");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`cli`] that must succeed; its stdout.
+pub fn ok(scope: &Scope, args: &[&str]) -> String {
+    let (code, out, err) = cli(scope, args);
+    assert_eq!(code, 0, "sockscope {args:?}: {err}");
+    out
+}
+
+/// Waits until the proxy's session directory knows the session with this sid.
+pub fn wait_session(scope: &Scope, sid: &str) {
+    scope.wait("the session_open record", |r| {
+        r.iter()
+            .any(|x| x["type"] == "session_open" && x["sid"] == sid)
+    });
+}

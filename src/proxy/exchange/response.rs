@@ -116,15 +116,7 @@ impl Acting {
                     );
                     return Response::from_parts(parts, streaming);
                 }
-                Err(e) => {
-                    return super::super::forward::generated(
-                        ctx,
-                        exchange,
-                        started,
-                        http::StatusCode::BAD_GATEWAY,
-                        format!("sockscope: reading the upstream response body failed: {e}\n"),
-                    );
-                }
+                Err(e) => return read_failed(ctx, exchange, started, &e),
             }
         }
         let mut pace = None;
@@ -173,15 +165,7 @@ impl Acting {
                         );
                         return Response::from_parts(parts, streaming);
                     }
-                    Err(e) => {
-                        return super::super::forward::generated(
-                            ctx,
-                            exchange,
-                            started,
-                            http::StatusCode::BAD_GATEWAY,
-                            format!("sockscope: reading the upstream response body failed: {e}\n"),
-                        );
-                    }
+                    Err(e) => return read_failed(ctx, exchange, started, &e),
                 }
             }
             if matches!(act, HttpAct::NeedBody) {
@@ -308,6 +292,22 @@ impl Acting {
             paced(ProxyBody::Replay(Replay::whole(data, trailers)), pace),
         )
     }
+}
+
+/// The `502` answer when the upstream response body could not be read.
+fn read_failed(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    e: &dyn std::fmt::Display,
+) -> Response<ProxyBody> {
+    super::super::forward::generated(
+        ctx,
+        exchange,
+        started,
+        http::StatusCode::BAD_GATEWAY,
+        format!("sockscope: reading the upstream response body failed: {e}\n"),
+    )
 }
 
 /// The body with its `Content-Encoding` undone (as rules see it), or `None` when that fails.
