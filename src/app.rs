@@ -25,6 +25,8 @@ pub struct Running {
     pub config: Arc<ProxyConfig>,
     /// The control API, when it runs.
     pub control: Option<ControlInfo>,
+    /// The same actions in-process (the GUI's rules, breakpoints and injection).
+    pub acting: crate::control::Acting,
     lifecycle: Arc<Lifecycle>,
     thread: Option<JoinHandle<()>>,
     pipeline: Option<PipelineHandle>,
@@ -94,21 +96,17 @@ impl Bound {
         let local_addr = config.listen;
         let config = Arc::new(config);
         let mut sinks = sinks;
-        let hub = control.as_ref().map(|_| {
-            let hub = crate::control::hub::EventHub::new();
-            sinks.push(Box::new(hub.sink()));
-            hub
-        });
+        // The hub keeps the live directory for the in-process actions (the GUI) and feeds the
+        // control API's event stream when that runs.
+        let hub = crate::control::hub::EventHub::new();
+        sinks.push(Box::new(hub.sink()));
         let (events, pipeline) = pipeline::start(clock, stages, sinks);
-        let control = match (control, hub) {
-            (Some(l), Some(hub)) => match start_control(&rt, l, &config, hub, events.clone()) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    pipeline.shutdown();
-                    return Err(e);
-                }
-            },
-            _ => None,
+        let (acting, control) = match start_control(&rt, control, &config, hub, events.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                pipeline.shutdown();
+                return Err(e);
+            }
         };
         let lifecycle = Lifecycle::new();
         let (cfg, ev, lc) = (config.clone(), events.clone(), lifecycle.clone());
@@ -126,6 +124,7 @@ impl Bound {
             events,
             config,
             control,
+            acting,
             lifecycle,
             thread: Some(thread),
             pipeline: Some(pipeline),
@@ -133,30 +132,22 @@ impl Bound {
     }
 }
 
-/// Starts the control API on the proxy's runtime and writes `control.json`.
+/// Builds the control state the in-process actions use and, when `listener` is given, starts the
+/// control API on the proxy's runtime and writes `control.json`.
 fn start_control(
     rt: &tokio::runtime::Runtime,
-    listener: tokio::net::TcpListener,
+    listener: Option<tokio::net::TcpListener>,
     config: &Arc<ProxyConfig>,
     hub: crate::control::hub::EventHub,
     events: EventTx,
-) -> Result<ControlInfo, String> {
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the control API's address: {e}"))?;
-    let token = crate::control::new_token()?;
-    let file = match &config.control_home {
-        Some(home) => Some(crate::control::write_control_file(
-            home,
-            &crate::control::ControlFile {
-                addr: addr.to_string(),
-                token: token.clone(),
-                pid: std::process::id(),
-                proxy: config.listen.to_string(),
-            },
-        )?),
-        None => None,
+) -> Result<(crate::control::Acting, Option<ControlInfo>), String> {
+    let addr = match &listener {
+        Some(l) => l
+            .local_addr()
+            .map_err(|e| format!("cannot read the control API's address: {e}"))?,
+        None => SocketAddr::from(([127, 0, 0, 1], 0)),
     };
+    let token = crate::control::new_token()?;
     let state = Arc::new(crate::control::ControlState {
         rules: config.rules.clone(),
         holds: config.holds.clone(),
@@ -169,8 +160,24 @@ fn start_control(
         live_polling: config.live_polling.clone(),
         upstream_tls: config.mitm.clone(),
     });
+    let acting = crate::control::Acting::new(state.clone(), rt.handle().clone());
+    let Some(listener) = listener else {
+        return Ok((acting, None));
+    };
+    let file = match &config.control_home {
+        Some(home) => Some(crate::control::write_control_file(
+            home,
+            &crate::control::ControlFile {
+                addr: addr.to_string(),
+                token: token.clone(),
+                pid: std::process::id(),
+                proxy: config.listen.to_string(),
+            },
+        )?),
+        None => None,
+    };
     rt.spawn(crate::control::serve(listener, state));
-    Ok(ControlInfo { addr, token, file })
+    Ok((acting, Some(ControlInfo { addr, token, file })))
 }
 
 /// Starts a proxy ([`bind`], then [`Bound::start`]): the error is one line naming the problem.

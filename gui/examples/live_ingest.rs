@@ -223,6 +223,7 @@ fn main() -> Result<(), String> {
     let proxy = running.local_addr;
     let live = Live {
         config: running.config.clone(),
+        acting: Some(running.acting.clone()),
         running: Some(running),
         rx,
         save: Some(capture.display().to_string()),

@@ -47,6 +47,9 @@ pub struct Live {
     pub config: Arc<ProxyConfig>,
     /// The capture file being written (`--save`).
     pub save: Option<String>,
+    /// The proxy's actions in-process: rules, breakpoints, injection (same list as the API).
+    /// `None` in tests that feed events without a proxy.
+    pub acting: Option<sockscope::control::Acting>,
 }
 
 /// A capture file being read or followed.
@@ -167,6 +170,15 @@ impl SockscopeApp {
             app.store.push(ev);
         }
         app
+    }
+
+    /// The running proxy's actions (rules, held units, injection); `None` when the window shows
+    /// a capture file.
+    pub fn acting(&self) -> Option<&sockscope::control::Acting> {
+        match &self.source {
+            Source::Live(l) => l.acting.as_ref(),
+            _ => None,
+        }
     }
 
     pub fn store(&self) -> &Store {

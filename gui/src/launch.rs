@@ -138,6 +138,7 @@ fn run(args: GuiArgs) -> Result<(), String> {
     );
     let live = Live {
         config: running.config.clone(),
+        acting: Some(running.acting.clone()),
         running: Some(running),
         rx,
         save: quiet.save.as_ref().map(|p| p.display().to_string()),

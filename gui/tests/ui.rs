@@ -251,6 +251,7 @@ fn live_app() -> (SockscopeApp, sockscope::sink::channel::ChannelSink) {
     let mut config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
     config.max_decode = 1 << 20;
     let live = Live {
+        acting: None,
         running: None,
         rx,
         config: Arc::new(config),

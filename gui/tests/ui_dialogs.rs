@@ -37,6 +37,7 @@ fn live_app(mode: Mode, mitm: bool) -> SockscopeApp {
         ));
     }
     let live = Live {
+        acting: None,
         running: None,
         rx,
         config: Arc::new(config),

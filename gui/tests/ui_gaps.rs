@@ -67,6 +67,7 @@ fn setup(name: &str, auto: bool) -> Setup {
     let mut config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
     config.max_decode = 1 << 20;
     let live = Live {
+        acting: None,
         running: None,
         rx,
         config: Arc::new(config),
@@ -232,6 +233,7 @@ fn a_gap_at_the_end_of_a_burst_shows_at_once() {
     let (mut tx, rx) = channel(CAPACITY);
     let config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
     let live = Live {
+        acting: None,
         running: None,
         rx,
         config: Arc::new(config),

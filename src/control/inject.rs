@@ -85,7 +85,7 @@ enum Target {
     Polling(polling::Session),
 }
 
-async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fail> {
+pub(super) async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fail> {
     let to_server = match b.to.as_str() {
         "server" => true,
         "client" => false,

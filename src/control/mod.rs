@@ -7,11 +7,15 @@
 //! preflight, which is refused); requests carrying an `Origin` other than the API's own are
 //! refused; the address and token are written to `$SOCKSCOPE_HOME/control.json`, mode 0600.
 
+pub mod acting;
 pub mod client;
 pub mod directory;
 pub mod hub;
-mod inject;
+pub mod inject;
 mod routes;
+
+pub use acting::{Acting, Pending};
+pub use inject::InjectBody;
 
 use crate::intercept::Holds;
 use crate::rules::RuleSet;

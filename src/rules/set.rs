@@ -95,6 +95,20 @@ impl RuleSet {
         true
     }
 
+    /// Moves a rule to position `to` in evaluation order (0 = first; past the end = last);
+    /// false when no rule has that id.
+    pub fn move_to(&self, id: u64, to: usize) -> bool {
+        let mut found = false;
+        self.edit(|l| {
+            if let Some(i) = l.iter().position(|r| r.id == id) {
+                let r = l.remove(i);
+                l.insert(to.min(l.len()), r);
+                found = true;
+            }
+        });
+        found
+    }
+
     /// The rules, in evaluation order.
     pub fn rules(&self) -> Arc<Vec<Arc<Rule>>> {
         self.snapshot().rules

@@ -224,3 +224,22 @@ fn rules_that_can_never_act_are_refused_with_the_reason() {
         parse_rule(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
 }
+
+#[test]
+fn move_to_reorders_and_bumps_the_generation() {
+    use crate::rules::{RuleSet, Source};
+    let set = RuleSet::new();
+    let ids: Vec<u64> = ["kind:ws => drop", "kind:eio => pass", "kind:sio => drop"]
+        .iter()
+        .map(|t| set.add(parse_rule(t).unwrap(), Source::Gui))
+        .collect();
+    let g = set.generation();
+    assert!(set.move_to(ids[2], 0));
+    assert!(set.generation() > g);
+    let order: Vec<u64> = set.rules().iter().map(|r| r.id).collect();
+    assert_eq!(order, vec![ids[2], ids[0], ids[1]]);
+    assert!(set.move_to(ids[2], 99));
+    let order: Vec<u64> = set.rules().iter().map(|r| r.id).collect();
+    assert_eq!(order, vec![ids[0], ids[1], ids[2]]);
+    assert!(!set.move_to(12345, 0));
+}
