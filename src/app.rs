@@ -7,6 +7,7 @@
 //! [`bind`] then [`Bound::start`] lets a front end bind before it creates its sinks, so a start
 //! that fails (an address in use) leaves an existing capture file untouched.
 
+use crate::control::listeners::TaggedListeners;
 use crate::event::Clock;
 use crate::pipeline::{self, EventTx, PipelineHandle, Sink, Stage, Summary};
 use crate::proxy::{self, Lifecycle, ProxyConfig};
@@ -25,6 +26,8 @@ pub struct Running {
     pub config: Arc<ProxyConfig>,
     /// The control API, when it runs.
     pub control: Option<ControlInfo>,
+    /// Extra loopback listeners whose connections carry a tag (a launched browser's).
+    pub listeners: Arc<TaggedListeners>,
     lifecycle: Arc<Lifecycle>,
     thread: Option<JoinHandle<()>>,
     pipeline: Option<PipelineHandle>,
@@ -100,17 +103,25 @@ impl Bound {
             hub
         });
         let (events, pipeline) = pipeline::start(clock, stages, sinks);
+        let lifecycle = Lifecycle::new();
+        let listeners = TaggedListeners::new(
+            rt.handle().clone(),
+            config.clone(),
+            events.clone(),
+            lifecycle.clone(),
+        );
         let control = match (control, hub) {
-            (Some(l), Some(hub)) => match start_control(&rt, l, &config, hub, events.clone()) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    pipeline.shutdown();
-                    return Err(e);
+            (Some(l), Some(hub)) => {
+                match start_control(&rt, l, &config, hub, events.clone(), &listeners) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        pipeline.shutdown();
+                        return Err(e);
+                    }
                 }
-            },
+            }
             _ => None,
         };
-        let lifecycle = Lifecycle::new();
         let (cfg, ev, lc) = (config.clone(), events.clone(), lifecycle.clone());
         let thread = std::thread::Builder::new()
             .name("sockscope-proxy".into())
@@ -126,6 +137,7 @@ impl Bound {
             events,
             config,
             control,
+            listeners,
             lifecycle,
             thread: Some(thread),
             pipeline: Some(pipeline),
@@ -140,6 +152,7 @@ fn start_control(
     config: &Arc<ProxyConfig>,
     hub: crate::control::hub::EventHub,
     events: EventTx,
+    listeners: &Arc<TaggedListeners>,
 ) -> Result<ControlInfo, String> {
     let addr = listener
         .local_addr()
@@ -168,6 +181,7 @@ fn start_control(
         live_ws: config.live_ws.clone(),
         live_polling: config.live_polling.clone(),
         upstream_tls: config.mitm.clone(),
+        listeners: listeners.clone(),
     });
     rt.spawn(crate::control::serve(listener, state));
     Ok(ControlInfo { addr, token, file })

@@ -25,6 +25,10 @@ pub enum SessionAction {
     Session(String),
     /// Show everything (clear the connection and session terms).
     All,
+    /// Open the replay window for this session (its label).
+    Replay(String),
+    /// Open the mock window for this session (its label).
+    Mock(String),
 }
 
 /// The entry the filter bar narrows the view to.
@@ -355,7 +359,8 @@ pub fn show(
                             _ => "HTTP and other connections".into(),
                         };
                         let text = format!("{arrow} {name}\n{count}");
-                        if entry(ui, &text, false, size, v.strong_text_color(), 0.0).clicked() {
+                        if entry(ui, &text, false, size, v.strong_text_color(), 0.0, None).clicked()
+                        {
                             toggle = Some(name.to_string());
                         }
                     }
@@ -375,9 +380,10 @@ pub fn show(
                             theme::count(c.sessions.len() as u64, "session"),
                             theme::count(c.reconnects.len() as u64, "reconnect")
                         );
-                        let r = entry(ui, &text, false, size, v.text_color(), 6.0).on_hover_text(
-                            "a logical client: sessions linked by reconnects (click folds)",
-                        );
+                        let r = entry(ui, &text, false, size, v.text_color(), 6.0, None)
+                            .on_hover_text(
+                                "a logical client: sessions linked by reconnects (click folds)",
+                            );
                         if r.clicked() {
                             toggle = Some(c.label.clone());
                         }
@@ -397,8 +403,19 @@ pub fn show(
                         } else {
                             color
                         };
-                        let r = entry(ui, &session_text(s), selected, size, color, 18.0)
+                        let tag = session_tag(store, s);
+                        let r = entry(ui, &session_text(s), selected, size, color, 18.0, tag)
                             .on_hover_text(session_tooltip(s));
+                        r.context_menu(|ui| {
+                            if ui.button("Replay against…").clicked() {
+                                action = Some(SessionAction::Replay(s.label.clone()));
+                                ui.close();
+                            }
+                            if ui.button("Serve as mock…").clicked() {
+                                action = Some(SessionAction::Mock(s.label.clone()));
+                                ui.close();
+                            }
+                        });
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -424,8 +441,16 @@ pub fn show(
                         } else {
                             color
                         };
-                        let r = entry(ui, &entry_text(c), selected, size, color, 6.0)
-                            .on_hover_text(tooltip(c));
+                        let r = entry(
+                            ui,
+                            &entry_text(c),
+                            selected,
+                            size,
+                            color,
+                            6.0,
+                            c.tag.as_deref(),
+                        )
+                        .on_hover_text(tooltip(c));
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -444,8 +469,16 @@ pub fn show(
     action
 }
 
+/// The client tag of a session's connections (`chromium`: a launched browser).
+fn session_tag<'a>(store: &'a Store, s: &SessionInfo) -> Option<&'a str> {
+    [s.handshake.map(|h| h.0), s.ws_conn]
+        .into_iter()
+        .flatten()
+        .find_map(|c| store.conns().get(&c).and_then(|c| c.tag.as_deref()))
+}
+
 /// One two-line, clickable entry (laid out by hand so both lines show, each clipped to the
-/// panel's width), indented by `indent`.
+/// panel's width), indented by `indent`; `tag` is drawn as a chip at the first line's end.
 fn entry(
     ui: &mut Ui,
     text: &str,
@@ -453,9 +486,14 @@ fn entry(
     size: egui::Vec2,
     color: Color32,
     indent: f32,
+    tag: Option<&str>,
 ) -> Response {
     let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
-    resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, selected, text));
+    let described = match tag {
+        Some(t) => format!("{text}\nclient {t}"),
+        None => text.to_owned(),
+    };
+    resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, selected, &described));
     if ui.is_rect_visible(rect) {
         let v = ui.visuals();
         let fill = if selected {
@@ -481,6 +519,9 @@ fn entry(
             body,
             color,
         );
+        if let Some(t) = tag {
+            chip(&painter, rect, line_h, t, &small, v);
+        }
         painter.text(
             egui::pos2(x + 12.0, rect.top() + line_h * 1.5 - 1.0),
             Align2::LEFT_CENTER,
@@ -494,4 +535,25 @@ fn entry(
         );
     }
     resp
+}
+
+/// A client tag as a chip at the right end of an entry's first line.
+fn chip(
+    painter: &egui::Painter,
+    rect: egui::Rect,
+    line_h: f32,
+    tag: &str,
+    font: &FontId,
+    v: &egui::Visuals,
+) {
+    let galley = painter.layout_no_wrap(tag.to_owned(), font.clone(), v.strong_text_color());
+    let pad = egui::vec2(5.0, 1.0);
+    let size = galley.size() + pad * 2.0;
+    let min = egui::pos2(
+        rect.right() - 4.0 - size.x,
+        rect.top() + (line_h - size.y) * 0.5 + 1.0,
+    );
+    let chip = egui::Rect::from_min_size(min, size);
+    painter.rect_filled(chip, size.y * 0.5, v.widgets.inactive.bg_fill);
+    painter.galley(chip.min + pad, galley, v.strong_text_color());
 }

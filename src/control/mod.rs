@@ -11,6 +11,7 @@ pub mod client;
 pub mod directory;
 pub mod hub;
 mod inject;
+pub mod listeners;
 mod routes;
 
 use crate::intercept::Holds;
@@ -50,6 +51,8 @@ pub struct ControlState {
     pub live_polling: Arc<crate::intercept::polling::inject::PollingInjects>,
     /// TLS towards origins (the proxy's own), for the POSTs injected into https sessions.
     pub upstream_tls: Option<Arc<crate::proxy::tls::Mitm>>,
+    /// Extra listeners whose connections carry a tag (`POST /v1/listeners`).
+    pub listeners: Arc<listeners::TaggedListeners>,
 }
 
 impl ControlState {
