@@ -166,23 +166,30 @@ fn curl_and_a_socketio_client_through_tagged_listeners_are_tagged() {
     assert!(refused.is_err(), "the tagged listener outlived the proxy");
 }
 
-/// Against a proxy named with `--proxy` there is no control API to ask: the plain port is used.
+/// A proxy named with `--proxy` is used as given, untagged, even while one runs in the home;
+/// without `--proxy` the running one gives a tagged listener.
 #[test]
 fn a_named_proxy_is_used_untagged() {
-    let home = TempDir::new("tagged-sockscope-home");
-    let user_home = TempDir::new("tagged-user-home");
-    let mut cmd = sockscope(home.path(), user_home.path());
-    cmd.args([
-        "launch",
-        "chromium",
-        "--browser",
-        "/bin/true",
-        "--proxy",
-        "127.0.0.1:9",
-    ]);
-    let (status, _, err) = run_bounded(cmd, "sockscope launch", Duration::from_secs(60));
-    assert!(status.success(), "{err}");
-    assert!(!err.contains("tagged"), "{err}");
+    let proxy = Proxy::explicit();
+    let ep = endpoint(&proxy);
+    let user_home = TempDir::new("named-user-home");
+    let launch = |extra: &[&str]| {
+        let mut cmd = sockscope(&proxy.home(), user_home.path());
+        cmd.args(["launch", "firefox", "--browser", "/bin/true"])
+            .args(extra);
+        let (status, _, err) = run_bounded(cmd, "sockscope launch", Duration::from_secs(60));
+        assert!(status.success(), "{err}");
+        err
+    };
+    let err = launch(&["--proxy", &proxy.addr.to_string()]);
+    assert!(!err.contains("connections tagged"), "{err}");
+    let list = call(&ep, hyper::Method::GET, "/v1/listeners", None).expect("list");
+    assert_eq!(list["listeners"], json!([]), "{list}");
+
+    let err = launch(&[]);
+    assert!(err.contains("connections tagged \"firefox\""), "{err}");
+    let list = call(&ep, hyper::Method::GET, "/v1/listeners", None).expect("list");
+    assert_eq!(list["listeners"][0]["tag"], "firefox", "{list}");
 }
 
 /// `sockscope launch chromium --headless`: the browser's connections are tagged `chromium`.
