@@ -395,3 +395,41 @@ pub fn window(ctx: &egui::Context, st: &mut InterceptState) {
         });
     st.open = open;
 }
+
+/// The client tag of a session's connections (`chromium`: a launched browser), for the sessions
+/// panel's chip.
+pub fn session_tag<'a>(
+    store: &'a crate::store::Store,
+    s: &crate::sessions::SessionInfo,
+) -> Option<&'a str> {
+    [s.handshake.map(|h| h.0), s.ws_conn]
+        .into_iter()
+        .flatten()
+        .find_map(|c| store.conns().get(&c).and_then(|c| c.tag.as_deref()))
+}
+
+/// Draws a client tag as a chip at the right end of a sessions-panel entry's first line, and
+/// names it in the entry's accessible label (`...\nclient chromium`).
+pub fn tag_chip(ui: &Ui, r: &egui::Response, tag: Option<&str>, text: &str, selected: bool) {
+    let Some(tag) = tag else { return };
+    let described = format!("{text}\nclient {tag}");
+    r.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &described));
+    if !ui.is_rect_visible(r.rect) {
+        return;
+    }
+    let v = ui.visuals();
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let font = egui::FontId::new(body.size * 0.9, body.family.clone());
+    let painter = ui.painter_at(r.rect);
+    let galley = painter.layout_no_wrap(tag.to_owned(), font, v.strong_text_color());
+    let pad = egui::vec2(5.0, 1.0);
+    let size = galley.size() + pad * 2.0;
+    let line_h = r.rect.height() / 2.0;
+    let min = egui::pos2(
+        r.rect.right() - 4.0 - size.x,
+        r.rect.top() + (line_h - size.y) * 0.5 + 1.0,
+    );
+    let chip = egui::Rect::from_min_size(min, size);
+    painter.rect_filled(chip, size.y * 0.5, v.widgets.inactive.bg_fill);
+    painter.galley(chip.min + pad, galley, v.strong_text_color());
+}

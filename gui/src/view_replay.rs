@@ -127,6 +127,26 @@ impl ReplayWindows {
     }
 }
 
+/// The session entry's context menu: *Replay against…* and *Serve as mock…*.
+pub fn session_menu(
+    r: &egui::Response,
+    label: &str,
+) -> Option<crate::view_sessions::SessionAction> {
+    use crate::view_sessions::SessionAction;
+    let mut action = None;
+    r.context_menu(|ui| {
+        if ui.button("Replay against…").clicked() {
+            action = Some(SessionAction::Replay(label.to_owned()));
+            ui.close();
+        }
+        if ui.button("Serve as mock…").clicked() {
+            action = Some(SessionAction::Mock(label.to_owned()));
+            ui.close();
+        }
+    });
+    action
+}
+
 fn warn(ui: &Ui) -> Color32 {
     crate::theme::warn(ui.visuals())
 }

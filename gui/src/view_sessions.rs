@@ -359,8 +359,7 @@ pub fn show(
                             _ => "HTTP and other connections".into(),
                         };
                         let text = format!("{arrow} {name}\n{count}");
-                        if entry(ui, &text, false, size, v.strong_text_color(), 0.0, None).clicked()
-                        {
+                        if entry(ui, &text, false, size, v.strong_text_color(), 0.0).clicked() {
                             toggle = Some(name.to_string());
                         }
                     }
@@ -380,10 +379,9 @@ pub fn show(
                             theme::count(c.sessions.len() as u64, "session"),
                             theme::count(c.reconnects.len() as u64, "reconnect")
                         );
-                        let r = entry(ui, &text, false, size, v.text_color(), 6.0, None)
-                            .on_hover_text(
-                                "a logical client: sessions linked by reconnects (click folds)",
-                            );
+                        let r = entry(ui, &text, false, size, v.text_color(), 6.0).on_hover_text(
+                            "a logical client: sessions linked by reconnects (click folds)",
+                        );
                         if r.clicked() {
                             toggle = Some(c.label.clone());
                         }
@@ -403,19 +401,14 @@ pub fn show(
                         } else {
                             color
                         };
-                        let tag = session_tag(store, s);
-                        let r = entry(ui, &session_text(s), selected, size, color, 18.0, tag)
+                        let text = session_text(s);
+                        let r = entry(ui, &text, selected, size, color, 18.0)
                             .on_hover_text(session_tooltip(s));
-                        r.context_menu(|ui| {
-                            if ui.button("Replay against…").clicked() {
-                                action = Some(SessionAction::Replay(s.label.clone()));
-                                ui.close();
-                            }
-                            if ui.button("Serve as mock…").clicked() {
-                                action = Some(SessionAction::Mock(s.label.clone()));
-                                ui.close();
-                            }
-                        });
+                        let tag = crate::view_intercept::session_tag(store, s);
+                        crate::view_intercept::tag_chip(ui, &r, tag, &text, selected);
+                        if let Some(a) = crate::view_replay::session_menu(&r, &s.label) {
+                            action = Some(a);
+                        }
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -441,16 +434,10 @@ pub fn show(
                         } else {
                             color
                         };
-                        let r = entry(
-                            ui,
-                            &entry_text(c),
-                            selected,
-                            size,
-                            color,
-                            6.0,
-                            c.tag.as_deref(),
-                        )
-                        .on_hover_text(tooltip(c));
+                        let text = entry_text(c);
+                        let r =
+                            entry(ui, &text, selected, size, color, 6.0).on_hover_text(tooltip(c));
+                        crate::view_intercept::tag_chip(ui, &r, c.tag.as_deref(), &text, selected);
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -469,16 +456,8 @@ pub fn show(
     action
 }
 
-/// The client tag of a session's connections (`chromium`: a launched browser).
-fn session_tag<'a>(store: &'a Store, s: &SessionInfo) -> Option<&'a str> {
-    [s.handshake.map(|h| h.0), s.ws_conn]
-        .into_iter()
-        .flatten()
-        .find_map(|c| store.conns().get(&c).and_then(|c| c.tag.as_deref()))
-}
-
 /// One two-line, clickable entry (laid out by hand so both lines show, each clipped to the
-/// panel's width), indented by `indent`; `tag` is drawn as a chip at the first line's end.
+/// panel's width), indented by `indent`.
 fn entry(
     ui: &mut Ui,
     text: &str,
@@ -486,14 +465,9 @@ fn entry(
     size: egui::Vec2,
     color: Color32,
     indent: f32,
-    tag: Option<&str>,
 ) -> Response {
     let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
-    let described = match tag {
-        Some(t) => format!("{text}\nclient {t}"),
-        None => text.to_owned(),
-    };
-    resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, selected, &described));
+    resp.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, selected, text));
     if ui.is_rect_visible(rect) {
         let v = ui.visuals();
         let fill = if selected {
@@ -519,9 +493,6 @@ fn entry(
             body,
             color,
         );
-        if let Some(t) = tag {
-            chip(&painter, rect, line_h, t, &small, v);
-        }
         painter.text(
             egui::pos2(x + 12.0, rect.top() + line_h * 1.5 - 1.0),
             Align2::LEFT_CENTER,
@@ -535,25 +506,4 @@ fn entry(
         );
     }
     resp
-}
-
-/// A client tag as a chip at the right end of an entry's first line.
-fn chip(
-    painter: &egui::Painter,
-    rect: egui::Rect,
-    line_h: f32,
-    tag: &str,
-    font: &FontId,
-    v: &egui::Visuals,
-) {
-    let galley = painter.layout_no_wrap(tag.to_owned(), font.clone(), v.strong_text_color());
-    let pad = egui::vec2(5.0, 1.0);
-    let size = galley.size() + pad * 2.0;
-    let min = egui::pos2(
-        rect.right() - 4.0 - size.x,
-        rect.top() + (line_h - size.y) * 0.5 + 1.0,
-    );
-    let chip = egui::Rect::from_min_size(min, size);
-    painter.rect_filled(chip, size.y * 0.5, v.widgets.inactive.bg_fill);
-    painter.galley(chip.min + pad, galley, v.strong_text_color());
 }

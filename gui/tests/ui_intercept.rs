@@ -377,6 +377,7 @@ fn record(dir: &Path) -> PathBuf {
     let result = client.wait_line("the client's result", |l| l.contains("\"ev\":\"result\""));
     let v: Value = serde_json::from_str(&result).expect("json");
     assert_eq!(v["ev"], "result", "{v}");
+    std::fs::write(dir.join("client_told.json"), v["told"].to_string()).expect("client told");
     proxy.stop();
     capture
 }
@@ -444,6 +445,23 @@ fn a_replay_through_the_apps_proxy_is_captured_tagged_and_a_mock_serves_a_client
         vec![Box::new(tx)],
     )
     .expect("start the proxy");
+    // Cancelled before it ran: it says so.
+    let mut cancelled = ReplayJob::start(
+        ReplayRequest {
+            capture: capture.clone(),
+            session: label.clone(),
+            url: format!("http://127.0.0.1:{port}"),
+            asap: false,
+            via: None,
+        },
+        Arc::new(|| {}),
+    );
+    cancelled.cancel();
+    assert!(cancelled.wait(LIMIT), "the cancelled replay did not end");
+    match &cancelled.outcome {
+        Some(Err(e)) => assert_eq!(e, "cancelled"),
+        other => panic!("{:?}", other.as_ref().map(|r| r.as_ref().map(|_| ()))),
+    }
     let mut job = ReplayJob::start(
         ReplayRequest {
             capture: capture.clone(),
@@ -511,12 +529,15 @@ fn a_replay_through_the_apps_proxy_is_captured_tagged_and_a_mock_serves_a_client
     let addr = mock
         .addr
         .unwrap_or_else(|| panic!("mock: {:?}", mock.outcome));
-    let told = dir.0.join("client_told.json");
-    let result = Peer::node("replay-client.js", &["--url", &format!("http://{addr}")])
-        .wait_line("the client's result", |l| l.contains("\"ev\":\"result\""));
+    let expect = dir.0.join("client_told.json").display().to_string();
+    let result = Peer::node(
+        "replay-client.js",
+        &["--url", &format!("http://{addr}"), "--expect", &expect],
+    )
+    .wait_line("the client's result", |l| l.contains("\"ev\":\"result\""));
     let v: Value = serde_json::from_str(&result).expect("json");
-    assert_eq!(v["ev"], "result", "{v}");
-    let _ = told;
+    // Told by the mock what the recorded server told it, in the same order.
+    assert_eq!(v["verdict"]["ok"], true, "{v}");
     assert!(
         mock.wait_until(LIMIT, |m| m
             .events
