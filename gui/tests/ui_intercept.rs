@@ -16,36 +16,15 @@ use sockscope::proxy::{Mode, ProxyConfig};
 use sockscope::sink::channel::channel;
 use sockscope_gui::app::{Live, SockscopeApp, Source};
 use sockscope_gui::view_replay::job::{MockJob, MockRequest, ReplayJob, ReplayRequest};
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(90);
+#[path = "ui_intercept/support.rs"]
+mod support;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "sockscope-gui-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&d).expect("temp dir");
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{LIMIT, Peer, TempDir, free_port, record};
 
 fn harness(app: SockscopeApp) -> Harness<'static, SockscopeApp> {
     let mut h = Harness::builder()
@@ -284,104 +263,6 @@ fn a_tagged_connection_shows_its_chip() {
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// With real peers
-
-fn node_dir() -> PathBuf {
-    let d = std::env::var_os("SOCKSCOPE_TEST_NODE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/node"));
-    assert!(
-        d.join("node_modules/socket.io/package.json").exists(),
-        "the Node test peers' packages are missing in {}: run scripts/test.sh first (npm ci)",
-        d.display()
-    );
-    d
-}
-
-/// A node peer; its stdout lines arrive on a channel; killed on drop.
-struct Peer {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Peer {
-    fn node(script: &str, args: &[&str]) -> Peer {
-        let dir = node_dir();
-        let n = std::env::var_os("SOCKSCOPE_TEST_NODE").unwrap_or_else(|| "node".into());
-        let mut child = Command::new(n)
-            .arg(dir.join(script))
-            .args(args)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs (install Node.js 20+)");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Peer {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn wait_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if pred(&l) => return l,
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!("{what}: not printed; saw {:?}", self.seen),
-            }
-        }
-    }
-
-    fn wait_ready(&mut self) -> u16 {
-        let l = self.wait_line("READY", |l| l.starts_with("READY "));
-        l["READY ".len()..].trim().parse().expect("a port")
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// replay-client.js talks to replay-server.js through a recording reverse proxy: the capture.
-fn record(dir: &Path) -> PathBuf {
-    let told = dir.join("server_told.json").display().to_string();
-    let mut server = Peer::node("replay-server.js", &["--port", "0", "--told", &told]);
-    let port = server.wait_ready();
-    let capture = dir.join("recording.ndjson");
-    let proxy = sockscope::replay::save::recording_proxy(
-        &format!("http://127.0.0.1:{port}"),
-        &capture,
-        None,
-    )
-    .expect("the recording proxy");
-    let url = format!("http://{}", proxy.local_addr);
-    let mut client = Peer::node("replay-client.js", &["--url", &url]);
-    let result = client.wait_line("the client's result", |l| l.contains("\"ev\":\"result\""));
-    let v: Value = serde_json::from_str(&result).expect("json");
-    assert_eq!(v["ev"], "result", "{v}");
-    std::fs::write(dir.join("client_told.json"), v["told"].to_string()).expect("client told");
-    proxy.stop();
-    capture
-}
-
 #[test]
 fn a_session_replayed_from_the_window_shows_its_report() {
     let dir = TempDir::new("replay-window");
@@ -556,9 +437,92 @@ fn a_replay_through_the_apps_proxy_is_captured_tagged_and_a_mock_serves_a_client
     )));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// *Launch Chromium* from the menu of a window on a live proxy: the browser (a stand-in that
+/// fetches a page through the proxy it was given) comes in through a listener tagged
+/// `chromium`, and its connection shows the chip.
+#[test]
+fn a_browser_launched_from_the_menu_is_tagged_in_the_sessions_panel() {
+    let home = TempDir::new("intercept-live-home");
+    let bin = TempDir::new("intercept-fake-browser");
+    let fake = bin.0.join("chromium");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --proxy-server=*) p=\"${a#--proxy-server=}\";; esac; done\n\
+         curl -s -o /dev/null --max-time 20 -x \"$p\" http://127.0.0.1:9/launched\n",
+    )
+    .expect("write the stand-in browser");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the stand-in browser");
+    }
+    let (tx, rx) = channel(1 << 16);
+    let mut config = ProxyConfig::new("127.0.0.1:0".parse().expect("addr"), Mode::Explicit);
+    config.control_home = Some(home.0.clone());
+    let running = sockscope::app::start(
+        config,
+        sockscope::event::Clock::new(),
+        Vec::new(),
+        vec![Box::new(tx)],
+    )
+    .expect("start the proxy");
+    let main_port = running.local_addr.port();
+    let live = Live {
+        config: running.config.clone(),
+        running: Some(running),
+        rx,
+        save: None,
+    };
+    let mut app = SockscopeApp::new(Source::Live(Box::new(live)), Default::default());
+    app.intercept_mut().browser_path = Some(fake);
+    let mut h = harness(app);
+    open_menu(&mut h);
+    h.get_by_role_and_label(Role::Button, "Launch Chromium")
+        .click();
+    h.run();
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let conns = h.state().store().conns();
+        if let Some(c) = conns.values().find(|c| c.tag.is_some()) {
+            assert_eq!(c.tag.as_deref(), Some("chromium"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no tagged connection; messages: {:?}",
+            h.state_mut().intercept_mut().messages()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.run();
+    }
+    h.run();
+    h.get_by_label_contains("\nclient chromium");
+    // It came in on the tagged listener, not the main port.
+    let tagged_on_main = h
+        .state()
+        .store()
+        .events()
+        .filter_map(|e| match &e.kind {
+            EventKind::ConnOpen {
+                listener,
+                client_tag: Some(_),
+                ..
+            } => Some(listener.clone()),
+            _ => None,
+        })
+        .any(|l| l.ends_with(&format!(":{main_port}")));
+    assert!(!tagged_on_main);
+    // The stand-in exits: the window says so.
+    while h
+        .query_all_by_label_contains("chromium exited")
+        .next()
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the browser's exit was not noticed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.run();
+    }
 }
