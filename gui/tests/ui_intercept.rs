@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 #[path = "ui_intercept/support.rs"]
 mod support;
 
-use support::{LIMIT, Peer, TempDir, free_port, record};
+use support::{LIMIT, Peer, TempDir, record};
 
 fn harness(app: SockscopeApp) -> Harness<'static, SockscopeApp> {
     let mut h = Harness::builder()
@@ -399,7 +399,8 @@ fn a_replay_through_the_apps_proxy_is_captured_tagged_and_a_mock_serves_a_client
         MockRequest {
             capture,
             session: label,
-            port: free_port(),
+            // Any free port (the window asks for one; 0 leaves the choice to the system).
+            port: 0,
         },
         Arc::new(|| {}),
     );

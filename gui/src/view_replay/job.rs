@@ -283,7 +283,7 @@ fn to_http(url: &str) -> String {
 pub struct MockRequest {
     pub capture: PathBuf,
     pub session: String,
-    /// The loopback port to listen on.
+    /// The loopback port to listen on (0: any free one; [`MockJob::addr`] says which).
     pub port: u16,
 }
 

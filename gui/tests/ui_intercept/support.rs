@@ -112,12 +112,7 @@ pub fn record(dir: &Path) -> PathBuf {
     let mut server = Peer::node("replay-server.js", &["--port", "0", "--told", &told]);
     let port = server.wait_ready();
     let capture = dir.join("recording.ndjson");
-    let proxy = sockscope::replay::save::recording_proxy(
-        &format!("http://127.0.0.1:{port}"),
-        &capture,
-        None,
-    )
-    .expect("the recording proxy");
+    let proxy = recording_proxy(&format!("http://127.0.0.1:{port}"), &capture, dir);
     let url = format!("http://{}", proxy.local_addr);
     let mut client = Peer::node("replay-client.js", &["--url", &url]);
     let result = client.wait_line("the client's result", |l| l.contains("\"ev\":\"result\""));
@@ -128,9 +123,34 @@ pub fn record(dir: &Path) -> PathBuf {
     capture
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// A quiet reverse proxy in front of `target` saving to `save`, as `sockscope proxy` would be,
+/// with its home in `dir` and no control API (so nothing is written to the user's home, and
+/// tests running at once do not share a `control.json`).
+fn recording_proxy(target: &str, save: &Path, dir: &Path) -> sockscope::app::Running {
+    use clap::Parser as _;
+    let save = save.display().to_string();
+    let home = dir.join("home").display().to_string();
+    let cli = sockscope::cli::Cli::try_parse_from([
+        "sockscope",
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--reverse",
+        target,
+        "--save",
+        &save,
+        "--quiet",
+        "--no-control",
+        "--home",
+        &home,
+    ])
+    .expect("proxy arguments");
+    let sockscope::cli::Command::Proxy(args) = cli.command else {
+        panic!("not a proxy command");
+    };
+    let config = args.validate().expect("a valid configuration");
+    let clock = sockscope::event::Clock::new();
+    let sinks = sockscope::run::sinks(&args, &clock).expect("the capture sink");
+    sockscope::app::start(config, clock, sockscope::run::default_stages(&args), sinks)
+        .expect("the recording proxy")
 }
