@@ -91,6 +91,12 @@ pub fn table_for(source: &Source) -> TableState {
 
 /// The whole app state.
 pub struct SockscopeApp {
+    // Declared first, so dropped first: launched browsers close and replays and mocks stop
+    // before the proxy (in `source`) stops.
+    /// The Intercept menu's launched clients and messages.
+    intercept: crate::view_intercept::InterceptState,
+    /// The replay and mock windows.
+    replays: crate::view_replay::ReplayWindows,
     store: Store,
     source: Source,
     index: RowIndex,
@@ -124,10 +130,6 @@ pub struct SockscopeApp {
     show_detail: bool,
     /// Filling gap rows from the capture.
     gaps: gaps::Gaps,
-    /// The Intercept menu's launched clients and messages.
-    intercept: crate::view_intercept::InterceptState,
-    /// The replay and mock windows.
-    replays: crate::view_replay::ReplayWindows,
 }
 
 impl SockscopeApp {
