@@ -163,6 +163,7 @@ fn open_session() -> SocketIoStage {
         EventKind::ConnOpen {
             client: "127.0.0.1:50000".into(),
             listener: "127.0.0.1:8080".into(),
+            client_tag: None,
         },
         EventKind::HttpRequest {
             exchange: 1,

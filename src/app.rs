@@ -7,6 +7,7 @@
 //! [`bind`] then [`Bound::start`] lets a front end bind before it creates its sinks, so a start
 //! that fails (an address in use) leaves an existing capture file untouched.
 
+use crate::control::listeners::TaggedListeners;
 use crate::event::Clock;
 use crate::pipeline::{self, EventTx, PipelineHandle, Sink, Stage, Summary};
 use crate::proxy::{self, Lifecycle, ProxyConfig};
@@ -27,6 +28,8 @@ pub struct Running {
     pub control: Option<ControlInfo>,
     /// The same actions in-process (the GUI's rules, breakpoints and injection).
     pub acting: crate::control::Acting,
+    /// Extra loopback listeners whose connections carry a tag (a launched browser's).
+    pub listeners: Arc<TaggedListeners>,
     lifecycle: Arc<Lifecycle>,
     thread: Option<JoinHandle<()>>,
     pipeline: Option<PipelineHandle>,
@@ -101,14 +104,21 @@ impl Bound {
         let hub = crate::control::hub::EventHub::new();
         sinks.push(Box::new(hub.sink()));
         let (events, pipeline) = pipeline::start(clock, stages, sinks);
-        let (acting, control) = match start_control(&rt, control, &config, hub, events.clone()) {
+let lifecycle = Lifecycle::new();
+        let listeners = TaggedListeners::new(
+            rt.handle().clone(),
+            config.clone(),
+            events.clone(),
+            lifecycle.clone(),
+        );
+        let started = start_control(&rt, control, &config, hub, events.clone(), &listeners);
+        let (acting, control) = match started {
             Ok(c) => c,
             Err(e) => {
                 pipeline.shutdown();
                 return Err(e);
             }
         };
-        let lifecycle = Lifecycle::new();
         let (cfg, ev, lc) = (config.clone(), events.clone(), lifecycle.clone());
         let thread = std::thread::Builder::new()
             .name("sockscope-proxy".into())
@@ -125,6 +135,7 @@ impl Bound {
             config,
             control,
             acting,
+            listeners,
             lifecycle,
             thread: Some(thread),
             pipeline: Some(pipeline),
@@ -140,6 +151,7 @@ fn start_control(
     config: &Arc<ProxyConfig>,
     hub: crate::control::hub::EventHub,
     events: EventTx,
+    listeners: &Arc<TaggedListeners>,
 ) -> Result<(crate::control::Acting, Option<ControlInfo>), String> {
     let addr = match &listener {
         Some(l) => l
@@ -159,6 +171,7 @@ fn start_control(
         live_ws: config.live_ws.clone(),
         live_polling: config.live_polling.clone(),
         upstream_tls: config.mitm.clone(),
+        listeners: listeners.clone(),
     });
     let acting = crate::control::Acting::new(state.clone(), rt.handle().clone());
     let Some(listener) = listener else {

@@ -261,6 +261,10 @@ pub enum EventKind {
     ConnOpen {
         client: String,
         listener: String,
+        /// The tag of the listener that accepted it (`chromium` for a browser `sockscope
+        /// launch` started): a tagged listener (`POST /v1/listeners`) marks its connections.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_tag: Option<String>,
     },
     /// The client connection ended.
     ConnClose {

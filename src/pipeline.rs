@@ -533,6 +533,7 @@ mod tests {
                 EventKind::ConnOpen {
                     client: format!("c{i}"),
                     listener: "l".into(),
+                    client_tag: None,
                 },
             );
         }

@@ -41,6 +41,7 @@ fn main() -> std::process::ExitCode {
             EventKind::ConnOpen {
                 client: format!("127.0.0.1:5120{conn}"),
                 listener: "127.0.0.1:8080".into(),
+                client_tag: None,
             },
         ));
         v.push(m.ev(
@@ -100,6 +101,7 @@ fn main() -> std::process::ExitCode {
         EventKind::ConnOpen {
             client: "127.0.0.1:51210".into(),
             listener: "127.0.0.1:8080".into(),
+            client_tag: None,
         },
     ));
     v.push(m.ev(

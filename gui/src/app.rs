@@ -94,6 +94,12 @@ pub fn table_for(source: &Source) -> TableState {
 
 /// The whole app state.
 pub struct SockscopeApp {
+    // Declared first, so dropped first: launched browsers close and replays and mocks stop
+    // before the proxy (in `source`) stops.
+    /// The Intercept menu's launched clients and messages.
+    intercept: crate::view_intercept::InterceptState,
+    /// The replay and mock windows.
+    replays: crate::view_replay::ReplayWindows,
     store: Store,
     source: Source,
     index: RowIndex,
@@ -160,7 +166,19 @@ impl SockscopeApp {
             columns: Vec::new(),
             show_detail: true,
             gaps: gaps::Gaps::default(),
+            intercept: Default::default(),
+            replays: Default::default(),
         }
+    }
+
+    /// The Intercept menu's state (tests set the browser's path).
+    pub fn intercept_mut(&mut self) -> &mut crate::view_intercept::InterceptState {
+        &mut self.intercept
+    }
+
+    /// The replay and mock windows.
+    pub fn replays_mut(&mut self) -> &mut crate::view_replay::ReplayWindows {
+        &mut self.replays
     }
 
     /// An app showing these events and nothing else (tests, examples).
@@ -529,6 +547,8 @@ impl SockscopeApp {
             Some(SessionAction::Conn(c)) => self.set_field("conn", &c.to_string()),
             Some(SessionAction::Session(s)) => self.set_field("session", &s),
             Some(SessionAction::All) => self.clear_focus_terms(),
+            Some(SessionAction::Replay(s)) => self.replays.open_replay(&s),
+            Some(SessionAction::Mock(s)) => self.replays.open_mock(&s),
             None => {}
         }
         let capture = status.capture.clone();

@@ -147,6 +147,8 @@ impl SockscopeApp {
                 {
                     self.export_visible = true;
                 }
+                let cx = crate::view_intercept::InterceptContext::of(&self.source);
+                crate::view_intercept::menu(ui, &mut self.intercept, &cx);
                 let mut follow = self.table.follow;
                 if growing
                     && ui

@@ -194,6 +194,9 @@ impl SockscopeApp {
 
     pub(super) fn dialogs(&mut self, ctx: &egui::Context) {
         self.watch_windows(ctx);
+        crate::view_intercept::window(ctx, &mut self.intercept);
+        let src = crate::view_replay::ReplaySource::of(self.capture_path(), &self.source);
+        self.replays.show(ctx, &src);
         view_dialogs::poll(&mut self.export_dialog, ctx);
         if self.open_visible
             && let Some(p) =

@@ -179,6 +179,7 @@ fn a_websocket_handshake_belongs_to_its_session() {
             EventKind::ConnOpen {
                 client: "127.0.0.1:50007".into(),
                 listener: "127.0.0.1:8080".into(),
+                client_tag: None,
             },
         ),
         m.ev(

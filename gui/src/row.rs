@@ -272,11 +272,18 @@ pub fn eio_packet_name(code: u8) -> &'static str {
 /// The row an event makes, or `None` for events that only update other rows (HTTP bodies).
 pub fn row_for(ev: &Event) -> Option<NewRow<'_>> {
     let r = match &ev.kind {
-        EventKind::ConnOpen { client, listener } => new_row(
+        EventKind::ConnOpen {
+            client,
+            listener,
+            client_tag,
+        } => new_row(
             RowKind::ConnOpen,
             None,
             0,
-            format!("connection from {client} on {listener}"),
+            match client_tag {
+                Some(t) => format!("connection from {client} on {listener} (client {t})"),
+                None => format!("connection from {client} on {listener}"),
+            },
         ),
         EventKind::ConnClose {
             bytes_c2s,

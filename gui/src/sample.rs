@@ -87,6 +87,7 @@ pub fn session() -> Vec<Event> {
             EventKind::ConnOpen {
                 client: "127.0.0.1:50001".into(),
                 listener: "127.0.0.1:8080".into(),
+                client_tag: None,
             },
         ),
         m.ev(
@@ -144,6 +145,7 @@ pub fn session() -> Vec<Event> {
         EventKind::ConnOpen {
             client: "127.0.0.1:50002".into(),
             listener: "127.0.0.1:8080".into(),
+            client_tag: None,
         },
     ));
     v.push(m.ev(

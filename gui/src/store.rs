@@ -100,6 +100,8 @@ pub struct ConnInfo {
     pub tunnel: Option<String>,
     /// The Engine.IO sid of an upgrade WebSocket.
     pub session: Option<String>,
+    /// The tag of the listener that accepted it (`chromium`: a launched browser).
+    pub tag: Option<String>,
 }
 
 impl ConnInfo {
@@ -579,7 +581,11 @@ pub fn approx_event_bytes(ev: &Event) -> usize {
         h.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>()
     };
     base + match &ev.kind {
-        EventKind::ConnOpen { client, listener } => client.len() + listener.len(),
+        EventKind::ConnOpen {
+            client,
+            listener,
+            client_tag,
+        } => client.len() + listener.len() + client_tag.as_ref().map_or(0, String::len),
         EventKind::ConnClose { error, .. } => error.as_ref().map_or(0, String::len),
         EventKind::HttpRequest {
             method,

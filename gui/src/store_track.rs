@@ -33,9 +33,12 @@ impl Store {
     /// Updates the totals, the connection and the exchange an event belongs to.
     pub(super) fn track(&mut self, ev: &Event) {
         match &ev.kind {
-            EventKind::ConnOpen { client, .. } => {
+            EventKind::ConnOpen {
+                client, client_tag, ..
+            } => {
                 if let Some(c) = self.conn_mut(ev) {
                     c.client = client.clone();
+                    c.tag = client_tag.clone();
                     c.opened_ts = ev.ts;
                 }
             }

@@ -25,6 +25,10 @@ pub enum SessionAction {
     Session(String),
     /// Show everything (clear the connection and session terms).
     All,
+    /// Open the replay window for this session (its label).
+    Replay(String),
+    /// Open the mock window for this session (its label).
+    Mock(String),
 }
 
 /// The entry the filter bar narrows the view to.
@@ -397,8 +401,14 @@ pub fn show(
                         } else {
                             color
                         };
-                        let r = entry(ui, &session_text(s), selected, size, color, 18.0)
+                        let text = session_text(s);
+                        let r = entry(ui, &text, selected, size, color, 18.0)
                             .on_hover_text(session_tooltip(s));
+                        let tag = crate::view_intercept::session_tag(store, s);
+                        crate::view_intercept::tag_chip(ui, &r, tag, &text, selected);
+                        if let Some(a) = crate::view_replay::session_menu(&r, &s.label) {
+                            action = Some(a);
+                        }
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -424,8 +434,10 @@ pub fn show(
                         } else {
                             color
                         };
-                        let r = entry(ui, &entry_text(c), selected, size, color, 6.0)
-                            .on_hover_text(tooltip(c));
+                        let text = entry_text(c);
+                        let r =
+                            entry(ui, &text, selected, size, color, 6.0).on_hover_text(tooltip(c));
+                        crate::view_intercept::tag_chip(ui, &r, c.tag.as_deref(), &text, selected);
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All

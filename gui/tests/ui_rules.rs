@@ -93,6 +93,7 @@ impl Capture {
             EventKind::ConnOpen {
                 client: "127.0.0.1:5000".into(),
                 listener: "127.0.0.1:8080".into(),
+                client_tag: None,
             },
         );
         self.push(

@@ -247,7 +247,20 @@ pub fn node_quote(s: &str) -> String {
 
 /// Everything `run` and `env` need: the proxy, and the variables (files written).
 pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
+    prepare_tagged(args, None)
+}
+
+/// [`prepare`], with the running proxy's listener tagged `tag` when there is one (see
+/// [`super::tagged`]): what `sockscope run` uses, with the command's name.
+pub fn prepare_tagged(
+    args: &TargetArgs,
+    tag: Option<&str>,
+) -> Result<(ProxyTarget, Vec<Var>), String> {
     let (home, ca, target) = super::prepare(args)?;
+    let target = match tag {
+        Some(t) => super::tagged(&home, target, t),
+        None => target,
+    };
     let preload = super::files::node_preload(&home)?;
     let (bundle, system) = super::files::ca_bundle(&home, &ca.cert_pem)?;
     let node_extra = super::files::node_extra_ca(&home, &ca.cert_path, &ca.cert_pem)?;
@@ -290,13 +303,16 @@ pub fn prepare(args: &TargetArgs) -> Result<(ProxyTarget, Vec<Var>), String> {
 
 /// `sockscope env`: prints the variables (and the undo function) for the chosen shell.
 pub fn main(args: &EnvArgs) -> Result<(), String> {
-    let (target, vars) = prepare(&args.target)?;
-    let previous: Vec<(&'static str, Option<String>)> =
-        NAMES.iter().map(|n| (*n, std::env::var(n).ok())).collect();
-    print!(
-        "{}",
-        super::shell::render(args.shell, &target.url(), &vars, &previous)
-    );
+    print!("{}", text(&args.target, args.shell)?);
     eprintln!("sockscope: {}", args.shell.hint());
     Ok(())
+}
+
+/// What `sockscope env` prints: the variables and the undo function, for `shell` (the app's
+/// *Copy env* copies the same).
+pub fn text(target: &TargetArgs, shell: Shell) -> Result<String, String> {
+    let (target, vars) = prepare(target)?;
+    let previous: Vec<(&'static str, Option<String>)> =
+        NAMES.iter().map(|n| (*n, std::env::var(n).ok())).collect();
+    Ok(super::shell::render(shell, &target.url(), &vars, &previous))
 }

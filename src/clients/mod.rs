@@ -193,6 +193,49 @@ pub fn split_host_port(addr: &str) -> Option<(String, u16)> {
     Some((host.to_owned(), port))
 }
 
+/// Points `target` at a listener of the running proxy whose connections carry `tag` in the
+/// capture (`client_tag`, see [`crate::control::listeners`]), asked for through the control API.
+/// Only for the running proxy found in `control.json`: a named or default proxy is left as is.
+/// When the proxy cannot open one (an older sockscope without `/v1/listeners`), the plain port
+/// is used and a note on stderr says so.
+pub fn tagged(home: &Path, target: ProxyTarget, tag: &str) -> ProxyTarget {
+    if !matches!(target.source, Source::Running { .. }) {
+        return target;
+    }
+    match ask_listener(home, tag) {
+        Ok(addr) => {
+            eprintln!("sockscope: connections tagged {tag:?} through the proxy's listener {addr}");
+            ProxyTarget { addr, ..target }
+        }
+        Err(e) => {
+            eprintln!(
+                "sockscope: note: the running proxy gave no tagged listener ({e}); connections go to {} untagged",
+                target.addr
+            );
+            target
+        }
+    }
+}
+
+/// `POST /v1/listeners {"tag": tag}` to the running proxy; the listener's address.
+fn ask_listener(home: &Path, tag: &str) -> Result<String, String> {
+    let ep = crate::control::client::locate(Some(home), None, None)?;
+    let body = serde_json::json!({ "tag": tag });
+    // The client runs its own runtime: off any runtime the caller may be on.
+    let v = std::thread::scope(|s| {
+        s.spawn(|| {
+            crate::control::client::call(&ep, hyper::Method::POST, "/v1/listeners", Some(&body))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the control request panicked".into()))
+    })?;
+    let addr = v
+        .get("addr")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("the answer has no addr")?;
+    reachable(addr).ok_or_else(|| format!("the answer's addr {addr:?} is not HOST:PORT"))
+}
+
 /// Resolves the home, loads (or creates) the CA, and picks the proxy; says which on stderr.
 pub fn prepare(args: &TargetArgs) -> Result<(PathBuf, crate::ca::Ca, ProxyTarget), String> {
     let home = crate::ca::home_dir(args.home.as_deref())?;

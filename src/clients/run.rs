@@ -32,7 +32,9 @@ pub fn main(args: &RunArgs) -> ExitCode {
             return ExitCode::from(SETUP_FAILED);
         }
     };
-    let vars = match super::env::prepare(&args.target) {
+    // Its connections are tagged with its name (`node`, `python3`) when the proxy runs here.
+    let tag = crate::control::listeners::tag_from_program(&program.to_string_lossy());
+    let vars = match super::env::prepare_tagged(&args.target, tag.as_deref()) {
         Ok((_, vars)) => vars,
         Err(e) => {
             eprintln!("sockscope: {e}");

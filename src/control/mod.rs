@@ -12,6 +12,7 @@ pub mod client;
 pub mod directory;
 pub mod hub;
 pub mod inject;
+pub mod listeners;
 mod routes;
 
 pub use acting::{Acting, Pending};
@@ -54,6 +55,8 @@ pub struct ControlState {
     pub live_polling: Arc<crate::intercept::polling::inject::PollingInjects>,
     /// TLS towards origins (the proxy's own), for the POSTs injected into https sessions.
     pub upstream_tls: Option<Arc<crate::proxy::tls::Mitm>>,
+    /// Extra listeners whose connections carry a tag (`POST /v1/listeners`).
+    pub listeners: Arc<listeners::TaggedListeners>,
 }
 
 impl ControlState {

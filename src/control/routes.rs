@@ -113,6 +113,14 @@ pub(super) async fn route(
             };
             json(StatusCode::OK, &json!({ "connections": list }))
         }
+        (Method::GET, ["v1", "listeners"]) => super::listeners::api_list(st),
+        (Method::POST, ["v1", "listeners"]) => {
+            let (resp, opened) = super::listeners::api_open(req, st).await;
+            if let Some(what) = opened {
+                rec("listener_open", None, None, what);
+            }
+            resp
+        }
         (Method::POST, ["v1", "inject"]) => match body_json(req).await {
             Ok(b) => super::inject::inject(b, st, source).await,
             Err(r) => r,
@@ -297,7 +305,7 @@ async fn release(
 }
 
 /// Reads a JSON request body (bounded).
-async fn body_json<T: for<'de> Deserialize<'de>>(
+pub(super) async fn body_json<T: for<'de> Deserialize<'de>>(
     req: Request<hyper::body::Incoming>,
 ) -> Result<T, Response<Body>> {
     let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);

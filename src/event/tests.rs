@@ -41,6 +41,7 @@ fn type_names_match_the_serialized_tags() {
         EventKind::ConnOpen {
             client: "c".into(),
             listener: "l".into(),
+            client_tag: None,
         },
         EventKind::Dropped { count: 1 },
         EventKind::WsEnd {

@@ -266,9 +266,16 @@ impl FilterState {
         let text_of = |p: &'r Payload| p.as_text().map(Cow::Borrowed);
         let mut names = Names::default();
         match &ev.kind {
-            EventKind::ConnOpen { client, listener } => {
+            EventKind::ConnOpen {
+                client,
+                listener,
+                client_tag,
+            } => {
                 v.kind = CONN_OPEN;
-                v.set_summary(format!("connection from {client} on {listener}"));
+                v.set_summary(match client_tag {
+                    Some(t) => format!("connection from {client} on {listener} (client {t})"),
+                    None => format!("connection from {client} on {listener}"),
+                });
             }
             EventKind::ConnClose { error, .. } => {
                 v.kind = CONN_CLOSE;

@@ -223,6 +223,19 @@ pub async fn serve(
     events: EventTx,
     lifecycle: Arc<Lifecycle>,
 ) {
+    serve_tagged(listener, cfg, events, lifecycle, None).await;
+}
+
+/// [`serve`] for one listener; with a `tag` (a tagged listener, see
+/// [`crate::control::listeners`]) its connections' `conn_open` records carry the tag, and at
+/// shutdown it only stops accepting: the main listener's [`serve`] drains and cuts.
+pub async fn serve_tagged(
+    listener: TcpListener,
+    cfg: Arc<ProxyConfig>,
+    events: EventTx,
+    lifecycle: Arc<Lifecycle>,
+    tag: Option<Arc<str>>,
+) {
     let listener_name = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -243,7 +256,7 @@ pub async fn serve(
                         continue;
                     }
                     let conn = events.next_conn();
-                    events.emit(conn, EventKind::ConnOpen { client: peer.to_string(), listener: listener_name.clone() });
+                    events.emit(conn, EventKind::ConnOpen { client: peer.to_string(), listener: listener_name.clone(), client_tag: tag.as_deref().map(str::to_owned) });
                     let io = CountingIo::new(stream);
                     let mut ctx = forward::ConnCtx::new(cfg.clone(), events.clone(), conn, None, io.counters.clone());
                     // Held by every task serving this connection (relays, tunnels): counts it live.
@@ -260,6 +273,9 @@ pub async fn serve(
         }
     }
     drop(listener);
+    if tag.is_some() {
+        return;
+    }
     // Held units (breakpoints) go on unchanged, within the grace period.
     cfg.holds.release_all();
     // Connections see the phase themselves (serve_http closes idle keep-alive ones at once).

@@ -24,6 +24,9 @@ pub fn recording_proxy(target: &str, save: &Path, ca: Option<&Path>) -> Result<R
         "--save",
         save.as_str(),
         "--quiet",
+        // A short-lived helper proxy: it must not take over control.json from the proxy the
+        // user runs (launch, run and rule commands find that one through it).
+        "--no-control",
     ];
     if let Some(ca) = &ca {
         argv.extend(["--upstream-ca", ca.as_str()]);

@@ -82,7 +82,8 @@ pub struct Launched {
 /// Prepares the profile and starts the browser without waiting for it (the CLI waits; the
 /// desktop app keeps the handle).
 pub fn start(args: &LaunchArgs) -> Result<Launched, String> {
-    let (_home, ca, target) = super::prepare(&args.target)?;
+    let (home, ca, target) = super::prepare(&args.target)?;
+    let target = super::tagged(&home, target, args.browser.name());
     if target.credentials.is_some() {
         eprintln!(
             "sockscope: note: browsers take no proxy credentials on the command line; the browser asks for them when the proxy answers 407"
@@ -166,6 +167,24 @@ impl Launched {
         if self.child.is_some() {
             signal_group(self.pid, "TERM");
         }
+    }
+
+    /// The browser's exit status once it has exited (the profile is then removed, unless
+    /// kept), `None` while it runs; does not wait.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, String> {
+        let Some(c) = self.child.as_mut() else {
+            return Err(format!("{} was already waited for", self.exe.display()));
+        };
+        let status = c
+            .try_wait()
+            .map_err(|e| format!("cannot wait for {}: {e}", self.exe.display()))?;
+        if status.is_some() {
+            self.child = None;
+            if let Some(p) = self.profile.take() {
+                keep_or_remove(self.keep, &p);
+            }
+        }
+        Ok(status)
     }
 
     /// Waits for the browser to exit, then removes the profile (unless kept).

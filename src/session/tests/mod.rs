@@ -95,6 +95,7 @@ impl Harness {
             EventKind::ConnOpen {
                 client: addr.into(),
                 listener: "127.0.0.1:8080".into(),
+                client_tag: None,
             },
         );
     }
