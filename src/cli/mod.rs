@@ -286,9 +286,12 @@ pub struct CaArgs {
     /// sockscope's home directory (default $SOCKSCOPE_HOME, else ~/.sockscope).
     #[arg(long, value_name = "DIR")]
     pub home: Option<PathBuf>,
-    /// Write the CA certificate (PEM) to FILE.
+    /// Write the CA certificate (PEM, never the key) to FILE.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Make a new CA: the old `ca.pem` and `ca.key` are moved aside (`ca-old-<time>.*`).
+    #[arg(long)]
+    pub rotate: bool,
 }
 
 /// Options of the proxy, shared by `sockscope proxy` and `sockscope-gui`.
@@ -340,9 +343,13 @@ pub struct ProxyArgs {
     /// Do not decrypt TLS at all (every TLS tunnel stays opaque; no CA is needed).
     #[arg(long)]
     pub no_mitm: bool,
-    /// Require proxy authentication (Proxy-Authorization: Basic) with these credentials.
+    /// Require proxy authentication (Proxy-Authorization: Basic) with these credentials (visible
+    /// in `ps`: prefer --auth-file or $SOCKSCOPE_AUTH).
     #[arg(long, value_name = "USER:PASS")]
     pub auth: Option<String>,
+    /// Like --auth, with USER:PASS read from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
     /// Accept anyone on a non-loopback --listen address (prints a warning).
     #[arg(long)]
     pub no_auth: bool,
@@ -396,6 +403,7 @@ impl Default for ProxyArgs {
             ignore_hosts: None,
             no_mitm: false,
             auth: None,
+            auth_file: None,
             no_auth: false,
             max_header_bytes: "64KiB".into(),
             max_headers: crate::proxy::DEFAULT_MAX_HEADERS,
@@ -491,7 +499,7 @@ impl ProxyArgs {
                     self.control
                 )
             })?;
-            if !a.ip().is_loopback() && self.auth.is_none() {
+            if !a.ip().is_loopback() && auth.is_none() {
                 return Err(format!(
                     "--control {a} is reachable from other machines: the control API listens on loopback only unless --auth is given"
                 ));
@@ -560,28 +568,36 @@ impl ProxyArgs {
         Ok(set)
     }
 
-    /// The expected `Proxy-Authorization` value; refuses a non-loopback listener without a decision.
+    /// The expected `Proxy-Authorization` value (from `--auth`, `--auth-file` or
+    /// `$SOCKSCOPE_AUTH`, see [`crate::proxy::auth::resolve`]); refuses a non-loopback listener
+    /// without a decision.
     fn auth_header(&self, listen: &SocketAddr) -> Result<Option<String>, String> {
-        use base64::Engine as _;
-        if self.auth.is_some() && self.no_auth {
+        let explicit = self.auth.is_some() || self.auth_file.is_some();
+        if explicit && self.no_auth {
             return Err("--auth and --no-auth contradict each other".into());
         }
-        if let Some(a) = &self.auth {
+        // $SOCKSCOPE_AUTH does not apply where authentication does not (reverse mode, --no-auth).
+        let env = (!self.no_auth && self.reverse.is_none())
+            .then(|| std::env::var("SOCKSCOPE_AUTH").ok())
+            .flatten();
+        let resolved =
+            crate::proxy::auth::resolve(self.auth.as_deref(), self.auth_file.as_deref(), env)?;
+        if let Some((a, from)) = resolved {
             if self.reverse.is_some() {
-                return Err("--auth protects the explicit proxy (Proxy-Authorization); it does not apply with --reverse".into());
+                return Err(format!(
+                    "{from} protects the explicit proxy (Proxy-Authorization); it does not apply with --reverse"
+                ));
             }
             if !a.contains(':') || a.starts_with(':') {
-                return Err(format!("invalid --auth {a:?}: expected USER:PASS"));
+                // Never echo the secret itself.
+                return Err(format!("invalid {from}: expected USER:PASS"));
             }
-            return Ok(Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(a)
-            )));
+            return Ok(Some(crate::proxy::auth::header_for(&a)));
         }
         if !listen.ip().is_loopback() {
             if !self.no_auth {
                 return Err(format!(
-                    "--listen {listen} is reachable from other machines: add --auth USER:PASS, or --no-auth to let anyone use the proxy"
+                    "--listen {listen} is reachable from other machines: add --auth-file FILE (or --auth USER:PASS, or $SOCKSCOPE_AUTH), or --no-auth to let anyone use the proxy"
                 ));
             }
             eprintln!(

@@ -61,7 +61,10 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             method: req.method().as_str().to_owned(),
             url,
             version: version_str(req.version()),
-            headers: header_list(req.headers()),
+            headers: super::headers::request_header_list(
+                req.headers(),
+                ctx.fixed.is_none() && ctx.cfg.mode == super::Mode::Explicit,
+            ),
         },
     );
     let target = match target {

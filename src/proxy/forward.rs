@@ -420,7 +420,7 @@ async fn respond(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBod
             .headers()
             .get(header::PROXY_AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if given.map(str::trim) != Some(expected.as_str()) {
+        if !super::auth::header_matches(expected, given) {
             let what = if given.is_some() {
                 "wrong credentials"
             } else {
@@ -492,7 +492,7 @@ fn record_refused(ctx: &ConnCtx, req: &Request<Incoming>) -> (ExchangeId, u64) {
             method: req.method().as_str().to_owned(),
             url: super::exchange::without_userinfo(req.uri()),
             version: version_str(req.version()),
-            headers: header_list(req.headers()),
+            headers: super::headers::request_header_list(req.headers(), ctx.fixed.is_none()),
         },
     );
     (exchange, started)
