@@ -334,6 +334,10 @@ pub struct ProxyArgs {
     /// Do not verify origin certificates (dangerous: only for test servers).
     #[arg(long)]
     pub insecure_upstream: bool,
+    /// Present this client certificate (PEM file: certificate chain and private key) to origins
+    /// that ask for one.
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
     /// Only contact hosts matching REGEX; others get a 403 (e.g. '^(127\.0\.0\.1|localhost)$').
     #[arg(long, value_name = "REGEX")]
     pub allow_hosts: Option<String>,
@@ -399,6 +403,7 @@ impl Default for ProxyArgs {
             upstream_proxy: None,
             upstream_no_proxy: None,
             insecure_upstream: false,
+            client_cert: None,
             allow_hosts: None,
             ignore_hosts: None,
             no_mitm: false,
@@ -482,9 +487,11 @@ impl ProxyArgs {
         }
         let allow_hosts = regex("--allow-hosts", &self.allow_hosts)?;
         let ignore_hosts = regex("--ignore-hosts", &self.ignore_hosts)?;
-        if self.no_mitm && (self.upstream_ca.is_some() || self.insecure_upstream) {
+        if self.no_mitm
+            && (self.upstream_ca.is_some() || self.insecure_upstream || self.client_cert.is_some())
+        {
             return Err(
-                "--no-mitm turns TLS interception off; --upstream-ca and --insecure-upstream would do nothing".into(),
+                "--no-mitm turns TLS interception off; --upstream-ca, --insecure-upstream and --client-cert would do nothing".into(),
             );
         }
         let rules = self.rule_set()?;
@@ -519,10 +526,11 @@ impl ProxyArgs {
             for w in &ca.warnings {
                 eprintln!("sockscope: warning: {w}");
             }
-            let m = crate::proxy::tls::Mitm::new(
+            let m = crate::proxy::tls::Mitm::with_client_cert(
                 std::sync::Arc::new(ca),
                 self.upstream_ca.as_deref(),
                 self.insecure_upstream,
+                self.client_cert.as_deref(),
             )?;
             Some(std::sync::Arc::new(m))
         };

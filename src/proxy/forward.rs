@@ -159,11 +159,12 @@ impl ConnCtx {
                 return Err(DialError::Failed("TLS to origins is not configured".into()));
             };
             let name = super::tls::server_name(&target.tls_name()).map_err(DialError::Failed)?;
-            let tls = mitm
-                .connector()
-                .connect(name, stream)
-                .await
-                .map_err(|e| DialError::Failed(format!("TLS handshake failed: {e}")))?;
+            let tls = mitm.connector().connect(name, stream).await.map_err(|e| {
+                DialError::Failed(format!(
+                    "TLS handshake failed: {}",
+                    super::tls_errors::origin_failure(&e, mitm.client_cert)
+                ))
+            })?;
             handshake(&self.cfg, TokioIo::new(OriginIo::new(tls, io.clone()))).await?
         } else {
             handshake(&self.cfg, TokioIo::new(OriginIo::new(stream, io.clone()))).await?

@@ -26,6 +26,7 @@ pub mod relay;
 pub mod sniff;
 pub mod socks;
 pub mod tls;
+pub mod tls_errors;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;

@@ -338,9 +338,8 @@ async fn intercept<I>(
     {
         Ok(t) => t,
         Err(e) => {
-            return fail(format!(
-                "client refused sockscope's certificate for {name}: {e}; trust the CA (run `sockscope ca`) or relay this host opaquely with --ignore-hosts"
-            ));
+            let until = crate::ca::check::day(mitm.ca().not_after);
+            return fail(super::tls_errors::client_failure(&e, &name, &hello, &until));
         }
     };
     let (_, conn) = tls.get_ref();
@@ -350,6 +349,7 @@ async fn intercept<I>(
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
         version: conn.protocol_version().map(|v| format!("{v:?}")),
+        origin_unverified: mitm.insecure,
     };
     ctx.events.emit(
         ctx.conn,
