@@ -73,6 +73,8 @@ impl Ca {
             create(&cert_path, &key_path)?;
             created = true;
         }
+        check::not_dangling(&cert_path)?;
+        check::not_dangling(&key_path)?;
         let cert_text = fs::read_to_string(&cert_path)
             .map_err(|e| format!("cannot read CA certificate {}: {e}", cert_path.display()))?;
         let key_pem = fs::read_to_string(&key_path)

@@ -85,6 +85,18 @@ pub fn no_link(p: &Path) -> Result<(), String> {
     }
 }
 
+/// Refuses a link at `p` whose target is missing (a CA file links may point elsewhere, but a
+/// dangling one is named rather than reported as a missing file).
+pub fn not_dangling(p: &Path) -> Result<(), String> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() && fs::metadata(p).is_err() => Err(format!(
+            "{} is a symbolic link to a missing file; remove it (sockscope creates its CA files itself, never through a link)",
+            p.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A CA key readable by group or others is narrowed to 0600; the message says so and suggests
 /// a new CA if others may have read it. `None`: nothing to fix.
 pub fn fix_key_mode(key: &Path) -> Result<Option<String>, String> {

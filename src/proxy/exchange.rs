@@ -363,7 +363,19 @@ fn upstream_failed(ctx: &ConnCtx, target: &Target, err: &hyper::Error) -> String
             target.authority, ctx.cfg.max_headers, ctx.cfg.max_header_bytes
         )
     } else {
-        format!("sockscope: upstream {} failed: {err}\n", target.authority)
+        let hint = ctx
+            .cfg
+            .mitm
+            .as_ref()
+            .filter(|_| target.tls)
+            .and_then(|m| super::tls_errors::origin_hint_in_chain(err, m.client_cert));
+        match hint {
+            Some(h) => format!(
+                "sockscope: upstream {} failed: {err} ({h})\n",
+                target.authority
+            ),
+            None => format!("sockscope: upstream {} failed: {err}\n", target.authority),
+        }
     }
 }
 

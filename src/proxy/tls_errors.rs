@@ -11,11 +11,29 @@ pub fn rustls_error(e: &std::io::Error) -> Option<&Error> {
     e.get_ref().and_then(|i| i.downcast_ref::<Error>())
 }
 
+/// True when a ClientHello record (`first`: the bytes the client sent first) offers nothing
+/// newer than TLS 1.1: its `client_version` is below 3.3 (TLS 1.2 and 1.3 clients send 3.3).
+pub fn hello_below_tls12(first: &[u8]) -> bool {
+    first.first() == Some(&0x16)
+        && first.get(5) == Some(&0x01)
+        && first.get(9..11).is_some_and(|v| v < [3u8, 3].as_slice())
+}
+
 /// Why the client's handshake with sockscope failed. `name` is what the leaf certificate was
-/// made for, `hello` what the ClientHello said, `ca_until` the CA's expiry (`YYYY-MM-DD`).
-pub fn client_failure(e: &std::io::Error, name: &str, hello: &TlsInfo, ca_until: &str) -> String {
+/// made for, `hello` what the ClientHello said, `old_tls` whether it offered only TLS 1.0/1.1
+/// ([`hello_below_tls12`]), `ca_until` the CA's expiry (`YYYY-MM-DD`).
+pub fn client_failure(
+    e: &std::io::Error,
+    name: &str,
+    hello: &TlsInfo,
+    old_tls: bool,
+    ca_until: &str,
+) -> String {
     let ignore = "or relay this host opaquely with --ignore-hosts";
     match rustls_error(e) {
+        Some(Error::PeerIncompatible(_) | Error::PeerMisbehaved(_)) if old_tls => format!(
+            "client handshake for {name} failed: the client offers only TLS 1.0/1.1 (sockscope accepts TLS 1.2 and 1.3; {ignore})"
+        ),
         Some(Error::NoApplicationProtocol) => format!(
             "client handshake for {name} failed: the client offers only ALPN {} and sockscope speaks http/1.1 to clients (let the client fall back to HTTP/1.1, {ignore})",
             hello
@@ -101,6 +119,36 @@ pub fn origin_failure(e: &std::io::Error, has_client_cert: bool) -> String {
     }
 }
 
+/// The client-certificate hint for an error anywhere in `err`'s source chain: with TLS 1.3 an
+/// origin refuses a missing client certificate only after the handshake, so the alert comes
+/// back while the request is sent or the response read.
+pub fn origin_hint_in_chain(
+    err: &(dyn std::error::Error + 'static),
+    has_client_cert: bool,
+) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let tls = e
+            .downcast_ref::<Error>()
+            .or_else(|| e.downcast_ref::<std::io::Error>().and_then(rustls_error));
+        if let Some(Error::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::HandshakeFailure
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA,
+        )) = tls
+        {
+            return Some(if has_client_cert {
+                "the origin rejected the --client-cert certificate".into()
+            } else {
+                "the origin requires a client certificate: give one with --client-cert FILE (PEM certificate and key)".into()
+            });
+        }
+        cur = e.source();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,9 +172,12 @@ mod tests {
         );
         assert!(m.contains("only ALPN h2"), "{m}");
         let m = client_failure(
-            &io(Error::PeerIncompatible(PeerIncompatible::Tls12NotOffered)),
+            &io(Error::PeerIncompatible(
+                PeerIncompatible::SignatureAlgorithmsExtensionRequired,
+            )),
             "h.test",
             &hello,
+            true,
             "2030-01-01",
         );
         assert!(m.contains("TLS 1.0/1.1"), "{m}");
@@ -134,6 +185,7 @@ mod tests {
             &io(Error::AlertReceived(AlertDescription::CertificateExpired)),
             "h.test",
             &hello,
+            false,
             "2030-01-01",
         );
         assert!(m.contains("expired") && m.contains("2030-01-01"), "{m}");
@@ -141,6 +193,7 @@ mod tests {
             &io(Error::AlertReceived(AlertDescription::UnknownCA)),
             "h.test",
             &hello,
+            false,
             "",
         );
         assert!(m.contains("does not trust sockscope's CA"), "{m}");
@@ -148,6 +201,7 @@ mod tests {
             &io(Error::AlertReceived(AlertDescription::BadCertificate)),
             "10.0.0.1",
             &TlsInfo::default(),
+            false,
             "",
         );
         assert!(m.contains("no SNI"), "{m}");
@@ -156,5 +210,11 @@ mod tests {
             false,
         );
         assert!(m.contains("--client-cert"), "{m}");
+        assert!(hello_below_tls12(
+            b"\x16\x03\x01\x00\x63\x01\x00\x00\x5f\x03\x02"
+        ));
+        assert!(!hello_below_tls12(
+            b"\x16\x03\x01\x00\x63\x01\x00\x00\x5f\x03\x03"
+        ));
     }
 }

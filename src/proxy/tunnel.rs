@@ -332,6 +332,7 @@ async fn intercept<I>(
         Ok((a, _cached)) => a,
         Err(e) => return fail(e),
     };
+    let old_tls = super::tls_errors::hello_below_tls12(&first);
     let tls = match acceptor
         .accept(Rewind::new(Bytes::from(first), client))
         .await
@@ -339,7 +340,9 @@ async fn intercept<I>(
         Ok(t) => t,
         Err(e) => {
             let until = crate::ca::check::day(mitm.ca().not_after);
-            return fail(super::tls_errors::client_failure(&e, &name, &hello, &until));
+            return fail(super::tls_errors::client_failure(
+                &e, &name, &hello, old_tls, &until,
+            ));
         }
     };
     let (_, conn) = tls.get_ref();
