@@ -592,7 +592,7 @@ impl Redactor {
                 match self.binary_message(b, from_client) {
                     Ok(Some(n)) => *b = bytes::Bytes::from(n),
                     Ok(None) => {}
-                    Err(()) => self.gap(kind::BINARY_MESSAGE),
+                    Err(_) => self.gap(kind::BINARY_MESSAGE),
                 }
             }
         }
@@ -600,13 +600,17 @@ impl Redactor {
 
     /// A binary WebSocket message as MessagePack: whole (Engine.IO v4) or after the `4` byte
     /// Engine.IO v3 puts first.
-    fn binary_message(&self, b: &[u8], from_client: bool) -> Result<Option<Vec<u8>>, ()> {
+    fn binary_message(
+        &self,
+        b: &[u8],
+        from_client: bool,
+    ) -> Result<Option<Vec<u8>>, extra::NotMsgpack> {
         match self.msgpack(b, from_client) {
             Ok(r) => Ok(r),
-            Err(()) if b.first() == Some(&4) => Ok(self
+            Err(_) if b.first() == Some(&4) => Ok(self
                 .msgpack(&b[1..], from_client)?
                 .map(|n| [&[4u8][..], &n].concat())),
-            Err(()) => Err(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -620,7 +624,7 @@ impl Redactor {
                 base64::engine::general_purpose::STANDARD.encode(n)
             )),
             Ok(None) => None,
-            Err(()) => {
+            Err(_) => {
                 self.gap(kind::BINARY_PACKET);
                 None
             }
@@ -694,7 +698,7 @@ impl Redactor {
             Payload::Binary(b) if !b.is_empty() => match self.msgpack(b, from_client) {
                 Ok(Some(n)) => *b = bytes::Bytes::from(n),
                 Ok(None) => {}
-                Err(()) => self.gap(kind::BINARY_BODY),
+                Err(_) => self.gap(kind::BINARY_BODY),
             },
             Payload::Binary(_) => {}
         }

@@ -15,7 +15,7 @@ pub fn header_for(user_pass: &str) -> String {
 /// The decoded `USER:PASS` of a `Basic` credential (`None` for another scheme or bad base64).
 fn decode_basic(value: &str) -> Option<Vec<u8>> {
     let v = value.trim();
-    let (scheme, token) = v.split_once(|c: char| c == ' ' || c == '\t')?;
+    let (scheme, token) = v.split_once([' ', '\t'])?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }

@@ -168,6 +168,7 @@ mod tests {
             &io(Error::NoApplicationProtocol),
             "h.test",
             &hello,
+            false,
             "2030-01-01",
         );
         assert!(m.contains("only ALPN h2"), "{m}");

@@ -24,6 +24,10 @@ pub mod kind {
     pub const BINARY_PACKET: &str = "binary engine.io packets that are not msgpack";
 }
 
+/// The bytes are not one whole MessagePack map or array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotMsgpack;
+
 impl Redactor {
     /// Counts one thing kept uninspected.
     pub(super) fn gap(&self, what: &'static str) {
@@ -95,14 +99,14 @@ impl Redactor {
         changed.then_some(out)
     }
 
-    /// A MessagePack message (`Ok(None)`: nothing secret in it); `Err(())`: not MessagePack.
+    /// A MessagePack message (`Ok(None)`: nothing secret in it); `Err(NotMsgpack)`: not one.
     /// From the client, a Socket.IO CONNECT (`{type: 0, data: {...}}`) has every value of its
     /// data replaced, as with the JSON parser; elsewhere values under secret keys are.
-    pub fn msgpack(&self, bytes: &[u8], from_client: bool) -> Result<Option<Vec<u8>>, ()> {
+    pub fn msgpack(&self, bytes: &[u8], from_client: bool) -> Result<Option<Vec<u8>>, NotMsgpack> {
         let mut rd = bytes;
-        let mut v = rmpv::decode::read_value(&mut rd).map_err(|_| ())?;
+        let mut v = rmpv::decode::read_value(&mut rd).map_err(|_| NotMsgpack)?;
         if !rd.is_empty() || !matches!(v, Mp::Map(_) | Mp::Array(_)) {
-            return Err(());
+            return Err(NotMsgpack);
         }
         let connect = from_client && is_sio_connect(&v);
         let before = self.count();
@@ -111,7 +115,7 @@ impl Redactor {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(bytes.len());
-        rmpv::encode::write_value(&mut out, &v).map_err(|_| ())?;
+        rmpv::encode::write_value(&mut out, &v).map_err(|_| NotMsgpack)?;
         Ok(Some(out))
     }
 

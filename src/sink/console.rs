@@ -529,3 +529,6 @@ fn json_preview(v: &serde_json::Value, sizes: &[usize]) -> String {
     walk(v, sizes, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests;
