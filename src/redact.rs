@@ -19,10 +19,14 @@
 //!
 //! Secret names: compared after lowercasing and removing `-`, `_`, `.` and spaces; a name is
 //! secret when it *contains* one of [`CONTAINS`] or *equals* one of [`EXACT`] or a name given with
-//! `--redact-field` (normalized the same way). Binary WebSocket messages and bodies that are not
-//! text are not inspected (they are kept as they are), except binary messages holding UTF-8 JSON.
+//! `--redact-field` (normalized the same way). Binary messages and bodies are redacted when they
+//! hold UTF-8 JSON or MessagePack (the Socket.IO msgpack parser, CONNECT auth included);
+//! `Sec-WebSocket-Protocol` tokens that look like credentials, anomaly messages and sockscope's
+//! own answers are redacted too (`redact/extra.rs`). What cannot be inspected (multipart bodies, other
+//! binary content, other encodings) is kept and counted by [`kind`], never silently.
 //! `len` and `wire_len` keep describing the original traffic.
 
+mod body;
 mod extra;
 mod json;
 mod value;
@@ -34,7 +38,6 @@ use crate::event::{ConnId, EventKind, ExchangeId, Header, Payload};
 use serde_json::{Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 
 /// A name containing one of these (after normalization) is secret.
 pub const CONTAINS: &[&str] = &[
@@ -572,136 +575,6 @@ impl Redactor {
             return None;
         }
         Some(format!("4{prefix}{}", new_data.as_deref().unwrap_or(data)))
-    }
-
-    /// A WebSocket message payload.
-    fn payload(&self, p: &mut Payload, from_client: bool) {
-        match p {
-            Payload::Text(t) => {
-                if let Some(n) = self.text_from(t, from_client) {
-                    *t = n;
-                }
-            }
-            Payload::Binary(b) => {
-                if let Ok(s) = std::str::from_utf8(b) {
-                    if let Some(n) = self.json(s, false) {
-                        *b = bytes::Bytes::from(n.into_bytes());
-                    }
-                    return;
-                }
-                match self.binary_message(b, from_client) {
-                    Ok(Some(n)) => *b = bytes::Bytes::from(n),
-                    Ok(None) => {}
-                    Err(_) => self.gap(kind::BINARY_MESSAGE),
-                }
-            }
-        }
-    }
-
-    /// A binary WebSocket message as MessagePack: whole (Engine.IO v4) or after the `4` byte
-    /// Engine.IO v3 puts first.
-    fn binary_message(
-        &self,
-        b: &[u8],
-        from_client: bool,
-    ) -> Result<Option<Vec<u8>>, extra::NotMsgpack> {
-        match self.msgpack(b, from_client) {
-            Ok(r) => Ok(r),
-            Err(_) if b.first() == Some(&4) => Ok(self
-                .msgpack(&b[1..], from_client)?
-                .map(|n| [&[4u8][..], &n].concat())),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// An Engine.IO `b<base64>` packet in a polling payload (binary data in text form).
-    fn binary_packet(&self, b64: &str, from_client: bool) -> Option<String> {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-        match self.binary_message(&bytes, from_client) {
-            Ok(Some(n)) => Some(format!(
-                "b{}",
-                base64::engine::general_purpose::STANDARD.encode(n)
-            )),
-            Ok(None) => None,
-            Err(_) => {
-                self.gap(kind::BINARY_PACKET);
-                None
-            }
-        }
-    }
-
-    /// An HTTP body, decoded and re-encoded when it has a gzip or deflate `Content-Encoding`.
-    fn body(
-        &mut self,
-        p: &mut Payload,
-        encoding: Option<&str>,
-        truncated: bool,
-        from_client: bool,
-    ) {
-        let enc = encoding
-            .map(|e| e.trim().to_ascii_lowercase())
-            .filter(|e| !e.is_empty() && e != "identity");
-        let Some(enc) = enc else {
-            return self.payload_text_only(p, from_client);
-        };
-        if truncated || !matches!(enc.as_str(), "gzip" | "x-gzip" | "deflate") {
-            self.gap(kind::ENCODED_BODY);
-            return;
-        }
-        let decoded = match crate::engineio::encoding::decode_content_encoding(
-            &enc,
-            p.as_bytes(),
-            MAX_DECODE,
-        ) {
-            Ok(d) => d,
-            Err(_) => {
-                self.gap(kind::ENCODED_BODY);
-                return;
-            }
-        };
-        let Ok(text) = std::str::from_utf8(&decoded) else {
-            if !decoded.is_empty() {
-                self.gap(kind::BINARY_BODY);
-            }
-            return;
-        };
-        let Some(red) = self.text_from(text, from_client) else {
-            return;
-        };
-        let encoded = match enc.as_str() {
-            "deflate" => {
-                let mut e =
-                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-                e.write_all(red.as_bytes()).and_then(|()| e.finish())
-            }
-            _ => {
-                let mut e =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                e.write_all(red.as_bytes()).and_then(|()| e.finish())
-            }
-        };
-        match encoded {
-            Ok(bytes) => *p = Payload::from_bytes(&bytes),
-            Err(_) => self.gap(kind::ENCODED_BODY),
-        }
-    }
-
-    fn payload_text_only(&self, p: &mut Payload, from_client: bool) {
-        match p {
-            Payload::Text(t) => {
-                if let Some(n) = self.text_from(t, from_client) {
-                    *t = n;
-                }
-            }
-            // An Engine.IO v3 binary polling payload or a file: MessagePack when it is one.
-            Payload::Binary(b) if !b.is_empty() => match self.msgpack(b, from_client) {
-                Ok(Some(n)) => *b = bytes::Bytes::from(n),
-                Ok(None) => {}
-                Err(_) => self.gap(kind::BINARY_BODY),
-            },
-            Payload::Binary(_) => {}
-        }
     }
 }
 
