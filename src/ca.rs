@@ -1,7 +1,8 @@
 //! sockscope's own certificate authority: generated on first use (unique per install, never
 //! shipped), stored in the sockscope home directory (`$SOCKSCOPE_HOME`, default `~/.sockscope`,
-//! `--home DIR` overrides) as `ca.pem` (certificate) and `ca.key` (private key, mode 0600, in a
-//! directory of mode 0700). [`LeafMinter`] signs per-host leaf certificates with it and keeps a
+//! `--home DIR` overrides) as `ca.pem` (certificate, 0644) and `ca.key` (private key, 0600), in a
+//! directory created 0700; a home that others can write to is refused, never changed (see
+//! [`check`]). `sockscope ca --rotate` moves the old pair aside and makes a new one. [`LeafMinter`] signs per-host leaf certificates with it and keeps a
 //! bounded cache so repeat handshakes cost no key generation.
 
 use rcgen::{
@@ -19,6 +20,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
+
+pub mod check;
 
 /// File name of the CA certificate inside the home directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -50,31 +53,59 @@ pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
     /// Set when the CA was created by this call.
     pub created: bool,
-    /// Warnings about loose file permissions found at load time.
+    /// Warnings found at load time (a key made private again, a CA about to expire).
     pub warnings: Vec<String>,
+    /// The end of the certificate's validity: no leaf outlives it.
+    pub not_after: OffsetDateTime,
 }
 
 impl Ca {
-    /// Loads the CA from `home`, creating it (and the directory) on first use.
+    /// Loads the CA from `home`, creating it (and the directory) on first use. The home must be
+    /// private ([`check::prepare_home`]); the certificate must be a valid CA certificate matching
+    /// the key ([`check::validate`]); every error is one line naming the file and the problem.
     pub fn load_or_create(home: &Path) -> Result<Ca, String> {
+        check::prepare_home(home)?;
         let cert_path = home.join(CA_CERT_FILE);
         let key_path = home.join(CA_KEY_FILE);
         let mut created = false;
-        if !cert_path.exists() && !key_path.exists() {
-            create(home, &cert_path, &key_path)?;
+        // A dangling link counts as present: creating through it would write where it points.
+        if !check::present(&cert_path) && !check::present(&key_path) {
+            create(&cert_path, &key_path)?;
             created = true;
         }
-        let cert_pem = fs::read_to_string(&cert_path)
+        check::not_dangling(&cert_path)?;
+        check::not_dangling(&key_path)?;
+        let cert_text = fs::read_to_string(&cert_path)
             .map_err(|e| format!("cannot read CA certificate {}: {e}", cert_path.display()))?;
         let key_pem = fs::read_to_string(&key_path)
             .map_err(|e| format!("cannot read CA key {}: {e}", key_path.display()))?;
         let key = KeyPair::from_pem(&key_pem)
             .map_err(|e| format!("corrupt CA key {}: {e}", key_path.display()))?;
+        // Only the certificate: a combined PEM (key and certificate in one file, as other tools
+        // write them) must never hand its key to whoever receives `cert_pem`.
+        let cert_pem = check::certificate_pem(&cert_text).ok_or_else(|| {
+            format!(
+                "corrupt CA certificate {}: no PEM certificate in it",
+                cert_path.display()
+            )
+        })?;
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| format!("corrupt CA certificate {}: {e}", cert_path.display()))?;
+        let now = OffsetDateTime::now_utc();
+        let validity = check::validate(&cert_der, &key, &cert_path, &key_path, now)?;
         let issuer = Issuer::from_ca_cert_der(&cert_der, key)
             .map_err(|e| format!("corrupt CA certificate {}: {e}", cert_path.display()))?;
-        let warnings = permission_warnings(home, &key_path);
+        let mut warnings = Vec::new();
+        if let Some(w) = check::fix_key_mode(&key_path)? {
+            warnings.push(w);
+        }
+        if validity.not_after - now < Duration::days(check::EXPIRY_WARNING_DAYS) {
+            warnings.push(format!(
+                "CA certificate {} expires on {}; run: sockscope ca --rotate (then trust the new CA)",
+                cert_path.display(),
+                check::day(validity.not_after)
+            ));
+        }
         Ok(Ca {
             cert_path,
             key_path,
@@ -83,7 +114,48 @@ impl Ca {
             issuer,
             created,
             warnings,
+            not_after: validity.not_after,
         })
+    }
+
+    /// Moves the CA in `home` aside (`ca-old-<UTC time>.pem` and `.key`) and creates a new one.
+    /// Works on a broken CA too (expired, mismatched): that is what it is for. Returns the new CA
+    /// and the paths the old files were moved to.
+    pub fn rotate(home: &Path) -> Result<(Ca, Vec<PathBuf>), String> {
+        check::prepare_home(home)?;
+        let stamp = {
+            let t = OffsetDateTime::now_utc();
+            format!(
+                "{}T{:02}{:02}{:02}Z",
+                check::day(t),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        };
+        let mut moved = Vec::new();
+        for (name, ext) in [(CA_CERT_FILE, "pem"), (CA_KEY_FILE, "key")] {
+            let from = home.join(name);
+            if !check::present(&from) {
+                continue;
+            }
+            let mut to = home.join(format!("ca-old-{stamp}.{ext}"));
+            let mut n = 1;
+            while check::present(&to) {
+                n += 1;
+                to = home.join(format!("ca-old-{stamp}-{n}.{ext}"));
+            }
+            fs::rename(&from, &to).map_err(|e| {
+                format!(
+                    "cannot move the old CA file {} aside to {}: {e}",
+                    from.display(),
+                    to.display()
+                )
+            })?;
+            moved.push(to);
+        }
+        let ca = Ca::load_or_create(home)?;
+        Ok((ca, moved))
     }
 
     /// SHA-256 fingerprint of the certificate, as colon-separated uppercase hex.
@@ -112,12 +184,11 @@ impl Ca {
         p.distinguished_name = dn;
         let now = OffsetDateTime::now_utc();
         p.not_before = now - Duration::days(2);
-        // Under the 398 days browsers accept for server certificates.
-        p.not_after = now + Duration::days(365);
-        p.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        // Under the 398 days browsers accept for server certificates, and never beyond the CA.
+        p.not_after = (now + Duration::days(365)).min(self.not_after);
+        // The leaf key is ECDSA (P-256): it signs, it never enciphers keys (keyEncipherment is
+        // for RSA key transport, and strict clients reject it on an EC key).
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
         let key =
@@ -139,9 +210,9 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-fn create(home: &Path, cert_path: &Path, key_path: &Path) -> Result<(), String> {
-    fs::create_dir_all(home).map_err(|e| format!("cannot create {}: {e}", home.display()))?;
-    set_mode(home, 0o700)?;
+fn create(cert_path: &Path, key_path: &Path) -> Result<(), String> {
+    check::no_link(cert_path)?;
+    check::no_link(key_path)?;
     let key = KeyPair::generate().map_err(|e| format!("cannot generate the CA key: {e}"))?;
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -170,9 +241,24 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> Result<(), String> 
         .self_signed(&key)
         .map_err(|e| format!("cannot create the CA certificate: {e}"))?;
     write_private(key_path, key.serialize_pem().as_bytes())?;
-    fs::write(cert_path, cert.pem())
-        .map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
-    Ok(())
+    write_public(cert_path, cert.pem().as_bytes())
+}
+
+/// Writes a new file (never through a link) readable by all: the CA certificate.
+fn write_public(path: &Path, data: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o644).custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(data)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Writes a file readable only by its owner (created with mode 0600, never wider).
@@ -183,7 +269,7 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let mut f = opts
         .open(path)
@@ -202,36 +288,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
     }
     let _ = (path, mode);
     Ok(())
-}
-
-fn permission_warnings(home: &Path, key: &Path) -> Vec<String> {
-    let mut w = Vec::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = fs::metadata(key)
-            && m.permissions().mode() & 0o077 != 0
-        {
-            w.push(format!(
-                "CA key {} is readable by others (mode {:o}); run: chmod 600 {}",
-                key.display(),
-                m.permissions().mode() & 0o777,
-                key.display()
-            ));
-        }
-        if let Ok(m) = fs::metadata(home)
-            && m.permissions().mode() & 0o077 != 0
-        {
-            w.push(format!(
-                "directory {} is open to others (mode {:o}); run: chmod 700 {}",
-                home.display(),
-                m.permissions().mode() & 0o777,
-                home.display()
-            ));
-        }
-    }
-    let _ = (home, key);
-    w
 }
 
 /// Cached leaves by lowercase name, with their insertion order for eviction.

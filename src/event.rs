@@ -251,6 +251,10 @@ pub struct TlsInfo {
     pub alpn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The origin's certificate was not verified (`--insecure-upstream`): every exchange in
+    /// this tunnel went to an origin sockscope did not authenticate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub origin_unverified: bool,
 }
 
 /// What kind of thing happened; the variant name is the record's `type`.

@@ -37,6 +37,7 @@ pub mod redact;
 pub mod replay;
 pub mod rules;
 pub mod run;
+pub mod secfile;
 pub mod session;
 pub mod sink;
 pub mod socketio;

@@ -19,19 +19,25 @@
 //!
 //! Secret names: compared after lowercasing and removing `-`, `_`, `.` and spaces; a name is
 //! secret when it *contains* one of [`CONTAINS`] or *equals* one of [`EXACT`] or a name given with
-//! `--redact-field` (normalized the same way). Binary WebSocket messages and bodies that are not
-//! text are not inspected (they are kept as they are), except binary messages holding UTF-8 JSON.
+//! `--redact-field` (normalized the same way). Binary messages and bodies are redacted when they
+//! hold UTF-8 JSON or MessagePack (the Socket.IO msgpack parser, CONNECT auth included);
+//! `Sec-WebSocket-Protocol` tokens that look like credentials, anomaly messages and sockscope's
+//! own answers are redacted too (`redact/extra.rs`). What cannot be inspected (multipart bodies, other
+//! binary content, other encodings) is kept and counted by [`kind`], never silently.
 //! `len` and `wire_len` keep describing the original traffic.
 
+mod body;
+mod extra;
 mod json;
 mod value;
+
+pub use extra::kind;
 
 use crate::capture::Record;
 use crate::event::{ConnId, EventKind, ExchangeId, Header, Payload};
 use serde_json::{Value, json};
-use std::cell::Cell;
-use std::collections::HashMap;
-use std::io::Write;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A name containing one of these (after normalization) is secret.
 pub const CONTAINS: &[&str] = &[
@@ -47,9 +53,26 @@ pub const CONTAINS: &[&str] = &[
     "credential",
     "sessionid",
     "authorization",
+    "signature",
+    "passcode",
 ];
-/// A name equal to one of these (after normalization) is secret.
-pub const EXACT: &[&str] = &["auth", "session", "pass", "pwd"];
+/// A name equal to one of these (after normalization) is secret: `sig` (Azure SAS), `key` and
+/// `code` (API keys, OAuth codes in URLs), one-time codes and PINs, and the headers `X-Auth`,
+/// `Authentication` and `X-Session`.
+pub const EXACT: &[&str] = &[
+    "auth",
+    "session",
+    "pass",
+    "pwd",
+    "sig",
+    "key",
+    "code",
+    "otp",
+    "pin",
+    "xauth",
+    "authentication",
+    "xsession",
+];
 
 /// Largest decoded body redacted when it has a `Content-Encoding`.
 const MAX_DECODE: usize = 64 << 20;
@@ -90,9 +113,14 @@ fn url_marker(chars: usize) -> String {
 pub struct Redactor {
     extra: Vec<String>,
     count: Cell<u64>,
-    not_inspected: u64,
+    /// What was kept uninspected, by kind ([`kind`]).
+    gaps: RefCell<BTreeMap<&'static str, u64>>,
     /// `Content-Encoding` of the open exchanges' request and response bodies.
     encodings: HashMap<(ConnId, ExchangeId), [Option<String>; 2]>,
+    /// Open exchanges' multipart bodies (direction index 0: request, 1: response).
+    multipart: HashSet<(ConnId, ExchangeId, usize)>,
+    /// Open exchanges whose response sockscope generated (its text may quote the request URL).
+    generated: HashSet<(ConnId, ExchangeId)>,
 }
 
 impl Redactor {
@@ -101,8 +129,10 @@ impl Redactor {
         Redactor {
             extra: extra_fields.iter().map(|f| normalize(f)).collect(),
             count: Cell::new(0),
-            not_inspected: 0,
+            gaps: RefCell::new(BTreeMap::new()),
             encodings: HashMap::new(),
+            multipart: HashSet::new(),
+            generated: HashSet::new(),
         }
     }
 
@@ -122,9 +152,14 @@ impl Redactor {
         self.count.get()
     }
 
-    /// Bodies that could not be inspected (an encoding other than gzip or deflate).
+    /// Bodies and messages that could not be inspected and were kept as they are (all kinds).
     pub fn not_inspected(&self) -> u64 {
-        self.not_inspected
+        self.gaps.borrow().values().sum()
+    }
+
+    /// [`Redactor::not_inspected`] by kind ([`kind`]), for the warning and the summary.
+    pub fn not_inspected_by_kind(&self) -> BTreeMap<&'static str, u64> {
+        self.gaps.borrow().clone()
     }
 
     fn bump(&self) {
@@ -143,9 +178,9 @@ impl Redactor {
                 "exact": EXACT,
                 "extra": self.extra,
             },
-            "headers": ["authorization (after the scheme)", "proxy-authorization (after the scheme)", "cookie (values)", "set-cookie (value)", "headers with secret names", "referer, location, content-location (url query)"],
-            "scope": ["url query parameters and user-info passwords", "json bodies and websocket text messages (values under secret keys)", "engine.io / socket.io packets (json after the framing prefix)", "socket.io connect auth payloads (all values)", "form-encoded bodies", "gzip and deflate bodies (re-encoded)"],
-            "kept": "binary websocket messages and non-text bodies (except utf-8 json); len and wire_len describe the original traffic",
+            "headers": ["authorization (after the scheme)", "proxy-authorization (after the scheme)", "cookie (values)", "set-cookie (value)", "sec-websocket-protocol (tokens that look like credentials)", "headers with secret names", "referer, location, content-location (url query)"],
+            "scope": ["url query parameters and user-info passwords", "json bodies and websocket text messages (values under secret keys)", "msgpack websocket messages and engine.io binary packets (values under secret keys)", "engine.io / socket.io packets (json after the framing prefix)", "socket.io connect auth payloads, json and msgpack (all values)", "form-encoded bodies", "gzip and deflate bodies (re-encoded)", "anomaly messages and sockscope's own answers (urls and name=value pairs)"],
+            "kept": "what could not be inspected is kept and counted in not_inspected (multipart bodies, binary bodies, binary messages that are neither json nor msgpack, other encodings); len and wire_len describe the original traffic",
         })
     }
 
@@ -165,15 +200,27 @@ impl Redactor {
                         *url = u;
                     }
                     let ce = content_encoding(headers);
+                    if is_multipart(headers) {
+                        self.multipart.insert((conn, *exchange, 0));
+                    }
                     self.headers(headers);
                     if ce.is_some() {
                         self.encodings.entry((conn, *exchange)).or_default()[0] = ce;
                     }
                 }
                 EventKind::HttpResponse {
-                    exchange, headers, ..
+                    exchange,
+                    headers,
+                    generated,
+                    ..
                 } => {
                     let ce = content_encoding(headers);
+                    if is_multipart(headers) {
+                        self.multipart.insert((conn, *exchange, 1));
+                    }
+                    if *generated {
+                        self.generated.insert((conn, *exchange));
+                    }
                     self.headers(headers);
                     if ce.is_some() {
                         self.encodings.entry((conn, *exchange)).or_default()[1] = ce;
@@ -198,24 +245,51 @@ impl Redactor {
                         self.encodings.remove(&key);
                     }
                     let from_client = *dir == crate::event::Dir::ClientToServer;
-                    self.body(payload, ce.as_deref(), *truncated, from_client);
+                    let generated = !from_client && self.generated.remove(&key);
+                    if self.multipart.remove(&(conn, *exchange, dir.index())) {
+                        // Not parsed: its fields are kept, and counted so the user knows.
+                        if !payload.as_bytes().is_empty() {
+                            self.gap(kind::MULTIPART_BODY);
+                        }
+                    } else if generated {
+                        if let Payload::Text(t) = payload
+                            && let Some(n) = self.free_text(t)
+                        {
+                            *t = n;
+                        }
+                    } else {
+                        self.body(payload, ce.as_deref(), *truncated, from_client);
+                    }
                 }
-                EventKind::WsOpen { url, .. } => {
+                EventKind::WsOpen { url, protocol, .. } => {
                     if let Some(u) = self.url(url) {
                         *url = u;
+                    }
+                    if let Some(p) = protocol
+                        && let Some(n) = self.subprotocols(p)
+                    {
+                        *p = n;
+                    }
+                }
+                EventKind::Anomaly { message, .. } => {
+                    if let Some(n) = self.free_text(message) {
+                        *message = n;
                     }
                 }
                 EventKind::WsMessage(m) => {
                     self.payload(&mut m.payload, m.dir == crate::event::Dir::ClientToServer)
                 }
-                EventKind::ConnClose { .. } => self.encodings.retain(|k, _| k.0 != conn),
+                EventKind::ConnClose { .. } => {
+                    self.encodings.retain(|k, _| k.0 != conn);
+                    self.multipart.retain(|k| k.0 != conn);
+                    self.generated.retain(|k| k.0 != conn);
+                }
                 EventKind::ConnOpen { .. }
                 | EventKind::TunnelOpen { .. }
                 | EventKind::TunnelClose { .. }
                 | EventKind::WsControl(_)
                 | EventKind::WsClose(_)
                 | EventKind::WsEnd { .. }
-                | EventKind::Anomaly { .. }
                 | EventKind::Dropped { .. } => {}
                 #[allow(unreachable_patterns)] // the session stage's records
                 _ => {
@@ -275,6 +349,7 @@ impl Redactor {
                 Some(out)
             }
             "referer" | "location" | "content-location" => self.url(value),
+            "sec-websocket-protocol" => self.subprotocols(value),
             _ if self.is_secret(&n) => {
                 self.bump();
                 Some(marker(value.chars().count()))
@@ -446,6 +521,9 @@ impl Redactor {
 
     /// One Engine.IO packet: `4` + a Socket.IO packet (or plain JSON data), or an `0` open packet.
     fn packet(&self, p: &str, from_client: bool) -> Option<String> {
+        if let Some(b64) = p.strip_prefix('b') {
+            return self.binary_packet(b64, from_client);
+        }
         if let Some(json) = p.strip_prefix('0').filter(|j| j.starts_with('{')) {
             return self.json(json, false).map(|j| format!("0{j}"));
         }
@@ -498,85 +576,14 @@ impl Redactor {
         }
         Some(format!("4{prefix}{}", new_data.as_deref().unwrap_or(data)))
     }
+}
 
-    /// A WebSocket message payload.
-    fn payload(&self, p: &mut Payload, from_client: bool) {
-        match p {
-            Payload::Text(t) => {
-                if let Some(n) = self.text_from(t, from_client) {
-                    *t = n;
-                }
-            }
-            Payload::Binary(b) => {
-                if let Ok(s) = std::str::from_utf8(b)
-                    && let Some(n) = self.json(s, false)
-                {
-                    *b = bytes::Bytes::from(n.into_bytes());
-                }
-            }
-        }
-    }
-
-    /// An HTTP body, decoded and re-encoded when it has a gzip or deflate `Content-Encoding`.
-    fn body(
-        &mut self,
-        p: &mut Payload,
-        encoding: Option<&str>,
-        truncated: bool,
-        from_client: bool,
-    ) {
-        let enc = encoding
-            .map(|e| e.trim().to_ascii_lowercase())
-            .filter(|e| !e.is_empty() && e != "identity");
-        let Some(enc) = enc else {
-            return self.payload_text_only(p, from_client);
-        };
-        if truncated || !matches!(enc.as_str(), "gzip" | "x-gzip" | "deflate") {
-            self.not_inspected += 1;
-            return;
-        }
-        let decoded = match crate::engineio::encoding::decode_content_encoding(
-            &enc,
-            p.as_bytes(),
-            MAX_DECODE,
-        ) {
-            Ok(d) => d,
-            Err(_) => {
-                self.not_inspected += 1;
-                return;
-            }
-        };
-        let Ok(text) = std::str::from_utf8(&decoded) else {
-            return;
-        };
-        let Some(red) = self.text_from(text, from_client) else {
-            return;
-        };
-        let encoded = match enc.as_str() {
-            "deflate" => {
-                let mut e =
-                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-                e.write_all(red.as_bytes()).and_then(|()| e.finish())
-            }
-            _ => {
-                let mut e =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                e.write_all(red.as_bytes()).and_then(|()| e.finish())
-            }
-        };
-        match encoded {
-            Ok(bytes) => *p = Payload::from_bytes(&bytes),
-            Err(_) => self.not_inspected += 1,
-        }
-    }
-
-    fn payload_text_only(&self, p: &mut Payload, from_client: bool) {
-        if let Payload::Text(t) = p
-            && let Some(n) = self.text_from(t, from_client)
-        {
-            *t = n;
-        }
-    }
+fn is_multipart(headers: &[Header]) -> bool {
+    crate::har::render::header(headers, "content-type").is_some_and(|ct| {
+        ct.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+    })
 }
 
 fn content_encoding(headers: &[Header]) -> Option<String> {

@@ -32,6 +32,9 @@ fn build_sinks(args: &ProxyArgs, clock: &Clock, bound: bool) -> Result<Vec<Box<d
                     "capture file {} is in use: {e}; choose another --save file",
                     path.display()
                 )
+            } else if e.to_string().starts_with("refusing to write") {
+                // A link or another user's file (crate::secfile): already one line naming it.
+                format!("{e} (--save)")
             } else {
                 cannot(e)
             }
@@ -95,20 +98,38 @@ pub fn export(args: &crate::har::export::ExportArgs) -> Result<(), String> {
     crate::har::export::run(args)
 }
 
-/// `sockscope ca`: prints where the CA is, its fingerprint and how to trust it; `--export` copies it.
+/// `sockscope ca`: prints where the CA is, its fingerprint and how to trust it; `--export` writes
+/// its certificate (only the certificate, even from a combined PEM); `--rotate` moves the old CA
+/// aside and creates a new one.
 pub fn ca(args: &CaArgs) -> Result<(), String> {
     let home = crate::ca::home_dir(args.home.as_deref())?;
-    let ca = crate::ca::Ca::load_or_create(&home)?;
+    let ca = if args.rotate {
+        let (ca, moved) = crate::ca::Ca::rotate(&home)?;
+        for m in &moved {
+            eprintln!("sockscope: moved the old CA file aside to {}", m.display());
+        }
+        eprintln!(
+            "sockscope: created a new CA in {} (SHA-256 {}); clients must trust the new certificate, and the old one should be removed from their trust stores",
+            home.display(),
+            ca.fingerprint()
+        );
+        ca
+    } else {
+        let ca = crate::ca::Ca::load_or_create(&home)?;
+        if ca.created {
+            eprintln!("sockscope: created a new CA in {}", home.display());
+        }
+        ca
+    };
     for w in &ca.warnings {
         eprintln!("sockscope: warning: {w}");
     }
-    if ca.created {
-        eprintln!("sockscope: created a new CA in {}", home.display());
-    }
     if let Some(out) = &args.export {
-        std::fs::write(out, ca.cert_pem.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        eprintln!("sockscope: wrote the CA certificate to {}", out.display());
+        crate::secfile::write_with_mode(out, ca.cert_pem.as_bytes(), 0o644)?;
+        eprintln!(
+            "sockscope: wrote the CA certificate (not its key) to {}",
+            out.display()
+        );
         return Ok(());
     }
     println!("{}", crate::ca::trust_instructions(&ca));

@@ -238,6 +238,11 @@ pub fn show(ui: &mut Ui, s: &Status) -> Option<StatusAction> {
             sep(ui);
             ui.label(RichText::new("view paused (Space resumes)").strong());
         }
+        if sockscope::proxy::tls::insecure_upstream_in_use() {
+            sep(ui);
+            ui.label(RichText::new("origins NOT verified (--insecure-upstream)").color(theme::warn(ui.visuals())))
+                .on_hover_text("sockscope does not check origin certificates in this run: anyone on the path to an origin could read and change its traffic");
+        }
         if let Some(ca) = &s.ca_hint {
             sep(ui);
             ui.label(RichText::new(ca_hint_text(ca)).color(theme::warn(ui.visuals())))

@@ -286,9 +286,12 @@ pub struct CaArgs {
     /// sockscope's home directory (default $SOCKSCOPE_HOME, else ~/.sockscope).
     #[arg(long, value_name = "DIR")]
     pub home: Option<PathBuf>,
-    /// Write the CA certificate (PEM) to FILE.
+    /// Write the CA certificate (PEM, never the key) to FILE.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Make a new CA: the old `ca.pem` and `ca.key` are moved aside (`ca-old-<time>.*`).
+    #[arg(long)]
+    pub rotate: bool,
 }
 
 /// Options of the proxy, shared by `sockscope proxy` and `sockscope-gui`.
@@ -331,6 +334,10 @@ pub struct ProxyArgs {
     /// Do not verify origin certificates (dangerous: only for test servers).
     #[arg(long)]
     pub insecure_upstream: bool,
+    /// Present this client certificate (PEM file: certificate chain and private key) to origins
+    /// that ask for one.
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
     /// Only contact hosts matching REGEX; others get a 403 (e.g. '^(127\.0\.0\.1|localhost)$').
     #[arg(long, value_name = "REGEX")]
     pub allow_hosts: Option<String>,
@@ -340,9 +347,13 @@ pub struct ProxyArgs {
     /// Do not decrypt TLS at all (every TLS tunnel stays opaque; no CA is needed).
     #[arg(long)]
     pub no_mitm: bool,
-    /// Require proxy authentication (Proxy-Authorization: Basic) with these credentials.
+    /// Require proxy authentication (Proxy-Authorization: Basic) with these credentials (visible
+    /// in `ps`: prefer --auth-file or $SOCKSCOPE_AUTH).
     #[arg(long, value_name = "USER:PASS")]
     pub auth: Option<String>,
+    /// Like --auth, with USER:PASS read from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
     /// Accept anyone on a non-loopback --listen address (prints a warning).
     #[arg(long)]
     pub no_auth: bool,
@@ -392,10 +403,12 @@ impl Default for ProxyArgs {
             upstream_proxy: None,
             upstream_no_proxy: None,
             insecure_upstream: false,
+            client_cert: None,
             allow_hosts: None,
             ignore_hosts: None,
             no_mitm: false,
             auth: None,
+            auth_file: None,
             no_auth: false,
             max_header_bytes: "64KiB".into(),
             max_headers: crate::proxy::DEFAULT_MAX_HEADERS,
@@ -474,9 +487,11 @@ impl ProxyArgs {
         }
         let allow_hosts = regex("--allow-hosts", &self.allow_hosts)?;
         let ignore_hosts = regex("--ignore-hosts", &self.ignore_hosts)?;
-        if self.no_mitm && (self.upstream_ca.is_some() || self.insecure_upstream) {
+        if self.no_mitm
+            && (self.upstream_ca.is_some() || self.insecure_upstream || self.client_cert.is_some())
+        {
             return Err(
-                "--no-mitm turns TLS interception off; --upstream-ca and --insecure-upstream would do nothing".into(),
+                "--no-mitm turns TLS interception off; --upstream-ca, --insecure-upstream and --client-cert would do nothing".into(),
             );
         }
         let rules = self.rule_set()?;
@@ -491,7 +506,7 @@ impl ProxyArgs {
                     self.control
                 )
             })?;
-            if !a.ip().is_loopback() && self.auth.is_none() {
+            if !a.ip().is_loopback() && auth.is_none() {
                 return Err(format!(
                     "--control {a} is reachable from other machines: the control API listens on loopback only unless --auth is given"
                 ));
@@ -511,10 +526,11 @@ impl ProxyArgs {
             for w in &ca.warnings {
                 eprintln!("sockscope: warning: {w}");
             }
-            let m = crate::proxy::tls::Mitm::new(
+            let m = crate::proxy::tls::Mitm::with_client_cert(
                 std::sync::Arc::new(ca),
                 self.upstream_ca.as_deref(),
                 self.insecure_upstream,
+                self.client_cert.as_deref(),
             )?;
             Some(std::sync::Arc::new(m))
         };
@@ -560,28 +576,36 @@ impl ProxyArgs {
         Ok(set)
     }
 
-    /// The expected `Proxy-Authorization` value; refuses a non-loopback listener without a decision.
+    /// The expected `Proxy-Authorization` value (from `--auth`, `--auth-file` or
+    /// `$SOCKSCOPE_AUTH`, see [`crate::proxy::auth::resolve`]); refuses a non-loopback listener
+    /// without a decision.
     fn auth_header(&self, listen: &SocketAddr) -> Result<Option<String>, String> {
-        use base64::Engine as _;
-        if self.auth.is_some() && self.no_auth {
+        let explicit = self.auth.is_some() || self.auth_file.is_some();
+        if explicit && self.no_auth {
             return Err("--auth and --no-auth contradict each other".into());
         }
-        if let Some(a) = &self.auth {
+        // $SOCKSCOPE_AUTH does not apply where authentication does not (reverse mode, --no-auth).
+        let env = (!self.no_auth && self.reverse.is_none())
+            .then(|| std::env::var("SOCKSCOPE_AUTH").ok())
+            .flatten();
+        let resolved =
+            crate::proxy::auth::resolve(self.auth.as_deref(), self.auth_file.as_deref(), env)?;
+        if let Some((a, from)) = resolved {
             if self.reverse.is_some() {
-                return Err("--auth protects the explicit proxy (Proxy-Authorization); it does not apply with --reverse".into());
+                return Err(format!(
+                    "{from} protects the explicit proxy (Proxy-Authorization); it does not apply with --reverse"
+                ));
             }
             if !a.contains(':') || a.starts_with(':') {
-                return Err(format!("invalid --auth {a:?}: expected USER:PASS"));
+                // Never echo the secret itself.
+                return Err(format!("invalid {from}: expected USER:PASS"));
             }
-            return Ok(Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(a)
-            )));
+            return Ok(Some(crate::proxy::auth::header_for(&a)));
         }
         if !listen.ip().is_loopback() {
             if !self.no_auth {
                 return Err(format!(
-                    "--listen {listen} is reachable from other machines: add --auth USER:PASS, or --no-auth to let anyone use the proxy"
+                    "--listen {listen} is reachable from other machines: add --auth-file FILE (or --auth USER:PASS, or $SOCKSCOPE_AUTH), or --no-auth to let anyone use the proxy"
                 ));
             }
             eprintln!(

@@ -75,8 +75,13 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| format!("invalid output path {}", dest.display()))?;
+        // The export holds what the capture holds: refuse a link or another user's file at
+        // `dest`, and create it 0600 (the rename keeps the temporary file's mode).
+        crate::secfile::check_target(dest).map_err(|e| export_error(dest, e))?;
         let tmp = dir_of(dest).join(format!(".{name}.tmp-{}", std::process::id()));
-        let f = File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+        let _ = std::fs::remove_file(&tmp);
+        let f = crate::secfile::create_private_new(&tmp)
+            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
         Ok(AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
@@ -109,6 +114,16 @@ impl Drop for AtomicFile {
         if !self.done {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// The error for an export target [`crate::secfile::check_target`] refused (already one line
+/// naming the file) or could not inspect.
+fn export_error(dest: &Path, e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        e.to_string()
+    } else {
+        format!("cannot write {}: {e}", dest.display())
     }
 }
 
@@ -387,6 +402,7 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
         let mut d = r.describe();
         d["values"] = json!(r.count());
         d["not_inspected"] = json!(r.not_inspected());
+        d["not_inspected_by_kind"] = json!(r.not_inspected_by_kind());
         d
     });
     let mut lines = Vec::new();
@@ -423,6 +439,7 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
                 "dropped": e.get("dropped").cloned().unwrap_or(json!(0)), "anomalies": o.anomalies});
             if let Some(r) = &redactor {
                 end["redacted_values"] = json!(r.count());
+                end["not_inspected"] = json!(r.not_inspected());
             }
             let w = o.file.writer();
             serde_json::to_writer(&mut *w, &end)
@@ -444,10 +461,10 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
     }
     if let Some(r) = &redactor {
         eprintln!("sockscope: redacted {} values", r.count());
-        if r.not_inspected() > 0 {
+        // Never kept silently: each kind of content that could not be inspected is named.
+        for (what, n) in r.not_inspected_by_kind() {
             eprintln!(
-                "sockscope: warning: {} bodies in an encoding other than gzip/deflate were not inspected for secrets",
-                r.not_inspected()
+                "sockscope: warning: {n} {what} could not be inspected for secrets and were kept as they are"
             );
         }
     }

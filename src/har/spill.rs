@@ -29,11 +29,15 @@ fn scratch(dir: &Path, stem: &str, tag: &str) -> io::Result<(File, PathBuf)> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        // It holds what the export holds: readable by its owner only, never through a link.
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = opts.open(&path)?;
     #[cfg(unix)]
     {
         // The open handle keeps the data; nothing is left behind even if the process dies.

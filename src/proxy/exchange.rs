@@ -61,7 +61,10 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             method: req.method().as_str().to_owned(),
             url,
             version: version_str(req.version()),
-            headers: header_list(req.headers()),
+            headers: super::headers::request_header_list(
+                req.headers(),
+                ctx.fixed.is_none() && ctx.cfg.mode == super::Mode::Explicit,
+            ),
         },
     );
     let target = match target {
@@ -360,7 +363,19 @@ fn upstream_failed(ctx: &ConnCtx, target: &Target, err: &hyper::Error) -> String
             target.authority, ctx.cfg.max_headers, ctx.cfg.max_header_bytes
         )
     } else {
-        format!("sockscope: upstream {} failed: {err}\n", target.authority)
+        let hint = ctx
+            .cfg
+            .mitm
+            .as_ref()
+            .filter(|_| target.tls)
+            .and_then(|m| super::tls_errors::origin_hint_in_chain(err, m.client_cert));
+        match hint {
+            Some(h) => format!(
+                "sockscope: upstream {} failed: {err} ({h})\n",
+                target.authority
+            ),
+            None => format!("sockscope: upstream {} failed: {err}\n", target.authority),
+        }
     }
 }
 

@@ -159,11 +159,12 @@ impl ConnCtx {
                 return Err(DialError::Failed("TLS to origins is not configured".into()));
             };
             let name = super::tls::server_name(&target.tls_name()).map_err(DialError::Failed)?;
-            let tls = mitm
-                .connector()
-                .connect(name, stream)
-                .await
-                .map_err(|e| DialError::Failed(format!("TLS handshake failed: {e}")))?;
+            let tls = mitm.connector().connect(name, stream).await.map_err(|e| {
+                DialError::Failed(format!(
+                    "TLS handshake failed: {}",
+                    super::tls_errors::origin_failure(&e, mitm.client_cert)
+                ))
+            })?;
             handshake(&self.cfg, TokioIo::new(OriginIo::new(tls, io.clone()))).await?
         } else {
             handshake(&self.cfg, TokioIo::new(OriginIo::new(stream, io.clone()))).await?
@@ -420,7 +421,7 @@ async fn respond(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBod
             .headers()
             .get(header::PROXY_AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if given.map(str::trim) != Some(expected.as_str()) {
+        if !super::auth::header_matches(expected, given) {
             let what = if given.is_some() {
                 "wrong credentials"
             } else {
@@ -492,7 +493,7 @@ fn record_refused(ctx: &ConnCtx, req: &Request<Incoming>) -> (ExchangeId, u64) {
             method: req.method().as_str().to_owned(),
             url: super::exchange::without_userinfo(req.uri()),
             version: version_str(req.version()),
-            headers: header_list(req.headers()),
+            headers: super::headers::request_header_list(req.headers(), ctx.fixed.is_none()),
         },
     );
     (exchange, started)

@@ -11,6 +11,16 @@ pub fn header_list(h: &HeaderMap) -> Vec<Header> {
         .collect()
 }
 
+/// A request head's headers as recorded; `to_proxy`: the request was addressed to sockscope
+/// itself (an explicit-proxy request or CONNECT), whose `Proxy-Authorization` carries the
+/// proxy's own credentials (`--auth`) and is never recorded.
+pub fn request_header_list(h: &HeaderMap, to_proxy: bool) -> Vec<Header> {
+    h.iter()
+        .filter(|(k, _)| !(to_proxy && *k == http::header::PROXY_AUTHORIZATION))
+        .map(|(k, v)| (k.as_str().to_owned(), FieldValue::from_bytes(v.as_bytes())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,15 +15,18 @@
 //! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
 //! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
 
+pub mod auth;
 pub mod body;
 mod exchange;
 pub mod forward;
 pub mod headers;
+pub mod hosts;
 pub mod lifecycle;
 pub mod relay;
 pub mod sniff;
 pub mod socks;
 pub mod tls;
+pub mod tls_errors;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;
@@ -172,9 +175,11 @@ impl ProxyConfig {
     }
 
     /// The `403` text when `host` is outside `--allow-hosts`, or `None` when it may be dialled.
+    /// The regex sees the host as the network does ([`hosts::normalize`]: `127.1` is
+    /// `127.0.0.1`, `LOCALHOST.` is `localhost`).
     pub fn refuse_host(&self, host: &str) -> Option<String> {
         let re = self.allow_hosts.as_ref()?;
-        if re.is_match(host) {
+        if re.is_match(&hosts::normalize(host)) {
             None
         } else {
             Some(format!(
@@ -184,11 +189,12 @@ impl ProxyConfig {
         }
     }
 
-    /// True when TLS to `host` must stay opaque.
+    /// True when TLS to `host` must stay opaque: the regex matches the host as the network sees
+    /// it ([`hosts::normalize`]) or as it was written.
     pub fn ignored(&self, host: &str) -> bool {
         self.ignore_hosts
             .as_ref()
-            .is_some_and(|re| re.is_match(host))
+            .is_some_and(|re| re.is_match(&hosts::normalize(host)) || re.is_match(host))
     }
 }
 

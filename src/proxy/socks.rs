@@ -8,7 +8,6 @@ use super::forward::ConnCtx;
 use super::tunnel::{self, Rewind};
 use super::{CONNECT_TIMEOUT, Target};
 use crate::event::EventKind;
-use base64::Engine as _;
 use bytes::Bytes;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -219,14 +218,7 @@ pub fn dial_reply(e: &io::Error) -> u8 {
 
 /// True when `user:pass` are the credentials `--auth` set (`expected` is `Basic base64(user:pass)`).
 pub fn credentials_match(expected: &str, user: &[u8], pass: &[u8]) -> bool {
-    let mut raw = user.to_vec();
-    raw.push(b':');
-    raw.extend_from_slice(pass);
-    let given = base64::engine::general_purpose::STANDARD.encode(raw);
-    expected
-        .trim()
-        .strip_prefix("Basic ")
-        .is_some_and(|e| e.trim() == given)
+    super::auth::user_pass_matches(expected, user, pass)
 }
 
 const UNSPECIFIED: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
@@ -331,6 +323,14 @@ where
     if let Some(text) = ctx.cfg.refuse_host(&host) {
         return refuse(io, reply::NOT_ALLOWED, text.trim_end().to_string()).await;
     }
+    if super::upstream::is_self(&ctx.cfg, &host, req.port) {
+        return refuse(
+            io,
+            reply::NOT_ALLOWED,
+            format!("socks: refusing a tunnel to the proxy itself ({authority}): it would loop"),
+        )
+        .await;
+    }
     // Through `--upstream-proxy` when one is set (every origin connection goes there).
     let dialled = if ctx.cfg.upstream_proxy.is_some() {
         match super::dial(&ctx.cfg, &host, req.port).await {
@@ -369,6 +369,17 @@ where
             }
         }
     };
+    if dialled
+        .peer_addr()
+        .is_ok_and(|peer| super::upstream::loops_back(&ctx.cfg, peer))
+    {
+        return refuse(
+            io,
+            reply::NOT_ALLOWED,
+            format!("socks: {authority} resolved to the proxy itself: it would loop"),
+        )
+        .await;
+    }
     let _ = dialled.set_nodelay(true);
     let bound = dialled.local_addr().unwrap_or(UNSPECIFIED);
     io.write_all(&reply_bytes(reply::SUCCEEDED, bound))

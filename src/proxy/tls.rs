@@ -22,6 +22,25 @@ pub struct Mitm {
     connector: TlsConnector,
     /// Upstream certificates are not verified (`--insecure-upstream`).
     pub insecure: bool,
+    /// A client certificate is presented to origins that ask for one (`--client-cert`).
+    pub client_cert: bool,
+}
+
+/// How many [`Mitm`]s that do not verify origins (`--insecure-upstream`) exist in this process:
+/// the GUI's status bar marks the run while one does ([`insecure_upstream_in_use`]).
+static INSECURE_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// True while this process runs a proxy that does not verify origin certificates.
+pub fn insecure_upstream_in_use() -> bool {
+    INSECURE_LIVE.load(std::sync::atomic::Ordering::Relaxed) > 0
+}
+
+impl Drop for Mitm {
+    fn drop(&mut self) {
+        if self.insecure {
+            INSECURE_LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 impl std::fmt::Debug for Mitm {
@@ -35,26 +54,47 @@ impl std::fmt::Debug for Mitm {
 impl Mitm {
     /// Builds both ends; errors name the file or the problem.
     pub fn new(ca: Arc<Ca>, upstream_ca: Option<&Path>, insecure: bool) -> Result<Mitm, String> {
+        Mitm::with_client_cert(ca, upstream_ca, insecure, None)
+    }
+
+    /// [`Mitm::new`], presenting the certificate and key in `client_cert` (one PEM file) to
+    /// origins that ask for a client certificate.
+    pub fn with_client_cert(
+        ca: Arc<Ca>,
+        upstream_ca: Option<&Path>,
+        insecure: bool,
+        client_cert: Option<&Path>,
+    ) -> Result<Mitm, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("tls setup: {e}"))?;
-        let mut config = if insecure {
+        let builder = if insecure {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone())))
-                .with_no_client_auth()
         } else {
-            builder
-                .with_root_certificates(root_store(upstream_ca)?)
-                .with_no_client_auth()
+            builder.with_root_certificates(root_store(upstream_ca)?)
+        };
+        let mut config = match client_cert {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let (certs, key) = load_client_cert(path)?;
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .map_err(|e| format!("unusable --client-cert {}: {e}", path.display()))?
+            }
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        if insecure {
+            INSECURE_LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(Mitm {
             minter: LeafMinter::new(ca, provider.clone()),
             provider,
             connector: TlsConnector::from(Arc::new(config)),
             insecure,
+            client_cert: client_cert.is_some(),
         })
     }
 
@@ -84,6 +124,32 @@ impl Mitm {
 /// The server name to present to an origin.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.to_string()).map_err(|e| format!("invalid server name {host:?}: {e}"))
+}
+
+/// The certificate chain and key of `--client-cert` (PEM: certificates, then or before the key).
+fn load_client_cert(
+    path: &Path,
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        rustls_pki_types::PrivateKeyDer<'static>,
+    ),
+    String,
+> {
+    let shown = path.display();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read --client-cert {shown}: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("corrupt certificate in --client-cert {shown}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "--client-cert {shown} holds no PEM certificate (it needs the certificate and its key)"
+        ));
+    }
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        format!("--client-cert {shown} holds no usable private key (it needs the certificate and its key): {e}")
+    })?;
+    Ok((certs, key))
 }
 
 fn root_store(extra: Option<&Path>) -> Result<RootCertStore, String> {

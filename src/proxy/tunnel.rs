@@ -45,7 +45,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
             method: "CONNECT".into(),
             url: req.uri().to_string(),
             version: forward::version_str(req.version()),
-            headers: forward::header_list(req.headers()),
+            headers: super::headers::request_header_list(req.headers(), true),
         },
     );
     let Some(auth) = authority else {
@@ -70,7 +70,30 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
     if let Some(text) = ctx.cfg.refuse_host(&target.host) {
         return refuse(&ctx, exchange, started, StatusCode::FORBIDDEN, text);
     }
+    // A tunnel to the proxy's own listener would feed it its own traffic.
+    if super::upstream::is_self(&ctx.cfg, &target.host, target.port) {
+        return refuse(
+            &ctx,
+            exchange,
+            started,
+            StatusCode::LOOP_DETECTED,
+            loop_text(&target.authority),
+        );
+    }
     let stream = match super::dial(&ctx.cfg, &target.host, target.port).await {
+        Ok(s)
+            if s.peer_addr()
+                .is_ok_and(|peer| super::upstream::loops_back(&ctx.cfg, peer)) =>
+        {
+            // A name that resolved to the proxy itself.
+            return refuse(
+                &ctx,
+                exchange,
+                started,
+                StatusCode::LOOP_DETECTED,
+                loop_text(&target.authority),
+            );
+        }
         Ok(s) => s,
         Err(e) => {
             let text = format!(
@@ -114,6 +137,11 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
         },
     );
     r
+}
+
+/// The `508` text of a CONNECT to the proxy itself.
+fn loop_text(authority: &str) -> String {
+    format!("sockscope: refusing a tunnel to the proxy itself ({authority}): it would loop\n")
 }
 
 /// Answers a CONNECT that opens no tunnel (`400`, `403`, `502`) and records the answer. The
@@ -304,14 +332,16 @@ async fn intercept<I>(
         Ok((a, _cached)) => a,
         Err(e) => return fail(e),
     };
+    let old_tls = super::tls_errors::hello_below_tls12(&first);
     let tls = match acceptor
         .accept(Rewind::new(Bytes::from(first), client))
         .await
     {
         Ok(t) => t,
         Err(e) => {
-            return fail(format!(
-                "client refused sockscope's certificate for {name}: {e}; trust the CA (run `sockscope ca`) or relay this host opaquely with --ignore-hosts"
+            let until = crate::ca::check::day(mitm.ca().not_after);
+            return fail(super::tls_errors::client_failure(
+                &e, &name, &hello, old_tls, &until,
             ));
         }
     };
@@ -322,6 +352,7 @@ async fn intercept<I>(
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
         version: conn.protocol_version().map(|v| format!("{v:?}")),
+        origin_unverified: mitm.insecure,
     };
     ctx.events.emit(
         ctx.conn,

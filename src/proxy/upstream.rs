@@ -411,12 +411,14 @@ pub fn is_self(cfg: &ProxyConfig, host: &str, port: u16) -> bool {
     if port != cfg.listen.port() {
         return false;
     }
-    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+    // Every spelling of an address counts: `127.1`, `2130706433`, `[::ffff:127.0.0.1]`.
+    let host = super::hosts::normalize(host);
+    if host == "localhost" || host.ends_with(".localhost") {
         return true;
     }
-    match host.parse::<IpAddr>() {
-        Ok(ip) => is_listener_ip(cfg.listen, ip),
-        Err(_) => false,
+    match super::hosts::ip_of(&host) {
+        Some(ip) => is_listener_ip(cfg.listen, ip),
+        None => false,
     }
 }
 
@@ -464,6 +466,10 @@ mod tests {
             "::1",
             "::",
             "::ffff:127.0.0.1",
+            "[::ffff:127.0.0.1]",
+            "127.1",
+            "2130706433",
+            "LOCALHOST.",
         ] {
             assert!(is_self(&lo, host, 8080), "{host}");
         }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::event::{Dir, Event};
+use std::io::Write;
 
 fn r() -> Redactor {
     Redactor::new(&["X-Custom".to_string()])

@@ -13,7 +13,13 @@ pub struct ConsoleSink {
     out: BufWriter<io::Stdout>,
     quiet: bool,
     broken: bool,
+    /// Connections (decrypted tunnels) whose origin was not verified (`--insecure-upstream`):
+    /// each of their exchanges is marked.
+    unverified: std::collections::HashSet<crate::event::ConnId>,
 }
+
+/// What marks an exchange whose origin sockscope did not authenticate.
+pub const UNVERIFIED_MARK: &str = "[origin not verified: --insecure-upstream]";
 
 impl ConsoleSink {
     /// `quiet` turns the per-event lines off (the summary is still printed).
@@ -22,6 +28,7 @@ impl ConsoleSink {
             out: BufWriter::new(io::stdout()),
             quiet,
             broken: false,
+            unverified: Default::default(),
         }
     }
 }
@@ -31,8 +38,33 @@ impl Sink for ConsoleSink {
         if self.quiet || self.broken {
             return;
         }
+        match &ev.kind {
+            EventKind::TunnelOpen { tls: Some(t), .. } if t.origin_unverified => {
+                self.unverified.insert(ev.conn);
+            }
+            EventKind::ConnClose { .. } => {
+                self.unverified.remove(&ev.conn);
+            }
+            _ => {}
+        }
+        let mark = matches!(
+            &ev.kind,
+            EventKind::HttpResponse {
+                generated: false,
+                ..
+            }
+        ) && self.unverified.contains(&ev.conn);
         if let Some(line) = describe(ev)
-            && writeln!(self.out, "{line}").is_err()
+            && writeln!(
+                self.out,
+                "{line}{}",
+                if mark {
+                    format!("  {UNVERIFIED_MARK}")
+                } else {
+                    String::new()
+                }
+            )
+            .is_err()
         {
             self.broken = true;
         }
@@ -136,8 +168,13 @@ pub fn describe(ev: &Event) -> Option<String> {
                 .as_ref()
                 .map(|v| format!(" via {v}"))
                 .unwrap_or_default();
+            let unverified = if tls.as_ref().is_some_and(|t| t.origin_unverified) {
+                format!("  {UNVERIFIED_MARK}")
+            } else {
+                String::new()
+            };
             format!(
-                "tunnel {host}:{port} {content}{sni}{via}{}",
+                "tunnel {host}:{port} {content}{sni}{via}{}{unverified}",
                 if *decoded { "" } else { " (opaque)" }
             )
         }
@@ -492,3 +529,6 @@ fn json_preview(v: &serde_json::Value, sizes: &[usize]) -> String {
     walk(v, sizes, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests;

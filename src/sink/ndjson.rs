@@ -50,12 +50,12 @@ pub struct CaptureFile {
 
 impl CaptureFile {
     /// Opens (creating, not truncating) and locks `path`. A file another process holds the
-    /// lock of fails with [`io::ErrorKind::WouldBlock`]; it is left untouched.
+    /// lock of fails with [`io::ErrorKind::WouldBlock`]; it is left untouched. The capture holds
+    /// cookies and tokens: it is created 0600 (an existing file of ours is narrowed to 0600), and
+    /// a symbolic link to a regular file or another user's file is refused
+    /// ([`crate::secfile::open_private_append`], [`io::ErrorKind::PermissionDenied`]).
     pub fn open(path: &Path) -> io::Result<CaptureFile> {
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)?;
+        let file = crate::secfile::open_private_append(path)?;
         // Only a regular file is locked and emptied (not `/dev/stdout`, a FIFO, a device).
         if !file.metadata()?.is_file() {
             return Ok(CaptureFile { file, fresh: false });
