@@ -42,6 +42,7 @@ fn live_app(home: &Path) -> SockscopeApp {
     let mut config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
     config.control_home = Some(home.to_path_buf());
     let live = Live {
+        acting: None,
         running: None,
         rx,
         config: Arc::new(config),
@@ -470,6 +471,7 @@ fn a_browser_launched_from_the_menu_is_tagged_in_the_sessions_panel() {
     let main_port = running.local_addr.port();
     let live = Live {
         config: running.config.clone(),
+        acting: Some(running.acting.clone()),
         running: Some(running),
         rx,
         save: None,
