@@ -4,6 +4,7 @@
 //! `session:s3` into the filter bar, a connection `conn:N` (clicking again clears it); clients and
 //! groups fold. Only the visible entries are laid out, whatever the count.
 
+use crate::presets::Target;
 use crate::row_session::{abnormal_close, ms};
 use crate::sessions::SessionInfo;
 use crate::store::{ConnInfo, Store};
@@ -378,6 +379,9 @@ pub fn show(
                         let r = entry(ui, &text, false, size, v.text_color(), 6.0).on_hover_text(
                             "a logical client: sessions linked by reconnects (click folds)",
                         );
+                        r.context_menu(|ui| {
+                            crate::presets::ui::menu(ui, Target::of_client(c, store.sessions()))
+                        });
                         if r.clicked() {
                             toggle = Some(c.label.clone());
                         }
@@ -399,6 +403,7 @@ pub fn show(
                         };
                         let r = entry(ui, &session_text(s), selected, size, color, 18.0)
                             .on_hover_text(session_tooltip(s));
+                        r.context_menu(|ui| crate::presets::ui::menu(ui, Target::of_session(s)));
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -426,6 +431,9 @@ pub fn show(
                         };
                         let r = entry(ui, &entry_text(c), selected, size, color, 6.0)
                             .on_hover_text(tooltip(c));
+                        r.context_menu(|ui| {
+                            crate::presets::ui::menu(ui, Target::of_conn(c.id, store.sessions()))
+                        });
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
