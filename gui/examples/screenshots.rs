@@ -147,7 +147,7 @@ fn multilingual(mut events: Vec<sockscope::event::Event>) -> Vec<sockscope::even
     events
 }
 
-#[path = "screenshots_acting.rs"]
+#[path = "screenshots/acting.rs"]
 mod acting_shots;
 
 fn main() -> std::process::ExitCode {

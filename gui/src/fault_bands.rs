@@ -257,6 +257,18 @@ pub fn draw<'a>(
             [r.left_top(), r.left_bottom()],
             egui::Stroke::new(1.0, edge),
         );
+        // Named in the band when it fits (the tooltip has the whole rule).
+        let name = format!("rule #{}", s.rule_id);
+        let font = egui::TextStyle::Small.resolve(ui.style());
+        if r.width() > font.size * 0.6 * name.len() as f32 + 8.0 {
+            painter.text(
+                r.left_top() + egui::vec2(3.0, 1.0),
+                egui::Align2::LEFT_TOP,
+                name,
+                font,
+                crate::theme::warn(ui.visuals()),
+            );
+        }
         if let Some(p) = hover
             && r.contains(p)
         {

@@ -162,6 +162,8 @@ impl RulesPanel {
             return;
         }
         let n = self.rules.len();
+        // The rule's column takes what the others leave.
+        let rule_w = (ui.available_width() - 300.0).max(180.0);
         let mut op: Option<Op> = None;
         ScrollArea::vertical()
             .id_salt("rules-list")
@@ -188,8 +190,17 @@ impl RulesPanel {
                                 op = Some(Op::Enable(r.id, on));
                             }
                             let text = RichText::new(&r.spec.text).monospace();
-                            ui.add(
-                                egui::Label::new(if on { text } else { text.weak() }).truncate(),
+                            ui.allocate_ui_with_layout(
+                                egui::vec2(rule_w, ui.spacing().interact_size.y),
+                                egui::Layout::left_to_right(egui::Align::Center),
+                                |ui| {
+                                    ui.set_min_width(rule_w);
+                                    ui.add(
+                                        egui::Label::new(if on { text } else { text.weak() })
+                                            .truncate(),
+                                    )
+                                    .on_hover_text(&r.spec.text);
+                                },
                             );
                             ui.label(source_words(r));
                             ui.label(crate::theme::thousands(
@@ -262,13 +273,13 @@ fn preview_ui(ui: &mut Ui, p: &preview::Preview) -> Option<u64> {
         Some(Err(e)) => {
             ui.weak(format!("preview: {e}"));
         }
-        Some(Ok((rows, of))) => {
+        Some(Ok(m)) => {
             ui.label(format!(
                 "matches {} of the last {} rows",
-                crate::theme::thousands(rows.len() as u64),
-                crate::theme::thousands(of as u64)
+                crate::theme::thousands(m.rows.len() as u64),
+                crate::theme::thousands(m.of as u64)
             ));
-            for (o, text) in rows.iter().rev().take(PREVIEW_LIST) {
+            for (o, text) in m.rows.iter().rev().take(PREVIEW_LIST) {
                 if ui
                     .selectable_label(false, RichText::new(format!("#{o}  {text}")).small())
                     .on_hover_text("select this row")

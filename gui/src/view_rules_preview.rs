@@ -1,16 +1,26 @@
 //! The rule editor's preview: the MATCH part of the rule being typed (the text before `=>`,
 //! without the modifiers `p=`, `times=`, `after=`, `for=`), run as the filter bar's filter over
-//! the newest rows of the store. Recomputed when the text changes or rows arrive.
+//! the newest rows of the store (raw transport frames left out, as the table leaves them out:
+//! their decoded packets are the same units). Recomputed when the text changes or rows arrive.
 
 use crate::filter::Filter;
 use crate::store::Store;
+
+/// The rows a MATCH selected among the newest ones.
+#[derive(Clone, Debug, Default)]
+pub struct Matches {
+    /// Ordinal and preview text of each matching row, oldest first.
+    pub rows: Vec<(u64, String)>,
+    /// How many rows were looked at.
+    pub of: usize,
+}
 
 /// The preview's last answer.
 #[derive(Default)]
 pub struct Preview {
     key: Option<(String, u64)>,
-    /// Matching rows (ordinal, preview text) and how many rows were looked at; or why none.
-    result: Option<Result<(Vec<(u64, String)>, usize), String>>,
+    /// The matching rows, or why none.
+    result: Option<Result<Matches, String>>,
 }
 
 impl Preview {
@@ -28,29 +38,41 @@ impl Preview {
         self.result = Some(run(rule, store, n));
     }
 
-    /// Matching rows (ordinal, text) and the rows looked at; `None` with no rule typed.
-    pub fn result(&self) -> Option<Result<(&[(u64, String)], usize), &str>> {
-        self.result.as_ref().map(|r| match r {
-            Ok((v, of)) => Ok((v.as_slice(), *of)),
-            Err(e) => Err(e.as_str()),
-        })
+    /// The matching rows; `None` with no rule typed.
+    pub fn result(&self) -> Option<Result<&Matches, &str>> {
+        self.result
+            .as_ref()
+            .map(|r| r.as_ref().map_err(String::as_str))
     }
 }
 
-fn run(rule: &str, store: &Store, n: usize) -> Result<(Vec<(u64, String)>, usize), String> {
+fn run(rule: &str, store: &Store, n: usize) -> Result<Matches, String> {
     let m = match_part(rule).ok_or("type => and an action; the MATCH part is previewed")?;
     let f = Filter::parse(&m)?;
     let end = store.end_ordinal();
     let start = end.saturating_sub(n as u64).max(store.first_ordinal());
     let mut out = Vec::new();
     for o in start..end {
+        // Raw transport frames are the decoded packets' carriers: one unit, counted once (as
+        // the table shows it with raw frames hidden).
         if let Some(r) = store.row(o)
+            && !crate::index::is_raw(r, store)
             && f.matches(r, store)
         {
-            out.push((o, store.preview(r).chars().take(90).collect()));
+            let arrow = r.dir.map_or("", crate::theme::arrow);
+            let text = format!(
+                "{arrow} {} {}  {}",
+                r.kind.label(),
+                crate::view_table::event_cell(r, store),
+                store.preview(r)
+            );
+            out.push((o, text.chars().take(110).collect()));
         }
     }
-    Ok((out, (end - start) as usize))
+    Ok(Matches {
+        rows: out,
+        of: (end - start) as usize,
+    })
 }
 
 const MODIFIERS: [&str; 4] = ["p=", "times=", "after=", "for="];
