@@ -2,7 +2,8 @@
 //! logarithmic axis (reduced to at most one point per pixel column, the worst kept), the gaps
 //! between pings, pingInterval and pingTimeout as reference lines, late pongs (×) and missed pings
 //! (▼) marked and listed, and the WebSocket-level ping/pong frames of the session's WebSocket on a
-//! second track. Clicking a point or an alert selects that packet in the table.
+//! second track. Clicking a point or an alert selects that packet in the table. A band under the
+//! data marks when a rule acted on the session, the rule in its tooltip ([`crate::fault_bands`]).
 
 use crate::row_session::ms;
 use crate::sessions::{Beat, SessionInfo};

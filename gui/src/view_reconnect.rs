@@ -5,7 +5,9 @@
 //! the linking threshold, ambiguous (another session explains it as well) dotted in the warning
 //! colour with its candidates. Sessions not linked to a client yet get a lane of their own.
 //! The time axis zooms (Ctrl+wheel, the +/− buttons) and pans (drag, horizontal wheel, ◂ ▸);
-//! clicking a span filters the table to that session.
+//! clicking a span filters the table to that session. A band over a lane marks when a rule
+//! acted on that client ([`crate::fault_bands`]); right-click a span (its session) or the lane
+//! (its client) for the fault presets ([`crate::presets`]).
 
 use crate::row_session::{abnormal_close, ms};
 use crate::sessions::{ReconnectInfo, SessionInfo};
@@ -497,6 +499,7 @@ fn draw_lane(
                 crate::view_heartbeat::summary(s)
             ));
         });
+        resp.context_menu(|ui| crate::presets::ui::menu(ui, crate::presets::Target::of_session(s)));
         if resp.clicked() {
             clicked = Some(s.label.clone());
         }

@@ -4,7 +4,8 @@
 //! panel and in the proxy's list) and Undo removes it; the editor shows the parser's error with
 //! its column and keeps Add disabled; the on/off box, ↑/↓ and ✕ act on the live list; a rule
 //! added from elsewhere shows up; the preview counts the rows the MATCH part selects; the
-//! preset's rule draws a fault band from its `control` record.
+//! preset's rule draws a fault band from its `control` record; a table row's and a reconnect
+//! span's context menus offer the presets for their session.
 
 use clap::Parser;
 use eframe::egui;
@@ -344,4 +345,39 @@ fn the_panel_edits_the_live_list_and_shows_rules_added_elsewhere() {
         .store(4321, std::sync::atomic::Ordering::Relaxed);
     h.run_ok();
     h.get_by_label("4,321");
+}
+
+#[test]
+fn presets_open_from_a_table_row_and_a_reconnect_span() {
+    let (mut app, acting) = live_app("menus");
+    app.show_timeline(sockscope_gui::view_timeline::Tab::Reconnects, None);
+    let mut h = harness(app);
+    // A row acts on its session.
+    h.get_all_by_label("order")
+        .next()
+        .unwrap()
+        .click_secondary();
+    h.run_ok();
+    h.get_by_label("Faults on session s1");
+    h.get_by_label("Lose the sticky session").click();
+    h.run_ok();
+    assert_eq!(
+        texts(&acting),
+        [
+            r#"session:SIDA kind:req /transport=polling/ => respond 400 {"code":1,"message":"Session ID unknown"} times=1"#
+        ]
+    );
+    h.get_by_label("Undo").click();
+    h.run_ok();
+    assert!(texts(&acting).is_empty());
+    // A session's span in the reconnect timeline.
+    h.get_by_label("s1 ws").click_secondary();
+    h.run_ok();
+    h.get_by_label("Faults on session s1");
+    h.get_by_label("Block the next upgrade").click();
+    h.run_ok();
+    assert_eq!(
+        texts(&acting),
+        ["session:SIDA kind:req /transport=websocket/ => respond 400 times=1"]
+    );
 }
