@@ -215,6 +215,9 @@ pub fn for_sessions<'a>(
     sessions: &'a Sessions,
 ) -> Vec<&'a FaultSpan> {
     let mut out: Vec<&FaultSpan> = Vec::new();
+    if log.spans.is_empty() {
+        return out;
+    }
     for s in list {
         for f in log.for_session(s, sessions) {
             if !out.iter().any(|o| std::ptr::eq(*o, f)) {
