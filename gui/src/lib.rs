@@ -11,7 +11,9 @@
 //! the data (no egui); [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
 //! captures; [`export`] runs exports; [`timeline`] has the timelines' axes and point reduction;
 //! [`app`] is the eframe app and one `view_*` module per view; [`launch`] parses the command line
-//! and picks GUI or headless; [`testhook`] serves the end-to-end tests.
+//! and picks GUI or headless; [`testhook`] serves the end-to-end tests. Acting on a live proxy
+//! (issue 17): [`view_rules_panel`] (the Rules panel), [`presets`] (fault presets as rule texts,
+//! their menus and Undo), [`fault_bands`] (when each rule acted, drawn on the timelines).
 
 pub mod app;
 pub mod arena;
