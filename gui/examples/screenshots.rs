@@ -11,7 +11,10 @@
 //! pane), `payloads` (an `echo` event with CJK, emoji and Arabic text selected), `heartbeat` (the
 //! heartbeat timeline of the session that timed out), `reconnects` (the reconnect timeline),
 //! `sessions` (the sessions panel with one session selected), `open` and `export` (those windows,
-//! for a look: not in the docs). The fixture's `echo` texts are
+//! for a look: not in the docs), `rules-panel` (the Rules panel of a proxy started in-process,
+//! with a preset's rule on the fixture's session and the editor previewing a rule) and
+//! `fault-band` (the reconnect timeline with the band of the rule that stalled the heartbeat,
+//! from its `control` records). The fixture's `echo` texts are
 //! replaced by multilingual ones ([`multilingual`]) so every shot shows real-world payload text.
 //! The optional third argument is the window size (default 1400x900).
 //! `gui/scripts/screenshots.sh` takes them all.
@@ -144,11 +147,14 @@ fn multilingual(mut events: Vec<sockscope::event::Event>) -> Vec<sockscope::even
     events
 }
 
+#[path = "screenshots/acting.rs"]
+mod acting_shots;
+
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(view), Some(out)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export OUT.png [WxH]"
+            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export|rules-panel|fault-band OUT.png [WxH]"
         );
         return std::process::ExitCode::from(2);
     };
@@ -157,10 +163,21 @@ fn main() -> std::process::ExitCode {
         .and_then(|s| s.split_once('x'))
         .and_then(|(w, h)| Some([w.parse::<f32>().ok()?, h.parse::<f32>().ok()?]))
         .unwrap_or([1400.0, 900.0]);
-    let mut app =
-        SockscopeApp::with_events(multilingual(sockscope_gui::sample::socketio_fixture()));
+    let mut app = if view == "rules-panel" {
+        match acting_shots::live_app() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("screenshots: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        }
+    } else {
+        SockscopeApp::with_events(multilingual(sockscope_gui::sample::socketio_fixture()))
+    };
     let mut keys = None;
     match view.as_str() {
+        "rules-panel" => acting_shots::rules_panel(&mut app),
+        "fault-band" => acting_shots::fault_band(&mut app),
         // The Open window with a folder typed and its completions listed.
         "open" => keys = Some((egui::Key::O, "gui/tests/fixtures/".to_string())),
         "export" => keys = Some((egui::Key::S, String::new())),

@@ -11,7 +11,7 @@ shot() { # view out size
   xvfb-run -a -s '-screen 0 1920x1080x24' target/debug/examples/screenshots "$1" "$2" "$3"
 }
 views=("$@")
-[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads)
+[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads rules-panel fault-band)
 for view in "${views[@]}"; do
   if [ "$view" = payloads ]; then
     shot payloads docs/screenshots/payloads-1024x700.png 1024x700

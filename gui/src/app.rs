@@ -133,6 +133,10 @@ pub struct SockscopeApp {
     show_detail: bool,
     /// Filling gap rows from the capture.
     gaps: gaps::Gaps,
+    /// The Rules panel (issue 17).
+    rules_panel: crate::view_rules_panel::RulesPanel,
+    /// Fault presets: their windows and the last one, for Undo.
+    presets: crate::presets::ui::PresetsState,
 }
 
 impl SockscopeApp {
@@ -168,6 +172,8 @@ impl SockscopeApp {
             gaps: gaps::Gaps::default(),
             intercept: Default::default(),
             replays: Default::default(),
+            rules_panel: Default::default(),
+            presets: Default::default(),
         }
     }
 
@@ -197,6 +203,21 @@ impl SockscopeApp {
             Source::Live(l) => l.acting.as_ref(),
             _ => None,
         }
+    }
+
+    /// The Rules panel (open it, set its editor).
+    pub fn rules_panel_mut(&mut self) -> &mut crate::view_rules_panel::RulesPanel {
+        &mut self.rules_panel
+    }
+
+    /// The fault presets' state: the last one applied, for Undo.
+    pub fn presets(&self) -> &crate::presets::ui::PresetsState {
+        &self.presets
+    }
+
+    /// The fault presets, to apply one or undo (the test hook, tests).
+    pub fn presets_mut(&mut self) -> &mut crate::presets::ui::PresetsState {
+        &mut self.presets
     }
 
     pub fn store(&self) -> &Store {
@@ -496,6 +517,8 @@ impl SockscopeApp {
             self.selected = None;
         }
         self.handle_keys(ui);
+        let acting = self.acting().cloned();
+        self.presets.begin(ui.ctx(), acting.as_ref());
         self.toolbar(ui);
         let len = self.view_len();
         let status = self.status(len);
@@ -621,8 +644,16 @@ impl SockscopeApp {
             }
         });
         self.dialogs(ui.ctx());
+        if let Some(o) = self
+            .rules_panel
+            .show(ui.ctx(), acting.as_ref(), &self.store)
+        {
+            self.select(o);
+        }
+        self.presets.show(ui.ctx(), acting.as_ref());
         if let Some(h) = self.hook.as_mut() {
-            h.frame(ui.ctx(), &self.store);
+            h.act(&mut self.presets, &self.store, acting.as_ref());
+            h.frame(ui.ctx(), &self.store, acting.as_ref());
         }
     }
 }

@@ -101,6 +101,8 @@ impl SockscopeApp {
                     };
                     ui.label(RichText::new(format!("{dot} {text}")).color(color));
                 }
+                let acting = self.acting().cloned();
+                self.rules_panel.toolbar_button(ui, acting.as_ref());
                 let mut sessions = self.show_sessions;
                 if ui
                     .toggle_value(&mut sessions, "Sessions")

@@ -11,17 +11,21 @@
 //! the data (no egui); [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
 //! captures; [`export`] runs exports; [`timeline`] has the timelines' axes and point reduction;
 //! [`app`] is the eframe app and one `view_*` module per view; [`launch`] parses the command line
-//! and picks GUI or headless; [`testhook`] serves the end-to-end tests.
+//! and picks GUI or headless; [`testhook`] serves the end-to-end tests. Acting on a live proxy
+//! (issue 17): [`view_rules_panel`] (the Rules panel), [`presets`] (fault presets as rule texts,
+//! their menus and Undo), [`fault_bands`] (when each rule acted, drawn on the timelines).
 
 pub mod app;
 pub mod arena;
 pub mod capture;
 pub mod derive;
 pub mod export;
+pub mod fault_bands;
 pub mod filter;
 pub mod fonts;
 pub mod index;
 pub mod launch;
+pub mod presets;
 pub mod row;
 pub mod row_rules;
 pub mod row_session;
@@ -44,6 +48,7 @@ pub mod view_payload;
 pub mod view_reconnect;
 pub mod view_replay;
 pub mod view_rules;
+pub mod view_rules_panel;
 pub mod view_sessions;
 pub mod view_table;
 pub mod view_timeline;

@@ -166,6 +166,8 @@ pub struct Store {
     last_seq: u64,
     /// The gap rows in memory: first missing sequence number → events missing.
     gaps: BTreeMap<u64, u64>,
+    /// When each rule was active (fault bands), from the `control` and `rule_hit` records.
+    faults: crate::fault_bands::FaultLog,
 }
 
 impl Default for Store {
@@ -192,7 +194,13 @@ impl Store {
             track_gaps: false,
             last_seq: 0,
             gaps: BTreeMap::new(),
+            faults: Default::default(),
         }
+    }
+
+    /// When each rule was active, for the timelines' fault bands.
+    pub fn faults(&self) -> &crate::fault_bands::FaultLog {
+        &self.faults
     }
 
     pub fn config(&self) -> StoreConfig {
@@ -209,7 +217,10 @@ impl Store {
         let (cfg, generation) = (self.cfg, self.generation + 1);
         let (track_gaps, last_seq) = (self.track_gaps, self.last_seq);
         let first = self.end_ordinal();
+        // Rules still active keep their bands.
+        let faults = std::mem::take(&mut self.faults);
         *self = Store::new(cfg);
+        self.faults = faults;
         self.generation = generation;
         self.first_ordinal = first;
         self.track_gaps = track_gaps;
@@ -387,7 +398,9 @@ impl Store {
                 };
                 self.sessions.ws_control_frame(ev.conn, sample);
             }
+            EventKind::Control(c) => self.faults.control(ev.ts, c),
             EventKind::RuleHit(h) => {
+                self.faults.hit(ev.ts, h);
                 self.sessions.rule_hit(&ev, h, made.map(|((o, _), _)| o));
             }
             k if crate::row_session::is_session_record(k) => {

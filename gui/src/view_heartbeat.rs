@@ -2,7 +2,8 @@
 //! logarithmic axis (reduced to at most one point per pixel column, the worst kept), the gaps
 //! between pings, pingInterval and pingTimeout as reference lines, late pongs (×) and missed pings
 //! (▼) marked and listed, and the WebSocket-level ping/pong frames of the session's WebSocket on a
-//! second track. Clicking a point or an alert selects that packet in the table.
+//! second track. Clicking a point or an alert selects that packet in the table. A band under the
+//! data marks when a rule acted on the session, the rule in its tooltip ([`crate::fault_bands`]).
 
 use crate::row_session::ms;
 use crate::sessions::{Beat, SessionInfo};
@@ -174,7 +175,7 @@ pub fn show(
     let avail = ui.available_size();
     let chart_h = (avail.y - alerts_h - rules_h).max(80.0);
     let (rect, resp) = ui.allocate_exact_size(vec2(avail.x, chart_h), Sense::click());
-    let points = draw(ui, rect, s, store, &mut st.reduced);
+    let (points, band_tip) = draw(ui, rect, s, store, &mut st.reduced);
     resp.widget_info(|| {
         WidgetInfo::labeled(
             egui::Role::Image,
@@ -198,6 +199,8 @@ pub fn show(
                 clicked = q.row;
             }
             resp.on_hover_text(q.tip.text());
+        } else if let Some(t) = band_tip {
+            resp.on_hover_text(t);
         }
     }
     if !s.alerts.is_empty() {
@@ -259,7 +262,7 @@ fn draw(
     s: &SessionInfo,
     store: &Store,
     cache: &mut Option<Reduced>,
-) -> Vec<Point> {
+) -> (Vec<Point>, Option<String>) {
     let v = ui.visuals();
     let p = ui.painter_at(rect);
     let small = FontId::new(
@@ -292,6 +295,14 @@ fn draw(
         ),
     );
     let time = TimeAxis::new(s.opened_ts, end, plot.left(), plot.right());
+    // Fault bands first, under the data: when a rule acted on this session.
+    let band_tip = crate::fault_bands::draw(
+        ui,
+        plot,
+        &time,
+        end,
+        store.faults().for_session(s, store.sessions()),
+    );
     let hi = (s.ping_interval.max(s.ping_timeout) as f64 * 1.5)
         .max(s.beats.iter().filter_map(|b| b.rtt_us).max().unwrap_or(0) as f64 / 1000.0 * 2.0);
     let y = LogAxis::new(0.1, hi.max(10.0), plot);
@@ -380,7 +391,7 @@ fn draw(
         *cache = Some(Reduced { key, gaps, pongs });
     }
     let Some(reduced) = cache.as_ref() else {
-        return Vec::new();
+        return (Vec::new(), band_tip);
     };
     // Gaps between pings (compared with pingInterval), muted and hollow.
     for &(ts, gap, row) in &reduced.gaps {
@@ -509,7 +520,7 @@ fn draw(
         });
     }
     time.draw(&p, rect.bottom() - axis_h, small, muted);
-    points
+    (points, band_tip)
 }
 
 fn cross(p: &egui::Painter, c: Pos2, r: f32, color: Color32) {

@@ -5,7 +5,9 @@
 //! the linking threshold, ambiguous (another session explains it as well) dotted in the warning
 //! colour with its candidates. Sessions not linked to a client yet get a lane of their own.
 //! The time axis zooms (Ctrl+wheel, the +/− buttons) and pans (drag, horizontal wheel, ◂ ▸);
-//! clicking a span filters the table to that session.
+//! clicking a span filters the table to that session. A band over a lane marks when a rule
+//! acted on that client ([`crate::fault_bands`]); right-click a span (its session) or the lane
+//! (its client) for the fault presets ([`crate::presets`]).
 
 use crate::row_session::{abnormal_close, ms};
 use crate::sessions::{ReconnectInfo, SessionInfo};
@@ -151,6 +153,10 @@ struct Lane<'a> {
     label: String,
     sessions: Vec<&'a SessionInfo>,
     reconnects: &'a [ReconnectInfo],
+    /// What a right-click's fault presets act on.
+    target: Option<crate::presets::Target>,
+    /// When rules acted on these sessions.
+    bands: Vec<&'a crate::fault_bands::FaultSpan>,
 }
 
 /// Shows the tab; returns the label of a clicked session.
@@ -174,8 +180,10 @@ pub fn show(
         v.sort_by_key(|s| s.opened_ts);
         lanes.push(Lane {
             label: format!("client {}", c.label),
+            bands: crate::fault_bands::for_sessions(store.faults(), &v, sessions),
             sessions: v,
             reconnects: &c.reconnects,
+            target: Some(crate::presets::Target::of_client(c, sessions)),
         });
     }
     let loose: Vec<&SessionInfo> = sessions
@@ -186,8 +194,10 @@ pub fn show(
     if !loose.is_empty() {
         lanes.push(Lane {
             label: "not linked".into(),
+            bands: crate::fault_bands::for_sessions(store.faults(), &loose, sessions),
             sessions: loose,
             reconnects: &[],
+            target: None,
         });
     }
     let now = store
@@ -310,13 +320,17 @@ pub fn show(
         .max_height((ui.available_height() - axis_h).max(LANE_H))
         .show_rows(ui, LANE_H, lanes.len(), |ui, range| {
             for lane in &lanes[range] {
-                let (rect, _) = ui.allocate_exact_size(vec2(width, LANE_H), Sense::hover());
+                let (rect, lane_resp) = ui.allocate_exact_size(vec2(width, LANE_H), Sense::click());
+                if let Some(t) = &lane.target {
+                    lane_resp.context_menu(|ui| crate::presets::ui::menu(ui, t.clone()));
+                }
                 let time = TimeAxis {
                     left: rect.left() + LABEL_W,
                     right: rect.right() - 16.0,
                     ..time
                 };
-                if let Some(l) = draw_lane(ui, rect, &time, lane, active, ends, (poll_c, ws_c)) {
+                if let Some(l) = draw_lane(ui, rect, &time, lane, active, ends, (poll_c, ws_c), now)
+                {
                     clicked = Some(l);
                 }
             }
@@ -346,6 +360,7 @@ fn legend(ui: &mut Ui, c: Color32, what: &str) {
     ui.weak(what);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn draw_lane(
     ui: &mut Ui,
     rect: Rect,
@@ -354,6 +369,7 @@ fn draw_lane(
     active: Option<&str>,
     ends: impl Fn(&SessionInfo) -> i64,
     (poll_c, ws_c): (Color32, Color32),
+    now: i64,
 ) -> Option<String> {
     let v = ui.visuals().clone();
     let small = FontId::new(
@@ -378,6 +394,8 @@ fn draw_lane(
         body.clone(),
         v.text_color(),
     );
+    // Fault bands under the spans: when a rule acted on this client, the rule in the tooltip.
+    crate::fault_bands::lane(ui, rect, time, now, &lane.bands, &lane.label);
     let bar_top = rect.top() + 17.0;
     let bar =
         |a: f32, b: f32| Rect::from_min_max(pos2(a, bar_top), pos2(b.max(a + 3.0), bar_top + 14.0));
@@ -481,6 +499,7 @@ fn draw_lane(
                 crate::view_heartbeat::summary(s)
             ));
         });
+        resp.context_menu(|ui| crate::presets::ui::menu(ui, crate::presets::Target::of_session(s)));
         if resp.clicked() {
             clicked = Some(s.label.clone());
         }

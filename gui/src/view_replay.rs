@@ -132,18 +132,26 @@ pub fn session_menu(
     r: &egui::Response,
     label: &str,
 ) -> Option<crate::view_sessions::SessionAction> {
+    let mut action = None;
+    r.context_menu(|ui| action = session_menu_items(ui, label));
+    action
+}
+
+/// The session menu's replay and mock entries, inside a menu another module opened.
+pub fn session_menu_items(
+    ui: &mut Ui,
+    label: &str,
+) -> Option<crate::view_sessions::SessionAction> {
     use crate::view_sessions::SessionAction;
     let mut action = None;
-    r.context_menu(|ui| {
-        if ui.button("Replay against…").clicked() {
-            action = Some(SessionAction::Replay(label.to_owned()));
-            ui.close();
-        }
-        if ui.button("Serve as mock…").clicked() {
-            action = Some(SessionAction::Mock(label.to_owned()));
-            ui.close();
-        }
-    });
+    if ui.button("Replay against…").clicked() {
+        action = Some(SessionAction::Replay(label.to_owned()));
+        ui.close();
+    }
+    if ui.button("Serve as mock…").clicked() {
+        action = Some(SessionAction::Mock(label.to_owned()));
+        ui.close();
+    }
     action
 }
 

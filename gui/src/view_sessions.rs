@@ -4,6 +4,7 @@
 //! `session:s3` into the filter bar, a connection `conn:N` (clicking again clears it); clients and
 //! groups fold. Only the visible entries are laid out, whatever the count.
 
+use crate::presets::Target;
 use crate::row_session::{abnormal_close, ms};
 use crate::sessions::SessionInfo;
 use crate::store::{ConnInfo, Store};
@@ -382,6 +383,9 @@ pub fn show(
                         let r = entry(ui, &text, false, size, v.text_color(), 6.0).on_hover_text(
                             "a logical client: sessions linked by reconnects (click folds)",
                         );
+                        r.context_menu(|ui| {
+                            crate::presets::ui::menu(ui, Target::of_client(c, store.sessions()))
+                        });
                         if r.clicked() {
                             toggle = Some(c.label.clone());
                         }
@@ -406,9 +410,13 @@ pub fn show(
                             .on_hover_text(session_tooltip(s));
                         let tag = crate::view_intercept::session_tag(store, s);
                         crate::view_intercept::tag_chip(ui, &r, tag, &text, selected);
-                        if let Some(a) = crate::view_replay::session_menu(&r, &s.label) {
-                            action = Some(a);
-                        }
+                        r.context_menu(|ui| {
+                            crate::presets::ui::menu(ui, Target::of_session(s));
+                            ui.separator();
+                            if let Some(a) = crate::view_replay::session_menu_items(ui, &s.label) {
+                                action = Some(a);
+                            }
+                        });
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -438,6 +446,9 @@ pub fn show(
                         let r =
                             entry(ui, &text, selected, size, color, 6.0).on_hover_text(tooltip(c));
                         crate::view_intercept::tag_chip(ui, &r, c.tag.as_deref(), &text, selected);
+                        r.context_menu(|ui| {
+                            crate::presets::ui::menu(ui, Target::of_conn(c.id, store.sessions()))
+                        });
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All

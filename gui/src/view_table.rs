@@ -324,6 +324,11 @@ pub fn show(
                         if resp.clicked() {
                             clicked = Some(o);
                         }
+                        resp.context_menu(|ui| {
+                            if let Some(t) = crate::presets::Target::of_row(store, o) {
+                                crate::presets::ui::menu(ui, t);
+                            }
+                        });
                         if r.is_warning() {
                             resp.on_hover_text(tooltip(r, store));
                         }
