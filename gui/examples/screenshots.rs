@@ -11,7 +11,9 @@
 //! pane), `payloads` (an `echo` event with CJK, emoji and Arabic text selected), `heartbeat` (the
 //! heartbeat timeline of the session that timed out), `reconnects` (the reconnect timeline),
 //! `sessions` (the sessions panel with one session selected), `open` and `export` (those windows,
-//! for a look: not in the docs). The fixture's `echo` texts are
+//! for a look: not in the docs), `held` (the Held queue with a held event open in its editor) and
+//! `send` (the send dialog; these two run a live proxy with node test peers: see
+//! [`shots_acting`]). The fixture's `echo` texts are
 //! replaced by multilingual ones ([`multilingual`]) so every shot shows real-world payload text.
 //! The optional third argument is the window size (default 1400x900).
 //! `gui/scripts/screenshots.sh` takes them all.
@@ -24,6 +26,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[path = "shots_acting/mod.rs"]
+mod shots_acting;
+
 struct Shot {
     app: SockscopeApp,
     /// Input to give the app on the first frames: a shortcut, then text for the focused field.
@@ -31,6 +36,8 @@ struct Shot {
     out: PathBuf,
     frames: u32,
     saved: Arc<AtomicBool>,
+    /// The live views' test peers, stopped with the shot.
+    _peers: Option<shots_acting::Peers>,
 }
 
 impl eframe::App for Shot {
@@ -148,7 +155,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(view), Some(out)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export OUT.png [WxH]"
+            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export|held|send OUT.png [WxH]"
         );
         return std::process::ExitCode::from(2);
     };
@@ -160,7 +167,18 @@ fn main() -> std::process::ExitCode {
     let mut app =
         SockscopeApp::with_events(multilingual(sockscope_gui::sample::socketio_fixture()));
     let mut keys = None;
+    let mut peers = None;
     match view.as_str() {
+        "held" | "send" => match shots_acting::app(view == "held") {
+            Ok((a, p)) => {
+                app = a;
+                peers = Some(p);
+            }
+            Err(e) => {
+                eprintln!("screenshots: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        },
         // The Open window with a folder typed and its completions listed.
         "open" => keys = Some((egui::Key::O, "gui/tests/fixtures/".to_string())),
         "export" => keys = Some((egui::Key::S, String::new())),
@@ -216,6 +234,7 @@ fn main() -> std::process::ExitCode {
         out: PathBuf::from(out),
         frames: 0,
         saved: Arc::new(AtomicBool::new(false)),
+        _peers: peers,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

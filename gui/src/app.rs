@@ -127,6 +127,8 @@ pub struct SockscopeApp {
     show_detail: bool,
     /// Filling gap rows from the capture.
     gaps: gaps::Gaps,
+    /// Breakpoints, the held queue, the send dialog (issue 17).
+    acting_ui: crate::view_held::act::ActingUi,
 }
 
 impl SockscopeApp {
@@ -160,6 +162,7 @@ impl SockscopeApp {
             columns: Vec::new(),
             show_detail: true,
             gaps: gaps::Gaps::default(),
+            acting_ui: Default::default(),
         }
     }
 
@@ -179,6 +182,11 @@ impl SockscopeApp {
             Source::Live(l) => l.acting.as_ref(),
             _ => None,
         }
+    }
+
+    /// Breakpoints, the held queue and the send dialog.
+    pub fn acting_ui(&mut self) -> &mut crate::view_held::act::ActingUi {
+        &mut self.acting_ui
     }
 
     pub fn store(&self) -> &Store {
@@ -601,6 +609,16 @@ impl SockscopeApp {
             }
         });
         self.dialogs(ui.ctx());
+        let acting = self.acting().cloned();
+        for a in self
+            .hook
+            .as_mut()
+            .map(|h| h.take_acts())
+            .unwrap_or_default()
+        {
+            self.acting_ui.queue_act(a);
+        }
+        self.acting_ui.frame(ui.ctx(), acting.as_ref(), &self.store);
         if let Some(h) = self.hook.as_mut() {
             h.frame(ui.ctx(), &self.store);
         }

@@ -147,6 +147,9 @@ impl SockscopeApp {
                 {
                     self.export_visible = true;
                 }
+                if self.acting().is_some() {
+                    crate::view_held::toolbar_button(ui, &mut self.acting_ui.held);
+                }
                 let mut follow = self.table.follow;
                 if growing
                     && ui

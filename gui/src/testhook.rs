@@ -4,7 +4,10 @@
 //! every 300 ms while it changes; `SOCKSCOPE_GUI_SCREENSHOT=FILE.png` makes it save a screenshot
 //! of itself once Socket.IO traffic has been shown, proof that the window really rendered it;
 //! `SOCKSCOPE_GUI_QUIT_FILE=FILE` makes it close (as the user closing the window does) once
-//! `FILE` exists, so a test ends it cleanly.
+//! `FILE` exists, so a test ends it cleanly. `SOCKSCOPE_GUI_TEST_ACT=FILE` makes it perform
+//! actions: `FILE` is JSON lines, one action each (`{"verb": "send", ...}`), read as they are
+//! appended; the app hands each to the module of its verb (see
+//! [`crate::view_held::act::ActingUi`] for `break`, `held_edit_forward` and `send`).
 
 use crate::row::RowKind;
 use crate::store::Store;
@@ -20,6 +23,8 @@ pub struct TestHook {
     report: Option<PathBuf>,
     screenshot: Option<PathBuf>,
     quit: Option<PathBuf>,
+    /// The actions file, and how many of its bytes were taken.
+    act: Option<(PathBuf, usize)>,
     frames: u64,
     written: Option<(u64, u64)>,
     last_write: Instant,
@@ -36,10 +41,13 @@ impl TestHook {
         };
         let (report, screenshot) = (get("SOCKSCOPE_GUI_REPORT"), get("SOCKSCOPE_GUI_SCREENSHOT"));
         let quit = get("SOCKSCOPE_GUI_QUIT_FILE");
-        (report.is_some() || screenshot.is_some() || quit.is_some()).then(|| TestHook {
+        let act = get("SOCKSCOPE_GUI_TEST_ACT").map(|p| (p, 0));
+        let any = report.is_some() || screenshot.is_some() || quit.is_some() || act.is_some();
+        any.then(|| TestHook {
             report,
             screenshot,
             quit,
+            act,
             frames: 0,
             written: None,
             last_write: Instant::now(),
@@ -47,9 +55,42 @@ impl TestHook {
         })
     }
 
+    /// The actions appended to the actions file since the last call (complete lines only; a
+    /// line that is not JSON is said on stderr and skipped).
+    pub fn take_acts(&mut self) -> Vec<serde_json::Value> {
+        let Some((path, taken)) = self.act.as_mut() else {
+            return Vec::new();
+        };
+        let Ok(data) = std::fs::read(&*path) else {
+            return Vec::new();
+        };
+        let Some(end) = data.iter().rposition(|b| *b == b'\n').map(|i| i + 1) else {
+            return Vec::new();
+        };
+        if end <= *taken {
+            return Vec::new();
+        }
+        let new = String::from_utf8_lossy(&data[*taken..end]).into_owned();
+        *taken = end;
+        new.lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| match serde_json::from_str(l) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    eprintln!("sockscope-gui: test action {l:?} is not JSON: {e}");
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// Called at the end of every frame.
     pub fn frame(&mut self, ctx: &egui::Context, store: &Store) {
         self.frames += 1;
+        if self.act.is_some() {
+            // Actions appended to the file are picked up without input.
+            ctx.request_repaint_after(Duration::from_millis(200));
+        }
         if let Some(q) = &self.quit {
             if q.exists() {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);

@@ -399,6 +399,9 @@ pub fn show(
                         };
                         let r = entry(ui, &session_text(s), selected, size, color, 18.0)
                             .on_hover_text(session_tooltip(s));
+                        r.context_menu(|ui| {
+                            crate::view_held::menu::session_menu(ui, &s.label, &s.sid);
+                        });
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All
@@ -426,6 +429,9 @@ pub fn show(
                         };
                         let r = entry(ui, &entry_text(c), selected, size, color, 6.0)
                             .on_hover_text(tooltip(c));
+                        r.context_menu(|ui| {
+                            crate::view_held::menu::conn_menu(ui, c.id, store);
+                        });
                         if r.clicked() {
                             action = Some(if selected {
                                 SessionAction::All

@@ -324,6 +324,9 @@ pub fn show(
                         if resp.clicked() {
                             clicked = Some(o);
                         }
+                        resp.context_menu(|ui| {
+                            crate::view_held::menu::row_menu(ui, r, o, store);
+                        });
                         if r.is_warning() {
                             resp.on_hover_text(tooltip(r, store));
                         }
