@@ -18,7 +18,11 @@ pub fn parse(text: &str) -> Result<Value, String> {
             .rfind(" at line ")
             .map(|i| &msg[..i])
             .unwrap_or(msg.as_str());
-        format!("line {}, column {}: {bare}", e.line(), e.column())
+        match e.column() {
+            // At the end of a line: the text ends too early.
+            0 => format!("line {}: {bare}", e.line()),
+            c => format!("line {}, column {c}: {bare}", e.line()),
+        }
     })
 }
 
@@ -185,6 +189,8 @@ mod tests {
         assert!(!e.contains(" at line "), "{e}");
         let e = parse("[1,\n  2,\n  x]").unwrap_err();
         assert!(e.starts_with("line 3, column 3: "), "{e}");
+        let e = parse("[1,\n").unwrap_err();
+        assert!(e.starts_with("line 2: EOF"), "{e}");
         assert!(parse_args("{}").unwrap_err().contains("an object"));
         assert_eq!(parse_args("[1]").unwrap(), serde_json::json!([1]));
     }

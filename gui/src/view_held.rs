@@ -180,6 +180,20 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// The start of a unit's payload, for its line in the queue.
+fn preview(u: &HeldUnit) -> String {
+    let t = match &u.payload {
+        Some(sockscope::event::Payload::Text(t)) => t.clone(),
+        Some(sockscope::event::Payload::Binary(b)) => format!("<{} B>", b.len()),
+        None => String::new(),
+    };
+    let mut p: String = t.chars().take(60).collect();
+    if p.len() < t.len() {
+        p.push('…');
+    }
+    p
+}
+
 fn dir_arrow(u: &HeldUnit) -> &'static str {
     u.dir.map(crate::theme::arrow).unwrap_or("")
 }
@@ -216,8 +230,13 @@ pub fn show(ctx: &egui::Context, st: &mut HeldState, acting: &Acting, store: &St
         return;
     }
     let mut open = st.open;
+    // Over the table's right half, below the toolbar: the sessions panel and the newest rows
+    // stay in view.
+    let area = ctx.content_rect();
     egui::Window::new("Held queue")
         .open(&mut open)
+        .pivot(egui::Align2::RIGHT_TOP)
+        .default_pos(egui::pos2(area.right() - 24.0, area.top() + 70.0))
         .default_size([620.0, 460.0])
         .resizable(true)
         .show(ctx, |ui| window(ui, st, acting));
@@ -290,13 +309,14 @@ fn window(ui: &mut Ui, st: &mut HeldState, acting: &Acting) {
             for u in &st.units {
                 let sel = st.editor.as_ref().is_some_and(|e| e.id == u.id);
                 let text = format!(
-                    "#{}  {}  c{} {}  {}  · rule {}",
+                    "#{}  {}  c{} {}  {}  · rule {}  {}",
                     u.id,
                     age(u.since.elapsed()),
                     u.conn,
                     dir_arrow(u),
                     u.unit,
-                    u.rule_id
+                    u.rule_id,
+                    preview(u)
                 );
                 let r = ui.selectable_label(sel, text).on_hover_text(format!(
                     "held by `{}`: click to open it in the editor",

@@ -289,9 +289,12 @@ pub fn show(ctx: &egui::Context, st: &mut SendState, acting: &Acting, store: &St
         (None, _) => "Send".into(),
     };
     let mut open = st.open;
+    let area = ctx.content_rect();
     egui::Window::new(title)
         .id(egui::Id::unique("send-dialog"))
         .open(&mut open)
+        .pivot(egui::Align2::CENTER_TOP)
+        .default_pos(egui::pos2(area.center().x, area.top() + 70.0))
         .default_size([520.0, 420.0])
         .resizable(true)
         .show(ctx, |ui| form(ui, st, acting, store));
@@ -391,12 +394,13 @@ fn sio_fields(ui: &mut Ui, st: &mut SendState, store: &Store) {
         });
         ui.end_row();
     });
-    let rows: Vec<u64> = recent
-        .iter()
-        .filter(|(_, n)| st.event.trim().is_empty() || *n == st.event.trim())
-        .map(|(o, _)| *o)
-        .take(8)
-        .collect();
+    // Rows of the event named, else of any event.
+    let named = recent.iter().filter(|(_, n)| *n == st.event.trim());
+    let rows: Vec<u64> = if named.clone().next().is_some() {
+        named.map(|(o, _)| *o).take(8).collect()
+    } else {
+        recent.iter().map(|(o, _)| *o).take(8).collect()
+    };
     ui.add_enabled_ui(!rows.is_empty(), |ui| {
         ui.menu_button("Arguments from a recent row ▾", |ui| {
             for o in rows {

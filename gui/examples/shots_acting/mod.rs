@@ -55,9 +55,8 @@ fn spawn(script: &str, args: &[&str]) -> Result<(Child, Receiver<String>, ChildS
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for l in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                break;
-            }
+            // Read on after nobody listens: a peer writing into a closed pipe dies noisily.
+            let _ = tx.send(l);
         }
     });
     Ok((child, rx, stdin))
