@@ -332,7 +332,7 @@ fn a_held_event_is_edited_in_the_editor_and_forwarded() {
 fn the_send_dialog_validates_and_the_client_gets_the_event() {
     let Setup {
         mut h,
-        server,
+        mut server,
         mut client,
         home,
     } = setup("send");
@@ -405,6 +405,36 @@ fn the_send_dialog_validates_and_the_client_gets_the_event() {
         "{answer:?}"
     );
     h.get_by_label(&text);
+
+    // Resend: the captured hello goes to the server again, same arguments.
+    // The dialog closed (it stands over the table's first rows).
+    h.state_mut().acting_ui().send.open = false;
+    h.run_steps(2);
+    right_click_row(&mut h, "hello");
+    h.get_by_label("Resend").click();
+    h.run_steps(2);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        server.poll(&|_, _| false);
+        let hellos = server
+            .seen
+            .iter()
+            .filter(|l| l.contains("\"event\":\"hello\"") && l.contains("\"n\":1"))
+            .count();
+        if hellos >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no resent hello; {}",
+            server.log()
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    until(&mut h, "the resend notice", |h| {
+        h.query_by_label_contains("resent: sent").is_some()
+    });
     drop(server);
     let _ = std::fs::remove_dir_all(home);
 }
