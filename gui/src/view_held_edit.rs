@@ -35,6 +35,8 @@ pub struct Editor {
     pub headers: String,
     /// Binary attachments the arguments refer to.
     pub attachments: usize,
+    /// The text as the unit came (an HTTP body is sent only when it was changed).
+    original: String,
     /// The last release's error.
     pub error: Option<String>,
 }
@@ -98,6 +100,7 @@ impl Editor {
             headers: String::new(),
             attachments: 0,
             error: None,
+            original: payload_text.clone(),
         };
         match kind {
             EditKind::Args => {
@@ -151,10 +154,12 @@ impl Editor {
                     };
                     headers.push((k.trim().to_owned(), v.trim().to_owned()));
                 }
+                let body =
+                    (self.text != self.original).then(|| self.text.clone().into_bytes().into());
                 Ok(Release::Http {
                     status,
                     headers,
-                    body: Some(self.text.clone().into_bytes().into()),
+                    body,
                 })
             }
         }
@@ -237,6 +242,78 @@ impl Editor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unit(unit: &str, dir: Dir, exchange: Option<u64>, payload: Payload) -> HeldUnit {
+        HeldUnit {
+            id: 7,
+            conn: 2,
+            dir: Some(dir),
+            rule_id: 1,
+            rule: "x => hold".into(),
+            unit: unit.into(),
+            sid: None,
+            exchange,
+            payload: Some(payload),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    #[test]
+    fn each_kind_edits_into_its_release() {
+        let c2s = Dir::ClientToServer;
+        let text = |t: &str| Payload::Text(t.into());
+        let mut e = Editor::new(&unit(
+            "sio event checkout",
+            c2s,
+            None,
+            text(r#"42["checkout",{"qty":5}]"#),
+        ));
+        assert_eq!(e.kind, EditKind::Args);
+        assert_eq!(
+            e.verdict().unwrap(),
+            Release::Args(serde_json::json!([{"qty": 5}]))
+        );
+        e.text = "[{\"qty\": 0}".into();
+        assert!(e.verdict().unwrap_err().starts_with("line 1"));
+
+        let bin = Payload::Binary(vec![1u8, 2, 0xff].into());
+        let mut e = Editor::new(&unit("ws_message", c2s, None, bin));
+        assert_eq!((e.kind, e.hex.as_str()), (EditKind::Binary, "0102ff"));
+        e.hex = "00 0a".into();
+        assert_eq!(e.verdict().unwrap(), Release::Binary(vec![0u8, 10].into()));
+        e.hex = "zz".into();
+        assert!(e.verdict().is_err());
+
+        let e = Editor::new(&unit("ws_message", c2s, None, text("hello")));
+        assert_eq!(e.verdict().unwrap(), Release::Text("hello".into()));
+
+        let resp = unit("http_response", Dir::ServerToClient, Some(3), text("{}"));
+        let mut e = Editor::new(&resp);
+        assert_eq!(e.kind, EditKind::Http { response: true });
+        e.status = "503".into();
+        e.headers = "Retry-After: 5\n".into();
+        assert_eq!(
+            e.verdict().unwrap(),
+            Release::Http {
+                status: Some(503),
+                headers: vec![("Retry-After".into(), "5".into())],
+                body: None,
+            },
+            "an unchanged body is not replaced"
+        );
+        e.text = "{\"down\":true}".into();
+        assert!(
+            matches!(e.verdict().unwrap(), Release::Http { body: Some(b), .. } if &b[..] == b"{\"down\":true}")
+        );
+        e.status = "99".into();
+        assert!(e.verdict().unwrap_err().contains("100..=599"));
+        e.status.clear();
+        e.headers = "no colon".into();
+        assert!(e.verdict().unwrap_err().contains("Name: value"));
+        // A Socket.IO packet inside a polling body is a packet, not an HTTP unit.
+        let poll = unit("polling sio event x", c2s, Some(3), text(r#"42["x",1]"#));
+        assert_eq!(kind_of(&poll), EditKind::Args);
+    }
 
     #[test]
     fn args_of_events_and_acks() {
