@@ -435,6 +435,21 @@ fn the_send_dialog_validates_and_the_client_gets_the_event() {
     until(&mut h, "the resend notice", |h| {
         h.query_by_label_contains("resent: sent").is_some()
     });
+
+    // The sessions panel: a session's menu has its breakpoint and the send entries.
+    h.get_all_by_role(Role::Button)
+        .find(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.starts_with("● s1 "))
+        })
+        .expect("the open session in the sessions panel")
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Break on this session s1");
+    h.get_by_label("Send to server…").click();
+    h.run_steps(2);
+    h.get_by_label("Send to server · s1");
     drop(server);
     let _ = std::fs::remove_dir_all(home);
 }
