@@ -320,6 +320,26 @@ fn a_held_event_is_edited_in_the_editor_and_forwarded() {
         h.query_all_by_label("Held 0").next().is_some()
     });
     h.get_by_label_contains("forwarded edited");
+    // Two more held; Forward all lets both go unchanged.
+    for n in [11, 12] {
+        client.cmd(json!({"cmd": "emit", "event": "checkout", "args": [{"qty": n}]}));
+    }
+    until(&mut h, "two held", |h| {
+        h.query_all_by_label("Held 2").next().is_some()
+    });
+    h.get_by_role_and_label(Role::Button, "Forward all").click();
+    for n in [11, 12] {
+        wait_peer(
+            &mut h,
+            &mut server,
+            "a checkout forwarded by Forward all",
+            &|_, v| v["ev"] == "got" && v["args"][0]["qty"] == n,
+        );
+    }
+    until(&mut h, "the queue emptied again", |h| {
+        h.query_all_by_label("Held 0").next().is_some()
+    });
+    h.get_by_label("2 units forwarded");
     // Undo removes the breakpoint.
     h.get_by_label("Undo").click();
     h.run_steps(2);
