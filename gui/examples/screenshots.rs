@@ -14,7 +14,9 @@
 //! for a look: not in the docs), `rules-panel` (the Rules panel of a proxy started in-process,
 //! with a preset's rule on the fixture's session and the editor previewing a rule) and
 //! `fault-band` (the reconnect timeline with the band of the rule that stalled the heartbeat,
-//! from its `control` records). The fixture's `echo` texts are
+//! from its `control` records), `held` (the Held queue with a held event open in its editor) and
+//! `send` (the send dialog; these two run a live proxy with node test peers: see
+//! [`shots_acting`]). The fixture's `echo` texts are
 //! replaced by multilingual ones ([`multilingual`]) so every shot shows real-world payload text.
 //! The optional third argument is the window size (default 1400x900).
 //! `gui/scripts/screenshots.sh` takes them all.
@@ -27,6 +29,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[path = "shots_acting/mod.rs"]
+mod shots_acting;
+
 struct Shot {
     app: SockscopeApp,
     /// Input to give the app on the first frames: a shortcut, then text for the focused field.
@@ -34,6 +39,8 @@ struct Shot {
     out: PathBuf,
     frames: u32,
     saved: Arc<AtomicBool>,
+    /// The live views' test peers, stopped with the shot.
+    _peers: Option<shots_acting::Peers>,
 }
 
 impl eframe::App for Shot {
@@ -154,7 +161,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(view), Some(out)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export|rules-panel|fault-band OUT.png [WxH]"
+            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export|rules-panel|fault-band|held|send OUT.png [WxH]"
         );
         return std::process::ExitCode::from(2);
     };
@@ -175,9 +182,20 @@ fn main() -> std::process::ExitCode {
         SockscopeApp::with_events(multilingual(sockscope_gui::sample::socketio_fixture()))
     };
     let mut keys = None;
+    let mut peers = None;
     match view.as_str() {
         "rules-panel" => acting_shots::rules_panel(&mut app),
         "fault-band" => acting_shots::fault_band(&mut app),
+        "held" | "send" => match shots_acting::app(view == "held") {
+            Ok((a, p)) => {
+                app = a;
+                peers = Some(p);
+            }
+            Err(e) => {
+                eprintln!("screenshots: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        },
         // The Open window with a folder typed and its completions listed.
         "open" => keys = Some((egui::Key::O, "gui/tests/fixtures/".to_string())),
         "export" => keys = Some((egui::Key::S, String::new())),
@@ -233,6 +251,7 @@ fn main() -> std::process::ExitCode {
         out: PathBuf::from(out),
         frames: 0,
         saved: Arc::new(AtomicBool::new(false)),
+        _peers: peers,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

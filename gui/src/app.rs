@@ -137,6 +137,8 @@ pub struct SockscopeApp {
     rules_panel: crate::view_rules_panel::RulesPanel,
     /// Fault presets: their windows and the last one, for Undo.
     presets: crate::presets::ui::PresetsState,
+    /// Breakpoints, the held queue, the send dialog (issue 17).
+    acting_ui: crate::view_held::act::ActingUi,
 }
 
 impl SockscopeApp {
@@ -174,6 +176,7 @@ impl SockscopeApp {
             replays: Default::default(),
             rules_panel: Default::default(),
             presets: Default::default(),
+            acting_ui: Default::default(),
         }
     }
 
@@ -218,6 +221,11 @@ impl SockscopeApp {
     /// The fault presets, to apply one or undo (the test hook, tests).
     pub fn presets_mut(&mut self) -> &mut crate::presets::ui::PresetsState {
         &mut self.presets
+    }
+
+    /// Breakpoints, the held queue and the send dialog.
+    pub fn acting_ui(&mut self) -> &mut crate::view_held::act::ActingUi {
+        &mut self.acting_ui
     }
 
     pub fn store(&self) -> &Store {
@@ -652,7 +660,15 @@ impl SockscopeApp {
         }
         self.presets.show(ui.ctx(), acting.as_ref());
         if let Some(h) = self.hook.as_mut() {
-            h.act(&mut self.presets, &self.store, acting.as_ref());
+            h.act(
+                &mut self.presets,
+                &mut self.acting_ui,
+                &self.store,
+                acting.as_ref(),
+            );
+        }
+        self.acting_ui.frame(ui.ctx(), acting.as_ref(), &self.store);
+        if let Some(h) = self.hook.as_mut() {
             h.frame(ui.ctx(), &self.store, acting.as_ref());
         }
     }

@@ -151,6 +151,9 @@ impl SockscopeApp {
                 }
                 let cx = crate::view_intercept::InterceptContext::of(&self.source);
                 crate::view_intercept::menu(ui, &mut self.intercept, &cx);
+                if self.acting().is_some() {
+                    crate::view_held::toolbar_button(ui, &mut self.acting_ui.held);
+                }
                 let mut follow = self.table.follow;
                 if growing
                     && ui

@@ -96,6 +96,7 @@ impl SockscopeApp {
             paused: self.paused(),
             notice: self.notice.clone(),
             exporting: self.export_dialog.job.is_some(),
+            held: self.acting_ui.held_summary(),
             ..Status::default()
         };
         if st.tls_failures > 0 {

@@ -92,6 +92,8 @@ pub struct Status {
     pub notice: Option<String>,
     /// An export is running.
     pub exporting: bool,
+    /// Units held at breakpoints: how many, and the oldest's age.
+    pub held: Option<(usize, Duration)>,
 }
 
 /// What a click in the status bar asks for.
@@ -130,11 +132,29 @@ pub fn ca_hint_text(ca: &str) -> String {
     format!("a client refused sockscope's certificate: trust {ca} (sockscope ca)")
 }
 
+/// What waits at breakpoints: `2 held, oldest 12 s`.
+pub fn held_text(n: usize, oldest: Duration) -> String {
+    format!("{n} held, oldest {}", crate::view_held::age(oldest))
+}
+
+fn held_part(ui: &mut Ui, s: &Status) {
+    if let Some((n, oldest)) = s.held {
+        ui.weak("·");
+        ui.label(
+            RichText::new(held_text(n, oldest))
+                .strong()
+                .color(theme::warn(ui.visuals())),
+        )
+        .on_hover_text("units waiting at breakpoints: the Held button in the toolbar lists them");
+    }
+}
+
 /// Draws the status bar on one line; returns what a click asked for.
 pub fn show(ui: &mut Ui, s: &Status) -> Option<StatusAction> {
     let mut action = None;
     ui.horizontal_wrapped(|ui| {
         ui.label(&s.source);
+        held_part(ui, s);
         let sep = |ui: &mut Ui| {
             ui.weak("·");
         };

@@ -8,7 +8,8 @@
 //! would: `FILE` is read as JSON lines, each an action applied once as it appears (`{"verb":
 //! "preset", "session": "s1", "preset": "stall_heartbeat", "secs": 30}`, `{"verb": "undo"}`),
 //! each verb handled by the module that owns it; the report lists every action's outcome
-//! (`acts`), the live rules (`rules`) and the fault bands of each reconnect lane (`bands`).
+//! (`acts`), the live rules (`rules`) and the fault bands of each reconnect lane (`bands`). The verbs `break`, `held_edit_forward` and `send` go to
+//! [`crate::view_held::act::ActingUi`], which says their outcome on stderr (`sockscope-gui act:`).
 
 use crate::row::RowKind;
 use crate::store::Store;
@@ -25,6 +26,8 @@ pub struct TestHook {
     report: Option<PathBuf>,
     screenshot: Option<PathBuf>,
     quit: Option<PathBuf>,
+    /// The actions file, and how many of its bytes were taken.
+    act: Option<(PathBuf, usize)>,
     frames: u64,
     written: Option<(u64, u64)>,
     last_write: Instant,
@@ -73,6 +76,7 @@ impl TestHook {
     pub fn act(
         &mut self,
         presets: &mut crate::presets::ui::PresetsState,
+        acting_ui: &mut crate::view_held::act::ActingUi,
         store: &Store,
         acting: Option<&Acting>,
     ) {
@@ -104,6 +108,10 @@ impl TestHook {
                 ("preset" | "undo", Some(acting)) => {
                     crate::presets::ui::hook_act(presets, acting, store, &verb, &v)
                 }
+                ("break" | "held_edit_forward" | "send", Some(_)) => {
+                    acting_ui.queue_act(v.clone());
+                    Ok(json!("queued"))
+                }
                 (other, _) => Err(format!("unknown verb {other:?}")),
             };
             a.results.push(match out {
@@ -116,6 +124,10 @@ impl TestHook {
     /// Called at the end of every frame.
     pub fn frame(&mut self, ctx: &egui::Context, store: &Store, acting: Option<&Acting>) {
         self.frames += 1;
+        if self.act.is_some() {
+            // Actions appended to the file are picked up without input.
+            ctx.request_repaint_after(Duration::from_millis(200));
+        }
         if let Some(q) = &self.quit {
             if q.exists() {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);

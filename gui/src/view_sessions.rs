@@ -411,6 +411,8 @@ pub fn show(
                         let tag = crate::view_intercept::session_tag(store, s);
                         crate::view_intercept::tag_chip(ui, &r, tag, &text, selected);
                         r.context_menu(|ui| {
+                            crate::view_held::menu::session_menu(ui, &s.label, &s.sid);
+                            ui.separator();
                             crate::presets::ui::menu(ui, Target::of_session(s));
                             ui.separator();
                             if let Some(a) = crate::view_replay::session_menu_items(ui, &s.label) {
@@ -447,6 +449,8 @@ pub fn show(
                             entry(ui, &text, selected, size, color, 6.0).on_hover_text(tooltip(c));
                         crate::view_intercept::tag_chip(ui, &r, c.tag.as_deref(), &text, selected);
                         r.context_menu(|ui| {
+                            crate::view_held::menu::conn_menu(ui, c.id, store);
+                            ui.separator();
                             crate::presets::ui::menu(ui, Target::of_conn(c.id, store.sessions()))
                         });
                         if r.clicked() {

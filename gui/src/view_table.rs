@@ -325,7 +325,9 @@ pub fn show(
                             clicked = Some(o);
                         }
                         resp.context_menu(|ui| {
+                            crate::view_held::menu::row_menu(ui, r, o, store);
                             if let Some(t) = crate::presets::Target::of_row(store, o) {
+                                ui.separator();
                                 crate::presets::ui::menu(ui, t);
                             }
                         });
