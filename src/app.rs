@@ -104,7 +104,7 @@ impl Bound {
         let hub = crate::control::hub::EventHub::new();
         sinks.push(Box::new(hub.sink()));
         let (events, pipeline) = pipeline::start(clock, stages, sinks);
-let lifecycle = Lifecycle::new();
+        let lifecycle = Lifecycle::new();
         let listeners = TaggedListeners::new(
             rt.handle().clone(),
             config.clone(),

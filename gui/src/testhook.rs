@@ -26,8 +26,6 @@ pub struct TestHook {
     report: Option<PathBuf>,
     screenshot: Option<PathBuf>,
     quit: Option<PathBuf>,
-    /// The actions file, and how many of its bytes were taken.
-    act: Option<(PathBuf, usize)>,
     frames: u64,
     written: Option<(u64, u64)>,
     last_write: Instant,

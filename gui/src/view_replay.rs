@@ -138,10 +138,7 @@ pub fn session_menu(
 }
 
 /// The session menu's replay and mock entries, inside a menu another module opened.
-pub fn session_menu_items(
-    ui: &mut Ui,
-    label: &str,
-) -> Option<crate::view_sessions::SessionAction> {
+pub fn session_menu_items(ui: &mut Ui, label: &str) -> Option<crate::view_sessions::SessionAction> {
     use crate::view_sessions::SessionAction;
     let mut action = None;
     if ui.button("Replay against…").clicked() {

@@ -96,6 +96,7 @@ fn session_events(conn: ConnId, sid: &str) -> Vec<Event> {
         EventKind::ConnOpen {
             client: "127.0.0.1:5000".into(),
             listener: "127.0.0.1:8080".into(),
+            client_tag: None,
         },
         &mut events,
     );
