@@ -11,6 +11,7 @@
 //! - `faults/http.rs`: HTTP bodies cut short, resets, an origin that never answers, TLS failures;
 //! - `faults/capture.rs`: a capture that cannot be written, a stalled sink, shutdown;
 //! - `faults/defaults.rs`: the safe defaults;
+//! - `faults/timeouts.rs`: header, idle, connect and response timeouts; half-closed requests;
 //! - `faults/support.rs`: scripted servers, raw WebSocket and HTTP helpers, /proc readings.
 
 #[path = "faults/capture.rs"]
@@ -22,6 +23,8 @@ mod defaults;
 mod http;
 #[path = "faults/support.rs"]
 mod support;
+#[path = "faults/timeouts.rs"]
+mod timeouts;
 #[path = "faults/ws.rs"]
 mod ws;
 

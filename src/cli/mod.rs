@@ -372,6 +372,16 @@ pub struct ProxyArgs {
     /// Do not start the control API.
     #[arg(long, conflicts_with = "control")]
     pub no_control: bool,
+    // --- timeouts (issue 20) ---
+    /// Timeouts, any of `header=10s,idle=60s,connect=10s,response=120s` (these are the
+    /// defaults; `off` turns header, idle or response off). header: a request head must be
+    /// complete this long after its first byte; idle: a keep-alive connection between requests;
+    /// connect: dialling an origin (504 after); response: an origin's response head once the
+    /// request is sent (504 after; Engine.IO long-polls wait at least pingInterval + pingTimeout).
+    /// WebSockets and CONNECT tunnels are never cut for being idle.
+    #[arg(long, value_name = "LIST")]
+    pub timeouts: Option<String>,
+    // --- end timeouts ---
     #[command(flatten)]
     pub stage: StageArgs,
 }
@@ -405,6 +415,7 @@ impl Default for ProxyArgs {
             hold_timeout: "60s".into(),
             control: "127.0.0.1:0".into(),
             no_control: false,
+            timeouts: None,
             stage: StageArgs::default(),
         }
     }
@@ -538,6 +549,11 @@ impl ProxyArgs {
             live_polling: Default::default(),
             upstream_proxy,
             upstream_no_proxy,
+            timeouts: match &self.timeouts {
+                Some(spec) => crate::proxy::timeouts::Timeouts::parse(spec)?,
+                None => crate::proxy::timeouts::Timeouts::default(),
+            },
+            negotiated: Default::default(),
         })
     }
 

@@ -22,6 +22,7 @@ mod acting;
 mod outcome;
 mod park;
 mod response;
+mod waiting;
 
 /// Forwards one request to its origin and returns what goes back to the client.
 pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ProxyBody> {
@@ -136,6 +137,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         None => None,
     };
     let mut retried = false;
+    let limit = waiting::limit_for(&ctx, is_get, &origin_target);
     let (mut upstream, mut resp, gate) = loop {
         let mut upstream = match ctx.sender(&target).await {
             Ok(s) => s,
@@ -149,6 +151,9 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
             }
             Err(DialError::Failed(e)) => {
                 return super::forward::bad_gateway(&ctx, exchange, started, &target, &e);
+            }
+            Err(DialError::TimedOut(e)) => {
+                return super::forward::gateway_timeout(&ctx, exchange, started, &target, &e);
             }
         };
         let (req_body, gate) = ReqBody::new(body, expect_continue);
@@ -174,9 +179,21 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         });
         upstream.io.set_body(Some(gate.clone()));
         let read_before = upstream.io.bytes_read();
-        let err = match upstream.sender.try_send_request(upstream_req).await {
-            Ok(r) => break (upstream, r, gate),
-            Err(e) => e,
+        let sent = upstream.sender.try_send_request(upstream_req);
+        let err = match waiting::response(&ctx, &upstream.io, limit, sent).await {
+            waiting::Waited::Done(Ok(r)) => break (upstream, r, gate),
+            waiting::Waited::Done(Err(e)) => e,
+            waiting::Waited::TimedOut(d) => {
+                // Dropping the request frees the origin connection (hyper closes it).
+                drop(upstream);
+                return super::forward::gateway_timeout(
+                    &ctx,
+                    exchange,
+                    started,
+                    &target,
+                    &waiting::late(d),
+                );
+            }
         };
         let mut err = err;
         let unsent = err.take_message();
@@ -185,6 +202,10 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         // RFC 9112 §9.3.1: a reused connection the origin closed before answering; the
         // request goes once more on a fresh connection if it was never sent, or if it is
         // idempotent and none of its body is lost.
+        if upstream.io.half_closed() {
+            waiting::mirror_close(&ctx, &target.authority, &err);
+            return Response::new(ProxyBody::empty());
+        }
         if upstream.reused && !retried && silent {
             let again = match unsent {
                 Some(r) => {
@@ -321,7 +342,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         );
     }
     // A connection whose request body was cut short cannot carry another request.
-    if !declined && !upstream.io.write_gone() {
+    if !declined && !upstream.io.write_gone() && !upstream.io.half_closed() {
         upstream.reused = true;
         ctx.keep(upstream);
     }

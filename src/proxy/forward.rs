@@ -143,7 +143,10 @@ impl ConnCtx {
             None => {
                 let s = super::dial(&self.cfg, &target.host, target.port)
                     .await
-                    .map_err(DialError::Failed)?;
+                    .map_err(|e| match e.timed_out {
+                        true => DialError::TimedOut(e.text),
+                        false => DialError::Failed(e.text),
+                    })?;
                 // A name that resolved to the proxy's own listener would loop.
                 if let Ok(peer) = s.peer_addr()
                     && super::upstream::loops_back(&self.cfg, peer)
@@ -159,10 +162,15 @@ impl ConnCtx {
                 return Err(DialError::Failed("TLS to origins is not configured".into()));
             };
             let name = super::tls::server_name(&target.tls_name()).map_err(DialError::Failed)?;
-            let tls = mitm
-                .connector()
-                .connect(name, stream)
+            let limit = self.cfg.timeouts.connect;
+            let tls = tokio::time::timeout(limit, mitm.connector().connect(name, stream))
                 .await
+                .map_err(|_| {
+                    DialError::TimedOut(format!(
+                        "no TLS handshake within {} (--timeouts connect)",
+                        super::timeouts::human(limit)
+                    ))
+                })?
                 .map_err(|e| DialError::Failed(format!("TLS handshake failed: {e}")))?;
             handshake(&self.cfg, TokioIo::new(OriginIo::new(tls, io.clone()))).await?
         } else {
@@ -361,6 +369,8 @@ pub(super) enum DialError {
     Loop(String),
     /// Dialling or the TLS handshake failed (this text says why).
     Failed(String),
+    /// Dialling or the TLS handshake took longer than `--timeouts connect` (this text says so).
+    TimedOut(String),
 }
 
 /// A reusable connection to one origin.
@@ -602,6 +612,32 @@ pub(super) fn bad_gateway(
             "sockscope: cannot connect to upstream {}: {err}\n",
             target.authority
         ),
+    )
+}
+
+/// The `504` for an origin that did not connect or answer in time (`what` says which); the
+/// timeout is also recorded as an anomaly (counted in the exit summary).
+pub(super) fn gateway_timeout(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    target: &Target,
+    what: &str,
+) -> Response<ProxyBody> {
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::Anomaly {
+            layer: super::timeouts::LAYER.into(),
+            dir: Some(Dir::ServerToClient),
+            message: format!("upstream {}: {what}: answered 504", target.authority),
+        },
+    );
+    generated(
+        ctx,
+        exchange,
+        started,
+        StatusCode::GATEWAY_TIMEOUT,
+        format!("sockscope: upstream {}: {what}\n", target.authority),
     )
 }
 

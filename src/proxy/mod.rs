@@ -14,6 +14,8 @@
 //! - [`socks`]: SOCKS5 in on the same port (a first byte `0x05`), then served as a CONNECT tunnel.
 //! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
 //! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
+//! - [`timeouts`]: the header, idle, connect and response timeouts; `watchdog`: the first two
+//!   on each client connection.
 
 pub mod body;
 mod exchange;
@@ -23,11 +25,13 @@ pub mod lifecycle;
 pub mod relay;
 pub mod sniff;
 pub mod socks;
+pub mod timeouts;
 pub mod tls;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;
 pub mod upstream_proxy;
+mod watchdog;
 pub mod wsrelay;
 
 use crate::event::{ConnId, EventKind};
@@ -45,7 +49,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub use lifecycle::{Active, CUT_WAIT, Lifecycle, Phase, SHUTDOWN_GRACE};
 
-/// How long dialling an origin may take before the client gets a 502.
+/// How long dialling an origin may take by default (`--timeouts connect=`) before the client
+/// gets a 504.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where requests go.
@@ -143,6 +148,10 @@ pub struct ProxyConfig {
     pub upstream_proxy: Option<Arc<upstream_proxy::UpstreamProxy>>,
     /// Hosts dialled directly despite `upstream_proxy` (`--upstream-no-proxy`).
     pub upstream_no_proxy: upstream_proxy::NoProxy,
+    /// The header, idle, connect and response timeouts (`--timeouts`).
+    pub timeouts: timeouts::Timeouts,
+    /// The heartbeats of the Engine.IO sessions seen (long-polls wait that long).
+    pub negotiated: Arc<timeouts::Negotiated>,
 }
 
 impl ProxyConfig {
@@ -168,6 +177,8 @@ impl ProxyConfig {
             live_polling: Arc::default(),
             upstream_proxy: None,
             upstream_no_proxy: upstream_proxy::NoProxy::default(),
+            timeouts: timeouts::Timeouts::default(),
+            negotiated: Arc::default(),
         }
     }
 
@@ -322,7 +333,20 @@ where
     let conn: ConnId = ctx.conn;
     let events = ctx.events.clone();
     let svc_ctx = ctx.clone();
-    let service = hyper::service::service_fn(move |req| forward::handle(svc_ctx.clone(), req));
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        // In flight from here until the response body is written (or dropped).
+        let busy = watchdog::Busy::enter(&svc_ctx.counters);
+        let sniff = req
+            .uri()
+            .path_and_query()
+            .is_some_and(|pq| timeouts::is_polling_handshake(req.method(), pq.as_str()))
+            .then(|| svc_ctx.cfg.negotiated.clone());
+        let ctx = svc_ctx.clone();
+        async move {
+            let resp = forward::handle(ctx, req).await?;
+            Ok::<_, std::convert::Infallible>(resp.map(|b| watchdog::Served::new(b, busy, sniff)))
+        }
+    });
     let server = http1::Builder::new()
         .preserve_header_case(true)
         .half_close(false)
@@ -346,6 +370,9 @@ where
     };
     let mut drain = Some(phase(Phase::Draining));
     let mut cut = phase(Phase::Cut);
+    let t = ctx.cfg.timeouts;
+    let mut watchdog = watchdog::Watchdog::new(ctx.counters.clone(), t.header, t.idle);
+    let watched = ctx.clone();
     let stoppable = std::future::poll_fn(move |cx| {
         if let Some(d) = drain.as_mut()
             && d.as_mut().poll(cx).is_ready()
@@ -354,18 +381,44 @@ where
             drain = None;
         }
         if cut.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+            return Poll::Ready(Ended::Cut);
         }
-        server.as_mut().poll(cx).map(Some)
+        if let Poll::Ready(r) = server.as_mut().poll(cx) {
+            return Poll::Ready(Ended::Served(r));
+        }
+        match watchdog.poll(cx, watched.is_handed_off()) {
+            None => Poll::Pending,
+            Some(watchdog::Expired::Header(d)) => Poll::Ready(Ended::HeadTimeout(d)),
+            Some(watchdog::Expired::Idle(_)) => {
+                // Closes at once when idle; an exchange that just began completes first.
+                server.as_mut().graceful_shutdown();
+                server.as_mut().poll(cx).map(Ended::Served)
+            }
+        }
     });
     let mut stoppable = std::pin::pin!(stoppable);
     // This task also drives the origin connection the exchanges use (see ConnCtx::drive).
     ctx.attach_driver();
     let result = std::future::poll_fn(|cx| ctx.poll_together(stoppable.as_mut(), cx)).await;
     ctx.detach_driver();
-    let error = match result {
-        None => Some("cut at shutdown".to_string()),
-        Some(r) => r.err().and_then(|e| {
+    let error = match &result {
+        Ended::Cut => Some("cut at shutdown".to_string()),
+        Ended::HeadTimeout(d) => {
+            let secs = timeouts::human(*d);
+            events.emit(
+                conn,
+                EventKind::Anomaly {
+                    layer: timeouts::LAYER.into(),
+                    dir: Some(crate::event::Dir::ClientToServer),
+                    message: format!(
+                        "client connection dropped: its request head was not complete {secs} after its first byte (--timeouts header={secs})"
+                    ),
+                },
+            );
+            Some(format!("request head timeout ({secs})"))
+        }
+        // An abandoned connection (see Counters::abandon) was reported where it happened.
+        Ended::Served(r) => r.as_ref().err().filter(|_| !ctx.counters.abandoned()).and_then(|e| {
             if e.is_parse_too_large() {
                 // hyper answered 431 without saying why: the capture names the limits.
                 return Some(format!(
@@ -375,7 +428,7 @@ where
             }
             if e.is_incomplete_message()
                 || e.to_string().contains("connection closed")
-                || client_hung_up(&e)
+                || client_hung_up(e)
             {
                 None
             } else {
@@ -383,7 +436,10 @@ where
             }
         }),
     };
-    if let Some(msg) = &error {
+    if let Some(msg) = error
+        .as_ref()
+        .filter(|_| !matches!(result, Ended::HeadTimeout(_)))
+    {
         events.emit(
             conn,
             EventKind::Anomaly {
@@ -405,6 +461,16 @@ where
             },
         );
     }
+}
+
+/// How serving a client connection ended.
+enum Ended {
+    /// Cut at shutdown.
+    Cut,
+    /// Dropped: a request head took longer than this.
+    HeadTimeout(Duration),
+    /// hyper finished.
+    Served(Result<(), hyper::Error>),
 }
 
 /// True when closing the connection failed only because the client had already gone (a reset,
@@ -430,8 +496,23 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
     let _ = stream.shutdown().await;
 }
 
-/// Dials an origin with a timeout; the socket has Nagle off like the client side.
-pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, String> {
+/// Why dialling failed: the text says why; `timed_out` when `--timeouts connect` passed (the
+/// client then gets a 504 rather than a 502).
+#[derive(Debug)]
+pub struct DialFail {
+    pub text: String,
+    pub timed_out: bool,
+}
+
+impl std::fmt::Display for DialFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Dials an origin within `--timeouts connect` (the upstream proxy's handshake included); the
+/// socket has Nagle off like the client side.
+pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, DialFail> {
     let via = cfg
         .upstream_proxy
         .as_deref()
@@ -440,33 +521,41 @@ pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream,
         Some(p) => (p.host.as_str(), p.port),
         None => (host, port),
     };
-    let mut s =
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, dial_port)))
-            .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                return Err(match via {
+    let limit = cfg.timeouts.connect;
+    let failed = |text: String| DialFail {
+        text,
+        timed_out: false,
+    };
+    let within = timeouts::human(limit);
+    let dialled = async {
+        let mut s = match TcpStream::connect((dial_host, dial_port)).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(failed(match via {
                     Some(p) => format!("cannot reach the upstream proxy {}: {e}", p.name()),
                     None => e.to_string(),
-                });
-            }
-            Err(_) => {
-                return Err(match via {
-                    Some(p) => format!(
-                        "the upstream proxy {} did not accept a connection within {} s",
-                        p.name(),
-                        CONNECT_TIMEOUT.as_secs()
-                    ),
-                    None => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                });
+                }));
             }
         };
-    let _ = s.set_nodelay(true);
-    if let Some(p) = via {
-        p.handshake(&mut s, host, port).await?;
+        let _ = s.set_nodelay(true);
+        if let Some(p) = via {
+            p.handshake(&mut s, host, port).await.map_err(failed)?;
+        }
+        Ok(s)
+    };
+    match tokio::time::timeout(limit, dialled).await {
+        Ok(r) => r,
+        Err(_) => Err(DialFail {
+            text: match via {
+                Some(p) => format!(
+                    "the upstream proxy {} did not connect us within {within} (--timeouts connect)",
+                    p.name()
+                ),
+                None => format!("no connection within {within} (--timeouts connect)"),
+            },
+            timed_out: true,
+        }),
     }
-    Ok(s)
 }
 
 pub use relay::CountingIo;

@@ -77,7 +77,20 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
                 "sockscope: cannot connect to upstream {}: {e}\n",
                 target.authority
             );
-            return refuse(&ctx, exchange, started, StatusCode::BAD_GATEWAY, text);
+            let status = if e.timed_out {
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::Anomaly {
+                        layer: super::timeouts::LAYER.into(),
+                        dir: None,
+                        message: format!("upstream {}: {e}: answered 504", target.authority),
+                    },
+                );
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            return refuse(&ctx, exchange, started, status, text);
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -350,6 +363,8 @@ async fn intercept<I>(
         ..target
     };
     let nested = ctx.nested(&target, upstream);
+    // A close_notify after the request is a half-close too (see relay::HoldEof).
+    let tls = relay::HoldEof::new(tls, nested.counters.clone());
     serve_http(nested, tls).await;
 }
 
