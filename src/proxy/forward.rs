@@ -615,32 +615,6 @@ pub(super) fn bad_gateway(
     )
 }
 
-/// The `504` for an origin that did not connect or answer in time (`what` says which); the
-/// timeout is also recorded as an anomaly (counted in the exit summary).
-pub(super) fn gateway_timeout(
-    ctx: &ConnCtx,
-    exchange: ExchangeId,
-    started: u64,
-    target: &Target,
-    what: &str,
-) -> Response<ProxyBody> {
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::Anomaly {
-            layer: super::timeouts::LAYER.into(),
-            dir: Some(Dir::ServerToClient),
-            message: format!("upstream {}: {what}: answered 504", target.authority),
-        },
-    );
-    generated(
-        ctx,
-        exchange,
-        started,
-        StatusCode::GATEWAY_TIMEOUT,
-        format!("sockscope: upstream {}: {what}\n", target.authority),
-    )
-}
-
 /// Answers with a generated response and records it.
 pub(super) fn generated(
     ctx: &ConnCtx,

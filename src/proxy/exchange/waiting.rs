@@ -9,10 +9,13 @@
 //!   relayed, one that closes gets its close mirrored (the client connection is closed without a
 //!   response, as a direct connection would be), one that does neither meets the timeout.
 
-use super::super::forward::ConnCtx;
+use super::super::Target;
+use super::super::body::ProxyBody;
+use super::super::forward::{ConnCtx, generated};
 use super::super::timeouts;
 use super::super::upstream::IoState;
-use crate::event::{Dir, EventKind};
+use crate::event::{Dir, EventKind, ExchangeId};
+use http::{Response, StatusCode};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -103,4 +106,30 @@ pub(super) fn mirror_close(ctx: &ConnCtx, authority: &str, err: &hyper::Error) {
         },
     );
     ctx.counters.abandon();
+}
+
+/// The `504` for an origin that did not connect or answer in time (`what` says which); the
+/// timeout is also recorded as an anomaly (counted in the exit summary).
+pub(in crate::proxy) fn gateway_timeout(
+    ctx: &ConnCtx,
+    exchange: ExchangeId,
+    started: u64,
+    target: &Target,
+    what: &str,
+) -> Response<ProxyBody> {
+    ctx.events.emit(
+        ctx.conn,
+        EventKind::Anomaly {
+            layer: timeouts::LAYER.into(),
+            dir: Some(Dir::ServerToClient),
+            message: format!("upstream {}: {what}: answered 504", target.authority),
+        },
+    );
+    generated(
+        ctx,
+        exchange,
+        started,
+        StatusCode::GATEWAY_TIMEOUT,
+        format!("sockscope: upstream {}: {what}\n", target.authority),
+    )
 }
