@@ -620,6 +620,7 @@ impl ProxyArgs {
             "ignore_hosts": self.ignore_hosts,
             "no_mitm": self.no_mitm,
             "ack_timeout_ms": self.stage.ack_timeout.map(|us| us / 1000),
+            "timeouts": self.timeouts,
         })
     }
 }

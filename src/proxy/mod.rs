@@ -297,16 +297,28 @@ pub async fn serve(
 }
 
 /// Serves one accepted client connection: SOCKS5 when its first byte is `0x05` (see [`socks`]),
-/// else HTTP/1.1. Waiting for that byte ends at shutdown (HTTP then closes the idle connection).
+/// else HTTP/1.1. Waiting for that byte ends at shutdown (HTTP then closes the idle connection)
+/// or after `--timeouts idle` (the connection is closed).
 async fn serve_client(
     ctx: Arc<forward::ConnCtx>,
     io: CountingIo<TcpStream>,
     lifecycle: Arc<Lifecycle>,
 ) {
     let mut first = [0u8; 1];
+    let idle = async {
+        match ctx.cfg.timeouts.idle {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
     let is_socks = tokio::select! {
         r = io.get_ref().peek(&mut first) => matches!(r, Ok(1)) && first[0] == socks::VERSION,
         _ = lifecycle.reached(Phase::Draining) => false,
+        () = idle => {
+            // Not a byte within the idle timeout: closed like an idle keep-alive connection.
+            ctx.events.emit(ctx.conn, EventKind::ConnClose { bytes_c2s: 0, bytes_s2c: 0, error: None });
+            return;
+        }
     };
     if is_socks {
         socks::serve(ctx, io).await;

@@ -260,3 +260,119 @@ fn tunnel_counts_survive_a_reset_direction() {
         summarize(&recs)
     );
 }
+
+/// Over TLS on `tcp`, trusting the CA certificates in `ca`: sends `request`, then
+/// `close_notify` and a FIN, and reads to the end. Returns what arrived and how reading ended.
+fn tls_half_closed_get(
+    tcp: std::net::TcpStream,
+    ca: &std::path::Path,
+    request: &str,
+) -> (Vec<u8>, Option<std::io::Error>) {
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).expect("read the CA") {
+        roots.add(c.expect("a CA certificate")).expect("add the CA");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1".to_owned()).expect("server name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("tls client");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(request.as_bytes())
+        .expect("write the request");
+    tls.flush().expect("flush");
+    tls.conn.send_close_notify();
+    tls.flush().expect("flush close_notify");
+    tls.sock
+        .shutdown(Shutdown::Write)
+        .expect("shutdown(SHUT_WR)");
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 64 << 10];
+    loop {
+        match tls.read(&mut chunk) {
+            Ok(0) => return (got, None),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) => return (got, Some(e)),
+        }
+    }
+}
+
+/// Through TLS interception: the client (rustls) sends its request over a CONNECT tunnel, then
+/// `close_notify` and a FIN. The `close_notify` ends the decrypted stream above the socket: it is
+/// held back like a socket's EOF, and passed on: the TLS origin (tokio-rustls), which answers
+/// only once it has read its request stream to the end, answers, and the client reads it.
+#[test]
+fn half_closed_request_through_tls_interception() {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    use std::sync::Arc;
+    let dir = TempDir::new("halfclose-tls");
+    let (cert, key) = origin_cert(dir.path());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .expect("read the origin certificate")
+        .map(|c| c.expect("a certificate"))
+        .collect();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        certs,
+        PrivateKeyDer::from_pem_file(&key).expect("read the origin key"),
+    )
+    .expect("origin certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let rt = runtime();
+    let a = serve(&rt, move |s| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(mut tls) = acceptor.accept(s).await else {
+                return;
+            };
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The whole request stream: up to the client's close_notify.
+            while let Ok(n) = tokio::io::AsyncReadExt::read(&mut tls, &mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&chunk[..n]);
+            }
+            let body = format!("read {} bytes, then the end", got.len());
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(resp.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+    let request = format!("GET /eof HTTP/1.1\r\nHost: {a}\r\n\r\n");
+    let proxy = Proxy::start(&["--upstream-ca", &cert.display().to_string()]);
+    let mut tcp = raw_connect(proxy.addr);
+    std::io::Write::write_all(
+        &mut tcp,
+        format!("CONNECT {a} HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes(),
+    )
+    .expect("write CONNECT");
+    let (head, rest) = read_head(&mut tcp);
+    assert!(
+        head.starts_with("HTTP/1.1 200") && rest.is_empty(),
+        "{head}"
+    );
+    let (got, ended) = tls_half_closed_get(tcp, &proxy.home().join("ca.pem"), &request);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.ends_with("bytes, then the end"),
+        "{text:?} (read ended with {ended:?}); capture:\n{}",
+        summarize(&proxy.wait_for("conn_close", LIMIT, |r| count(r, "conn_close") == 1))
+    );
+}

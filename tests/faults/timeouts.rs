@@ -97,8 +97,8 @@ fn slowloris_client_is_dropped_and_counted() {
 }
 
 /// With `idle=1s`, a keep-alive connection that got its response and then sends nothing is
-/// closed by the proxy (the client reads EOF), without an anomaly; a WebSocket is not (see
-/// `idle_websocket_is_never_cut`).
+/// closed by the proxy (the client reads EOF), without an anomaly, and so is a connection that
+/// never sends a byte; a WebSocket is not (see `idle_websocket_is_never_cut`).
 #[test]
 fn idle_keep_alive_connection_is_closed() {
     let origin = Origin::start();
@@ -124,9 +124,16 @@ fn idle_keep_alive_connection_is_closed() {
         .read(&mut buf)
         .expect("the idle connection was not closed");
     assert_eq!(n, 0, "unexpected bytes on an idle connection");
-    let recs = proxy.wait_for("conn_close", LIMIT, |r| count(r, "conn_close") == 1);
-    let close = of_type(&recs, "conn_close")[0];
-    assert!(close["error"].is_null(), "{}", summarize(&recs));
+    // A connection that never sends a byte is closed the same way.
+    let mut silent = raw_connect(proxy.addr);
+    let n = silent
+        .read(&mut buf)
+        .expect("the silent connection was not closed");
+    assert_eq!(n, 0, "unexpected bytes on a silent connection");
+    let recs = proxy.wait_for("conn_close", LIMIT, |r| count(r, "conn_close") == 2);
+    for close in of_type(&recs, "conn_close") {
+        assert!(close["error"].is_null(), "{}", summarize(&recs));
+    }
     assert!(of_type(&recs, "anomaly").is_empty(), "{}", summarize(&recs));
 }
 
@@ -229,7 +236,7 @@ fn blackholed_connect_gets_504_naming_the_origin() {
 }
 
 /// A socket.io 4 session through the proxy with header and idle timeouts of 1 s and a response
-/// timeout of 1 s, shorter than the server's ping interval (2 s): the long-poll GET waits at the
+/// timeout of 1 s, shorter than the server's ping interval (2.5 s): the long-poll GET waits at the
 /// server for up to a ping interval, and the proxy, which read the session's handshake, gives it
 /// `pingInterval + pingTimeout` plus a margin instead. Over polling only, then over WebSocket
 /// (which sits idle between pings), the client sees three pings without a disconnect and an echo

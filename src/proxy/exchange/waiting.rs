@@ -40,7 +40,11 @@ pub(super) async fn response<F: Future>(
     tokio::pin!(send);
     let mut passed_on = false;
     let mut written = before;
-    let mut deadline = limit.map(|d| Instant::now() + d);
+    // Progress is looked at four times per `limit`: the wait ends within a quarter of it after
+    // `limit` without a request byte going out.
+    let tick = limit.map(|d| (d / 4).max(Duration::from_millis(10)));
+    let mut progress = Instant::now();
+    let mut next = tick.map(|t| progress + t);
     loop {
         tokio::select! {
             biased;
@@ -49,16 +53,19 @@ pub(super) async fn response<F: Future>(
                 passed_on = true;
                 io.half_close(before);
             }
-            _ = sleep_until(deadline), if deadline.is_some() => {
-                let Some(d) = limit else { continue };
-                let now = io.bytes_written();
-                if now != written {
+            _ = sleep_until(next), if next.is_some() => {
+                let (Some(d), Some(t)) = (limit, tick) else { continue };
+                let now = Instant::now();
+                let w = io.bytes_written();
+                if w != written {
                     // The request is still going out: the origin is not late yet.
-                    written = now;
-                    deadline = Some(Instant::now() + d);
-                    continue;
+                    written = w;
+                    progress = now;
                 }
-                return Waited::TimedOut(d);
+                if now.duration_since(progress) >= d {
+                    return Waited::TimedOut(d);
+                }
+                next = Some(now + t);
             }
         }
     }
