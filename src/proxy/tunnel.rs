@@ -317,10 +317,38 @@ async fn intercept<I>(
         Ok((a, _cached)) => a,
         Err(e) => return fail(e),
     };
-    let tls = match acceptor
-        .accept(Rewind::new(Bytes::from(first), client))
-        .await
-    {
+    // A client that stalls inside its handshake is a slow client like one inside a request head.
+    let accepting = acceptor.accept(Rewind::new(Bytes::from(first), client));
+    let accepted = match ctx.cfg.timeouts.header {
+        Some(d) => match tokio::time::timeout(d, accepting).await {
+            Ok(r) => r,
+            Err(_) => {
+                let secs = super::timeouts::human(d);
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::Anomaly {
+                        layer: super::timeouts::LAYER.into(),
+                        dir: Some(crate::event::Dir::ClientToServer),
+                        message: format!(
+                            "client connection dropped: its TLS handshake for {name} was not complete within {secs} (--timeouts header={secs})"
+                        ),
+                    },
+                );
+                let (a, b) = ctx.counters.get();
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::ConnClose {
+                        bytes_c2s: a,
+                        bytes_s2c: b,
+                        error: Some(format!("tls handshake timeout ({secs})")),
+                    },
+                );
+                return;
+            }
+        },
+        None => accepting.await,
+    };
+    let tls = match accepted {
         Ok(t) => t,
         Err(e) => {
             return fail(format!(

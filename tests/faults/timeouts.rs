@@ -318,3 +318,46 @@ fn idle_websocket_is_never_cut() {
     let recs = proxy.wait_for("ws_end", LIMIT, |r| count(r, "ws_end") == 1);
     assert!(timeout_anomalies(&recs).is_empty(), "{}", summarize(&recs));
 }
+
+/// Through TLS interception, a client that sends its ClientHello and then nothing more (its
+/// handshake never completes) is dropped after `header=1s` like a slow request head; the
+/// capture says so with a `timeout` anomaly (not a certificate refusal).
+#[test]
+fn stalled_tls_handshake_is_dropped() {
+    use rustls::pki_types::ServerName;
+    use std::sync::Arc;
+    let rt = runtime();
+    let origin = serve(&rt, |_s| async move {});
+    let proxy = Proxy::start(&["--timeouts", "header=1s"]);
+    let mut tcp = raw_connect(proxy.addr);
+    write!(tcp, "CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n\r\n").expect("write CONNECT");
+    let (head, _) = read_head(&mut tcp);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let name = ServerName::try_from("example.test".to_owned()).expect("server name");
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("tls client");
+    conn.write_tls(&mut tcp).expect("send the ClientHello");
+    // The proxy answers its part of the handshake, then drops the stalled client.
+    let rest = read_to_end(&mut tcp);
+    assert!(!rest.is_empty(), "no ServerHello");
+    let recs = proxy.wait_for("the timeout", LIMIT, |r| !timeout_anomalies(r).is_empty());
+    let a = timeout_anomalies(&recs);
+    assert!(
+        s(a[0], "message").contains("TLS handshake"),
+        "{}",
+        summarize(&recs)
+    );
+    assert!(
+        of_type(&recs, "anomaly")
+            .iter()
+            .all(|a| s(a, "layer") != "tls"),
+        "{}",
+        summarize(&recs)
+    );
+}
