@@ -317,14 +317,12 @@ pub fn banner(cfg: &ProxyConfig) -> String {
         proxy::Mode::Explicit => format!(
             "sockscope {} listening on http://{a} (explicit proxy)\n  \
              point clients at it:  export HTTP_PROXY=http://{a} HTTPS_PROXY=http://{a}\n  \
-             try:                  curl -x http://{a} http://127.0.0.1:3000/\n  \
-             stop with Ctrl-C",
+             try:                  curl -x http://{a} http://127.0.0.1:3000/",
             env!("CARGO_PKG_VERSION")
         ),
         proxy::Mode::Reverse(t) => format!(
             "sockscope {} listening on http://{a} (reverse proxy to {}://{})\n  \
-             point clients at http://{a} (ws://{a} for WebSockets) instead of {}://{}\n  \
-             stop with Ctrl-C",
+             point clients at http://{a} (ws://{a} for WebSockets) instead of {}://{}",
             env!("CARGO_PKG_VERSION"),
             t.scheme(),
             t.authority,
@@ -336,6 +334,7 @@ pub fn banner(cfg: &ProxyConfig) -> String {
         s.push_str("\n  ");
         s.push_str(&line);
     }
+    s.push_str("\n  stop with Ctrl-C");
     s
 }
 
