@@ -328,24 +328,91 @@ impl Signals {
     }
 }
 
-/// The lines printed at start: where the proxy listens and how to point clients at it.
+/// The lines printed at start: where the proxy listens, how to point clients at it, and what
+/// happens to TLS, said only when TLS can be involved (not in reverse mode to an `http://`
+/// origin, where neither side speaks it).
 pub fn banner(cfg: &ProxyConfig) -> String {
     let a = cfg.listen;
-    match &cfg.mode {
+    let mut s = match &cfg.mode {
         proxy::Mode::Explicit => format!(
             "sockscope {} listening on http://{a} (explicit proxy)\n  \
              point clients at it:  export HTTP_PROXY=http://{a} HTTPS_PROXY=http://{a}\n  \
-             try:                  curl -x http://{a} http://127.0.0.1:3000/\n  \
-             stop with Ctrl-C",
+             try:                  curl -x http://{a} http://127.0.0.1:3000/",
             env!("CARGO_PKG_VERSION")
         ),
         proxy::Mode::Reverse(t) => format!(
-            "sockscope {} listening on http://{a} (reverse proxy to http://{})\n  \
-             point clients at http://{a} (ws://{a} for WebSockets) instead of http://{}\n  \
-             stop with Ctrl-C",
+            "sockscope {} listening on http://{a} (reverse proxy to {}://{})\n  \
+             point clients at http://{a} (ws://{a} for WebSockets) instead of {}://{}",
             env!("CARGO_PKG_VERSION"),
+            t.scheme(),
             t.authority,
+            t.scheme(),
             t.authority
         ),
+    };
+    for line in tls_lines(cfg) {
+        s.push_str("\n  ");
+        s.push_str(&line);
+    }
+    s.push_str("\n  stop with Ctrl-C");
+    s
+}
+
+/// What the banner says about TLS: nothing when no TLS can be involved.
+fn tls_lines(cfg: &ProxyConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    match (&cfg.mode, &cfg.mitm) {
+        (proxy::Mode::Reverse(t), _) if !t.tls => return lines,
+        (proxy::Mode::Explicit, Some(m)) => lines.push(format!(
+            "TLS interception on: clients must trust {} (see `sockscope ca`)",
+            m.ca().cert_path.display()
+        )),
+        (proxy::Mode::Explicit, None) => lines.push(
+            "TLS interception off (--no-mitm): HTTPS passes through as opaque tunnels".into(),
+        ),
+        (proxy::Mode::Reverse(t), _) => lines.push(format!(
+            "TLS to the origin {}: clients speak plain HTTP to sockscope",
+            t.authority
+        )),
+    }
+    if cfg.mitm.as_ref().is_some_and(|m| m.insecure) {
+        lines.push("warning: --insecure-upstream: origin certificates are NOT verified".into());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod banner_tests {
+    use super::*;
+
+    fn cfg(mode: proxy::Mode) -> ProxyConfig {
+        ProxyConfig::new(([127, 0, 0, 1], 8080).into(), mode)
+    }
+
+    fn target(tls: bool) -> proxy::Target {
+        proxy::Target {
+            host: "127.0.0.1".into(),
+            port: 3000,
+            authority: "127.0.0.1:3000".into(),
+            tls,
+        }
+    }
+
+    #[test]
+    fn tls_is_mentioned_only_where_it_can_be_involved() {
+        let plain = banner(&cfg(proxy::Mode::Reverse(target(false))));
+        assert!(!plain.contains("TLS"), "{plain}");
+        assert!(
+            plain.contains("reverse proxy to http://127.0.0.1:3000"),
+            "{plain}"
+        );
+        let tls = banner(&cfg(proxy::Mode::Reverse(target(true))));
+        assert!(
+            tls.contains("reverse proxy to https://127.0.0.1:3000"),
+            "{tls}"
+        );
+        assert!(tls.contains("TLS to the origin"), "{tls}");
+        let explicit = banner(&cfg(proxy::Mode::Explicit));
+        assert!(explicit.contains("TLS interception off"), "{explicit}");
     }
 }

@@ -61,6 +61,9 @@ pub struct Summary {
     pub relayed_bytes: u64,
     pub anomalies: u64,
     pub dropped: u64,
+    /// Timeouts (`timeout` anomalies): slow clients dropped, origins that did not connect or
+    /// answer in time.
+    pub timeouts: u64,
 }
 
 impl Summary {
@@ -79,14 +82,19 @@ impl Summary {
                 self.ws_messages += 1;
                 self.ws_bytes += m.len;
             }
-            EventKind::Anomaly { .. } => self.anomalies += 1,
+            EventKind::Anomaly { layer, .. } => {
+                self.anomalies += 1;
+                if layer == crate::proxy::timeouts::LAYER {
+                    self.timeouts += 1;
+                }
+            }
             _ => {}
         }
     }
 
     /// One line for the console: `3 connections, 12 http exchanges, ...`.
     pub fn line(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} connections, {} http exchanges, {} websockets, {} ws messages ({} bytes), {} bytes relayed, {} anomalies, {} events dropped",
             self.connections,
             self.http_exchanges,
@@ -96,7 +104,14 @@ impl Summary {
             self.relayed_bytes,
             self.anomalies,
             self.dropped
-        )
+        );
+        if self.timeouts > 0 {
+            s.push_str(&format!(
+                ", {} timeouts (slow clients dropped, origins late; see --timeouts)",
+                self.timeouts
+            ));
+        }
+        s
     }
 }
 

@@ -182,16 +182,8 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), String> {
     let bound = app::bind(config)?;
     let sinks = build_sinks(args, &clock, true)?;
     let running = bound.start(clock, default_stages(args), sinks)?;
+    // The banner says what happens to TLS, when TLS can be involved.
     eprintln!("{}", app::banner(&running.config));
-    if let Some(m) = &running.config.mitm {
-        eprintln!(
-            "  TLS interception on: clients must trust {} (see `sockscope ca`)",
-            m.ca().cert_path.display()
-        );
-        if m.insecure {
-            eprintln!("  warning: --insecure-upstream: origin certificates are NOT verified");
-        }
-    }
     if let Some(p) = &args.save {
         eprintln!("  saving the capture to {}", p.display());
     }

@@ -11,6 +11,8 @@
 //! - `faults/http.rs`: HTTP bodies cut short, resets, an origin that never answers, TLS failures;
 //! - `faults/capture.rs`: a capture that cannot be written, a stalled sink, shutdown;
 //! - `faults/defaults.rs`: the safe defaults;
+//! - `faults/timeouts.rs`: header, idle, connect and response timeouts;
+//! - `faults/halfclose.rs`: half-closed requests, byte counts when one direction fails;
 //! - `faults/support.rs`: scripted servers, raw WebSocket and HTTP helpers, /proc readings.
 
 #[path = "faults/capture.rs"]
@@ -18,10 +20,14 @@ mod capture;
 mod common;
 #[path = "faults/defaults.rs"]
 mod defaults;
+#[path = "faults/halfclose.rs"]
+mod halfclose;
 #[path = "faults/http.rs"]
 mod http;
 #[path = "faults/support.rs"]
 mod support;
+#[path = "faults/timeouts.rs"]
+mod timeouts;
 #[path = "faults/ws.rs"]
 mod ws;
 

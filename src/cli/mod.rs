@@ -383,6 +383,16 @@ pub struct ProxyArgs {
     /// Do not start the control API.
     #[arg(long, conflicts_with = "control")]
     pub no_control: bool,
+    // --- timeouts (issue 20) ---
+    /// Timeouts, any of `header=10s,idle=60s,connect=10s,response=120s` (these are the
+    /// defaults; `off` turns header, idle or response off). header: a request head must be
+    /// complete this long after its first byte; idle: a keep-alive connection between requests;
+    /// connect: dialling an origin (504 after); response: an origin's response head once the
+    /// request is sent (504 after; Engine.IO long-polls wait at least pingInterval + pingTimeout).
+    /// WebSockets and CONNECT tunnels are never cut for being idle.
+    #[arg(long, value_name = "LIST")]
+    pub timeouts: Option<String>,
+    // --- end timeouts ---
     #[command(flatten)]
     pub stage: StageArgs,
 }
@@ -418,6 +428,7 @@ impl Default for ProxyArgs {
             hold_timeout: "60s".into(),
             control: "127.0.0.1:0".into(),
             no_control: false,
+            timeouts: None,
             stage: StageArgs::default(),
         }
     }
@@ -554,6 +565,11 @@ impl ProxyArgs {
             live_polling: Default::default(),
             upstream_proxy,
             upstream_no_proxy,
+            timeouts: match &self.timeouts {
+                Some(spec) => crate::proxy::timeouts::Timeouts::parse(spec)?,
+                None => crate::proxy::timeouts::Timeouts::default(),
+            },
+            negotiated: Default::default(),
         })
     }
 
@@ -628,6 +644,7 @@ impl ProxyArgs {
             "ignore_hosts": self.ignore_hosts,
             "no_mitm": self.no_mitm,
             "ack_timeout_ms": self.stage.ack_timeout.map(|us| us / 1000),
+            "timeouts": self.timeouts,
         })
     }
 }

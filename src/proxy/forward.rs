@@ -143,7 +143,10 @@ impl ConnCtx {
             None => {
                 let s = super::dial(&self.cfg, &target.host, target.port)
                     .await
-                    .map_err(DialError::Failed)?;
+                    .map_err(|e| match e.timed_out {
+                        true => DialError::TimedOut(e.text),
+                        false => DialError::Failed(e.text),
+                    })?;
                 // A name that resolved to the proxy's own listener would loop.
                 if let Ok(peer) = s.peer_addr()
                     && super::upstream::loops_back(&self.cfg, peer)
@@ -159,12 +162,21 @@ impl ConnCtx {
                 return Err(DialError::Failed("TLS to origins is not configured".into()));
             };
             let name = super::tls::server_name(&target.tls_name()).map_err(DialError::Failed)?;
-            let tls = mitm.connector().connect(name, stream).await.map_err(|e| {
-                DialError::Failed(format!(
-                    "TLS handshake failed: {}",
-                    super::tls_errors::origin_failure(&e, mitm.client_cert)
-                ))
-            })?;
+            let limit = self.cfg.timeouts.connect;
+            let tls = tokio::time::timeout(limit, mitm.connector().connect(name, stream))
+                .await
+                .map_err(|_| {
+                    DialError::TimedOut(format!(
+                        "no TLS handshake within {} (--timeouts connect)",
+                        super::timeouts::human(limit)
+                    ))
+                })?
+                .map_err(|e| {
+                    DialError::Failed(format!(
+                        "TLS handshake failed: {}",
+                        super::tls_errors::origin_failure(&e, mitm.client_cert)
+                    ))
+                })?;
             handshake(&self.cfg, TokioIo::new(OriginIo::new(tls, io.clone()))).await?
         } else {
             handshake(&self.cfg, TokioIo::new(OriginIo::new(stream, io.clone()))).await?
@@ -362,6 +374,8 @@ pub(super) enum DialError {
     Loop(String),
     /// Dialling or the TLS handshake failed (this text says why).
     Failed(String),
+    /// Dialling or the TLS handshake took longer than `--timeouts connect` (this text says so).
+    TimedOut(String),
 }
 
 /// A reusable connection to one origin.

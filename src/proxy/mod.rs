@@ -14,41 +14,45 @@
 //! - [`socks`]: SOCKS5 in on the same port (a first byte `0x05`), then served as a CONNECT tunnel.
 //! - [`lifecycle`]: shutdown: draining (idle connections close at once), then cutting what is left.
 //! - [`sniff`]: what those first bytes are (TLS ClientHello, HTTP/1.x request line, other).
+//! - `server`: HTTP/1.1 on one client connection (hyper), with its timeouts and closing records.
+//! - [`timeouts`]: the header, idle, connect and response timeouts; `watchdog`: the first two
+//!   on each client connection; `counting`: the client socket's counters, cut and half-close.
 
 pub mod auth;
 pub mod body;
+mod counting;
 mod exchange;
 pub mod forward;
 pub mod headers;
 pub mod hosts;
 pub mod lifecycle;
+mod origin_io;
 pub mod relay;
+mod server;
 pub mod sniff;
 pub mod socks;
+pub mod timeouts;
 pub mod tls;
 pub mod tls_errors;
 pub mod tunnel;
 mod upgrade;
 pub mod upstream;
 pub mod upstream_proxy;
+mod watchdog;
 pub mod wsrelay;
 
-use crate::event::{ConnId, EventKind};
+use crate::event::EventKind;
 use crate::pipeline::EventTx;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 pub use lifecycle::{Active, CUT_WAIT, Lifecycle, Phase, SHUTDOWN_GRACE};
+pub use server::serve_http;
 
-/// How long dialling an origin may take before the client gets a 502.
+/// How long dialling an origin may take by default (`--timeouts connect=`) before the client
+/// gets a 504.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where requests go.
@@ -146,6 +150,10 @@ pub struct ProxyConfig {
     pub upstream_proxy: Option<Arc<upstream_proxy::UpstreamProxy>>,
     /// Hosts dialled directly despite `upstream_proxy` (`--upstream-no-proxy`).
     pub upstream_no_proxy: upstream_proxy::NoProxy,
+    /// The header, idle, connect and response timeouts (`--timeouts`).
+    pub timeouts: timeouts::Timeouts,
+    /// The heartbeats of the Engine.IO sessions seen (long-polls wait that long).
+    pub negotiated: Arc<timeouts::Negotiated>,
 }
 
 impl ProxyConfig {
@@ -171,6 +179,8 @@ impl ProxyConfig {
             live_polling: Arc::default(),
             upstream_proxy: None,
             upstream_no_proxy: upstream_proxy::NoProxy::default(),
+            timeouts: timeouts::Timeouts::default(),
+            negotiated: Arc::default(),
         }
     }
 
@@ -309,135 +319,34 @@ pub async fn serve_tagged(
 }
 
 /// Serves one accepted client connection: SOCKS5 when its first byte is `0x05` (see [`socks`]),
-/// else HTTP/1.1. Waiting for that byte ends at shutdown (HTTP then closes the idle connection).
+/// else HTTP/1.1. Waiting for that byte ends at shutdown (HTTP then closes the idle connection)
+/// or after `--timeouts idle` (the connection is closed).
 async fn serve_client(
     ctx: Arc<forward::ConnCtx>,
     io: CountingIo<TcpStream>,
     lifecycle: Arc<Lifecycle>,
 ) {
     let mut first = [0u8; 1];
+    let idle = async {
+        match ctx.cfg.timeouts.idle {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
     let is_socks = tokio::select! {
         r = io.get_ref().peek(&mut first) => matches!(r, Ok(1)) && first[0] == socks::VERSION,
         _ = lifecycle.reached(Phase::Draining) => false,
+        () = idle => {
+            // Not a byte within the idle timeout: closed like an idle keep-alive connection.
+            ctx.events.emit(ctx.conn, EventKind::ConnClose { bytes_c2s: 0, bytes_s2c: 0, error: None });
+            return;
+        }
     };
     if is_socks {
         socks::serve(ctx, io).await;
     } else {
         serve_http(ctx, io).await;
     }
-}
-
-/// Serves HTTP/1.1 on one client connection (a TCP connection or a decoded tunnel).
-///
-/// Boxed because a CONNECT tunnel serves HTTP again inside itself (a recursive future).
-pub fn serve_http<I>(ctx: Arc<forward::ConnCtx>, io: I) -> Pin<Box<dyn Future<Output = ()> + Send>>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    Box::pin(serve_http_inner(ctx, io))
-}
-
-async fn serve_http_inner<I>(ctx: Arc<forward::ConnCtx>, io: I)
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let conn: ConnId = ctx.conn;
-    let events = ctx.events.clone();
-    let svc_ctx = ctx.clone();
-    let service = hyper::service::service_fn(move |req| forward::handle(svc_ctx.clone(), req));
-    let server = http1::Builder::new()
-        .preserve_header_case(true)
-        .half_close(false)
-        .keep_alive(true)
-        .max_header_size(ctx.cfg.max_header_bytes)
-        .max_headers(ctx.cfg.max_headers)
-        // A relayed response carries the origin's Date or none, not one made up here.
-        .auto_date_header(false)
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    let mut server = std::pin::pin!(server);
-    // At shutdown: draining asks hyper to finish (an idle keep-alive connection closes at once,
-    // an exchange in flight completes first); a cut ends the connection even if hyper is
-    // waiting for the origin rather than for the (failing) client socket.
-    let lifecycle = lifecycle::lifecycle_of(&ctx);
-    let phase = |at: Phase| -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        match lifecycle.clone() {
-            Some(l) => Box::pin(async move { l.reached(at).await }),
-            None => Box::pin(std::future::pending()),
-        }
-    };
-    let mut drain = Some(phase(Phase::Draining));
-    let mut cut = phase(Phase::Cut);
-    let stoppable = std::future::poll_fn(move |cx| {
-        if let Some(d) = drain.as_mut()
-            && d.as_mut().poll(cx).is_ready()
-        {
-            server.as_mut().graceful_shutdown();
-            drain = None;
-        }
-        if cut.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        server.as_mut().poll(cx).map(Some)
-    });
-    let mut stoppable = std::pin::pin!(stoppable);
-    // This task also drives the origin connection the exchanges use (see ConnCtx::drive).
-    ctx.attach_driver();
-    let result = std::future::poll_fn(|cx| ctx.poll_together(stoppable.as_mut(), cx)).await;
-    ctx.detach_driver();
-    let error = match result {
-        None => Some("cut at shutdown".to_string()),
-        Some(r) => r.err().and_then(|e| {
-            if e.is_parse_too_large() {
-                // hyper answered 431 without saying why: the capture names the limits.
-                return Some(format!(
-                    "request head over the limit (more than {} headers or {} bytes; see --max-headers and --max-header-bytes): answered 431",
-                    ctx.cfg.max_headers, ctx.cfg.max_header_bytes
-                ));
-            }
-            if e.is_incomplete_message()
-                || e.to_string().contains("connection closed")
-                || client_hung_up(&e)
-            {
-                None
-            } else {
-                Some(e.to_string())
-            }
-        }),
-    };
-    if let Some(msg) = &error {
-        events.emit(
-            conn,
-            EventKind::Anomaly {
-                layer: "http".into(),
-                dir: None,
-                message: format!("client connection: {msg}"),
-            },
-        );
-    }
-    if !ctx.is_handed_off() {
-        // An upgraded connection or a tunnel reports its own close when its relay ends.
-        let (up, down) = ctx.counters.get();
-        events.emit(
-            conn,
-            EventKind::ConnClose {
-                bytes_c2s: up,
-                bytes_s2c: down,
-                error,
-            },
-        );
-    }
-}
-
-/// True when closing the connection failed only because the client had already gone (a reset,
-/// e.g. a browser dropping a spare TLS connection without `close_notify`): nothing was lost.
-fn client_hung_up(e: &hyper::Error) -> bool {
-    use std::error::Error as _;
-    use std::io::ErrorKind::{BrokenPipe, ConnectionReset, NotConnected};
-    e.is_shutdown()
-        && e.source()
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-            .is_some_and(|io| matches!(io.kind(), BrokenPipe | ConnectionReset | NotConnected))
 }
 
 /// Answers `503` to a connection over the limit and closes it.
@@ -452,8 +361,23 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
     let _ = stream.shutdown().await;
 }
 
-/// Dials an origin with a timeout; the socket has Nagle off like the client side.
-pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, String> {
+/// Why dialling failed: the text says why; `timed_out` when `--timeouts connect` passed (the
+/// client then gets a 504 rather than a 502).
+#[derive(Debug)]
+pub struct DialFail {
+    pub text: String,
+    pub timed_out: bool,
+}
+
+impl std::fmt::Display for DialFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Dials an origin within `--timeouts connect` (the upstream proxy's handshake included); the
+/// socket has Nagle off like the client side.
+pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, DialFail> {
     let via = cfg
         .upstream_proxy
         .as_deref()
@@ -462,33 +386,41 @@ pub async fn dial(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream,
         Some(p) => (p.host.as_str(), p.port),
         None => (host, port),
     };
-    let mut s =
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, dial_port)))
-            .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                return Err(match via {
+    let limit = cfg.timeouts.connect;
+    let failed = |text: String| DialFail {
+        text,
+        timed_out: false,
+    };
+    let within = timeouts::human(limit);
+    let dialled = async {
+        let mut s = match TcpStream::connect((dial_host, dial_port)).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(failed(match via {
                     Some(p) => format!("cannot reach the upstream proxy {}: {e}", p.name()),
                     None => e.to_string(),
-                });
-            }
-            Err(_) => {
-                return Err(match via {
-                    Some(p) => format!(
-                        "the upstream proxy {} did not accept a connection within {} s",
-                        p.name(),
-                        CONNECT_TIMEOUT.as_secs()
-                    ),
-                    None => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                });
+                }));
             }
         };
-    let _ = s.set_nodelay(true);
-    if let Some(p) = via {
-        p.handshake(&mut s, host, port).await?;
+        let _ = s.set_nodelay(true);
+        if let Some(p) = via {
+            p.handshake(&mut s, host, port).await.map_err(failed)?;
+        }
+        Ok(s)
+    };
+    match tokio::time::timeout(limit, dialled).await {
+        Ok(r) => r,
+        Err(_) => Err(DialFail {
+            text: match via {
+                Some(p) => format!(
+                    "the upstream proxy {} did not connect us within {within} (--timeouts connect)",
+                    p.name()
+                ),
+                None => format!("no connection within {within} (--timeouts connect)"),
+            },
+            timed_out: true,
+        }),
     }
-    Ok(s)
 }
 
 pub use relay::CountingIo;

@@ -4,9 +4,9 @@
 //! a CONNECT tunnel is (see [`super::tunnel`]). The parsers here are sans-IO; [`serve`] drives
 //! them on a socket.
 
+use super::Target;
 use super::forward::ConnCtx;
 use super::tunnel::{self, Rewind};
-use super::{CONNECT_TIMEOUT, Target};
 use crate::event::EventKind;
 use bytes::Bytes;
 use std::io;
@@ -342,7 +342,7 @@ where
         }
     } else {
         match tokio::time::timeout(
-            CONNECT_TIMEOUT,
+            ctx.cfg.timeouts.connect,
             TcpStream::connect((host.as_str(), req.port)),
         )
         .await
@@ -361,8 +361,8 @@ where
                     io,
                     reply::HOST_UNREACHABLE,
                     format!(
-                        "socks: cannot connect to {authority}: no answer within {} s",
-                        CONNECT_TIMEOUT.as_secs()
+                        "socks: cannot connect to {authority}: no answer within {} (--timeouts connect)",
+                        super::timeouts::human(ctx.cfg.timeouts.connect)
                     ),
                 )
                 .await;

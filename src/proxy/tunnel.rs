@@ -100,7 +100,20 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
                 "sockscope: cannot connect to upstream {}: {e}\n",
                 target.authority
             );
-            return refuse(&ctx, exchange, started, StatusCode::BAD_GATEWAY, text);
+            let status = if e.timed_out {
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::Anomaly {
+                        layer: super::timeouts::LAYER.into(),
+                        dir: None,
+                        message: format!("upstream {}: {e}: answered 504", target.authority),
+                    },
+                );
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            return refuse(&ctx, exchange, started, status, text);
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -333,10 +346,38 @@ async fn intercept<I>(
         Err(e) => return fail(e),
     };
     let old_tls = super::tls_errors::hello_below_tls12(&first);
-    let tls = match acceptor
-        .accept(Rewind::new(Bytes::from(first), client))
-        .await
-    {
+    // A client that stalls inside its handshake is a slow client like one inside a request head.
+    let accepting = acceptor.accept(Rewind::new(Bytes::from(first), client));
+    let accepted = match ctx.cfg.timeouts.header {
+        Some(d) => match tokio::time::timeout(d, accepting).await {
+            Ok(r) => r,
+            Err(_) => {
+                let secs = super::timeouts::human(d);
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::Anomaly {
+                        layer: super::timeouts::LAYER.into(),
+                        dir: Some(crate::event::Dir::ClientToServer),
+                        message: format!(
+                            "client connection dropped: its TLS handshake for {name} was not complete within {secs} (--timeouts header={secs})"
+                        ),
+                    },
+                );
+                let (a, b) = ctx.counters.get();
+                ctx.events.emit(
+                    ctx.conn,
+                    EventKind::ConnClose {
+                        bytes_c2s: a,
+                        bytes_s2c: b,
+                        error: Some(format!("tls handshake timeout ({secs})")),
+                    },
+                );
+                return;
+            }
+        },
+        None => accepting.await,
+    };
+    let tls = match accepted {
         Ok(t) => t,
         Err(e) => {
             let until = crate::ca::check::day(mitm.ca().not_after);
@@ -381,6 +422,8 @@ async fn intercept<I>(
         ..target
     };
     let nested = ctx.nested(&target, upstream);
+    // A close_notify after the request is a half-close too (see relay::HoldEof).
+    let tls = relay::HoldEof::new(tls, nested.counters.clone());
     serve_http(nested, tls).await;
 }
 

@@ -9,14 +9,12 @@ use super::body::{BoxError, ProxyBody};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How long an `Expect: 100-continue` upload is held back when the origin neither sends `100`
 /// nor a final response (an origin that ignores the expectation): then it is sent anyway, as
@@ -24,147 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// still wins on a loaded machine.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What one origin connection has seen, shared between its IO and the exchanges using it.
-#[derive(Default)]
-pub struct IoState {
-    /// The origin stopped taking our bytes (EPIPE/ECONNRESET on write).
-    write_gone: AtomicBool,
-    /// Bytes read from the origin so far.
-    read: AtomicU64,
-    /// The request body in flight, told when the write side goes.
-    body: Mutex<Option<Arc<Gate>>>,
-}
-
-impl IoState {
-    /// Bytes read from the origin so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.read.load(Ordering::Acquire)
-    }
-
-    /// True once the origin stopped taking our bytes.
-    pub fn write_gone(&self) -> bool {
-        self.write_gone.load(Ordering::Acquire)
-    }
-
-    /// Attaches the request body now being sent.
-    pub fn set_body(&self, gate: Option<Arc<Gate>>) {
-        if let Ok(mut g) = self.body.lock() {
-            *g = gate;
-        }
-    }
-
-    fn gone(&self) {
-        self.write_gone.store(true, Ordering::Release);
-        let gate = self.body.lock().ok().and_then(|g| g.clone());
-        if let Some(gate) = gate {
-            gate.write_gone();
-        }
-    }
-}
-
-/// The origin socket (plain or TLS). A write that fails because the origin closed or reset the
-/// connection (it answered early and stopped reading) marks the write side gone: later writes are
-/// discarded, so hyper's client goes on reading the origin's response instead of failing the
-/// exchange with "error writing a body to connection".
-pub struct OriginIo<I> {
-    inner: I,
-    state: Arc<IoState>,
-}
-
-impl<I> OriginIo<I> {
-    /// Wraps an origin socket.
-    pub fn new(inner: I, state: Arc<IoState>) -> OriginIo<I> {
-        OriginIo { inner, state }
-    }
-
-    /// The socket itself (after an upgrade, the relay reads and writes it directly).
-    pub fn into_inner(self) -> I {
-        self.inner
-    }
-
-    fn swallow<T>(&self, r: io::Result<T>, ok: T) -> io::Result<T> {
-        match r {
-            Err(e) if write_side_gone(&e) => {
-                self.state.gone();
-                Ok(ok)
-            }
-            other => other,
-        }
-    }
-}
-
-fn write_side_gone(e: &io::Error) -> bool {
-    use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
-    matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted)
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for OriginIo<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let n = buf.filled().len().saturating_sub(before);
-        if n > 0 {
-            this.state.read.fetch_add(n as u64, Ordering::AcqRel);
-        }
-        r
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for OriginIo<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.state.write_gone.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(buf.len()));
-        }
-        let r = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, buf));
-        Poll::Ready(this.swallow(r, buf.len()))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let total = bufs.iter().map(|b| b.len()).sum();
-        if this.state.write_gone.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(total));
-        }
-        let r = std::task::ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs));
-        Poll::Ready(this.swallow(r, total))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.state.write_gone.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(()));
-        }
-        let r = std::task::ready!(Pin::new(&mut this.inner).poll_flush(cx));
-        Poll::Ready(this.swallow(r, ()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let r = std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx));
-        if this.state.write_gone.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(()));
-        }
-        Poll::Ready(this.swallow(r, ()))
-    }
-}
+pub use super::origin_io::{IoState, OriginIo};
 
 /// Gate states: the body may be sent; it waits for the origin's `100 Continue`; the origin
 /// answered (or stopped reading) without wanting it.
@@ -181,6 +39,8 @@ pub struct Gate {
     inner: Mutex<Option<ProxyBody>>,
     /// The body was polled (some of it may have gone to the origin).
     touched: AtomicBool,
+    /// hyper has had the whole body (its last frame, or there was none).
+    pub(super) ended: AtomicBool,
 }
 
 impl Gate {
@@ -228,7 +88,7 @@ impl Gate {
     /// The origin stopped reading: nothing more is sent, and the rest of the client's upload is
     /// read and discarded for a while ([`linger`]) so that closing the client connection after
     /// the origin's response does not reset it before the client has read that response.
-    fn write_gone(&self) {
+    pub(super) fn write_gone(&self) {
         self.state.store(STOPPED, Ordering::Release);
         if let Some(body) = self.inner.lock().ok().and_then(|mut g| g.take()) {
             linger(body);
@@ -289,6 +149,7 @@ impl ReqBody {
             waker: Mutex::new(None),
             inner: Mutex::new(Some(body)),
             touched: AtomicBool::new(false),
+            ended: AtomicBool::new(end_stream),
         });
         let deadline = wait.then(|| Box::pin(tokio::time::sleep(EXPECT_TIMEOUT)));
         (
@@ -341,7 +202,13 @@ impl Body for ReqBody {
             return Poll::Ready(Some(Err("request body lock poisoned".into())));
         };
         match g.as_mut() {
-            Some(b) => Pin::new(b).poll_frame(cx),
+            Some(b) => {
+                let r = Pin::new(&mut *b).poll_frame(cx);
+                if matches!(r, Poll::Ready(None)) || (r.is_ready() && b.is_end_stream()) {
+                    this.gate.ended.store(true, Ordering::Release);
+                }
+                r
+            }
             None => Poll::Pending,
         }
     }
