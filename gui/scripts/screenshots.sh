@@ -11,11 +11,13 @@ shot() { # view out size
   xvfb-run -a -s '-screen 0 1920x1080x24' target/debug/examples/screenshots "$1" "$2" "$3"
 }
 views=("$@")
-[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads)
+[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads changed)
 for view in "${views[@]}"; do
   if [ "$view" = payloads ]; then
     shot payloads docs/screenshots/payloads-1024x700.png 1024x700
     shot payloads docs/screenshots/payloads-1920x1080.png 1920x1080
+  elif [ "$view" = changed ]; then
+    shot changed docs/screenshots/changed-diff.png 1400x900
   else
     shot "$view" "docs/screenshots/$view.png" 1400x900
   fi

@@ -15,8 +15,10 @@
 
 pub mod app;
 pub mod arena;
+pub mod badges;
 pub mod capture;
 pub mod derive;
+pub mod diff;
 pub mod export;
 pub mod filter;
 pub mod fonts;
@@ -26,6 +28,7 @@ pub mod row;
 pub mod row_rules;
 pub mod row_session;
 pub mod sample;
+pub mod sample_acting;
 pub mod sessions;
 pub mod status;
 pub mod store;
@@ -34,6 +37,7 @@ pub mod testhook;
 pub mod theme;
 pub mod timeline;
 pub mod view_detail;
+pub mod view_detail_changed;
 pub mod view_detail_rule;
 pub mod view_detail_sio;
 pub mod view_dialogs;

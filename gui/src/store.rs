@@ -164,6 +164,8 @@ pub struct Store {
     last_seq: u64,
     /// The gap rows in memory: first missing sequence number → events missing.
     gaps: BTreeMap<u64, u64>,
+    /// What the acting path did to rows (see [`crate::badges`]).
+    badges: crate::badges::Badges,
 }
 
 impl Default for Store {
@@ -190,6 +192,7 @@ impl Store {
             track_gaps: false,
             last_seq: 0,
             gaps: BTreeMap::new(),
+            badges: crate::badges::Badges::default(),
         }
     }
 
@@ -306,6 +309,11 @@ impl Store {
         self.symbols.lookup(name)
     }
 
+    /// The rows' badges: what the acting path did to them.
+    pub fn badges(&self) -> &crate::badges::Badges {
+        &self.badges
+    }
+
     /// The session layer: clients, sessions, heartbeats, reconnects, ack pairs.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
@@ -398,6 +406,9 @@ impl Store {
             }
             _ => {}
         }
+        let mut badges = std::mem::take(&mut self.badges);
+        badges.observe(self, &ev, made.map(|((o, _), _)| o));
+        self.badges = badges;
         self.event_bytes += approx_event_bytes(&ev);
         self.events.push_back(ev);
         self.evict();
@@ -562,6 +573,7 @@ impl Store {
         if let Some(front) = self.rows.front() {
             self.text.drop_before(front.text.chunk);
         }
+        self.badges.evict_before(self.first_ordinal);
         while self.event_bytes > self.cfg.payload_budget && self.events.len() > 1 {
             let Some(ev) = self.events.pop_front() else {
                 break;
