@@ -224,3 +224,52 @@ fn badges_are_evicted_with_their_rows() {
     }
     assert!(s.badges().is_empty());
 }
+
+#[test]
+fn a_polling_packet_gets_the_badge_of_its_unit_in_its_exchange() {
+    use sockscope::event::{EioTransport, SioPacketRecord};
+    let sio = |event: &str, exchange: u64| {
+        EventKind::SioPacket(Box::new(SioPacketRecord {
+            session: "s1".into(),
+            sid: "P1".into(),
+            transport: EioTransport::Polling,
+            dir: C2S,
+            nsp: "/".into(),
+            packet: "event".into(),
+            id: None,
+            event: Some(event.into()),
+            data: Some(serde_json::json!([event, {"qty": 0}])),
+            attachments: Vec::new(),
+            msgpack: false,
+            invalid: None,
+            n: 1,
+            raw_seq: 1,
+            exchange: Some(exchange),
+            ack_of: None,
+            unmatched: false,
+        }))
+    };
+    let polling_hit = match hit(2, "set-args [{\"qty\":0}]", "edited", "polling sio event x") {
+        EventKind::RuleHit(mut h) => {
+            h.exchange = Some(5);
+            EventKind::RuleHit(h)
+        }
+        _ => unreachable!(),
+    };
+    let (s, _) = run(vec![
+        polling_hit,
+        // Another exchange's packet of the same name, then a packet of another name.
+        sio("x", 6),
+        sio("y", 5),
+        sio("x", 5),
+    ]);
+    let badged: Vec<(u64, String)> = (s.first_ordinal()..s.end_ordinal())
+        .filter_map(|o| {
+            let r = s.row(o)?;
+            s.badges()
+                .get(o)
+                .map(|b| (r.exchange, format!("{} {}", s.sym(r.event), b.label())))
+        })
+        .collect();
+    assert_eq!(badged, vec![(5, "x edited".to_string())]);
+}

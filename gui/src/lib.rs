@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Module map: [`store`], [`row`], [`row_session`], [`row_rules`], [`sessions`], [`symbols`] and [`arena`] hold
-//! the data (no egui); [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
+//! the data (no egui); [`badges`] links what the acting path did to the rows it did it to, and
+//! [`diff`] compares what arrived with what was sent; [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
 //! captures; [`export`] runs exports; [`timeline`] has the timelines' axes and point reduction;
 //! [`app`] is the eframe app and one `view_*` module per view; [`launch`] parses the command line
 //! and picks GUI or headless; [`testhook`] serves the end-to-end tests.

@@ -222,9 +222,9 @@ pub fn with_hits(evs: Vec<Event>, base: u64, rules: &[(u64, String)]) -> Vec<Eve
         match &mut ev.kind {
             EventKind::WsMessage(m) if m.payload.as_bytes().starts_with(b"42/chat,") => {
                 chats += 1;
-                if chats % 50 == 0 && !rules.is_empty() {
+                if chats.is_multiple_of(50) && !rules.is_empty() {
                     let (id, rule) = &rules[(chats / 50) as usize % rules.len()];
-                    let edited = (chats / 50) % 2 == 0;
+                    let edited = (chats / 50).is_multiple_of(2);
                     let received = m.payload.clone();
                     let sent = Payload::Text(
                         String::from_utf8_lossy(received.as_bytes()).replace("lobby", "lobby-2"),
