@@ -3,7 +3,11 @@
 //! binary messages, plain JSON ticks, over 1,000 Engine.IO sessions) and prints the store's
 //! ingest rate and memory per row, filter costs, then the time to build one UI frame (following
 //! the tail, scrolled to random places, with a filter being applied and once applied, with the
-//! heartbeat timeline of a session holding 100,000 samples). Run it in release mode:
+//! heartbeat timeline of a session holding 100,000 samples); then the same million rows in the
+//! window of a real embedded proxy with 50 live rules and 20 held units, thousands of the rows
+//! carrying a rule's badge ([`acting`]): frames following the tail, scrolling, with an edited
+//! event side by side in the detail pane, and what reading the rules and the held list costs
+//! (the rules panel and the held queue read them every frame). Run it in release mode:
 //!
 //! ```text
 //! cargo run --release -p sockscope-gui --example perf [MESSAGES]
@@ -20,6 +24,9 @@ use sockscope_gui::sample::EventMaker;
 use sockscope_gui::store::{Store, StoreConfig};
 use sockscope_gui::view_timeline::Tab;
 use std::time::{Duration, Instant};
+
+#[path = "perf/acting.rs"]
+mod acting;
 
 /// The allocator of the `sockscope-gui` binary (gui/src/main.rs).
 #[global_allocator]
@@ -356,4 +363,109 @@ fn main() {
     app.show_timeline(Tab::Reconnects, None);
     let mut v: Vec<_> = (0..30).map(|_| f.frame(&mut app)).collect();
     stats("reconnect tab (1,000 sessions)", &mut v);
+    drop(app);
+    if let Err(e) = with_acting(n) {
+        eprintln!("perf: the acting part failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The frames of a live window with [`acting::RULES`] rules, [`acting::HELD`] held units and
+/// the million rows, rule hits and badges among them.
+fn with_acting(n: usize) -> Result<(), String> {
+    let mut f = Frames::new();
+    let t0 = Instant::now();
+    let (mut app, clients, home) = acting::live_app(&mut |app| {
+        f.frame(app);
+    })?;
+    let a = app
+        .acting()
+        .cloned()
+        .ok_or("the live window has no proxy actions")?;
+    println!(
+        "with {} live rules and {} held units (an embedded proxy, set up in {:.1} s):",
+        a.rules().len(),
+        a.held_count(),
+        t0.elapsed().as_secs_f64()
+    );
+    let rules: Vec<(u64, String)> = a
+        .rules()
+        .iter()
+        .map(|r| (r.id, r.spec.text.clone()))
+        .collect();
+    let base = app.store().last_seq();
+    // The synthetic rows have holes in their sequence numbers (no events are missing).
+    app.store_mut().set_track_gaps(false);
+    let evs = acting::with_hits(events(n), base, &rules);
+    let before = app.store().stats().events;
+    let t0 = Instant::now();
+    // Up to the store's million rows: the live rows (the held units' hits) stay in memory.
+    for ev in evs {
+        if app.store().len() >= StoreConfig::default().max_rows {
+            break;
+        }
+        app.store_mut().push(ev);
+    }
+    let dt = t0.elapsed();
+    println!(
+        "  store ingest: {:.0} events/s ({} events, {} rows, {} of them rule hits and releases, {} badges)",
+        (app.store().stats().events - before) as f64 / dt.as_secs_f64(),
+        app.store().stats().events - before,
+        app.store().len(),
+        (app.store().first_ordinal()..app.store().end_ordinal())
+            .filter(|&o| app.store().row(o).is_some_and(|r| r.kind.is_rule()))
+            .count(),
+        app.store().badges().len()
+    );
+    for _ in 0..3 {
+        f.frame(&mut app);
+    }
+    let mut v: Vec<_> = (0..60).map(|_| f.frame(&mut app)).collect();
+    stats("following the tail", &mut v);
+    let mut v = Vec::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let rows = app.view_rows().max(1) as u64;
+    for _ in 0..60 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        app.scroll_to((x % rows) as usize);
+        v.push(f.frame(&mut app));
+        v.push(f.frame(&mut app));
+    }
+    stats("scrolling to random rows", &mut v);
+    let s = app.store();
+    let edited = (s.first_ordinal()..s.end_ordinal()).rev().find(|&o| {
+        s.row(o)
+            .is_some_and(|r| r.kind == sockscope_gui::row::RowKind::Sio)
+            && s.badges()
+                .get(o)
+                .is_some_and(|b| b.kind == sockscope_gui::badges::BadgeKind::Edited)
+    });
+    let edited = edited.ok_or("no edited Socket.IO row")?;
+    app.select(edited);
+    let mut v: Vec<_> = (0..60).map(|_| f.frame(&mut app)).collect();
+    stats("an edited event side by side (detail)", &mut v);
+    app.set_filter_text("kind:rule_hit".into());
+    while !app.filter_done() {
+        f.frame(&mut app);
+    }
+    let hits = app.view_rows();
+    let mut v: Vec<_> = (0..60).map(|_| f.frame(&mut app)).collect();
+    stats(&format!("filtered to the {hits} rule hits"), &mut v);
+    let t0 = Instant::now();
+    let reads = 1000;
+    for _ in 0..reads {
+        std::hint::black_box((a.generation(), a.rules(), a.held()));
+    }
+    println!(
+        "  reading the {} rules and the {} held units (as a panel does each frame): {:.1} µs",
+        a.rules().len(),
+        a.held().len(),
+        t0.elapsed().as_secs_f64() * 1e6 / reads as f64
+    );
+    drop(app);
+    drop(clients);
+    let _ = std::fs::remove_dir_all(&home);
+    Ok(())
 }

@@ -10,7 +10,9 @@
 //! Views: `table` (Socket.IO rows, an event with its ack and binary attachment in the detail
 //! pane), `payloads` (an `echo` event with CJK, emoji and Arabic text selected), `heartbeat` (the
 //! heartbeat timeline of the session that timed out), `reconnects` (the reconnect timeline),
-//! `sessions` (the sessions panel with one session selected), `open` and `export` (those windows,
+//! `sessions` (the sessions panel with one session selected), `changed` (rows a rule edited,
+//! delayed or held and an injected one with their badges, the edited event's arrived and sent
+//! versions side by side), `open` and `export` (those windows,
 //! for a look: not in the docs), `rules-panel` (the Rules panel of a proxy started in-process,
 //! with a preset's rule on the fixture's session and the editor previewing a rule) and
 //! `fault-band` (the reconnect timeline with the band of the rule that stalled the heartbeat,
@@ -161,7 +163,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(view), Some(out)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|open|export|rules-panel|fault-band|held|send OUT.png [WxH]"
+            "usage: screenshots table|payloads|heartbeat|reconnects|sessions|changed|open|export|rules-panel|fault-band|held|send OUT.png [WxH]"
         );
         return std::process::ExitCode::from(2);
     };
@@ -239,6 +241,15 @@ fn main() -> std::process::ExitCode {
                 app.select(o);
             }
             app.show_timeline(Tab::Reconnects, None);
+        }
+        // What a rule changed: badges on the rows, an edited event side by side.
+        "changed" => {
+            app = SockscopeApp::with_events(sockscope_gui::sample_acting::changed());
+            if let Some(o) = find(&app, |r, s| {
+                r.kind == RowKind::Sio && s.sym(r.event) == "order"
+            }) {
+                app.select(o);
+            }
         }
         other => {
             eprintln!("unknown view {other:?}");

@@ -11,7 +11,7 @@ shot() { # view out size
   xvfb-run -a -s '-screen 0 1920x1080x24' target/debug/examples/screenshots "$1" "$2" "$3"
 }
 views=("$@")
-[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads rules-panel fault-band held send)
+[ ${#views[@]} -gt 0 ] || views=(table heartbeat reconnects sessions payloads rules-panel fault-band held send changed)
 for view in "${views[@]}"; do
   if [ "$view" = payloads ]; then
     shot payloads docs/screenshots/payloads-1024x700.png 1024x700
@@ -20,6 +20,8 @@ for view in "${views[@]}"; do
     # A live proxy with the node test peers (tests/peers/node, npm ci).
     name=held-queue; [ "$view" = send ] && name=send-dialog
     shot "$view" "docs/screenshots/$name.png" 1400x900
+  elif [ "$view" = changed ]; then
+    shot changed docs/screenshots/changed-diff.png 1400x900
   else
     shot "$view" "docs/screenshots/$view.png" 1400x900
   fi

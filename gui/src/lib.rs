@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Module map: [`store`], [`row`], [`row_session`], [`row_rules`], [`sessions`], [`symbols`] and [`arena`] hold
-//! the data (no egui); [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
+//! the data (no egui); [`badges`] links what the acting path did to the rows it did it to, and
+//! [`diff`] compares what arrived with what was sent; [`filter`] and [`index`] select rows; [`capture`] and [`derive`] read
 //! captures; [`export`] runs exports; [`timeline`] has the timelines' axes and point reduction;
 //! [`app`] is the eframe app and one `view_*` module per view; [`launch`] parses the command line
 //! and picks GUI or headless; [`testhook`] serves the end-to-end tests. Acting on a live proxy
@@ -17,8 +18,10 @@
 
 pub mod app;
 pub mod arena;
+pub mod badges;
 pub mod capture;
 pub mod derive;
+pub mod diff;
 pub mod export;
 pub mod fault_bands;
 pub mod filter;
@@ -31,6 +34,7 @@ pub mod row;
 pub mod row_rules;
 pub mod row_session;
 pub mod sample;
+pub mod sample_acting;
 pub mod sessions;
 pub mod status;
 pub mod store;
@@ -39,6 +43,7 @@ pub mod testhook;
 pub mod theme;
 pub mod timeline;
 pub mod view_detail;
+pub mod view_detail_changed;
 pub mod view_detail_rule;
 pub mod view_detail_sio;
 pub mod view_dialogs;

@@ -168,6 +168,8 @@ pub struct Store {
     gaps: BTreeMap<u64, u64>,
     /// When each rule was active (fault bands), from the `control` and `rule_hit` records.
     faults: crate::fault_bands::FaultLog,
+    /// What the acting path did to rows (see [`crate::badges`]).
+    badges: crate::badges::Badges,
 }
 
 impl Default for Store {
@@ -195,6 +197,7 @@ impl Store {
             last_seq: 0,
             gaps: BTreeMap::new(),
             faults: Default::default(),
+            badges: crate::badges::Badges::default(),
         }
     }
 
@@ -319,6 +322,11 @@ impl Store {
         self.symbols.lookup(name)
     }
 
+    /// The rows' badges: what the acting path did to them.
+    pub fn badges(&self) -> &crate::badges::Badges {
+        &self.badges
+    }
+
     /// The session layer: clients, sessions, heartbeats, reconnects, ack pairs.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
@@ -413,6 +421,9 @@ impl Store {
             }
             _ => {}
         }
+        let mut badges = std::mem::take(&mut self.badges);
+        badges.observe(self, &ev, made.map(|((o, _), _)| o));
+        self.badges = badges;
         self.event_bytes += approx_event_bytes(&ev);
         self.events.push_back(ev);
         self.evict();
@@ -577,6 +588,7 @@ impl Store {
         if let Some(front) = self.rows.front() {
             self.text.drop_before(front.text.chunk);
         }
+        self.badges.evict_before(self.first_ordinal);
         while self.event_bytes > self.cfg.payload_budget && self.events.len() > 1 {
             let Some(ev) = self.events.pop_front() else {
                 break;

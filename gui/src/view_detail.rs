@@ -218,6 +218,7 @@ pub fn show(
         .id_salt("detail-scroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
+            crate::view_detail_changed::show(ui, store, o, &row);
             if session_layer {
                 crate::view_detail_sio::body(ui, st, store, o, &row, ev)
             } else {
@@ -353,7 +354,7 @@ pub fn event_body(ui: &mut Ui, st: &mut DetailState, store: &Store, ev: &Event) 
             });
             ui.label(RichText::new(message).color(theme::warn(ui.visuals())));
         }
-        EventKind::RuleHit(h) => crate::view_detail_rule::rule_hit(ui, id, h),
+        EventKind::RuleHit(h) => crate::view_detail_rule::rule_hit(ui, id, ev.seq, h),
         EventKind::HoldRelease(h) => crate::view_detail_rule::hold_release(ui, id, h),
         _ => {
             if let Ok(v) = serde_json::to_value(ev) {

@@ -318,7 +318,7 @@ pub fn show(
                         };
                         tr.set_selected(selected == Some(o));
                         for &c in &cols {
-                            load_gaps |= row_cell(&mut tr, c, r, store, &visuals);
+                            load_gaps |= row_cell(&mut tr, c, o, r, store, &visuals);
                         }
                         let resp = tr.response();
                         if resp.clicked() {
@@ -442,6 +442,7 @@ pub fn event_cell(r: &Row, store: &Store) -> String {
 fn row_cell(
     tr: &mut egui_extras::TableRow<'_, '_>,
     c: Col,
+    o: u64,
     r: &Row,
     store: &Store,
     v: &egui::Visuals,
@@ -501,6 +502,7 @@ fn row_cell(
                     .on_hover_text("read the skipped events from the capture file")
                     .clicked();
             }
+            crate::badges::chip(ui, store, o);
             cell(ui, store.preview(r), warn.or(muted));
         }
     });

@@ -308,9 +308,11 @@ fn the_detail_pane_shows_what_arrived_and_what_was_sent() {
     h.get_by_label(r#"rule 2 "event:order => set-args [{"qty":0}]" (--rule)"#);
     h.get_by_label("received (21 B)");
     h.get_by_label("sent (21 B)");
-    // Both payloads, side by side (the one in the table row's preview is another label).
-    assert_eq!(h.query_all_by_label(r#"42["order",{"qty":5}]"#).count(), 1);
-    assert_eq!(h.query_all_by_label(r#"42["order",{"qty":0}]"#).count(), 1);
+    // Both payloads side by side, as JSON (the packet prefix on its own line), the change named.
+    assert_eq!(h.query_all_by_label("42").count(), 2);
+    h.get_by_label_contains(r#""qty": 5"#);
+    h.get_by_label_contains(r#""qty": 0"#);
+    h.get_by_label("• args[0].qty: 5 → 0");
     // A drop: what arrived, and that nothing went.
     h.get_by_label("dropped").click();
     h.run();
