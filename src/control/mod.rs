@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod directory;
+pub mod fuzz;
 pub mod hub;
 mod inject;
 mod routes;
