@@ -189,7 +189,8 @@ async function clients() {
       const t = setInterval(() => {
         if (Date.now() < end - 5000 && socket.connected && Math.random() < 0.5) {
           r.die_sent++;
-          socket.emit('die');
+          // volatile: not queued for retries (a resent `die` would cut every new connection).
+          socket.volatile.emit('die');
         }
       }, 10000 + (i % 7) * 1000);
       timers.push(t);
