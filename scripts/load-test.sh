@@ -20,7 +20,7 @@
 # lost), the breakpoint's events are all answered, `sockscope held` is empty at the end;
 # reported: the clients' reconnects next to the capture's `reconnect` records, the proxy's
 # peak RSS and CPU time. Options: --clients N (1000), --duration SECS (60), --rate MSGS_PER_SEC
-# per client (1). CARGO_TARGET_DIR is honoured.
+# per client (1), --no-build (use the release binary as it is). CARGO_TARGET_DIR is honoured.
 #
 # Options (passed to the load example): --connections N (1000), --duration SECS (60),
 # --size BYTES (256), --rate MSGS_PER_SEC_PER_CONNECTION (5; 0 = as fast as echoes return),
@@ -90,10 +90,11 @@ chaos_pass() {
 }
 
 chaos() {
-  local clients=1000 duration=60 rate=1
+  local clients=1000 duration=60 rate=1 build=1
   while [ $# -gt 0 ]; do
     case "$1" in
       --chaos) ;;
+      --no-build) build=0 ;;
       --clients) clients="$2"; shift ;;
       --duration) duration="$2"; shift ;;
       --rate) rate="$2"; shift ;;
@@ -106,8 +107,10 @@ chaos() {
     echo "error: ${clients} clients need about ${need} open files per process; the hard limit is $(ulimit -Hn)" >&2
     exit 2
   fi
-  echo "==> cargo build --release --bin sockscope"
-  cargo build --release --bin sockscope
+  if [ "$build" = 1 ]; then
+    echo "==> cargo build --release --bin sockscope"
+    cargo build --release --bin sockscope
+  fi
   local work; work="$(mktemp -d)"
   local rc=0
   chaos_pass baseline 0 "$clients" "$duration" "$rate" "$work" || rc=1

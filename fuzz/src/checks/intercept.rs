@@ -159,7 +159,7 @@ pub fn intercept_ws(data: &[u8]) {
     let built = mode & 4 != 0;
     let (wire, sent) = if built {
         let mut s = Sender::new(dir, deflate.as_ref(), u32::from(flags >> 5));
-        build(&mut inp, &mut s, eio.is_some());
+        build(&mut inp, &mut s, eio);
         (s.wire, Some(s.messages))
     } else {
         (inp.rest().to_vec(), None)
@@ -271,6 +271,14 @@ pub fn intercept_ws(data: &[u8]) {
                 units(dir, deflate.as_ref(), &wire),
                 units(dir, deflate.as_ref(), &fwd),
             );
+            if eio.is_some() {
+                // A unit that arrived inside a binary Socket.IO packet (between its head and its
+                // attachments, or after a head whose attachments never came) is decided before the
+                // packet and may be parked ahead of it; the packet then follows it. Same units,
+                // compared as a multiset.
+                a.sort();
+                b.sort();
+            }
             if eio.is_some() && hits.iter().any(|h| h.outcome == "held") {
                 // Engine.IO pings and pongs may pass a held unit (design.md section 7), so the
                 // session survives the hold: compared as a multiset, the rest in order.

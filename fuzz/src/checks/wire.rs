@@ -4,6 +4,7 @@
 
 use super::{Input, encode, ws::deflate_message};
 use flate2::{Compress, Compression, Decompress, FlushDecompress};
+use sockscope::engineio::EioVersion;
 use sockscope::event::{DeflateParams, Dir, Payload};
 use sockscope::ws::{Status, parse_frame_header, unmask};
 
@@ -105,7 +106,7 @@ impl Sender {
 /// message (with a ping between its frames when bit 2), or a ping; bit 3 asks for compression;
 /// with `eio`, bits 4-5 wrap text as a Socket.IO event, an Engine.IO ping or pong, or a binary
 /// event followed by its attachment.
-pub fn build(inp: &mut Input<'_>, s: &mut Sender, eio: bool) {
+pub fn build(inp: &mut Input<'_>, s: &mut Sender, eio: Option<EioVersion>) {
     let mut n = 0;
     while !inp.is_empty() && n < 48 {
         n += 1;
@@ -114,7 +115,7 @@ pub fn build(inp: &mut Input<'_>, s: &mut Sender, eio: bool) {
         let raw = inp.take(len);
         let compress = kind & 0x08 != 0;
         let text = String::from_utf8_lossy(raw).into_owned();
-        let text = if eio {
+        let text = if let Some(v) = eio {
             match (kind >> 4) & 3 {
                 0 => format!("42[\"chat\",{}]", serde_json::Value::String(text.clone())),
                 1 => "2".to_string(),
@@ -125,7 +126,13 @@ pub fn build(inp: &mut Input<'_>, s: &mut Sender, eio: bool) {
                         serde_json::Value::String(text.clone())
                     );
                     s.message(false, head.as_bytes(), compress, None, false);
-                    s.message(true, raw, compress, None, false);
+                    // EIO3 frames a binary packet with its type byte (4, message) first.
+                    let mut att = Vec::with_capacity(raw.len() + 1);
+                    if v == EioVersion::V3 {
+                        att.push(4);
+                    }
+                    att.extend_from_slice(raw);
+                    s.message(true, &att, compress, None, false);
                     continue;
                 }
             }
