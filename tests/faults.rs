@@ -7,6 +7,8 @@
 //! something took: what the client saw, what the origin saw, what the capture recorded, and (for
 //! backpressure) the proxy's peak memory. docs/reliability.md lists the outcomes.
 //!
+//! - `faults/acting.rs`: peers that disappear while units are held, compressed by the proxy or
+//!   awaiting an injection's ack; a full disk while rules act; shutdown with held and delayed units;
 //! - `faults/ws.rs`: WebSocket peers aborting mid-frame, resets, half-close, backpressure;
 //! - `faults/http.rs`: HTTP bodies cut short, resets, an origin that never answers, TLS failures;
 //! - `faults/capture.rs`: a capture that cannot be written, a stalled sink, shutdown;
@@ -15,6 +17,8 @@
 //! - `faults/halfclose.rs`: half-closed requests, byte counts when one direction fails;
 //! - `faults/support.rs`: scripted servers, raw WebSocket and HTTP helpers, /proc readings.
 
+#[path = "faults/acting.rs"]
+mod acting;
 #[path = "faults/capture.rs"]
 mod capture;
 mod common;

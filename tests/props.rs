@@ -28,6 +28,12 @@ const TARGETS: &[(&str, Check)] = &[
     ("http_head", checks::http_head),
     ("ndjson_event", checks::ndjson_event),
     ("har_reader", checks::har_reader),
+    ("rule_parse", checks::rule_parse),
+    ("intercept_ws", checks::intercept_ws),
+    ("deflate_takeover", checks::deflate_takeover),
+    ("polling_reframe", checks::polling_reframe),
+    ("session_stage", checks::session_stage),
+    ("control_body", checks::control_body),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -164,6 +170,12 @@ props! {
     http_head: "http_head", 256;
     ndjson_event: "ndjson_event", 512;
     har_reader: "har_reader", 128;
+    rule_parse: "rule_parse", 256;
+    intercept_ws: "intercept_ws", 128;
+    deflate_takeover: "deflate_takeover", 128;
+    polling_reframe: "polling_reframe", 256;
+    session_stage: "session_stage", 128;
+    control_body: "control_body", 256;
 }
 
 /// Found by the `sio_packet` fuzzer: serde_json's default float parser can be one ULP off

@@ -53,11 +53,11 @@ pub struct InjectBody {
     pub timeout_ms: Option<u64>,
 }
 
-type Fail = (StatusCode, String);
+pub(super) type Fail = (StatusCode, String);
 
 /// An injection's messages (WebSocket form: binary?, payload), its name in records, and the
 /// (namespace, ack id) of the ack it asks for.
-type Messages = (Vec<(bool, Bytes)>, String, Option<(String, u64)>);
+pub(super) type Messages = (Vec<(bool, Bytes)>, String, Option<(String, u64)>);
 
 mod polling;
 
@@ -86,29 +86,7 @@ enum Target {
 }
 
 pub(super) async fn run(b: InjectBody, st: &ControlState, source: &str) -> Result<Value, Fail> {
-    let to_server = match b.to.as_str() {
-        "server" => true,
-        "client" => false,
-        other => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                format!("to must be client or server, not {other:?}"),
-            );
-        }
-    };
-    let kinds = [b.text.is_some(), b.base64.is_some(), b.event.is_some()];
-    if kinds.iter().filter(|k| **k).count() != 1 {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "give exactly one of text, base64, or event",
-        );
-    }
-    if b.event.is_none() && (b.args.is_some() || b.nsp.is_some() || b.ack) {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "args, nsp and ack go with an event",
-        );
-    }
+    let to_server = check(&b)?;
     let (conn, target_name, joined, handle) = match target(&b, st)? {
         Target::Polling(s) => return polling::inject(b, st, source, to_server, s).await,
         Target::Ws(conn, name, joined) => {
@@ -128,6 +106,9 @@ pub(super) async fn run(b: InjectBody, st: &ControlState, source: &str) -> Resul
     let rx = handle
         .inject(to_server, msgs, ack.clone())
         .map_err(|e| (StatusCode::CONFLICT, format!("{target_name}: {e}")))?;
+    // The handle shares the relay's ack waiters: kept while waiting, it would keep this waiter
+    // alive after the connection closed, and the wait would end only at its timeout.
+    drop(handle);
     let dir = if to_server { "server" } else { "client" };
     st.record(ControlRecord {
         action: "inject".into(),
@@ -163,10 +144,39 @@ pub(super) async fn run(b: InjectBody, st: &ControlState, source: &str) -> Resul
     Ok(answer)
 }
 
+/// The checks on a body alone (before its target is looked up): `Ok(true)` towards the server,
+/// `Ok(false)` towards the client.
+pub(super) fn check(b: &InjectBody) -> Result<bool, Fail> {
+    let to_server = match b.to.as_str() {
+        "server" => true,
+        "client" => false,
+        other => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                format!("to must be client or server, not {other:?}"),
+            );
+        }
+    };
+    let kinds = [b.text.is_some(), b.base64.is_some(), b.event.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "give exactly one of text, base64, or event",
+        );
+    }
+    if b.event.is_none() && (b.args.is_some() || b.nsp.is_some() || b.ack) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "args, nsp and ack go with an event",
+        );
+    }
+    Ok(to_server)
+}
+
 /// The Engine.IO messages (WebSocket form: binary?, payload) of an injection, what to call it in
 /// records, and the (namespace, ack id) of its ack when it asks for one. `eio`: `None` for a
 /// plain WebSocket.
-fn messages(
+pub(super) fn messages(
     b: &InjectBody,
     eio: Option<EioVersion>,
     target_name: &str,

@@ -10,6 +10,7 @@
 pub mod acting;
 pub mod client;
 pub mod directory;
+pub mod fuzz;
 pub mod hub;
 pub mod inject;
 pub mod listeners;

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use tokio::sync::{broadcast, mpsc};
 
 /// Largest request body accepted.
-const MAX_BODY: usize = 1 << 20;
+pub(super) const MAX_BODY: usize = 1 << 20;
 
 pub(super) async fn route(
     req: Request<hyper::body::Incoming>,
@@ -199,7 +199,7 @@ pub(crate) fn held_json(h: &crate::intercept::HeldUnit, now: std::time::Instant)
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ReleaseBody {
+pub(super) struct ReleaseBody {
     #[serde(default)]
     drop: bool,
     #[serde(default)]
@@ -221,8 +221,6 @@ async fn release(
     st: &ControlState,
     id: u64,
 ) -> (Response<Body>, Option<String>) {
-    use crate::intercept::Release;
-    use base64::Engine as _;
     let has_body = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -235,6 +233,29 @@ async fn release(
     } else {
         ReleaseBody::default()
     };
+    let (how, what) = match release_how(b) {
+        Ok(x) => x,
+        Err((status, msg)) => return (error(status, &msg), None),
+    };
+    let holds = st.holds.clone();
+    let r = tokio::task::spawn_blocking(move || holds.release(id, how))
+        .await
+        .unwrap_or_else(|e| Err(format!("the release failed: {e}")));
+    match r {
+        Ok(()) => (json(StatusCode::OK, &json!({ "released": id })), Some(what)),
+        Err(e) if e.starts_with("no held unit") => (error(StatusCode::NOT_FOUND, &e), None),
+        Err(e) => (error(StatusCode::CONFLICT, &e), None),
+    }
+}
+
+/// What a release body asks for, and its name in the record (`unchanged`, `edited: text`, ...);
+/// a body asking for two things, or carrying invalid args or base64, is a 400.
+pub(super) fn release_how(
+    b: ReleaseBody,
+) -> Result<(crate::intercept::Release, String), (StatusCode, String)> {
+    use crate::intercept::Release;
+    use base64::Engine as _;
+    let bad = |m: &str| Err((StatusCode::BAD_REQUEST, m.to_string()));
     let edits = [
         b.drop,
         b.args.is_some(),
@@ -246,22 +267,13 @@ async fn release(
     .filter(|x| **x)
     .count();
     if edits > 1 {
-        return (
-            error(
-                StatusCode::BAD_REQUEST,
-                "give one of drop, args, text, base64, or status/headers/body",
-            ),
-            None,
-        );
+        return bad("give one of drop, args, text, base64, or status/headers/body");
     }
     let how = if b.drop {
         Release::Drop
     } else if let Some(a) = b.args {
         if !a.is_array() {
-            return (
-                error(StatusCode::BAD_REQUEST, "args must be a JSON array"),
-                None,
-            );
+            return bad("args must be a JSON array");
         }
         Release::Args(a)
     } else if let Some(t) = b.text {
@@ -269,12 +281,7 @@ async fn release(
     } else if let Some(x) = b.base64 {
         match base64::engine::general_purpose::STANDARD.decode(x.as_bytes()) {
             Ok(bytes) => Release::Binary(bytes.into()),
-            Err(e) => {
-                return (
-                    error(StatusCode::BAD_REQUEST, &format!("invalid base64: {e}")),
-                    None,
-                );
-            }
+            Err(e) => return bad(&format!("invalid base64: {e}")),
         }
     } else if b.status.is_some() || !b.headers.is_empty() || b.body.is_some() {
         Release::Http {
@@ -286,22 +293,14 @@ async fn release(
         Release::Forward
     };
     let what = match &how {
-        Release::Forward => "unchanged".to_string(),
-        Release::Drop => "dropped".to_string(),
-        Release::Text(_) => "edited: text".to_string(),
-        Release::Binary(_) => "edited: binary".to_string(),
-        Release::Args(_) => "edited: args".to_string(),
-        Release::Http { .. } => "edited: http".to_string(),
+        Release::Forward => "unchanged",
+        Release::Drop => "dropped",
+        Release::Text(_) => "edited: text",
+        Release::Binary(_) => "edited: binary",
+        Release::Args(_) => "edited: args",
+        Release::Http { .. } => "edited: http",
     };
-    let holds = st.holds.clone();
-    let r = tokio::task::spawn_blocking(move || holds.release(id, how))
-        .await
-        .unwrap_or_else(|e| Err(format!("the release failed: {e}")));
-    match r {
-        Ok(()) => (json(StatusCode::OK, &json!({ "released": id })), Some(what)),
-        Err(e) if e.starts_with("no held unit") => (error(StatusCode::NOT_FOUND, &e), None),
-        Err(e) => (error(StatusCode::CONFLICT, &e), None),
-    }
+    Ok((how, what.to_string()))
 }
 
 /// Reads a JSON request body (bounded).
@@ -329,7 +328,7 @@ pub(super) async fn body_json<T: for<'de> Deserialize<'de>>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddRule {
+pub(super) struct AddRule {
     rule: String,
     /// `cli` when the sockscope CLI sends it; `api` otherwise.
     #[serde(default)]
@@ -345,34 +344,40 @@ async fn add_rule(
         Ok(b) => b,
         Err(r) => return (r, None),
     };
-    let spec = match crate::rules::parse_rule(&body.rule) {
-        Ok(s) => s,
-        Err(e) => {
-            let resp = error(StatusCode::BAD_REQUEST, &format!("invalid rule: {e}"));
-            return (resp, None);
-        }
-    };
+    match add_rule_body(body, &st.rules, client) {
+        Ok(r) => (json(StatusCode::CREATED, &rule_json(&r)), Some(r)),
+        Err((status, msg)) => (error(status, &msg), None),
+    }
+}
+
+/// Adds the rule a body carries to `rules`: an invalid rule or an unknown source is a 400.
+pub(super) fn add_rule_body(
+    body: AddRule,
+    rules: &crate::rules::RuleSet,
+    client: &str,
+) -> Result<std::sync::Arc<Rule>, (StatusCode, String)> {
+    let spec = crate::rules::parse_rule(&body.rule)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid rule: {e}")))?;
     let source = match body.source.as_deref().unwrap_or(client) {
         "api" => Source::Api,
         "cli" => Source::Command,
         "gui" => Source::Gui,
         other => {
             let why = format!("unknown source {other:?} (api, cli or gui)");
-            return (error(StatusCode::BAD_REQUEST, &why), None);
+            return Err((StatusCode::BAD_REQUEST, why));
         }
     };
-    let id = st.rules.add(spec, source);
-    let rules = st.rules.rules();
-    match rules.iter().find(|r| r.id == id) {
-        Some(r) => (json(StatusCode::CREATED, &rule_json(r)), Some(r.clone())),
-        None => {
-            let why = format!("rule #{id} was removed meanwhile");
-            (error(StatusCode::CONFLICT, &why), None)
-        }
+    let id = rules.add(spec, source);
+    let list = rules.rules();
+    match list.iter().find(|r| r.id == id) {
+        Some(r) => Ok(r.clone()),
+        None => Err((
+            StatusCode::CONFLICT,
+            format!("rule #{id} was removed meanwhile"),
+        )),
     }
 }
 
-/// `GET /v1/events?filter=...`: every record from now on that matches, as NDJSON.
 fn events(query: &str, st: &ControlState) -> Response<Body> {
     let mut filter_text = String::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {

@@ -129,13 +129,22 @@ pub fn encode_text_packet(version: EioVersion, p: &Packet) -> Result<String, Str
     }
 }
 
-/// EIO4: the packets' text forms joined by 0x1E.
+/// EIO4: the packets' text forms joined by 0x1E. Text data holding 0x1E cannot be carried (the
+/// receiver would split the packet there): refused.
 pub fn encode_v4(packets: &[Packet]) -> Result<Vec<u8>, String> {
     if packets.is_empty() {
         return Err("a v4 polling body needs at least one packet".into());
     }
     let mut out = Vec::new();
     for (i, p) in packets.iter().enumerate() {
+        if let Payload::Text(t) = &p.data
+            && t.contains('\u{1e}')
+        {
+            return Err(format!(
+                "a v4 {} packet's text holds the record separator 0x1E, which a polling body cannot carry",
+                p.ptype.name()
+            ));
+        }
         if i > 0 {
             out.push(0x1e);
         }

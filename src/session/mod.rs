@@ -199,6 +199,24 @@ pub use rules::{RuleTotal, cause_text, cause_words};
 /// The derived records, collected for the pipeline.
 pub(crate) type Out = Vec<(ConnId, EventKind)>;
 
+/// The sizes of the stage's tables ([`SocketIoStage::footprint`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub sessions: usize,
+    pub by_sid: usize,
+    pub exchanges: usize,
+    pub exchange_order: usize,
+    pub conn_last: usize,
+    pub conn_addr: usize,
+    pub ws: usize,
+    pub history: usize,
+    pub holds: usize,
+    pub links: usize,
+    pub lineage_known: usize,
+    pub lineage_pids: usize,
+    pub lineage_failed: usize,
+}
+
 /// The Engine.IO / Socket.IO stage. See the module docs.
 pub struct SocketIoStage {
     cfg: StageConfig,
@@ -251,6 +269,27 @@ impl SocketIoStage {
     /// Sessions currently tracked in full (open or recently closed).
     pub fn live_sessions(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// How many entries each table of the stage holds now: every figure stays within the
+    /// [`StageConfig`] caps whatever the input (checked by the `session_stage` fuzz target).
+    pub fn footprint(&self) -> Footprint {
+        let (known, pids, failed) = self.lineage.sizes();
+        Footprint {
+            sessions: self.sessions.len(),
+            by_sid: self.by_sid.len(),
+            exchanges: self.exchanges.len(),
+            exchange_order: self.exchange_order.len(),
+            conn_last: self.conn_last.len(),
+            conn_addr: self.conn_addr.len(),
+            ws: self.ws.len(),
+            history: self.history.len(),
+            holds: self.holds.len(),
+            links: self.lineage.links.len(),
+            lineage_known: known,
+            lineage_pids: pids,
+            lineage_failed: failed,
+        }
     }
 
     /// Joins every session still waiting for its lineage decision (end of a replay).

@@ -6,16 +6,27 @@
 //! `tests/props.rs`, so both run exactly the same assertions. Only the sockscope library and the
 //! crates both sides depend on (serde_json, bytes, base64, rmpv, flate2) may be used here.
 
+mod control;
 mod eio;
 pub mod encode;
 mod head;
+mod intercept;
 mod ndjson;
+mod reframe;
+mod rules;
+mod session;
 mod sio;
+mod wire;
 mod ws;
 
+pub use control::control_body;
 pub use eio::{eio_packet, eio_polling};
 pub use head::{http_head, tunnel_hello};
+pub use intercept::{deflate_takeover, intercept_ws};
 pub use ndjson::{har_reader, ndjson_event};
+pub use reframe::polling_reframe;
+pub use rules::rule_parse;
+pub use session::session_stage;
 pub use sio::{sio_msgpack, sio_packet, sio_session};
 pub use ws::{ws_decoder, ws_frame_header, ws_roundtrip};
 

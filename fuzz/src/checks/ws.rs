@@ -335,7 +335,7 @@ pub fn ws_roundtrip(data: &[u8]) {
 
 /// Compresses one message as permessage-deflate senders do: raw DEFLATE, sync flush, and the
 /// trailing `00 00 ff ff` removed (an empty message after a flush becomes `00`).
-fn deflate_message(c: &mut Compress, data: &[u8]) -> Vec<u8> {
+pub(super) fn deflate_message(c: &mut Compress, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 64);
     let mut input = data;
     loop {

@@ -162,3 +162,27 @@ fn detects_the_decoders_choice() {
         BodyForm::Form { version: V4 }
     );
 }
+
+/// Found by the `polling_reframe` fuzzer: v4 text data holding the record separator 0x1E was
+/// written as is, so the receiver split the packet in two (a `replace` rule could put one there).
+/// Refused instead, in every form that carries a v4 payload.
+#[test]
+fn v4_text_with_the_record_separator_is_refused() {
+    let ps = [Packet::text(PacketType::Message, "a\u{1e}2b")];
+    for form in [
+        BodyForm::V4,
+        BodyForm::Jsonp {
+            version: EioVersion::V4,
+            index: 0,
+        },
+        BodyForm::Form {
+            version: EioVersion::V4,
+        },
+    ] {
+        let e = encode_polling(form, &ps).expect_err("refused");
+        assert!(e.contains("0x1E"), "{e}");
+    }
+    // EIO3 string payloads are length-prefixed: the separator is plain data there.
+    let body = encode_polling(BodyForm::V3String, &ps).unwrap();
+    assert_eq!(decode_polling(EioVersion::V3, None, &body).packets, ps);
+}

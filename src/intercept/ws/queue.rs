@@ -198,8 +198,12 @@ impl Queue {
 
 /// Sends what the rate allows by `now`; true when the unit is all out.
 fn pace(st: &mut Staged, now: Instant, out: &mut Out) -> bool {
-    let elapsed = now.saturating_duration_since(st.start).as_secs_f64();
-    let allowed = ((st.rate as f64 * elapsed) as u64).min(st.total);
+    // Integer arithmetic, as in `next_pace`: at the instant `next_pace` names, the slice is
+    // allowed (floating point could fall one byte short and make the pump wake for nothing).
+    let elapsed = now.saturating_duration_since(st.start).as_nanos();
+    let allowed = u64::try_from(u128::from(st.rate) * elapsed / 1_000_000_000)
+        .unwrap_or(u64::MAX)
+        .min(st.total);
     let mut n = allowed.saturating_sub(st.sent);
     while n > 0 {
         let Some(front) = st.bytes.front_mut() else {
@@ -234,8 +238,10 @@ fn next_pace(st: &Staged) -> Instant {
     let quantum = (st.rate / 50)
         .max(1)
         .min(st.total.saturating_sub(st.sent).max(1));
-    let secs = (st.sent + quantum) as f64 / st.rate.max(1) as f64;
-    st.start + Duration::from_secs_f64(secs)
+    // The first instant at which `pace` allows `sent + quantum` bytes (rounded up).
+    let rate = u128::from(st.rate.max(1));
+    let nanos = (u128::from(st.sent + quantum) * 1_000_000_000).div_ceil(rate);
+    st.start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A hold ended: bookkeeping and its record.
@@ -267,4 +273,43 @@ pub(super) fn end_hold_as(
             held_ms: now.saturating_duration_since(h.since).as_millis() as u64,
             sent,
         })));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `intercept_ws` fuzzer (a throttled unit never finished under a clock that
+    /// only moved to the instants `next_wake` named): in floating point, `pace` could allow one
+    /// byte less at the instant `next_pace` computed than that instant was for, so the pump woke
+    /// for nothing, again and again until the real clock moved past the rounding. Now, at every
+    /// instant `next_pace` names, `pace` makes progress.
+    #[test]
+    fn a_throttled_unit_makes_progress_at_every_wake() {
+        for rate in [1u64, 3, 7, 49, 50, 333, 1000, 8000, 12_345, 1 << 20] {
+            for total in [1u64, 2, 97, 300, 4096] {
+                let start = Instant::now();
+                let mut st = Staged {
+                    bytes: VecDeque::from([Bytes::from(vec![0u8; total as usize])]),
+                    events: Vec::new(),
+                    total,
+                    sent: 0,
+                    start,
+                    rate,
+                };
+                let mut out = Out::default();
+                let mut wakes = 0;
+                loop {
+                    let at = next_pace(&st);
+                    if pace(&mut st, at, &mut out) {
+                        break;
+                    }
+                    wakes += 1;
+                    assert!(wakes <= total, "rate {rate}, total {total}: no progress");
+                }
+                let sent: usize = out.forward.iter().map(Bytes::len).sum();
+                assert_eq!(sent as u64, total, "rate {rate}");
+            }
+        }
+    }
 }

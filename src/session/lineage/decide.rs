@@ -95,6 +95,11 @@ pub(crate) struct Lineage {
 }
 
 impl Lineage {
+    /// Entries kept: (sessions known, pids, failed handshakes).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.known.len(), self.pids.len(), self.failed.len())
+    }
+
     pub fn new(cfg: &StageConfig) -> Lineage {
         Lineage {
             known: HashMap::new(),
