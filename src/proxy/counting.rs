@@ -29,6 +29,10 @@ pub struct Counters {
     eof_held: AtomicBool,
     /// Told when `eof_held` is set.
     eof_notify: tokio::sync::Notify,
+    /// The response head of the exchange in flight went out before any client EOF: a client
+    /// EOF from now on is the client leaving (passed to the HTTP server, which then drops the
+    /// exchange and its origin connection), not a half-close awaiting its response.
+    head_out: AtomicBool,
     /// The connection is to close without another byte to the client (see
     /// [`Counters::abandon`]).
     abandoned: AtomicBool,
@@ -61,8 +65,22 @@ impl Counters {
 
     /// An exchange starts (see [`super::watchdog::Busy`]).
     pub(super) fn busy_enter(&self) {
+        self.head_out.store(false, Ordering::Release);
         self.started.fetch_add(1, Ordering::Relaxed);
         self.busy.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The response head of the exchange in flight is on its way to the client: unless the
+    /// client already half-closed, its EOF now means it left.
+    pub(super) fn response_head_out(&self) {
+        if !self.client_eof() {
+            self.head_out.store(true, Ordering::Release);
+        }
+    }
+
+    /// A client EOF is to be held back from the HTTP server now.
+    pub(super) fn holds_eof(&self) -> bool {
+        self.busy() > 0 && !self.head_out.load(Ordering::Acquire)
     }
 
     /// An exchange ended.
@@ -214,7 +232,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for CountingIo<I> {
         let n = buf.filled().len() - before;
         if n > 0 {
             self.counters.c2s.fetch_add(n as u64, Ordering::Relaxed);
-        } else if room && matches!(r, Poll::Ready(Ok(()))) && self.counters.busy() > 0 {
+        } else if room && matches!(r, Poll::Ready(Ok(()))) && self.counters.holds_eof() {
             return self.counters.hold_eof(cx);
         }
         if r.is_pending()
@@ -314,7 +332,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for HoldEof<I> {
         if room
             && buf.filled().len() == before
             && matches!(r, Poll::Ready(Ok(())))
-            && self.counters.busy() > 0
+            && self.counters.holds_eof()
         {
             return self.counters.hold_eof(cx);
         }

@@ -209,7 +209,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
         // request goes once more on a fresh connection if it was never sent, or if it is
         // idempotent and none of its body is lost.
         if upstream.io.half_closed() {
-            waiting::mirror_close(&ctx, &target.authority, &err);
+            waiting::mirror_close(&ctx);
             return Response::new(ProxyBody::empty());
         }
         if upstream.reused && !retried && silent {

@@ -41,8 +41,10 @@ where
             .is_some_and(|pq| timeouts::is_polling_handshake(req.method(), pq.as_str()))
             .then(|| svc_ctx.cfg.negotiated.clone());
         let ctx = svc_ctx.clone();
+        let counters = svc_ctx.counters.clone();
         async move {
             let resp = forward::handle(ctx, req).await?;
+            counters.response_head_out();
             Ok::<_, std::convert::Infallible>(resp.map(|b| watchdog::Served::new(b, busy, sniff)))
         }
     });

@@ -223,7 +223,7 @@ fn max_connections_refuses_with_503_and_recovers() {
 
 #[cfg(unix)]
 #[test]
-fn the_ca_is_private_and_looser_permissions_are_warned() {
+fn the_ca_is_private_and_looser_permissions_are_fixed_or_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("ca-perms");
     let home = dir.path().join("home");
@@ -242,15 +242,25 @@ fn the_ca_is_private_and_looser_permissions_are_warned() {
     let set = |p: &std::path::Path, m: u32| {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
     };
+    // A key others can read is set back to 0600 with a warning naming the risk (docs/tls.md);
+    // a home others can read but not write is accepted as it is.
     set(&key, 0o644);
     set(&home, 0o755);
     let (code, err) = run(&["ca", "--home", &home_s]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("chmod 600") && err.contains("chmod 700"),
+        err.contains("warning") && err.contains("0600") && err.contains("--rotate"),
         "{err}"
     );
-    // The proxy warns at start too.
+    assert_eq!(mode(&key), 0o600, "key mode after the fix");
+    // A home others can write is refused, untouched.
+    set(&home, 0o777);
+    let (code, err) = run(&["ca", "--home", &home_s]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(mode(&home), 0o777, "the refused home is left as it was");
+    set(&home, 0o755);
+    // The proxy fixes and warns at start too.
+    set(&key, 0o644);
     let mut cmd = clean_command(sockscope_bin());
     cmd.args(["proxy", "--listen", "127.0.0.1:0", "--home", &home_s])
         .stdout(Stdio::null());
@@ -258,7 +268,7 @@ fn the_ca_is_private_and_looser_permissions_are_warned() {
     assert!(
         p.stderr()
             .iter()
-            .any(|l| l.contains("warning") && l.contains("chmod 600")),
+            .any(|l| l.contains("warning") && l.contains("0600")),
         "{:#?}",
         p.stderr()
     );

@@ -98,20 +98,11 @@ pub(super) fn late(d: Duration) -> String {
     )
 }
 
-/// The origin failed after the client's half-close was passed on: the client connection is
-/// closed without a response (what the client would have seen without the proxy), and the
-/// capture says so.
-pub(super) fn mirror_close(ctx: &ConnCtx, authority: &str, err: &hyper::Error) {
-    ctx.events.emit(
-        ctx.conn,
-        EventKind::Anomaly {
-            layer: "http".into(),
-            dir: Some(Dir::ServerToClient),
-            message: format!(
-                "upstream {authority} ended without a response after the client's half-close was passed on ({err}): the client connection is closed without one, as the origin closed it"
-            ),
-        },
-    );
+/// The origin failed after the client's EOF was passed on: the client connection is closed
+/// without a response (what the client would have seen without the proxy). Not an anomaly: a
+/// client that leaves while a request waits (a long-poll when the app closes) looks the same,
+/// and the proxy cannot tell the two apart.
+pub(super) fn mirror_close(ctx: &ConnCtx) {
     ctx.counters.abandon();
 }
 
