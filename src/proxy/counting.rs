@@ -83,6 +83,35 @@ impl Counters {
         self.busy() > 0 && !self.head_out.load(Ordering::Acquire)
     }
 
+    /// Why the client socket takes no more writes (cut, or abandoned), if it does not.
+    fn write_refused(&self) -> Option<io::Error> {
+        if self.is_cut() {
+            Some(cut_error())
+        } else if self.abandoned() {
+            Some(abandoned_error())
+        } else {
+            None
+        }
+    }
+
+    /// Counts what a write to the client socket wrote, or parks its task while it waits.
+    fn wrote(&self, r: Poll<io::Result<usize>>, cx: &Context<'_>) -> Poll<io::Result<usize>> {
+        match &r {
+            Poll::Ready(Ok(n)) => {
+                self.s2c.fetch_add(*n as u64, Ordering::Relaxed);
+            }
+            Poll::Pending => self.park(WRITER, cx)?,
+            Poll::Ready(Err(_)) => {}
+        }
+        r
+    }
+
+    /// A read that returned nothing (`r` ready and ok, with `room` in the buffer) is an EOF
+    /// to hold back from the HTTP server now.
+    fn is_held_eof(&self, room: bool, r: &Poll<io::Result<()>>) -> bool {
+        room && matches!(r, Poll::Ready(Ok(()))) && self.holds_eof()
+    }
+
     /// An exchange ended.
     pub(super) fn busy_leave(&self) {
         if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 && self.client_eof() {
@@ -232,7 +261,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for CountingIo<I> {
         let n = buf.filled().len() - before;
         if n > 0 {
             self.counters.c2s.fetch_add(n as u64, Ordering::Relaxed);
-        } else if room && matches!(r, Poll::Ready(Ok(()))) && self.counters.holds_eof() {
+        } else if self.counters.is_held_eof(room, &r) {
             return self.counters.hold_eof(cx);
         }
         if r.is_pending()
@@ -250,21 +279,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for CountingIo<I> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.counters.is_cut() {
-            return Poll::Ready(Err(cut_error()));
-        }
-        if self.counters.abandoned() {
-            return Poll::Ready(Err(abandoned_error()));
+        if let Some(e) = self.counters.write_refused() {
+            return Poll::Ready(Err(e));
         }
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
-        match &r {
-            Poll::Ready(Ok(n)) => {
-                self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
-            }
-            Poll::Pending => self.counters.park(WRITER, cx)?,
-            Poll::Ready(Err(_)) => {}
-        }
-        r
+        self.counters.wrote(r, cx)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.counters.is_cut() {
@@ -284,21 +303,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for CountingIo<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.counters.is_cut() {
-            return Poll::Ready(Err(cut_error()));
-        }
-        if self.counters.abandoned() {
-            return Poll::Ready(Err(abandoned_error()));
+        if let Some(e) = self.counters.write_refused() {
+            return Poll::Ready(Err(e));
         }
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        match &r {
-            Poll::Ready(Ok(n)) => {
-                self.counters.s2c.fetch_add(*n as u64, Ordering::Relaxed);
-            }
-            Poll::Pending => self.counters.park(WRITER, cx)?,
-            Poll::Ready(Err(_)) => {}
-        }
-        r
+        self.counters.wrote(r, cx)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -329,11 +338,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for HoldEof<I> {
         let before = buf.filled().len();
         let room = buf.remaining() > 0;
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if room
-            && buf.filled().len() == before
-            && matches!(r, Poll::Ready(Ok(())))
-            && self.counters.holds_eof()
-        {
+        if buf.filled().len() == before && self.counters.is_held_eof(room, &r) {
             return self.counters.hold_eof(cx);
         }
         r
