@@ -207,11 +207,14 @@ pub fn encode_jsonp(index: u32, payload: &str) -> Vec<u8> {
 }
 
 /// A JSONP POST body: `d=<payload>`, after the client's newline escaping (a `\n` escape becomes
-/// `\` + newline, then every newline becomes `\n`) and form encoding (`+` for a space). A
-/// backslash followed by a newline does not survive that escaping in the reference client
-/// either: the server reads it back as the two characters `\n`.
+/// `\` + newline, then every newline becomes `\n`) and form encoding (`+` for a space).
+///
+/// The reference client's escaping is lossy for a backslash directly before a newline: it writes
+/// `\\n` for it, which the server reads back as the two characters `\n` (the same text as an
+/// escaped `\n`). The server leaves a raw newline alone, so such a newline is written raw
+/// (`%0A`): the server's two replacements both need the letter `n` after a backslash.
 pub fn encode_form(payload: &str) -> Vec<u8> {
-    let escaped = payload.replace("\\n", "\\\n").replace('\n', "\\n");
+    let escaped = escape_newlines(payload);
     let mut out = b"d=".to_vec();
     for b in escaped.bytes() {
         match b {
@@ -219,6 +222,29 @@ pub fn encode_form(payload: &str) -> Vec<u8> {
             b' ' => out.push(b'+'),
             _ => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
         }
+    }
+    out
+}
+
+/// The client's newline escaping (`\n` → `\\n`, newline → `\n`), except that a newline right
+/// after a backslash stays raw (see [`encode_form`]).
+fn escape_newlines(payload: &str) -> String {
+    let mut out = String::with_capacity(payload.len() + 8);
+    let mut prev = None;
+    let mut chars = payload.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'n') => {
+                chars.next();
+                out.push_str("\\\\n");
+                prev = Some('n');
+                continue;
+            }
+            '\n' if prev == Some('\\') => out.push('\n'),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+        prev = Some(c);
     }
     out
 }
