@@ -107,6 +107,14 @@ fn units(dir: Dir, deflate: Option<&DeflateParams>, wire: &[u8]) -> Vec<String> 
         .collect()
 }
 
+/// True when a lenient receiver meets an anomaly in `wire` (a message it cannot inflate).
+fn inflate_fails(dir: Dir, deflate: Option<&DeflateParams>, wire: &[u8]) -> bool {
+    let mut d = WsDecoder::new(dir, deflate, 1 << 24);
+    let mut items = Vec::new();
+    d.push(wire, &mut items);
+    items.iter().any(|i| matches!(i, WsItem::Anomaly(_)))
+}
+
 /// The `hold_release` records of hold `id`.
 fn released(events: &[EventKind], id: u64) -> usize {
     events
@@ -304,16 +312,19 @@ pub fn intercept_ws(data: &[u8]) {
         }
     }
     let Some(sent) = sent else { return };
-    if out.events.iter().any(|e| {
-        matches!(e, EventKind::Anomaly { message, .. } if message.contains("cannot re-compress"))
-    }) {
-        // Documented limit (docs/rules.md): a message over the decode cap in a direction whose
-        // compression the proxy owns goes as received, and the receiver may fail to inflate it.
+    let limit = out.events.iter().any(|e| {
+        matches!(e, EventKind::Anomaly { message, .. }
+            if message.contains("cannot re-compress") || message.contains("could not inflate whole"))
+    });
+    if limit && inflate_fails(dir, deflate.as_ref(), &fwd) {
+        // Documented limit (docs/rules.md, "Limits"): a message over the decode cap in a
+        // direction whose compression the proxy owns goes as received (recorded, with an
+        // anomaly), and the receiver may fail to inflate it.
         return;
     }
     // Built traffic: the receiver decodes exactly what was recorded as written.
     let records = ws_messages(&out.events);
-    let got = if killed || out.closing {
+    let got = if killed || out.closing || limit {
         // Cut or closing: decoded leniently (the stream may end mid-way).
         let mut d = WsDecoder::new(dir, deflate.as_ref(), 1 << 24);
         let mut items = Vec::new();

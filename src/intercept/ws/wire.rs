@@ -147,7 +147,13 @@ impl Writer {
                 dir: Some(self.dir),
                 message: "a compressed message the proxy could not inflate whole was forwarded as received after the proxy took over this direction's compression; the receiver may fail to inflate it".into(),
             });
+            // Written as received: recorded as such (its record says what was decoded of it).
+            let mut m = m;
+            let rec = m.rec.take();
             m.into_wire(fw, ev);
+            if let Some(rec) = rec {
+                ev.push(EventKind::WsMessage(rec));
+            }
             return;
         };
         let opcode = match rec.opcode {

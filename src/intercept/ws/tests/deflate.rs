@@ -274,3 +274,49 @@ fn ws_int_deflate_from_tap_carries_the_inflater_context_over() {
         }
     }
 }
+
+#[test]
+fn ws_int_deflate_an_over_cap_message_after_takeover_is_recorded_as_written() {
+    // Regression (fuzz/regressions/intercept_ws/eio3-deflate-cap-binary-event-records): once an
+    // edit made the proxy own the compression, a message whose inflated size is over the decode
+    // cap goes as received; it was written without its `ws_message` record.
+    for dir in [C2S, S2C] {
+        let p = params(false, None);
+        let msgs = ["lorem".to_string(), "x".repeat(300)];
+        let wire = sender_wire(dir, &p, &msgs);
+        let mut c = cfg(dir, Some(p.clone()), false);
+        c.max_message = 64;
+        let mut w = interceptor(c);
+        let mut d = on_text(
+            "lorem",
+            Action::Replace {
+                re: regex::Regex::new("lorem").unwrap(),
+                with: "LOREM".into(),
+            },
+        );
+        let out = run(&mut w, &wire, Instant::now(), &mut d);
+        let recs: Vec<_> = out
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                EventKind::WsMessage(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(recs.len(), 2, "{:?}", out.events);
+        assert_eq!(recs[0].payload, Payload::Text("LOREM".into()));
+        assert!(
+            recs[1].truncated && recs[1].origin.is_none(),
+            "{:?}",
+            recs[1]
+        );
+        assert!(out.events.iter().any(|e| matches!(e,
+            EventKind::Anomaly { message, .. } if message.contains("could not inflate whole"))));
+        // Two messages on the wire, as recorded.
+        let frames = receive(dir, Some(&p), &bytes(&out))
+            .into_iter()
+            .filter(|i| matches!(i, WsItem::Message(_)))
+            .count();
+        assert_eq!(frames, 2);
+    }
+}
