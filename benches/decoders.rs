@@ -180,6 +180,7 @@ fn open_session() -> SocketIoStage {
             headers: vec![("upgrade".into(), "websocket".into())],
             generated: false,
             elapsed_us: 0,
+            origin_unverified: false,
         },
         EventKind::WsOpen {
             exchange: 1,

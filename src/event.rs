@@ -299,6 +299,10 @@ pub enum EventKind {
         /// Microseconds from the request head to this response head.
         #[serde(default)]
         elapsed_us: u64,
+        /// The origin that answered was reached over TLS without verifying its certificate
+        /// (`--insecure-upstream`): sockscope did not authenticate it.
+        #[serde(default, skip_serializing_if = "is_false")]
+        origin_unverified: bool,
     },
     /// A complete (or aborted) request or response body.
     HttpBody {

@@ -71,6 +71,7 @@ fn main() -> std::process::ExitCode {
                 ],
                 generated: false,
                 elapsed_us: 2_300 + conn * 700,
+                origin_unverified: false,
             },
         ));
         v.push(m.ev(
@@ -130,6 +131,7 @@ fn main() -> std::process::ExitCode {
             ],
             generated: false,
             elapsed_us: 1_100,
+            origin_unverified: false,
         },
     ));
     v.push(m.ev(

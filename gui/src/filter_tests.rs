@@ -202,6 +202,7 @@ fn a_websocket_handshake_belongs_to_its_session() {
                 headers: vec![hdr("Upgrade", "websocket")],
                 generated: false,
                 elapsed_us: 900,
+                origin_unverified: false,
             },
         ),
         m.ev(

@@ -365,6 +365,7 @@ pub fn row_for(ev: &Event) -> Option<NewRow<'_>> {
             headers,
             generated,
             elapsed_us,
+            origin_unverified,
             ..
         } => {
             let ctype = headers
@@ -372,7 +373,13 @@ pub fn row_for(ev: &Event) -> Option<NewRow<'_>> {
                 .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                 .map(|(_, v)| format!("  {v}"))
                 .unwrap_or_default();
-            let by = if *generated { "  (from sockscope)" } else { "" };
+            let by = if *generated {
+                "  (from sockscope)"
+            } else if *origin_unverified {
+                "  ⚠ origin not verified"
+            } else {
+                ""
+            };
             let mut r = new_row(
                 RowKind::HttpResponse,
                 Some(Dir::ServerToClient),
@@ -523,6 +530,31 @@ pub fn session_from_url(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn responses_from_unverified_origins_say_so() {
+        let preview = |unverified: bool| {
+            let ev = Event {
+                seq: 1,
+                ts: 0,
+                mono_us: 0,
+                conn: 1,
+                kind: EventKind::HttpResponse {
+                    exchange: 1,
+                    status: 200,
+                    reason: "OK".into(),
+                    version: "HTTP/1.1".into(),
+                    headers: Vec::new(),
+                    generated: false,
+                    elapsed_us: 1_000,
+                    origin_unverified: unverified,
+                },
+            };
+            row_for(&ev).map(|r| r.preview).unwrap_or_default()
+        };
+        assert!(preview(true).contains("origin not verified"));
+        assert!(!preview(false).contains("origin not verified"));
+    }
 
     #[test]
     fn session_comes_from_the_upgrade_url() {

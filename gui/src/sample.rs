@@ -123,6 +123,7 @@ pub fn session() -> Vec<Event> {
                 headers: vec![hdr("Content-Type", "application/json")],
                 generated: false,
                 elapsed_us: 3_400,
+                origin_unverified: false,
             },
         ),
     ];

@@ -127,6 +127,7 @@ pub fn changed() -> Vec<Event> {
             headers: Vec::new(),
             generated: false,
             elapsed_us: 100,
+            origin_unverified: false,
         },
     );
     c.push(

@@ -387,6 +387,7 @@ fn http_head(ui: &mut Ui, id: Id, e: &Event) {
             headers,
             generated,
             elapsed_us,
+            origin_unverified,
             ..
         } => {
             let mut t = format!("{version} {status} {reason}");
@@ -394,6 +395,12 @@ fn http_head(ui: &mut Ui, id: Id, e: &Event) {
                 t.push_str("  (made by sockscope)");
             }
             ui.label(RichText::new(t).monospace().strong());
+            if *origin_unverified {
+                ui.colored_label(
+                    crate::theme::warn(ui.visuals()),
+                    "⚠ the origin's certificate was not verified (--insecure-upstream): sockscope did not authenticate who answered",
+                );
+            }
             ui.weak(format!(
                 "{:.1} ms after the request",
                 *elapsed_us as f64 / 1000.0

@@ -119,6 +119,7 @@ fn session_events(conn: ConnId, sid: &str) -> Vec<Event> {
             headers: Vec::new(),
             generated: false,
             elapsed_us: 100,
+            origin_unverified: false,
         },
         &mut events,
     );

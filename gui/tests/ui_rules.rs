@@ -116,6 +116,7 @@ impl Capture {
                 headers: Vec::new(),
                 generated: false,
                 elapsed_us: 100,
+                origin_unverified: false,
             },
         );
         self.push(

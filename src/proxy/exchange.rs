@@ -285,6 +285,7 @@ pub(super) async fn exchange(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> R
                 headers: header_list(resp.headers()),
                 generated: false,
                 elapsed_us: ctx.events.now_us().saturating_sub(started),
+                origin_unverified: ctx.origin_unverified(upstream.tls),
             },
         );
     }

@@ -51,6 +51,11 @@ pub struct ConnCtx {
 }
 
 impl ConnCtx {
+    /// An origin reached over TLS (`tls`) went unauthenticated: `--insecure-upstream`.
+    pub fn origin_unverified(&self, tls: bool) -> bool {
+        tls && self.cfg.mitm.as_ref().is_some_and(|m| m.insecure)
+    }
+
     /// Context for a new client connection.
     pub fn new(
         cfg: Arc<ProxyConfig>,
@@ -382,7 +387,7 @@ pub(super) enum DialError {
 pub(super) struct Upstream {
     host: String,
     port: u16,
-    tls: bool,
+    pub(super) tls: bool,
     pub(super) sender: SendRequest<ReqBody>,
     /// What the connection's IO has seen (bytes read, write side gone).
     pub(super) io: Arc<IoState>,
@@ -656,6 +661,7 @@ pub(super) fn generated_with(
             headers: header_list(resp.headers()),
             generated: true,
             elapsed_us: ctx.events.now_us().saturating_sub(started),
+            origin_unverified: false,
         },
     );
     ctx.events.emit(

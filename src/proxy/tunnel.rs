@@ -147,6 +147,7 @@ pub async fn connect(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<
             headers: Vec::new(),
             generated: true,
             elapsed_us: ctx.events.now_us().saturating_sub(started),
+            origin_unverified: false,
         },
     );
     r

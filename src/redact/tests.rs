@@ -168,6 +168,7 @@ fn gzip_bodies_are_reencoded() {
             headers: vec![("content-encoding".into(), "gzip".into())],
             generated: false,
             elapsed_us: 0,
+            origin_unverified: false,
         },
     });
     r.redact(&mut req);

@@ -31,13 +31,9 @@ impl ConsoleSink {
             unverified: Default::default(),
         }
     }
-}
 
-impl Sink for ConsoleSink {
-    fn event(&mut self, ev: &Event) {
-        if self.quiet || self.broken {
-            return;
-        }
+    /// Tracks decrypted tunnels to unverified origins; true for a response from such an origin.
+    fn mark(&mut self, ev: &Event) -> bool {
         match &ev.kind {
             EventKind::TunnelOpen { tls: Some(t), .. } if t.origin_unverified => {
                 self.unverified.insert(ev.conn);
@@ -47,13 +43,23 @@ impl Sink for ConsoleSink {
             }
             _ => {}
         }
-        let mark = matches!(
-            &ev.kind,
+        match &ev.kind {
             EventKind::HttpResponse {
                 generated: false,
+                origin_unverified,
                 ..
-            }
-        ) && self.unverified.contains(&ev.conn);
+            } => *origin_unverified || self.unverified.contains(&ev.conn),
+            _ => false,
+        }
+    }
+}
+
+impl Sink for ConsoleSink {
+    fn event(&mut self, ev: &Event) {
+        if self.quiet || self.broken {
+            return;
+        }
+        let mark = self.mark(ev);
         if let Some(line) = describe(ev)
             && writeln!(
                 self.out,

@@ -134,6 +134,7 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             headers,
             generated,
             elapsed_us,
+            origin_unverified,
         } => {
             buf.extend_from_slice(b",\"exchange\":");
             buf.extend_from_slice(n.format(*exchange).as_bytes());
@@ -151,6 +152,9 @@ pub fn write_hot(buf: &mut Vec<u8>, ev: &Event, ts_cache: &mut TsCache) -> bool 
             }
             buf.extend_from_slice(b",\"elapsed_us\":");
             buf.extend_from_slice(n.format(*elapsed_us).as_bytes());
+            if *origin_unverified {
+                buf.extend_from_slice(b",\"origin_unverified\":true");
+            }
         }
         EventKind::HttpBody {
             exchange,

@@ -79,6 +79,11 @@ impl Acting {
     }
 
     /// Keeps the request's URL for the request unit.
+    /// The origin is reached over TLS (the request's URL is `https`).
+    pub(super) fn origin_tls(&self) -> bool {
+        self.url.starts_with("https://")
+    }
+
     pub(crate) fn set_url(&mut self, url: &str) {
         self.url = url.to_owned();
     }

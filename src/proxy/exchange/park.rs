@@ -360,6 +360,7 @@ pub(crate) fn answer(
             headers: header_list(resp.headers()),
             generated: true,
             elapsed_us: ctx.events.now_us().saturating_sub(started),
+            origin_unverified: false,
         },
     );
     emit_whole_body(

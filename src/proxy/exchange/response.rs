@@ -63,6 +63,7 @@ impl Acting {
             }
         }
         emit_head(
+            self.origin_tls(),
             ctx,
             exchange,
             started,
@@ -106,6 +107,7 @@ impl Acting {
                 }
                 Ok(Err(streaming)) => {
                     emit_head(
+                        self.origin_tls(),
                         ctx,
                         exchange,
                         started,
@@ -155,6 +157,7 @@ impl Acting {
                         ));
                         emit_hit(ctx, rec);
                         emit_head(
+                            self.origin_tls(),
                             ctx,
                             exchange,
                             started,
@@ -255,6 +258,7 @@ impl Acting {
             (Some(w), None) => w,
             (None, None) => {
                 emit_head(
+                    self.origin_tls(),
                     ctx,
                     exchange,
                     started,
@@ -271,6 +275,7 @@ impl Acting {
             }
         };
         emit_head(
+            self.origin_tls(),
             ctx,
             exchange,
             started,
@@ -333,8 +338,10 @@ fn decoded(ctx: &ConnCtx, headers: &HeaderMap, raw: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The `http_response` record of what the client gets.
+/// The `http_response` record of what the client gets (`tls`: the origin was reached over TLS).
+#[allow(clippy::too_many_arguments)]
 fn emit_head(
+    tls: bool,
     ctx: &ConnCtx,
     exchange: ExchangeId,
     started: u64,
@@ -353,6 +360,7 @@ fn emit_head(
             headers: header_list(headers),
             generated: false,
             elapsed_us: ctx.events.now_us().saturating_sub(started),
+            origin_unverified: ctx.origin_unverified(tls),
         },
     );
 }

@@ -145,6 +145,7 @@ impl Harness {
                     .collect(),
                 generated: false,
                 elapsed_us: 0,
+                origin_unverified: false,
             },
         );
     }

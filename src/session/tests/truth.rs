@@ -231,6 +231,7 @@ fn a_poll_aborted_without_response_is_a_transport_error_at_once() {
             headers: Vec::new(),
             generated: true,
             elapsed_us: 0,
+            origin_unverified: false,
         },
     );
     conn_close(&mut h, 4);

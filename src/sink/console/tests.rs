@@ -31,3 +31,32 @@ fn unverified_tunnels_are_marked() {
     let line = describe(&tunnel(false)).expect("line");
     assert!(!line.contains(UNVERIFIED_MARK), "{line}");
 }
+
+fn response(conn: u64, unverified: bool) -> Event {
+    Event {
+        seq: 2,
+        ts: 0,
+        mono_us: 0,
+        conn,
+        kind: EventKind::HttpResponse {
+            exchange: 1,
+            status: 200,
+            reason: "OK".into(),
+            version: "HTTP/1.1".into(),
+            headers: Vec::new(),
+            generated: false,
+            elapsed_us: 10,
+            origin_unverified: unverified,
+        },
+    }
+}
+
+#[test]
+fn responses_from_unverified_origins_are_marked() {
+    let mut sink = ConsoleSink::new(true);
+    assert!(sink.mark(&response(5, true)));
+    assert!(!sink.mark(&response(5, false)));
+    // Inside a decrypted tunnel to an unverified origin, every response is.
+    assert!(!sink.mark(&tunnel(true)));
+    assert!(sink.mark(&response(3, false)));
+}

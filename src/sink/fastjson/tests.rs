@@ -122,14 +122,14 @@ proptest! {
         (method, url, version, reason) in (text(), text(), text(), prop_oneof![Just(String::new()), text()]),
         (req_headers, resp_headers, trailers) in (headers(), headers(), headers()),
         cut in cut(),
-        (status, generated, elapsed_us) in (any::<u16>(), any::<bool>(), any::<u64>()),
+        (status, generated, elapsed_us, origin_unverified) in (any::<u16>(), any::<bool>(), any::<u64>(), any::<bool>()),
         (c2s, len, complete, truncated) in (any::<bool>(), any::<u64>(), any::<bool>(), any::<bool>()),
         payload in payload(),
     ) {
         let dir = if c2s { Dir::ClientToServer } else { Dir::ServerToClient };
         let kinds = [
             EventKind::HttpRequest { exchange, method, url, version: version.clone(), headers: req_headers },
-            EventKind::HttpResponse { exchange, status, reason, version, headers: resp_headers, generated, elapsed_us },
+            EventKind::HttpResponse { exchange, status, reason, version, headers: resp_headers, generated, elapsed_us, origin_unverified },
             EventKind::HttpBody { exchange, dir, len, complete, truncated, cut, trailers, payload },
         ];
         for kind in kinds {

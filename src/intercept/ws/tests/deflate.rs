@@ -280,6 +280,7 @@ fn ws_int_deflate_an_over_cap_message_after_takeover_is_recorded_as_written() {
     // Regression (fuzz/regressions/intercept_ws/eio3-deflate-cap-binary-event-records): once an
     // edit made the proxy own the compression, a message whose inflated size is over the decode
     // cap goes as received; it was written without its `ws_message` record.
+    let lorem = regex::Regex::new("lorem").unwrap();
     for dir in [C2S, S2C] {
         let p = params(false, None);
         let msgs = ["lorem".to_string(), "x".repeat(300)];
@@ -290,7 +291,7 @@ fn ws_int_deflate_an_over_cap_message_after_takeover_is_recorded_as_written() {
         let mut d = on_text(
             "lorem",
             Action::Replace {
-                re: regex::Regex::new("lorem").unwrap(),
+                re: lorem.clone(),
                 with: "LOREM".into(),
             },
         );
