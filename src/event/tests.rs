@@ -1,6 +1,7 @@
 //! Unit tests of the event records: timestamps, mask digits, type tags, lossless payloads.
 
 use super::*;
+use clock::civil_from_days;
 
 #[test]
 fn mask_hex_is_lowercase_zero_padded_hex() {
