@@ -127,22 +127,45 @@ pub(super) async fn inject(
             ),
         });
         let wait = b.timeout_ms.map_or(DELIVERY_WAIT, Duration::from_millis);
-        match tokio::time::timeout(wait, delivered).await {
-            Ok(Ok(exchange)) => answer["exchange"] = json!(exchange),
-            _ => {
-                if live.withdraw(&s.sid, batch) {
-                    forget();
-                    return fail(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        format!(
-                            "{}: no polling response within {} ms to carry the injection (the session may have upgraded or closed): nothing was sent",
-                            s.name,
-                            wait.as_millis()
-                        ),
-                    );
-                }
+        let why = match carried(&st.hub.directory, &s.sid, delivered, wait).await {
+            Carried::By(exchange) => {
+                answer["exchange"] = json!(exchange);
+                None
             }
+            other => Some(other),
+        };
+        if let Some(why) = why
+            && live.withdraw(&s.sid, batch)
+        {
+            forget();
+            return match why {
+                // The session moved to its WebSocket before a poll carried the packets: they go
+                // there instead (the session's WebSocket injection, same body).
+                Carried::Upgraded => {
+                    let mut moved = Box::pin(super::run(b, st, source)).await?;
+                    moved["moved"] = json!(
+                        "the session upgraded to WebSocket before a polling response carried the injection"
+                    );
+                    Ok(moved)
+                }
+                Carried::Closed(reason) => fail(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "{} closed ({reason}) before a polling response carried the injection: nothing was sent",
+                        s.name
+                    ),
+                ),
+                _ => fail(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "{}: no polling response within {} ms to carry the injection: nothing was sent",
+                        s.name,
+                        wait.as_millis()
+                    ),
+                ),
+            };
         }
+        // Not withdrawn: a response took the packets at the last moment.
     }
     let (Some(rx), Some((nsp, id))) = (ack_rx, &ack) else {
         return Ok(answer);
@@ -162,6 +185,60 @@ pub(super) async fn inject(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!("{}: no ack within {} ms", s.name, wait.as_millis()),
             )
+        }
+    }
+}
+
+/// What became of packets queued for a polling client.
+enum Carried {
+    /// A polling response of this exchange carried them.
+    By(u64),
+    /// The session upgraded to WebSocket first.
+    Upgraded,
+    /// The session closed first (the reason the directory knows).
+    Closed(String),
+    /// Neither within the wait.
+    TimedOut,
+}
+
+/// How often a queued injection looks at its session while it waits.
+const SESSION_LOOK: Duration = Duration::from_millis(200);
+
+/// Waits for `delivered`, watching the session: an upgrade or a close ends the wait at once
+/// (instead of at its timeout), since no polling response will carry the packets then.
+async fn carried(
+    directory: &std::sync::Mutex<crate::control::directory::Directory>,
+    sid: &str,
+    delivered: tokio::sync::oneshot::Receiver<u64>,
+    wait: Duration,
+) -> Carried {
+    let deadline = tokio::time::Instant::now() + wait;
+    tokio::pin!(delivered);
+    loop {
+        let look = (tokio::time::Instant::now() + SESSION_LOOK).min(deadline);
+        tokio::select! {
+            r = &mut delivered => {
+                return match r {
+                    Ok(exchange) => Carried::By(exchange),
+                    Err(_) => Carried::TimedOut,
+                };
+            }
+            _ = tokio::time::sleep_until(look) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Carried::TimedOut;
+        }
+        let Ok(d) = directory.lock() else {
+            continue;
+        };
+        match d.session(sid) {
+            Some(s) if !s.open => {
+                return Carried::Closed(s.close_reason.clone().unwrap_or_else(|| "closed".into()));
+            }
+            Some(s) if s.transport == "websocket" && s.ws_conn.is_some() => {
+                return Carried::Upgraded;
+            }
+            _ => {}
         }
     }
 }
@@ -358,5 +435,82 @@ mod tests {
                 .unwrap()
                 .starts_with("http://h/engine.io/?transport=polling&sid=s&t=")
         );
+    }
+}
+
+#[cfg(test)]
+mod carried_tests {
+    use super::*;
+    use crate::control::directory::Directory;
+    use crate::event::Event;
+    use std::sync::{Arc, Mutex};
+
+    fn ev(v: Value) -> Event {
+        let mut base = json!({"seq": 1, "ts": "2026-12-02T10:00:00Z", "mono_us": 0, "conn": 1});
+        if let (Some(b), Some(extra)) = (base.as_object_mut(), v.as_object()) {
+            b.extend(extra.clone());
+        }
+        serde_json::from_value(base).expect("a record")
+    }
+
+    fn open_session() -> Arc<Mutex<Directory>> {
+        let mut d = Directory::default();
+        d.observe(&ev(json!({
+            "type": "session_open", "session": "s1", "sid": "abc", "eio": 4,
+            "transport": "polling", "url": "http://o/socket.io/?EIO=4&transport=polling",
+            "ping_interval": 25000, "ping_timeout": 20000, "upgrades": ["websocket"], "raw_seq": 1
+        })));
+        Arc::new(Mutex::new(d))
+    }
+
+    /// Applies `later` to the directory after a moment while `carried` waits: 60 s at most, so only
+    /// the directory can end the wait early.
+    async fn wait_while(later: Value) -> Carried {
+        let dir = open_session();
+        let (_tx, rx) = tokio::sync::oneshot::channel();
+        let d2 = dir.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if let Ok(mut d) = d2.lock() {
+                d.observe(&ev(later));
+            }
+        });
+        carried(&dir, "abc", rx, Duration::from_secs(60)).await
+    }
+
+    #[tokio::test]
+    async fn an_upgrade_ends_the_wait_for_a_poll() {
+        let got = wait_while(json!({
+            "type": "session_upgrade", "session": "s1", "sid": "abc", "step": "upgraded",
+            "ws_conn": 7, "elapsed_us": 1000
+        }))
+        .await;
+        assert!(matches!(got, Carried::Upgraded));
+    }
+
+    #[tokio::test]
+    async fn a_close_ends_the_wait_with_its_reason() {
+        let got = wait_while(json!({
+            "type": "session_close", "session": "s1", "sid": "abc", "reason": "ping_timeout",
+            "detail": "no pong", "transport": "polling", "duration_us": 5
+        }))
+        .await;
+        assert!(matches!(got, Carried::Closed(ref r) if r == "ping_timeout"));
+    }
+
+    #[tokio::test]
+    async fn a_carrying_response_and_the_deadline_end_it_too() {
+        let dir = open_session();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(12);
+        assert!(matches!(
+            carried(&dir, "abc", rx, Duration::from_secs(60)).await,
+            Carried::By(12)
+        ));
+        let (_tx, rx) = tokio::sync::oneshot::channel::<u64>();
+        assert!(matches!(
+            carried(&dir, "abc", rx, Duration::from_millis(500)).await,
+            Carried::TimedOut
+        ));
     }
 }
