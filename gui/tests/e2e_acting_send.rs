@@ -268,9 +268,9 @@ fn send_to_client_and_an_edited_breakpoint_reach_the_real_peers() {
     }
 
     let url = format!("http://{addr}");
-    // WebSocket from the start: an event sent while the session is still on polling waits for
-    // the next poll and is taken back (504) when the session upgrades first (docs/control-api.md,
-    // "Polling sessions"); that race is not what this test is about.
+    // WebSocket from the start: an event sent while the session is mid-upgrade from polling is
+    // refused (409, docs/control-api.md, "Polling sessions"); that race is not what this test is
+    // about.
     let mut client = Proc::spawn(
         "rules-sio-client.js",
         node(
