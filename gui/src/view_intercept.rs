@@ -39,7 +39,8 @@ impl InterceptContext {
         };
         InterceptContext {
             proxy: Some(addr),
-            home: live.config.control_home.clone(),
+            // The proxy's own home (its CA), with or without the control API.
+            home: live.config.home.clone(),
             listeners: live.running.as_ref().map(|r| r.listeners.clone()),
         }
     }

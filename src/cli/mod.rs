@@ -309,6 +309,22 @@ mod tests {
     }
 
     #[test]
+    fn the_home_is_known_without_the_control_api() {
+        // Without --no-mitm a CA would be created in it: keep the test's home empty.
+        let dir = std::env::temp_dir().join(format!("sockscope-cli-home-{}", std::process::id()));
+        let args = ProxyArgs {
+            home: Some(dir.clone()),
+            no_control: true,
+            no_mitm: true,
+            ..ProxyArgs::default()
+        };
+        let cfg = args.validate().expect("valid");
+        assert_eq!(cfg.control_home, None);
+        assert_eq!(cfg.home, Some(dir.clone()));
+        assert!(!dir.exists(), "validating created the home");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration_us("10s"), Ok(10_000_000));
         assert_eq!(parse_duration_us("500ms"), Ok(500_000));

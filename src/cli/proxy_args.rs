@@ -274,6 +274,7 @@ impl ProxyArgs {
             holds: std::sync::Arc::new(crate::intercept::Holds::new(hold_timeout)),
             control,
             control_home,
+            home: crate::ca::home_dir(self.home.as_deref()).ok(),
             live_ws: Default::default(),
             live_polling: Default::default(),
             upstream_proxy,

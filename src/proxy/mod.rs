@@ -142,6 +142,9 @@ pub struct ProxyConfig {
     pub control: Option<SocketAddr>,
     /// Where `control.json` is written (`$SOCKSCOPE_HOME`); `None`: not written.
     pub control_home: Option<std::path::PathBuf>,
+    /// sockscope's home (`--home`, else `$SOCKSCOPE_HOME`, else `~/.sockscope`): where its CA
+    /// is, for the clients a front end launches; `None` when none can be found.
+    pub home: Option<std::path::PathBuf>,
     /// The open WebSocket relays (the control API injects through them).
     pub live_ws: Arc<wsrelay::LiveWs>,
     /// Injections into sessions on long-polling (queued packets, awaited acks, POST turns).
@@ -175,6 +178,7 @@ impl ProxyConfig {
             holds: Arc::default(),
             control: None,
             control_home: None,
+            home: None,
             live_ws: Arc::default(),
             live_polling: Arc::default(),
             upstream_proxy: None,
