@@ -194,6 +194,9 @@ pub(crate) fn held_json(h: &crate::intercept::HeldUnit, now: std::time::Instant)
             v[k] = x;
         }
     }
+    if !h.attachments.is_empty() {
+        v["attachments"] = Value::Array(crate::intercept::binary_args::as_binary(&h.attachments));
+    }
     v
 }
 
@@ -274,6 +277,9 @@ pub(super) fn release_how(
     } else if let Some(a) = b.args {
         if !a.is_array() {
             return bad("args must be a JSON array");
+        }
+        if let Err(e) = crate::intercept::binary_args::check_binaries(&a) {
+            return bad(&e);
         }
         Release::Args(a)
     } else if let Some(t) = b.text {

@@ -4,7 +4,9 @@
 //! - [`replace_text`]: every match of the regex replaced (`$1` groups expanded), on any text.
 //! - [`replace_sio`]: the same on the JSON of a Socket.IO packet's data (as it was written on the
 //!   wire when the packet's text is given); the result must parse as JSON.
-//! - [`set_args`]: an EVENT's arguments after its name, or an ACK's whole array, replaced.
+//! - [`set_args`]: an EVENT's arguments after its name, or an ACK's whole array, replaced;
+//!   `{"$binary": "<base64>"}` values in them are attachments given afresh
+//!   ([`super::binary_args`]).
 //! - After either, a packet whose data holds no placeholder becomes EVENT/ACK (attachments
 //!   dropped); one that still has placeholders stays binary with its attachments; a placeholder
 //!   naming no attachment is refused. An edit that turns a packet the reference parser accepts
@@ -97,8 +99,29 @@ pub fn replace_sio(
 }
 
 /// `set-args`: the arguments replaced by `args` (a JSON array): after the event name for
-/// EVENT/BINARY_EVENT, the whole array for ACK/BINARY_ACK.
+/// EVENT/BINARY_EVENT, the whole array for ACK/BINARY_ACK. When `args` holds
+/// `{"$binary": "<base64>"}` values, the packet sent carries exactly the attachments the
+/// arguments name (those values, and the original attachments of the placeholders left), its
+/// attachment count following; with none, placeholders keep the original attachments.
 pub fn set_args(p: &SioPacket, version: SioVersion, args: &Value) -> Result<SioEdited, String> {
+    if !args.is_array() {
+        return Err(format!("set-args needs a json array, got {args}"));
+    }
+    let resolved;
+    let (p, args) = match super::binary_args::resolve(args, &p.attachments)? {
+        Some((v, attachments)) => {
+            resolved = (
+                SioPacket {
+                    attachment_count: attachments.len(),
+                    attachments,
+                    ..p.clone()
+                },
+                v,
+            );
+            (&resolved.0, &resolved.1)
+        }
+        None => (p, args),
+    };
     let Value::Array(new_args) = args else {
         return Err(format!("set-args needs a json array, got {args}"));
     };
@@ -381,6 +404,69 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!((e.text.as_str(), e.packet.ptype), ("34[1]", SioType::Ack));
+    }
+
+    #[test]
+    fn edit_set_args_with_binary_values_carries_exactly_those_attachments() {
+        let p = binary_event();
+        // Two attachments become one, of other bytes and length.
+        let e = set_args(&p, V5, &json!([{"f": {"$binary": "3q2+7wEC"}}])).unwrap();
+        assert_eq!(e.text, r#"51-["up",{"f":{"_placeholder":true,"num":0}}]"#);
+        assert_eq!(e.packet.ptype, SioType::BinaryEvent);
+        assert_eq!(e.packet.attachment_count, 1);
+        assert_eq!(
+            e.attachments,
+            vec![Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef, 1, 2])]
+        );
+        // A new binary next to a kept one: three attachments, renumbered in order.
+        let e = set_args(
+            &p,
+            V5,
+            &json!([{"$binary": "AA=="}, {"_placeholder": true, "num": 1}, {"$binary": ""}]),
+        )
+        .unwrap();
+        assert_eq!(
+            e.text,
+            r#"53-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#
+        );
+        assert_eq!(
+            e.attachments,
+            vec![
+                Bytes::from_static(&[0]),
+                Bytes::from_static(&[3]),
+                Bytes::new()
+            ]
+        );
+        let mut dec = SioDecoder::new(V5);
+        let mut items = dec.push(&Payload::Text(e.text.clone()));
+        for a in &e.attachments {
+            items.extend(dec.push(&Payload::Binary(a.clone())));
+        }
+        assert_eq!(items, vec![SioItem::Packet(e.packet.clone())]);
+        // A plain event given a binary becomes a binary event; an ack too.
+        let e = set_args(&decoded(r#"2["a",1]"#), V5, &json!([{"$binary": "AQ=="}])).unwrap();
+        assert_eq!(e.text, r#"51-["a",{"_placeholder":true,"num":0}]"#);
+        let e = set_args(&decoded("37[]"), V5, &json!([{"$binary": "AQ=="}])).unwrap();
+        assert_eq!(
+            (e.text.as_str(), e.packet.ptype),
+            (r#"61-7[{"_placeholder":true,"num":0}]"#, SioType::BinaryAck)
+        );
+        // Refusals: bad base64, a placeholder past the attachments.
+        let err = set_args(&p, V5, &json!([{"$binary": "@@"}])).unwrap_err();
+        assert!(
+            err.starts_with("invalid $binary base64 at args[0]"),
+            "{err}"
+        );
+        let err = set_args(
+            &p,
+            V5,
+            &json!([{"$binary": "AA=="}, {"_placeholder": true, "num": 2}]),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("names no attachment (the packet has 2)"),
+            "{err}"
+        );
     }
 
     #[test]
