@@ -55,7 +55,19 @@ fn check_at(v: &Value, at: &str) -> Result<(), String> {
 fn decode(b64: &str, at: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(b64.as_bytes())
-        .map_err(|e| format!("invalid $binary base64 at {at}: {e}"))
+        .map_err(|e| {
+            // The base64 crate's messages start in capitals (`Invalid symbol 37, offset 0.`).
+            let e = e.to_string();
+            let mut c = e.chars();
+            let e = match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => e,
+            };
+            format!(
+                "invalid $binary base64 at {at}: {}",
+                e.trim_end_matches('.')
+            )
+        })
 }
 
 /// The arguments with each `{"$binary": ...}` value replaced by a placeholder, and the
