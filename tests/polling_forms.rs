@@ -34,7 +34,9 @@ fn hex(b: &[u8]) -> String {
 fn expected(p: &Packet) -> Value {
     match &p.data {
         Payload::Text(t) => json!({ "text": t }),
-        other => json!({ "b64": base64::engine::general_purpose::STANDARD.encode(other.as_bytes()) }),
+        other => {
+            json!({ "b64": base64::engine::general_purpose::STANDARD.encode(other.as_bytes()) })
+        }
     }
 }
 
@@ -48,7 +50,10 @@ fn check(version: EioVersion, arg: &str) {
         .iter()
         .map(|t| Packet::text(PacketType::Message, t))
         .collect();
-    all.push(Packet::binary(PacketType::Message, &[0, 1, 0x0a, 0x5c, 0xff]));
+    all.push(Packet::binary(
+        PacketType::Message,
+        &[0, 1, 0x0a, 0x5c, 0xff],
+    ));
     bodies.push(all);
 
     let form = BodyForm::Form { version };

@@ -155,6 +155,23 @@ pub fn as_binary(attachments: &[Bytes]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Payload;
+    use crate::intercept::edit::set_args;
+    use crate::socketio::{SioDecoder, SioItem, SioPacket, SioType, SioVersion, decode_packet};
+
+    const V5: SioVersion = SioVersion::V5;
+
+    fn decoded(text: &str) -> SioPacket {
+        decode_packet(text, V5).unwrap()
+    }
+
+    fn binary_event() -> SioPacket {
+        let mut p = decoded(
+            r#"52-["up",{"_placeholder":true,"num":0},{"n":{"_placeholder":true,"num":1}}]"#,
+        );
+        p.attachments = vec![Bytes::from_static(&[1, 2]), Bytes::from_static(&[3])];
+        p
+    }
 
     fn b(x: &'static [u8]) -> Bytes {
         Bytes::from_static(x)
@@ -219,6 +236,69 @@ mod tests {
         assert_eq!(
             as_binary(&[b(&[1, 2, 3])]),
             vec![json!({"$binary": "AQID"})]
+        );
+    }
+
+    #[test]
+    fn edit_set_args_with_binary_values_carries_exactly_those_attachments() {
+        let p = binary_event();
+        // Two attachments become one, of other bytes and length.
+        let e = set_args(&p, V5, &json!([{"f": {"$binary": "3q2+7wEC"}}])).unwrap();
+        assert_eq!(e.text, r#"51-["up",{"f":{"_placeholder":true,"num":0}}]"#);
+        assert_eq!(e.packet.ptype, SioType::BinaryEvent);
+        assert_eq!(e.packet.attachment_count, 1);
+        assert_eq!(
+            e.attachments,
+            vec![Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef, 1, 2])]
+        );
+        // A new binary next to a kept one: three attachments, renumbered in order.
+        let e = set_args(
+            &p,
+            V5,
+            &json!([{"$binary": "AA=="}, {"_placeholder": true, "num": 1}, {"$binary": ""}]),
+        )
+        .unwrap();
+        assert_eq!(
+            e.text,
+            r#"53-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#
+        );
+        assert_eq!(
+            e.attachments,
+            vec![
+                Bytes::from_static(&[0]),
+                Bytes::from_static(&[3]),
+                Bytes::new()
+            ]
+        );
+        let mut dec = SioDecoder::new(V5);
+        let mut items = dec.push(&Payload::Text(e.text.clone()));
+        for a in &e.attachments {
+            items.extend(dec.push(&Payload::Binary(a.clone())));
+        }
+        assert_eq!(items, vec![SioItem::Packet(e.packet.clone())]);
+        // A plain event given a binary becomes a binary event; an ack too.
+        let e = set_args(&decoded(r#"2["a",1]"#), V5, &json!([{"$binary": "AQ=="}])).unwrap();
+        assert_eq!(e.text, r#"51-["a",{"_placeholder":true,"num":0}]"#);
+        let e = set_args(&decoded("37[]"), V5, &json!([{"$binary": "AQ=="}])).unwrap();
+        assert_eq!(
+            (e.text.as_str(), e.packet.ptype),
+            (r#"61-7[{"_placeholder":true,"num":0}]"#, SioType::BinaryAck)
+        );
+        // Refusals: bad base64, a placeholder past the attachments.
+        let err = set_args(&p, V5, &json!([{"$binary": "@@"}])).unwrap_err();
+        assert!(
+            err.starts_with("invalid $binary base64 at args[0]"),
+            "{err}"
+        );
+        let err = set_args(
+            &p,
+            V5,
+            &json!([{"$binary": "AA=="}, {"_placeholder": true, "num": 2}]),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("names no attachment (the packet has 2)"),
+            "{err}"
         );
     }
 }
