@@ -461,3 +461,28 @@ impl hyper::body::Body for Stream {
             .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn how(body: Value) -> Result<(crate::intercept::Release, String), (StatusCode, String)> {
+        release_how(serde_json::from_value(body).expect("a release body"))
+    }
+
+    #[test]
+    fn release_args_with_binary_values_are_checked_before_anything_is_released() {
+        let (r, what) = how(json!({"args": [{"$binary": "AQID"}]})).expect("valid");
+        assert_eq!(
+            r,
+            crate::intercept::Release::Args(json!([{"$binary": "AQID"}]))
+        );
+        assert_eq!(what, "edited: args");
+        let (status, msg) = how(json!({"args": [1, {"f": {"$binary": "%%"}}]})).unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            msg.starts_with("invalid $binary base64 at args[1].f: invalid symbol"),
+            "{msg}"
+        );
+    }
+}
