@@ -363,6 +363,10 @@ pub fn held(args: &crate::cli::HeldArgs) -> Result<(), String> {
             .map(|t| crate::sink::console::preview(&crate::event::Payload::Text(t.to_string()), 80))
             .or_else(|| h.get("base64").map(|_| "(binary)".to_string()))
             .unwrap_or_default();
+        let payload = match h.get("attachments").and_then(|a| a.as_array()) {
+            Some(a) if !a.is_empty() => format!("{payload} +{} attachment(s)", a.len()),
+            _ => payload,
+        };
         println!(
             "#{:<4} {:>6.1} s  conn {} {}  {}  {}  [rule #{} {}]",
             n("id"),

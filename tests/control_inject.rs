@@ -1,7 +1,8 @@
 //! Acting on a live conversation through the control API, with real peers as the oracle:
 //! messages injected into the app's own connection (Socket.IO events both ways, binary
-//! arguments, an ack the proxy consumes and prints; plain WebSocket text), and a breakpoint
-//! released with edited arguments while pings pass it.
+//! arguments, an ack the proxy consumes and prints; plain WebSocket text), a breakpoint
+//! released with edited arguments while pings pass it, and a held binary event released with
+//! other attachment bytes (rules_support/held_binary.rs).
 
 mod common;
 
@@ -320,4 +321,9 @@ fn a_hundred_messages_injected_each_way_into_a_compressed_connection_then_a_thou
         "{}",
         o.dump()
     );
+}
+
+#[test]
+fn a_held_binary_event_shows_its_attachment_and_goes_with_the_edited_bytes_over_websocket() {
+    rules_support::held_binary::held_binary_event("websocket", "sio binary_event upload");
 }

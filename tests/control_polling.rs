@@ -3,7 +3,9 @@
 //! response) and towards the server (a POST the proxy makes with the session's sid), with
 //! binary arguments and acks the proxy consumes, on socket.io 4 and socket.io 2 (Engine.IO 3);
 //! and held units released edited: a Socket.IO event inside a polling POST (its arguments), an
-//! HTTP request (its headers and body) and an HTTP response (its status, headers and body).
+//! HTTP request (its headers and body) and an HTTP response (its status, headers and body); a
+//! held binary event with its attachment listed and released with other bytes, and one whose
+//! attachment is still in the client released unchanged only (rules_support/held_binary.rs).
 
 mod common;
 
@@ -395,4 +397,14 @@ fn injection_errors_over_polling_are_clear() {
     );
     let echo = got(&srv, "echo");
     assert_eq!(echo["args"], json!(["raw"]), "{echo}");
+}
+
+#[test]
+fn a_held_binary_event_shows_its_attachment_and_goes_with_the_edited_bytes_over_polling() {
+    rules_support::held_binary::held_binary_event("polling", "polling sio binary_event upload");
+}
+
+#[test]
+fn a_held_binary_event_whose_attachment_is_still_to_come_goes_unchanged_only() {
+    rules_support::held_binary::partial_over_polling();
 }

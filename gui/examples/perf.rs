@@ -7,7 +7,9 @@
 //! window of a real embedded proxy with 50 live rules and 20 held units, thousands of the rows
 //! carrying a rule's badge ([`acting`]): frames following the tail, scrolling, with an edited
 //! event side by side in the detail pane, and what reading the rules and the held list costs
-//! (the rules panel and the held queue read them every frame). Run it in release mode:
+//! (the rules panel and the held queue read them every frame); the Rules panel and the Held
+//! queue (a held unit open in its editor) are open while those frames are measured. Run it in
+//! release mode:
 //!
 //! ```text
 //! cargo run --release -p sockscope-gui --example perf [MESSAGES]
@@ -416,6 +418,22 @@ fn with_acting(n: usize) -> Result<(), String> {
             .filter(|&o| app.store().row(o).is_some_and(|r| r.kind.is_rule()))
             .count(),
         app.store().badges().len()
+    );
+    // The Rules panel and the Held queue stay open while the frames below are measured (as a
+    // user acting on traffic has them), the oldest held unit open in its editor.
+    app.rules_panel_mut().open = true;
+    let held = &mut app.acting_ui().held;
+    held.open = true;
+    held.refresh(&a, true);
+    let oldest = held.units().first().map(|u| u.id);
+    let editing = oldest.is_some_and(|id| held.edit(id));
+    if !editing {
+        return Err("no held unit to open in the editor".into());
+    }
+    println!(
+        "  (the Rules panel and the Held queue open, {} units listed, #{} in the editor)",
+        app.acting_ui().held.units().len(),
+        oldest.unwrap_or_default()
     );
     for _ in 0..3 {
         f.frame(&mut app);

@@ -109,6 +109,37 @@ pub fn with_binary(data: &Value, attachments: &[String]) -> Value {
     }
 }
 
+/// Arguments whose `{"_placeholder":true,"num":k}` objects become `{"$binary": "<base64 of
+/// attachments[k]>"}` (a held packet's arguments with its attachments as edited, in the control
+/// API's form); a placeholder naming no attachment is an error.
+pub fn placeholders_to_binary(v: &Value, attachments: &[Vec<u8>]) -> Result<Value, String> {
+    match v {
+        Value::Object(o) if o.get("_placeholder") == Some(&Value::Bool(true)) => {
+            let num = o.get("num").and_then(Value::as_u64);
+            match num.and_then(|n| attachments.get(usize::try_from(n).ok()?)) {
+                Some(b) => Ok(serde_json::json!({ "$binary": b64(b) })),
+                None => Err(format!(
+                    "placeholder num {} names no attachment (the unit has {})",
+                    o.get("num")
+                        .map_or_else(|| "(none)".into(), Value::to_string),
+                    attachments.len()
+                )),
+            }
+        }
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, x)| Ok((k.clone(), placeholders_to_binary(x, attachments)?)))
+            .collect::<Result<serde_json::Map<_, _>, String>>()
+            .map(Value::Object),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| placeholders_to_binary(x, attachments))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        v => Ok(v.clone()),
+    }
+}
+
 /// Base64 to hex, for showing an attachment; `None` when it is not base64.
 pub fn b64_to_hex(b64: &str) -> Option<String> {
     STANDARD.decode(b64).ok().map(|b| to_hex(&b))
@@ -215,5 +246,21 @@ mod tests {
         let v = with_binary(&data, &["AQID".into()]);
         assert_eq!(v, serde_json::json!([{"a": {"$binary": "AQID"}}, 2]));
         assert_eq!(b64_to_hex("AQID").unwrap(), "010203");
+        let atts = [vec![1u8, 2, 3], vec![]];
+        let v = placeholders_to_binary(
+            &serde_json::json!([{"_placeholder": true, "num": 1}, {"a": [{"_placeholder": true, "num": 0}]}]),
+            &atts,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{"$binary": ""}, {"a": [{"$binary": "AQID"}]}])
+        );
+        let e = placeholders_to_binary(
+            &serde_json::json!([{"_placeholder": true, "num": 2}]),
+            &atts,
+        )
+        .unwrap_err();
+        assert_eq!(e, "placeholder num 2 names no attachment (the unit has 2)");
     }
 }

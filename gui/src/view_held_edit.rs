@@ -1,7 +1,7 @@
 //! The editor of one held unit: Socket.IO arguments as JSON (validated as you type; binary
-//! attachments stay where their `{"_placeholder":true,"num":k}` objects are), text messages,
-//! binary messages as hex, HTTP status, headers and body; and the verdict it makes (a
-//! [`Release`]).
+//! attachments stay where their `{"_placeholder":true,"num":k}` objects are, each attachment's
+//! bytes in a hex field of its own, sent as `{"$binary": ...}` values), text messages, binary
+//! messages as hex, HTTP status, headers and body; and the verdict it makes (a [`Release`]).
 
 use crate::json_edit;
 use eframe::egui::{self, RichText, TextEdit, Ui};
@@ -33,12 +33,49 @@ pub struct Editor {
     pub status: String,
     /// `Name: value` a line.
     pub headers: String,
-    /// Binary attachments the arguments refer to.
-    pub attachments: usize,
+    /// The held packet's binary attachments, one field each (attachment k is what
+    /// `{"_placeholder":true,"num":k}` in the arguments stands for).
+    pub attachments: Vec<AttachmentEdit>,
     /// The text as the unit came (an HTTP body is sent only when it was changed).
     original: String,
     /// The last release's error.
     pub error: Option<String>,
+}
+
+/// Attachments up to this size are edited as hex; larger ones go as they came (a hex field of
+/// megabytes would cost every frame).
+pub const HEX_EDIT_MAX: usize = 64 * 1024;
+
+/// One binary attachment in the editor.
+#[derive(Debug)]
+pub struct AttachmentEdit {
+    /// Its bytes as hex, as edited.
+    pub hex: String,
+    /// Its bytes when over [`HEX_EDIT_MAX`]: not editable, sent as they came.
+    pub kept: Option<Vec<u8>>,
+}
+
+impl AttachmentEdit {
+    fn new(bytes: &[u8]) -> AttachmentEdit {
+        if bytes.len() > HEX_EDIT_MAX {
+            return AttachmentEdit {
+                hex: String::new(),
+                kept: Some(bytes.to_vec()),
+            };
+        }
+        AttachmentEdit {
+            hex: json_edit::to_hex(bytes),
+            kept: None,
+        }
+    }
+
+    /// The bytes it stands for now, or why the hex is not valid.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        match &self.kept {
+            Some(b) => Ok(b.clone()),
+            None => json_edit::parse_hex(&self.hex),
+        }
+    }
 }
 
 /// The kind of a held unit, from its description.
@@ -74,15 +111,6 @@ pub fn args_of(text: &str, event: bool) -> Option<Vec<serde_json::Value>> {
     Some(a)
 }
 
-fn count_placeholders(v: &serde_json::Value) -> usize {
-    match v {
-        serde_json::Value::Object(o) if o.get("_placeholder") == Some(&true.into()) => 1,
-        serde_json::Value::Object(o) => o.values().map(count_placeholders).sum(),
-        serde_json::Value::Array(a) => a.iter().map(count_placeholders).sum(),
-        _ => 0,
-    }
-}
-
 impl Editor {
     pub fn new(u: &HeldUnit) -> Editor {
         let kind = kind_of(u);
@@ -98,7 +126,11 @@ impl Editor {
             hex: String::new(),
             status: String::new(),
             headers: String::new(),
-            attachments: 0,
+            attachments: u
+                .attachments
+                .iter()
+                .map(|a| AttachmentEdit::new(a))
+                .collect(),
             error: None,
             original: payload_text.clone(),
         };
@@ -106,11 +138,7 @@ impl Editor {
             EditKind::Args => {
                 let event = !u.unit.contains("ack");
                 match args_of(&payload_text, event) {
-                    Some(a) => {
-                        let v = serde_json::Value::Array(a);
-                        e.attachments = count_placeholders(&v);
-                        e.text = json_edit::pretty(&v);
-                    }
+                    Some(a) => e.text = json_edit::pretty(&serde_json::Value::Array(a)),
                     // Not readable as JSON: edit the arguments from scratch.
                     None => e.text = "[]".into(),
                 }
@@ -128,7 +156,16 @@ impl Editor {
     /// The edited verdict, or why the input is not valid.
     pub fn verdict(&self) -> Result<Release, String> {
         match self.kind {
-            EditKind::Args => json_edit::parse_args(&self.text).map(Release::Args),
+            EditKind::Args => {
+                let args = json_edit::parse_args(&self.text)?;
+                let atts = self
+                    .attachments
+                    .iter()
+                    .enumerate()
+                    .map(|(k, a)| a.bytes().map_err(|e| format!("attachment {k}: {e}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.args_release(args, &atts)
+            }
             EditKind::Text => Ok(Release::Text(self.text.clone())),
             EditKind::Binary => json_edit::parse_hex(&self.hex).map(|b| Release::Binary(b.into())),
             EditKind::Http { response } => {
@@ -165,23 +202,62 @@ impl Editor {
         }
     }
 
+    /// The release of these arguments: with the attachments as edited, in the `{"$binary": ...}`
+    /// form, when the unit has attachments.
+    fn args_release(&self, args: serde_json::Value, atts: &[Vec<u8>]) -> Result<Release, String> {
+        if self.attachments.is_empty() {
+            return Ok(Release::Args(args));
+        }
+        json_edit::placeholders_to_binary(&args, atts).map(Release::Args)
+    }
+
     /// Draws the fields; returns the verdict the input makes now.
     pub fn show(&mut self, ui: &mut Ui) -> Result<Release, String> {
         match self.kind {
             EditKind::Args => {
                 let r = json_edit::args_editor(ui, "Arguments (JSON array)", &mut self.text, 8);
-                if self.attachments > 0 {
-                    ui.label(
-                        RichText::new(format!(
-                            "{} binary attachment(s): each {{\"_placeholder\":true,\"num\":k}} \
-                             stands for attachment k as it came; move or drop them, their \
-                             bytes are kept",
-                            self.attachments
-                        ))
-                        .weak(),
-                    );
+                let n = self.attachments.len();
+                if n == 0 {
+                    return r.map(Release::Args);
                 }
-                r.map(Release::Args)
+                ui.label(
+                    RichText::new(format!(
+                        "{n} binary attachment(s): {{\"_placeholder\":true,\"num\":k}} in the \
+                         arguments stands for attachment k, whose bytes are below as hex; \
+                         Forward edited sends them as given"
+                    ))
+                    .weak(),
+                );
+                let mut atts = Vec::with_capacity(n);
+                let mut bad = false;
+                for (k, a) in self.attachments.iter_mut().enumerate() {
+                    if let Some(b) = &a.kept {
+                        ui.label(format!(
+                            "Attachment {k}: {} bytes, over {} KiB: sent as it came",
+                            b.len(),
+                            HEX_EDIT_MAX / 1024
+                        ));
+                        atts.push(b.clone());
+                        continue;
+                    }
+                    let label = format!("Attachment {k} (hex)");
+                    match json_edit::hex_editor(ui, &label, &mut a.hex, 2) {
+                        Ok(b) => {
+                            ui.weak(format!("{} bytes", b.len()));
+                            atts.push(b);
+                        }
+                        Err(_) => bad = true,
+                    }
+                }
+                let args = r?;
+                if bad {
+                    return Err("an attachment is not valid hex".into());
+                }
+                let v = self.args_release(args, &atts);
+                if let Err(e) = &v {
+                    ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+                }
+                v
             }
             EditKind::Text => {
                 let l = ui.label("Text");
@@ -254,6 +330,7 @@ mod tests {
             sid: None,
             exchange,
             payload: Some(payload),
+            attachments: Vec::new(),
             since: std::time::Instant::now(),
         }
     }
@@ -316,11 +393,57 @@ mod tests {
     }
 
     #[test]
+    fn attachments_edit_as_hex_and_go_as_binary_values() {
+        let mut u = unit(
+            "sio binary_event up",
+            Dir::ClientToServer,
+            None,
+            Payload::Text(r#"451-["up",{"f":{"_placeholder":true,"num":0}}]"#.into()),
+        );
+        u.attachments = vec![vec![1u8, 2, 3].into()];
+        let mut e = Editor::new(&u);
+        assert_eq!(e.kind, EditKind::Args);
+        assert_eq!(e.attachments[0].hex, "010203");
+        assert_eq!(
+            e.verdict().unwrap(),
+            Release::Args(serde_json::json!([{"f": {"$binary": "AQID"}}])),
+            "unchanged bytes still go as $binary"
+        );
+        e.attachments[0].hex = "de ad\nbe ef 01".into();
+        assert_eq!(
+            e.verdict().unwrap(),
+            Release::Args(serde_json::json!([{"f": {"$binary": "3q2+7wE="}}]))
+        );
+        e.attachments[0].hex = "abc".into();
+        let err = e.verdict().unwrap_err();
+        assert!(err.starts_with("attachment 0: an odd number"), "{err}");
+        e.attachments[0].hex = "00".into();
+        e.text = r#"[{"_placeholder":true,"num":1}]"#.into();
+        assert!(e.verdict().unwrap_err().contains("names no attachment"));
+        // The arguments may drop the attachment: a plain event goes.
+        e.text = "[1]".into();
+        assert_eq!(e.verdict().unwrap(), Release::Args(serde_json::json!([1])));
+        // An attachment too large for a hex field goes as it came.
+        u.attachments = vec![vec![7u8; HEX_EDIT_MAX + 1].into()];
+        let e = Editor::new(&u);
+        assert!(e.attachments[0].hex.is_empty());
+        let Release::Args(v) = e.verdict().unwrap() else {
+            panic!("args")
+        };
+        use base64::Engine as _;
+        let b64 = v[0]["f"]["$binary"].as_str().unwrap();
+        let sent = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(sent, vec![7u8; HEX_EDIT_MAX + 1]);
+    }
+
+    #[test]
     fn args_of_events_and_acks() {
         let a = args_of(r#"42["checkout",{"qty":5}]"#, true).unwrap();
         assert_eq!(a, vec![serde_json::json!({"qty":5})]);
         let a = args_of(r#"451-/admin,7["up",{"_placeholder":true,"num":0}]"#, true).unwrap();
-        assert_eq!(count_placeholders(&serde_json::Value::Array(a)), 1);
+        assert_eq!(a, vec![serde_json::json!({"_placeholder": true, "num": 0})]);
         assert_eq!(args_of("437[1,2]", false).unwrap().len(), 2);
         assert!(args_of("40", true).is_none());
     }

@@ -6,244 +6,18 @@
 //! breakpoint, the held event is edited in the editor and forwarded (the server gets the edited
 //! arguments), the toolbar badge and the status bar count it; the send dialog refuses invalid
 //! JSON (the error shown, Send disabled), offers only the joined namespaces, and sends an event
-//! the client's handler receives, with the ack's reply shown.
+//! the client's handler receives, with the ack's reply shown. A held binary event shows its
+//! attachment as hex under the JSON arguments (placeholders kept there); invalid hex shows its
+//! error and disables Forward edited; edited bytes reach the server's handler exactly.
 //!
 //! Needs node and the npm peers (`npm ci` in tests/peers/node; `scripts/test.sh` does it).
+mod acting_support;
 
+use acting_support::*;
 use eframe::egui::{self, accesskit::Role};
-use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use serde_json::{Value, json};
-use sockscope::sink::channel::channel;
-use sockscope_gui::app::{Live, SockscopeApp, Source};
-use sockscope_gui::launch::{CHANNEL_CAPACITY, GuiArgs};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel as mpsc};
 use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn node_dir() -> PathBuf {
-    std::env::var_os("SOCKSCOPE_TEST_NODE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/node"))
-}
-
-/// A node peer: its JSON log lines, its stdin for commands; killed (its group) on drop.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    name: &'static str,
-}
-
-impl Peer {
-    fn spawn(name: &'static str, script: &str, args: &[&str]) -> Peer {
-        let node = std::env::var("SOCKSCOPE_TEST_NODE").unwrap_or_else(|_| "node".into());
-        let mut c = Command::new(node);
-        c.arg(node_dir().join(script)).args(args);
-        for v in [
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-        ] {
-            c.env_remove(v);
-        }
-        let mut child = c
-            .process_group(0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start node {script} (node and npm peers needed): {e}")
-            });
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take().expect("stdin");
-        Peer {
-            child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-            name,
-        }
-    }
-
-    fn cmd(&mut self, v: Value) {
-        writeln!(self.stdin, "{v}").expect("command written");
-        self.stdin.flush().expect("flushed");
-    }
-
-    /// Takes the lines printed so far; the first (JSON) line `pred` accepts, if any.
-    fn poll(&mut self, pred: &dyn Fn(&str, &Value) -> bool) -> Option<Value> {
-        while let Ok(l) = self.lines.try_recv() {
-            self.seen.push(l);
-        }
-        self.seen.iter().find_map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
-            pred(l, &v).then_some(v)
-        })
-    }
-
-    fn log(&self) -> String {
-        format!("{} printed:\n{}", self.name, self.seen.join("\n"))
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// Steps the window until `cond` holds (the window keeps taking in the proxy's records).
-fn until(
-    h: &mut Harness<'static, SockscopeApp>,
-    what: &str,
-    mut cond: impl FnMut(&mut Harness<'static, SockscopeApp>) -> bool,
-) {
-    let deadline = Instant::now() + WAIT;
-    while !cond(h) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.step();
-}
-
-fn wait_peer(
-    h: &mut Harness<'static, SockscopeApp>,
-    p: &mut Peer,
-    what: &str,
-    pred: &dyn Fn(&str, &Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = p.poll(pred) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; {}",
-            p.log()
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Setup {
-    h: Harness<'static, SockscopeApp>,
-    server: Peer,
-    client: Peer,
-    home: PathBuf,
-}
-
-/// Server, the app with its proxy in front of it, a client through the proxy, connected.
-fn setup(tag: &str) -> Setup {
-    let mut server = Peer::spawn("server", "rules-sio-server.js", &["--port", "0"]);
-    let deadline = Instant::now() + WAIT;
-    let port = loop {
-        if let Ok(l) = server.lines.recv_timeout(Duration::from_millis(100)) {
-            if let Some(p) = l.strip_prefix("READY ") {
-                break p.trim().to_owned();
-            }
-            server.seen.push(l);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server not ready; {}",
-            server.log()
-        );
-    };
-    let home =
-        std::env::temp_dir().join(format!("sockscope-gui-held-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).expect("home");
-    let args = <GuiArgs as clap::Parser>::try_parse_from([
-        "sockscope-gui".to_string(),
-        "--listen=127.0.0.1:0".into(),
-        format!("--reverse=http://127.0.0.1:{port}"),
-        "--no-mitm".into(),
-        "--quiet".into(),
-        format!("--home={}", home.display()),
-    ])
-    .expect("args");
-    let config = args.proxy.validate().expect("config");
-    let clock = sockscope::event::Clock::new();
-    let (tx, rx) = channel(CHANNEL_CAPACITY);
-    let running = sockscope::app::start(
-        config,
-        clock,
-        sockscope::run::default_stages(&args.proxy),
-        vec![Box::new(tx)],
-    )
-    .expect("proxy started");
-    let proxy = running.local_addr;
-    let live = Live {
-        config: running.config.clone(),
-        acting: Some(running.acting.clone()),
-        running: Some(running),
-        rx,
-        save: None,
-    };
-    let app = SockscopeApp::new(Source::Live(Box::new(live)), Default::default());
-    let mut h = Harness::builder()
-        .allow_missing_glyphs()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .with_context_setup(sockscope_gui::theme::install_fonts)
-        .build_ui_state(|ui, app: &mut SockscopeApp| app.ui(ui), app);
-    h.step();
-    let url = format!("http://{proxy}");
-    let mut client = Peer::spawn(
-        "client",
-        "rules-sio-client.js",
-        &["--url", &url, "--transports", "websocket", "--no-reconnect"],
-    );
-    wait_peer(&mut h, &mut client, "the client's connect", &|_, v| {
-        v["ev"] == "connect"
-    });
-    Setup {
-        h,
-        server,
-        client,
-        home,
-    }
-}
-
-fn acting(h: &Harness<'static, SockscopeApp>) -> sockscope::control::Acting {
-    h.state().acting().expect("a live proxy").clone()
-}
-
-/// The table row of the newest Socket.IO event `name`, right-clicked; its menu is open.
-fn right_click_row(h: &mut Harness<'static, SockscopeApp>, name: &str) {
-    until(h, "the row in the table", |h| {
-        h.query_all_by_label(name).next().is_some()
-    });
-    h.query_all_by_label(name)
-        .last()
-        .expect("the row")
-        .click_secondary();
-    h.run_steps(2);
-}
 
 #[test]
 fn a_held_event_is_edited_in_the_editor_and_forwarded() {
@@ -344,6 +118,92 @@ fn a_held_event_is_edited_in_the_editor_and_forwarded() {
     h.get_by_label("Undo").click();
     h.run_steps(2);
     assert!(acting(&h).rules().is_empty());
+    drop(client);
+    let _ = std::fs::remove_dir_all(home);
+}
+
+#[test]
+fn a_held_binary_event_is_edited_as_hex_and_the_server_gets_the_new_bytes() {
+    let Setup {
+        mut h,
+        mut server,
+        mut client,
+        home,
+    } = setup("binary");
+    acting(&h)
+        .add_rule("kind:sio event:upload dir:c2s => hold")
+        .expect("the breakpoint");
+    h.state_mut().acting_ui().held.open = true;
+    client.cmd(json!({"cmd": "emit", "event": "upload", "args": [{"name": "a.bin"}, {"$bin": 5}]}));
+    until(&mut h, "a held unit in the queue", |h| {
+        h.query_all_by_label("Held 1").next().is_some()
+    });
+    h.get_all_by_role(Role::Button)
+        .find(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.contains("sio binary_event upload"))
+        })
+        .expect("the held unit in the queue")
+        .click();
+    h.run_steps(2);
+    // The arguments keep the placeholder; the attachment's bytes are shown as hex.
+    let args = h.get_by_role_and_label(Role::MultilineTextInput, "Arguments (JSON array)");
+    let shown: Value = serde_json::from_str(&args.value().expect("the arguments")).expect("json");
+    assert_eq!(
+        shown,
+        json!([{"name": "a.bin"}, {"_placeholder": true, "num": 0}])
+    );
+    let hex = h.get_by_role_and_label(Role::MultilineTextInput, "Attachment 0 (hex)");
+    let digits: String = hex
+        .value()
+        .expect("the hex")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let want: String = peer_bytes(5).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(digits, want, "the attachment's bytes as they came");
+    h.get_by_label("5 bytes");
+    // Invalid hex: the error under the field, Forward edited disabled, nothing sent.
+    hex.set_text_value_accesskit("de ad b");
+    h.run_steps(2);
+    h.get_by_label_contains("an odd number of hex digits");
+    assert!(
+        h.get_by_role_and_label(Role::Button, "Forward edited")
+            .accesskit_node()
+            .is_disabled()
+    );
+    h.get_by_role_and_label(Role::MultilineTextInput, "Attachment 0 (hex)")
+        .set_text_value_accesskit("xy");
+    h.run_steps(2);
+    h.get_by_label_contains("character 1: 'x' is not a hex digit");
+    assert!(
+        h.get_by_role_and_label(Role::Button, "Forward edited")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // Other bytes, another length.
+    h.get_by_role_and_label(Role::MultilineTextInput, "Attachment 0 (hex)")
+        .set_text_value_accesskit("de ad be ef\n00 01 ff");
+    h.run_steps(2);
+    h.get_by_label("7 bytes");
+    let fwd = h.get_by_role_and_label(Role::Button, "Forward edited");
+    assert!(!fwd.accesskit_node().is_disabled());
+    fwd.click();
+    let got = wait_peer(&mut h, &mut server, "the edited upload", &|_, v| {
+        v["ev"] == "got" && v["event"] == "upload"
+    });
+    // sha256 of de ad be ef 00 01 ff (sha256sum).
+    let sha = "3c71da7e807d9c71d8f40884d435bf703141551c976ce48ce803ec10d7ba65c5";
+    assert_eq!(
+        got["args"],
+        json!([{"name": "a.bin"}, {"$bin": 7, "sha256": sha}]),
+        "the server's handler got exactly the edited bytes"
+    );
+    until(&mut h, "the queue emptied", |h| {
+        h.query_all_by_label("Held 0").next().is_some()
+    });
+    h.get_by_label_contains("forwarded edited");
     drop(client);
     let _ = std::fs::remove_dir_all(home);
 }

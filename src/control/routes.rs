@@ -194,6 +194,9 @@ pub(crate) fn held_json(h: &crate::intercept::HeldUnit, now: std::time::Instant)
             v[k] = x;
         }
     }
+    if !h.attachments.is_empty() {
+        v["attachments"] = Value::Array(crate::intercept::binary_args::as_binary(&h.attachments));
+    }
     v
 }
 
@@ -274,6 +277,9 @@ pub(super) fn release_how(
     } else if let Some(a) = b.args {
         if !a.is_array() {
             return bad("args must be a JSON array");
+        }
+        if let Err(e) = crate::intercept::binary_args::check_binaries(&a) {
+            return bad(&e);
         }
         Release::Args(a)
     } else if let Some(t) = b.text {
@@ -453,5 +459,30 @@ impl hyper::body::Body for Stream {
         self.rx
             .poll_recv(cx)
             .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn how(body: Value) -> Result<(crate::intercept::Release, String), (StatusCode, String)> {
+        release_how(serde_json::from_value(body).expect("a release body"))
+    }
+
+    #[test]
+    fn release_args_with_binary_values_are_checked_before_anything_is_released() {
+        let (r, what) = how(json!({"args": [{"$binary": "AQID"}]})).expect("valid");
+        assert_eq!(
+            r,
+            crate::intercept::Release::Args(json!([{"$binary": "AQID"}]))
+        );
+        assert_eq!(what, "edited: args");
+        let (status, msg) = how(json!({"args": [1, {"f": {"$binary": "%%"}}]})).unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            msg.starts_with("invalid $binary base64 at args[1].f: invalid symbol"),
+            "{msg}"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! - [`replace_text`]: every match of the regex replaced (`$1` groups expanded), on any text.
 //! - [`replace_sio`]: the same on the JSON of a Socket.IO packet's data (as it was written on the
 //!   wire when the packet's text is given); the result must parse as JSON.
-//! - [`set_args`]: an EVENT's arguments after its name, or an ACK's whole array, replaced.
+//! - [`set_args`]: an EVENT's arguments after its name, or an ACK's whole array, replaced;
+//!   `{"$binary": "<base64>"}` values in them are attachments given afresh
+//!   ([`super::binary_args`]).
 //! - After either, a packet whose data holds no placeholder becomes EVENT/ACK (attachments
 //!   dropped); one that still has placeholders stays binary with its attachments; a placeholder
 //!   naming no attachment is refused. An edit that turns a packet the reference parser accepts
@@ -97,8 +99,29 @@ pub fn replace_sio(
 }
 
 /// `set-args`: the arguments replaced by `args` (a JSON array): after the event name for
-/// EVENT/BINARY_EVENT, the whole array for ACK/BINARY_ACK.
+/// EVENT/BINARY_EVENT, the whole array for ACK/BINARY_ACK. When `args` holds
+/// `{"$binary": "<base64>"}` values, the packet sent carries exactly the attachments the
+/// arguments name (those values, and the original attachments of the placeholders left), its
+/// attachment count following; with none, placeholders keep the original attachments.
 pub fn set_args(p: &SioPacket, version: SioVersion, args: &Value) -> Result<SioEdited, String> {
+    if !args.is_array() {
+        return Err(format!("set-args needs a json array, got {args}"));
+    }
+    let resolved;
+    let (p, args) = match super::binary_args::resolve(args, &p.attachments)? {
+        Some((v, attachments)) => {
+            resolved = (
+                SioPacket {
+                    attachment_count: attachments.len(),
+                    attachments,
+                    ..p.clone()
+                },
+                v,
+            );
+            (&resolved.0, &resolved.1)
+        }
+        None => (p, args),
+    };
     let Value::Array(new_args) = args else {
         return Err(format!("set-args needs a json array, got {args}"));
     };

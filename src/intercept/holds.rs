@@ -24,6 +24,9 @@ pub struct HeldUnit {
     pub exchange: Option<ExchangeId>,
     /// The unit as it arrived (the message's payload, the packet's text, the request body).
     pub payload: Option<Payload>,
+    /// A binary Socket.IO packet's attachments, in order (what its `{"_placeholder":true,
+    /// "num":k}` objects stand for); empty for every other unit.
+    pub attachments: Vec<bytes::Bytes>,
     pub since: Instant,
 }
 
@@ -38,7 +41,9 @@ pub enum Release {
     Text(String),
     /// With these bytes instead (a binary message or body).
     Binary(bytes::Bytes),
-    /// A Socket.IO event or ack with these arguments instead.
+    /// A Socket.IO event or ack with these arguments instead. A `{"$binary": "<base64>"}`
+    /// value is an attachment given afresh; a `{"_placeholder":true,"num":k}` object keeps
+    /// attachment k as it came (see [`crate::intercept::edit::set_args`]).
     Args(serde_json::Value),
     /// An HTTP request or response changed: status (responses), headers set, body.
     Http {

@@ -11,6 +11,7 @@ use crate::event::EventKind;
 use bytes::Bytes;
 use std::time::Instant;
 
+pub mod binary_args;
 pub mod edit;
 mod holds;
 pub mod polling;

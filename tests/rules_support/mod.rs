@@ -3,6 +3,7 @@
 //! SIGTERM or SIGINT (Ctrl-C); the `rule_hit` / `hold_release` records of a capture; the
 //! peers' JSON logs (the oracle: what each application's own code was told).
 
+pub mod held_binary;
 pub mod sio;
 
 use crate::common::*;

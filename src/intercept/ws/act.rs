@@ -103,6 +103,10 @@ impl WsInterceptor {
                     self.forward(mine, false, out);
                     return None;
                 }
+                let attachments = sio
+                    .as_ref()
+                    .map(|(_, p)| p.attachments.clone())
+                    .unwrap_or_default();
                 let id = self.holds.hold();
                 rec.outcome = "held".into();
                 rec.hold = Some(id);
@@ -116,6 +120,7 @@ impl WsInterceptor {
                     sid: rec.sid.clone(),
                     exchange: None,
                     payload: rec.received.clone(),
+                    attachments,
                     since: now,
                 });
                 out.events.push(rec.into_event());

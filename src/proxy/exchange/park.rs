@@ -106,6 +106,19 @@ pub(super) enum Verdict {
 fn verdict(id: u64, held: &Held, how: Release) -> Result<Verdict, String> {
     use crate::engineio::{Packet, PacketType};
     let http = matches!(held, Held::Request | Held::Response);
+    if !matches!(how, Release::Forward)
+        && let Held::Packets { version, packets } = held
+        && let Some(p) = crate::intercept::polling::sio_of(*version, packets)
+        && p.attachments.len() < p.attachment_count
+    {
+        // The client sends the rest once this body is answered: changing or dropping the
+        // packet would leave them to the server as binary data it cannot place.
+        return Err(format!(
+            "unit #{id} is a binary socket.io packet whose attachments come in a later polling request ({} of {} held): it can only be released unchanged",
+            p.attachments.len(),
+            p.attachment_count
+        ));
+    }
     match (how, held) {
         (Release::Forward, _) => Ok(Verdict::Forward),
         (_, Held::Opaque) => Err(format!(
@@ -215,9 +228,14 @@ pub(crate) async fn wait_hold(
         done: false,
     };
     let holds: &Holds = &ctx.cfg.holds;
-    let version = match &held {
-        Held::Packets { version, .. } => *version,
-        _ => crate::engineio::EioVersion::V4,
+    let (version, attachments) = match &held {
+        Held::Packets { version, packets } => (
+            *version,
+            crate::intercept::polling::sio_of(*version, packets)
+                .map(|p| p.attachments)
+                .unwrap_or_default(),
+        ),
+        _ => (crate::engineio::EioVersion::V4, Vec::new()),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<Verdict>();
     let tx = Mutex::new(Some(tx));
@@ -248,6 +266,7 @@ pub(crate) async fn wait_hold(
             sid: info.sid,
             exchange: info.exchange,
             payload: info.payload,
+            attachments,
             since: guard.since,
         },
         releaser,

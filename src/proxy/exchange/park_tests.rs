@@ -102,6 +102,50 @@ fn polling_units_take_args_or_text_and_are_re_framed_by_the_caller() {
     };
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[1], Packet::binary(PacketType::Message, &[1, 2]));
+    // `$binary` values: exactly those attachments, the count following.
+    let v = verdict(
+        3,
+        &held,
+        Release::Args(serde_json::json!([{"$binary": "AwQF"}, {"$binary": ""}])),
+    );
+    let Ok(Verdict::Packets(p)) = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        p,
+        vec![
+            Packet::text(
+                PacketType::Message,
+                r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+            ),
+            Packet::binary(PacketType::Message, &[3, 4, 5]),
+            Packet::binary(PacketType::Message, &[]),
+        ]
+    );
+    // A binary event whose attachment is still to come (the client sends it in its next
+    // request): released unchanged only.
+    let partial = Held::Packets {
+        version: EioVersion::V4,
+        packets: vec![Packet::text(
+            PacketType::Message,
+            r#"51-["up",{"_placeholder":true,"num":0}]"#,
+        )],
+    };
+    for how in [
+        Release::Args(serde_json::json!([{"$binary": "AA=="}])),
+        Release::Text("x".into()),
+        Release::Drop,
+    ] {
+        let e = verdict(6, &partial, how).unwrap_err();
+        assert!(
+            e.contains("attachments come in a later polling request (0 of 1 held)"),
+            "{e}"
+        );
+    }
+    assert!(matches!(
+        verdict(6, &partial, Release::Forward),
+        Ok(Verdict::Forward)
+    ));
     let e = verdict(2, &event(EioVersion::V4), http(Some(500), &[], None)).unwrap_err();
     assert!(e.contains("packet of a polling body"), "{e}");
     let pong = Held::Packets {

@@ -13,7 +13,10 @@
 //   numbered stream, once its last message arrived), `sent` {event}, `ack` {event, args},
 //   `raw` {binary, text | base64}, `done` {cmd}.
 // Arguments are shown and given as in rules-sio-server.js ({"$bin": LEN} for bytes).
-// Commands: {"cmd":"emit","event":E,"args":[...],"ack":bool}; {"cmd":"nums","n":N} emits N
+// Commands: {"cmd":"emit","event":E,"args":[...],"ack":bool,"first":{"event":F,"args":[...]}}
+// ("first": F is emitted just before, in the same tick, so that over polling F's request is in
+// flight and E's packets, a binary event's attachments with it, go together in the next one);
+// {"cmd":"nums","n":N} emits N
 // numbered 'num' events (checked by the server); {"cmd":"disconnect"}; {"cmd":"exit"}.
 'use strict';
 
@@ -114,6 +117,7 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   }
   if (c.cmd === 'emit') {
     const args = decodeArgs(c.args || []);
+    if (c.first) socket.emit(c.first.event, ...decodeArgs(c.first.args || []));
     say({ ev: 'sent', event: c.event });
     if (c.ack) socket.emit(c.event, ...args, (...r) => say({ ev: 'ack', event: c.event, args: encodeArgs(r) }));
     else socket.emit(c.event, ...args);
