@@ -40,7 +40,11 @@ impl InterceptContext {
         InterceptContext {
             proxy: Some(addr),
             // The proxy's own home (its CA), with or without the control API.
-            home: live.config.home.clone(),
+            home: live
+                .config
+                .home
+                .clone()
+                .or_else(|| live.config.control_home.clone()),
             listeners: live.running.as_ref().map(|r| r.listeners.clone()),
         }
     }

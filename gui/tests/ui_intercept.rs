@@ -40,7 +40,8 @@ fn harness(app: SockscopeApp) -> Harness<'static, SockscopeApp> {
 fn live_app(home: &Path) -> SockscopeApp {
     let (_tx, rx) = channel(16);
     let mut config = ProxyConfig::new("127.0.0.1:8080".parse().expect("addr"), Mode::Explicit);
-    config.control_home = Some(home.to_path_buf());
+    // The proxy's own home, as `--home DIR` sets it (with or without the control API).
+    config.home = Some(home.to_path_buf());
     let live = Live {
         acting: None,
         running: None,
