@@ -176,7 +176,10 @@ impl Queue {
     /// When something parked is due next.
     pub fn next_wake(&self) -> Option<Instant> {
         let mut t = self.staged.as_ref().map(next_pace);
-        if let Some(front) = self.entries.front()
+        // While a throttled unit is paced out nothing behind it goes (`release` looks at the
+        // front entry only after it), so a delay that ran out meanwhile is no reason to wake.
+        if self.staged.is_none()
+            && let Some(front) = self.entries.front()
             && front.hold.is_none()
             && let Some(r) = front.ready_at
         {
@@ -311,5 +314,39 @@ mod tests {
                 assert_eq!(sent as u64, total, "rate {rate}");
             }
         }
+    }
+
+    /// Found by the `intercept_ws` fuzzer (`fuzz/regressions/intercept_ws/wake-spin`): a delayed
+    /// unit behind a throttled one whose delay ran out while the throttled unit was still being
+    /// paced out made `next_wake` name that past instant, at which `release` (busy with the
+    /// throttled unit) did nothing: the relay woke again at once, spinning until the throttled
+    /// unit was out. The wake is now the pace's next slice.
+    #[test]
+    fn a_delay_behind_a_throttled_unit_does_not_wake_the_pump_early() {
+        let start = Instant::now();
+        let mut q = Queue::default();
+        let mut e = Entry::plain(
+            vec![Piece::Raw {
+                bytes: Bytes::from_static(b"later"),
+                events: Vec::new(),
+            }],
+            false,
+        );
+        e.ready_at = Some(start);
+        q.push(e);
+        q.staged = Some(Staged {
+            bytes: VecDeque::from([Bytes::from(vec![0u8; 7])]),
+            events: Vec::new(),
+            total: 7,
+            sent: 0,
+            start,
+            rate: 8000,
+        });
+        let slice = q.staged.as_ref().map(next_pace);
+        assert!(slice.is_some_and(|t| t > start));
+        assert_eq!(q.next_wake(), slice);
+        // Once the throttled unit is out, the delay is what is next.
+        q.staged = None;
+        assert_eq!(q.next_wake(), Some(start));
     }
 }
