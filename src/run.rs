@@ -364,7 +364,11 @@ pub fn held(args: &crate::cli::HeldArgs) -> Result<(), String> {
             .or_else(|| h.get("base64").map(|_| "(binary)".to_string()))
             .unwrap_or_default();
         let payload = match h.get("attachments").and_then(|a| a.as_array()) {
-            Some(a) if !a.is_empty() => format!("{payload} +{} attachment(s)", a.len()),
+            Some(a) if !a.is_empty() => format!(
+                "{payload} +{} attachment{}",
+                a.len(),
+                if a.len() == 1 { "" } else { "s" }
+            ),
             _ => payload,
         };
         println!(

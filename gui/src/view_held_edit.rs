@@ -222,9 +222,10 @@ impl Editor {
                 }
                 ui.label(
                     RichText::new(format!(
-                        "{n} binary attachment(s): {{\"_placeholder\":true,\"num\":k}} in the \
+                        "{n} binary attachment{}: {{\"_placeholder\":true,\"num\":k}} in the \
                          arguments stands for attachment k, whose bytes are below as hex; \
-                         Forward edited sends them as given"
+                         Forward edited sends them as given",
+                        if n == 1 { "" } else { "s" }
                     ))
                     .weak(),
                 );

@@ -92,7 +92,7 @@ pub fn held_binary_event(transport: &str, unit: &str) {
         "{held}"
     );
     let listed = ok(&scope, &["held"]);
-    assert!(listed.contains("+1 attachment(s)"), "{listed}");
+    assert!(listed.contains("+1 attachment "), "{listed}");
     let id = held["id"].as_u64().expect("id").to_string();
     // Invalid edits: refused with a clear message, nothing released.
     let (code, _, err) = cli(

@@ -156,10 +156,11 @@ pub fn app(held: bool) -> Result<(SockscopeApp, Peers), String> {
                 dir: Some(Dir::ClientToServer),
             },
         );
+        // With a receipt scan attached: the editor shows the attachment as hex.
         emit(
             &mut cin,
             "checkout",
-            json!([{"qty": 5, "sku": "B-102", "gift": true}]),
+            json!([{"qty": 5, "sku": "B-102", "gift": true}, {"$bin": 12}]),
         )?;
         emit(&mut cin, "checkout", json!([{"qty": 1, "sku": "A-7"}]))?;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -177,8 +178,11 @@ pub fn app(held: bool) -> Result<(SockscopeApp, Peers), String> {
             .ok_or("nothing was held")?;
         ui.held.edit(first);
         if let Some(e) = ui.held.editor.as_mut() {
-            e.text = "[\n  {\n    \"qty\": 0,\n    \"sku\": \"B-102\",\n    \"gift\": true\n  }\n]"
+            e.text = "[\n  {\n    \"qty\": 0,\n    \"sku\": \"B-102\",\n    \"gift\": true\n  },\n  {\n    \"_placeholder\": true,\n    \"num\": 0\n  }\n]"
                 .into();
+            if let Some(a) = e.attachments.first_mut() {
+                a.hex = "de ad be ef 00 01 02 03 04 05 06 07".into();
+            }
         }
     } else {
         ui.send
