@@ -68,6 +68,11 @@ pub struct WsDecoder {
     /// Made on the first compressed message.
     inflater: Option<Inflater>,
     closed: bool,
+    /// Compressed messages started from now on keep what they inflate past the cap
+    /// ([`WsDecoder::set_spill`]).
+    spill: bool,
+    /// Spilled bytes of a message that ended, not yet taken.
+    spilled: Vec<u8>,
 }
 
 impl WsDecoder {
@@ -99,7 +104,55 @@ impl WsDecoder {
             no_context_takeover,
             inflater: None,
             closed: false,
+            spill: false,
+            spilled: Vec::new(),
         }
+    }
+
+    /// From the next compressed message on, what is inflated past the decode cap is kept for
+    /// [`WsDecoder::take_spill`] instead of dropped (the interceptor re-encodes such a message
+    /// once it owns the direction's compression). The caller takes it as it comes, so memory
+    /// stays bounded by what one push inflates.
+    pub fn set_spill(&mut self, on: bool) {
+        self.spill = on;
+    }
+
+    /// The inflated bytes past the cap since the last call, of the open message or of the one
+    /// that just ended (spilling on for it).
+    pub fn take_spill(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.spilled);
+        if let Some(m) = &mut self.msg {
+            out.extend(m.data.take_spill());
+        }
+        out
+    }
+
+    /// The open message spills (it is compressed and started with spilling on).
+    pub fn open_spills(&self) -> bool {
+        self.msg.as_ref().is_some_and(|m| m.data.spill.is_some())
+    }
+
+    /// The open message's opcode (1 text, 2 binary) and what it inflated so far within the cap.
+    pub fn open_prefix(&self) -> Option<(u8, &[u8])> {
+        let m = self.msg.as_ref()?;
+        let op = match m.opcode {
+            crate::event::WsOpcode::Text => 1,
+            crate::event::WsOpcode::Binary => 2,
+        };
+        Some((op, &m.data.buf))
+    }
+
+    /// The open message keeps no more than it has: from now on everything it inflates spills
+    /// (the caller took what it kept, [`WsDecoder::open_prefix`]).
+    pub fn freeze_open(&mut self) {
+        if let Some(m) = &mut self.msg {
+            m.data.cap = m.data.buf.len();
+        }
+    }
+
+    /// Bytes the open message inflated so far (kept or not).
+    pub fn open_inflated(&self) -> u64 {
+        self.msg.as_ref().map_or(0, |m| m.data.total)
     }
 
     /// Feed the next bytes exactly as they travel on the wire in this direction (arbitrary split
@@ -330,6 +383,9 @@ impl WsDecoder {
         if body == Body::Raw {
             data.reserve(clamp(h.payload_len, usize::MAX));
         }
+        if self.spill && body == Body::Inflating {
+            data.spill = Some(Vec::new());
+        }
         self.msg = Some(OpenMessage {
             opcode,
             compressed: h.rsv1,
@@ -447,6 +503,9 @@ impl WsDecoder {
                     );
                 }
             }
+        }
+        if let Some(s) = m.data.spill.take() {
+            self.spilled.extend(s);
         }
         let msg = m.into_message(self.dir, out);
         out.push(WsItem::Message(msg));

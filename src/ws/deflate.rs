@@ -43,6 +43,9 @@ pub(crate) struct CappedBuf {
     pub cap: usize,
     /// Bytes appended in total (kept or not).
     pub total: u64,
+    /// When set, what goes past the cap is kept here instead of dropped, for a caller that
+    /// takes it away as it comes ([`CappedBuf::take_spill`]).
+    pub spill: Option<Vec<u8>>,
 }
 
 impl CappedBuf {
@@ -51,6 +54,7 @@ impl CappedBuf {
             buf: Vec::new(),
             cap,
             total: 0,
+            spill: None,
         }
     }
     /// Room left before the cap.
@@ -72,7 +76,15 @@ impl CappedBuf {
         self.reserve(keep);
         self.buf
             .extend_from_slice(data.get(..keep).unwrap_or_default());
+        if let Some(s) = &mut self.spill {
+            s.extend_from_slice(data.get(keep..).unwrap_or_default());
+        }
         self.total += data.len() as u64;
+    }
+
+    /// What went past the cap since the last call (spilling on).
+    pub fn take_spill(&mut self) -> Vec<u8> {
+        self.spill.as_mut().map(std::mem::take).unwrap_or_default()
     }
     /// Some bytes were dropped at the cap.
     pub fn truncated(&self) -> bool {

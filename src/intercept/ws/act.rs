@@ -365,6 +365,8 @@ fn copy_of(p: &Piece) -> Option<Piece> {
             compress: *compress,
             origin: Some("duplicated"),
         }),
+        // Parts of a message streaming past the decode limit are never a rule's unit.
+        Piece::Stream(_) => None,
     }
 }
 

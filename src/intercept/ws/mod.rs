@@ -118,7 +118,16 @@ impl WsInterceptor {
         if self.tap_mode {
             self.tap(&mut data, out);
         }
-        while let Some(got) = self.reader.next(&mut data, &mut out.events) {
+        loop {
+            if self.writer.owns_compression() {
+                // Messages over the decode limit keep what they inflate to: the writer sends
+                // them uncompressed (read before the proxy owned the compression, one goes as
+                // received, with an anomaly).
+                self.reader.dec.set_spill(true);
+            }
+            let Some(got) = self.reader.next(&mut data, &mut out.events) else {
+                break;
+            };
             match got {
                 Got::Pass(pieces) => {
                     if self.reader.take_stream_started() && self.writer.owns_compression() {
@@ -328,5 +337,6 @@ fn piece_len(p: &Piece) -> usize {
         Piece::Raw { bytes, .. } => bytes.len(),
         Piece::Msg(m) => m.raw.len() + m.inner.iter().map(|(_, p)| piece_len(p)).sum::<usize>(),
         Piece::New { payload, .. } => payload.len(),
+        Piece::Stream(p) => p.raw.iter().map(|(_, p)| piece_len(p)).sum(),
     }
 }

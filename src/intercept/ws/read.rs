@@ -24,6 +24,9 @@ pub(super) enum Piece {
     /// A data message as received; written as is, or re-compressed once the proxy owns the
     /// direction's compression.
     Msg(Box<Msg>),
+    /// A part of a compressed message past the decode limit streaming through, in a direction
+    /// whose compression the proxy owns: written uncompressed from what it inflated to.
+    Stream(Box<StreamPart>),
     /// A message the proxy writes (an edit, a copy): encoded when written.
     New {
         opcode: u8,
@@ -35,6 +38,25 @@ pub(super) enum Piece {
     },
 }
 
+/// A part of a compressed message streaming through past the decode limit, in a direction with
+/// context takeover ([`WsDecoder::set_spill`]). Written as received while the receiver's inflater
+/// follows the sender's; once the proxy owns the compression it does not, and the writer sends
+/// the message uncompressed instead (which leaves the receiver's compression context alone), in
+/// fragments as it inflates.
+pub(super) struct StreamPart {
+    /// What was received, in order: the message's own bytes (`true`) and control frames that
+    /// came inside it (`false`, written in either case).
+    pub raw: Vec<(bool, Piece)>,
+    /// What they inflated to.
+    pub plain: Vec<u8>,
+    /// The first part: the message's opcode (1 text, 2 binary).
+    pub first: Option<u8>,
+    /// The last part.
+    pub last: bool,
+    /// With the last part: the message's record, as decoded (none when it did not decode).
+    pub rec: Option<WsMessage>,
+}
+
 /// A data message as received.
 pub(super) struct Msg {
     /// Its frames, as received (without the control frames that came between them).
@@ -44,6 +66,9 @@ pub(super) struct Msg {
     pub inner: Vec<(usize, Piece)>,
     /// What the decoder made of it (`None`: it did not decode; the anomaly was reported).
     pub rec: Option<WsMessage>,
+    /// What it inflated to past the decode limit (spilling on: the proxy owns the direction's
+    /// compression); with the record's payload, the whole message.
+    pub spill: Option<Vec<u8>>,
     /// Its number among the direction's compressed messages (RSV1 set), for the context check.
     pub seq: Option<u64>,
 }
@@ -100,6 +125,8 @@ pub(super) struct Reader {
     seq: u64,
     /// A message started streaming through since the last call.
     stream_started: bool,
+    /// The message streaming through spills: its parts carry what they inflated to.
+    stream_spills: bool,
     /// A message completed by the same frame that ended an abandoned one (returned next).
     pending_after: Option<Box<Msg>>,
 }
@@ -119,6 +146,7 @@ impl Reader {
             seq: 0,
             pending_after: None,
             stream_started: false,
+            stream_spills: false,
         }
     }
 
@@ -141,9 +169,10 @@ impl Reader {
         }
     }
 
-    /// True once after a message started streaming through.
+    /// True once after a message started streaming through as received (not re-encoded from
+    /// what it inflated to).
     pub fn take_stream_started(&mut self) -> bool {
-        std::mem::take(&mut self.stream_started)
+        std::mem::take(&mut self.stream_started) && !self.stream_spills
     }
 
     /// No frame or message is in progress.
@@ -207,7 +236,10 @@ impl Reader {
             if !ended {
                 let (op, _) = self.dec.frame_info();
                 let size = self.cur.len() + self.msg.as_ref().map_or(0, |m| m.raw.len());
-                if self.dec.in_payload() && op <= 2 && size > self.max {
+                // A spilling message streams once it inflated past the limit, too: what it
+                // inflates to is not kept whole.
+                let inflated = self.dec.open_spills() && self.dec.open_inflated() > self.max as u64;
+                if self.dec.in_payload() && op <= 2 && (size > self.max || inflated) {
                     return Some(self.start_streaming(events));
                 }
                 continue;
@@ -250,6 +282,7 @@ impl Reader {
                             inner: Vec::new(),
                             rec: None,
                             seq: None,
+                            spill: None,
                         }))
                     }
                 }
@@ -259,6 +292,10 @@ impl Reader {
                             if rec.compressed {
                                 m.seq = Some(self.seq);
                                 self.seq += 1;
+                            }
+                            if rec.truncated {
+                                let spill = self.dec.take_spill();
+                                m.spill = (!spill.is_empty()).then_some(spill);
                             }
                             m.rec = Some(rec);
                         }
@@ -290,12 +327,30 @@ impl Reader {
     fn stream_piece(&mut self, bytes: Bytes, ended: bool) -> Got {
         let mut events = Vec::new();
         self.stream_mid_frame = !ended;
+        let mut last = None;
         if ended && self.dec.frame_end() == FrameEnd::MessageEnd {
             self.streaming = false;
             if let Some(WsItem::Message(m)) = self.item.take() {
-                events.push(EventKind::WsMessage(m));
+                last = Some(m);
             }
         }
+        if self.stream_spills {
+            let plain = self.dec.take_spill();
+            return Got::Pass(vec![Piece::Stream(Box::new(StreamPart {
+                raw: vec![(
+                    true,
+                    Piece::Raw {
+                        bytes,
+                        events: Vec::new(),
+                    },
+                )],
+                plain,
+                first: None,
+                last: !self.streaming,
+                rec: last,
+            }))]);
+        }
+        events.extend(last.map(EventKind::WsMessage));
         Got::Pass(vec![Piece::Raw { bytes, events }])
     }
 
@@ -312,7 +367,41 @@ impl Reader {
         self.streaming = true;
         self.stream_mid_frame = true;
         self.stream_started = true;
-        Got::Pass(self.flush())
+        self.stream_spills = self.dec.open_spills();
+        if !self.stream_spills {
+            return Got::Pass(self.flush());
+        }
+        // The message's bytes so far become the first part, carrying what they inflated to.
+        let (op, prefix) = self.dec.open_prefix().unwrap_or((1, &[]));
+        let mut plain = prefix.to_vec();
+        // What it inflates from now on spills: the record keeps this prefix.
+        self.dec.freeze_open();
+        plain.extend(self.dec.take_spill());
+        let mut raw = Vec::new();
+        if let Some(m) = self.msg.take() {
+            let mut bytes = Bytes::from(m.raw);
+            let mut at = 0;
+            for (off, p) in m.inner {
+                if off > at {
+                    raw.push((true, raw_piece(bytes.split_to(off - at))));
+                    at = off;
+                }
+                raw.push((false, p));
+            }
+            if !bytes.is_empty() {
+                raw.push((true, raw_piece(bytes)));
+            }
+        }
+        if !self.cur.is_empty() {
+            raw.push((true, raw_piece(Bytes::from(std::mem::take(&mut self.cur)))));
+        }
+        Got::Pass(vec![Piece::Stream(Box::new(StreamPart {
+            raw,
+            plain,
+            first: Some(op),
+            last: false,
+            rec: None,
+        }))])
     }
 
     /// What is buffered (open message and frame in progress), as pieces to pass.
@@ -328,6 +417,13 @@ impl Reader {
             });
         }
         pieces
+    }
+}
+
+fn raw_piece(bytes: Bytes) -> Piece {
+    Piece::Raw {
+        bytes,
+        events: Vec::new(),
     }
 }
 

@@ -12,7 +12,7 @@
 //! `*_no_context_takeover` every message stands alone: originals always stay valid, and a changed
 //! message is compressed alone.
 
-use super::read::{Msg, Piece};
+use super::read::{Msg, Piece, StreamPart};
 use crate::event::{DeflateParams, Dir, EventKind, Payload, WsMessage, WsOpcode, mask_hex};
 use crate::ws::deflater::Deflater;
 use crate::ws::encode_frame;
@@ -70,6 +70,10 @@ pub(super) struct Writer {
     /// The compressed message the receiver's context expects next while in sync.
     next_seq: u64,
     rng: MaskRng,
+    /// A message re-encoded as it streams ([`Piece::Stream`]): frames written so far and the
+    /// first one's mask.
+    stream_frames: u32,
+    stream_mask: Option<[u8; 4]>,
 }
 
 impl Writer {
@@ -92,6 +96,8 @@ impl Writer {
             in_sync: true,
             next_seq: 0,
             rng: MaskRng::new(),
+            stream_frames: 0,
+            stream_mask: None,
         }
     }
 
@@ -119,6 +125,52 @@ impl Writer {
                 ev.push(EventKind::WsMessage(rec));
             }
             Piece::Msg(m) => self.original(*m, fw, ev),
+            Piece::Stream(p) => self.stream(*p, fw, ev),
+        }
+    }
+
+    /// A part of a message streaming through past the decode limit, read while the proxy owns
+    /// the compression: written uncompressed from what it inflated to, one frame per part (the
+    /// receiver's compression context is left alone, as for injected messages).
+    fn stream(&mut self, p: StreamPart, fw: &mut Vec<Bytes>, ev: &mut Vec<EventKind>) {
+        if !self.owns_compression() {
+            // (Read once the proxy owned the compression, which it keeps: not expected.) The
+            // receiver's inflater would follow the sender's: as received, in order.
+            for (_, piece) in p.raw {
+                self.write(piece, fw, ev);
+            }
+            ev.extend(p.rec.map(EventKind::WsMessage));
+            return;
+        }
+        let opcode = match p.first {
+            Some(op) => {
+                self.stream_frames = 0;
+                op
+            }
+            None => 0,
+        };
+        if p.first.is_some() || p.last || !p.plain.is_empty() {
+            let mask = (self.dir == Dir::ClientToServer).then(|| self.rng.key());
+            if p.first.is_some() {
+                self.stream_mask = mask;
+            }
+            fw.push(Bytes::from(encode_frame(
+                p.last, false, opcode, mask, &p.plain,
+            )));
+            self.stream_frames += 1;
+        }
+        // Control frames that came inside the message follow the fragment.
+        for (own, piece) in p.raw {
+            if !own {
+                self.write(piece, fw, ev);
+            }
+        }
+        if let Some(mut rec) = p.rec {
+            rec.compressed = false;
+            rec.wire_len = rec.len;
+            rec.frames = self.stream_frames;
+            rec.mask = self.stream_mask.map(mask_hex);
+            ev.push(EventKind::WsMessage(rec));
         }
     }
 
@@ -141,6 +193,27 @@ impl Writer {
             return;
         }
         self.in_sync = false;
+        if let (Some(rec), Some(spill)) = (&m.rec, &m.spill)
+            && rec.truncated
+        {
+            // Over the decode limit, read while the proxy owned the compression: what it
+            // inflated to is all here, sent uncompressed.
+            let mut payload = rec.payload.as_bytes().to_vec();
+            payload.extend_from_slice(spill);
+            let opcode = if rec.opcode == WsOpcode::Text { 1 } else { 2 };
+            let (bytes, new) = self.message(opcode, &payload, false);
+            let mut rec = rec.clone();
+            rec.compressed = false;
+            rec.wire_len = new.wire_len;
+            rec.frames = 1;
+            rec.mask = new.mask;
+            for (_, p) in m.inner {
+                self.write(p, fw, ev);
+            }
+            fw.push(bytes);
+            ev.push(EventKind::WsMessage(rec));
+            return;
+        }
         let Some(rec) = m.rec.as_ref().filter(|r| !r.truncated) else {
             ev.push(EventKind::Anomaly {
                 layer: "rules".into(),

@@ -275,49 +275,100 @@ fn ws_int_deflate_from_tap_carries_the_inflater_context_over() {
     }
 }
 
+/// A sender's message of `frames` fragments (the compressed payload cut in equal parts), a ping
+/// after the first fragment; single frames otherwise (`sender_wire`).
+fn fragmented_wire(dir: Dir, p: &DeflateParams, msgs: &[String], frames: usize) -> Vec<u8> {
+    let (nct, bits) = if dir == C2S {
+        (p.client_no_context_takeover, p.client_max_window_bits)
+    } else {
+        (p.server_no_context_takeover, p.server_max_window_bits)
+    };
+    let mut z = Deflater::new(bits.unwrap_or(15).max(9), nct).unwrap();
+    let mut wire = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let mask = (dir == C2S).then_some([i as u8, 7, 8, 9]);
+        let mut body = Vec::new();
+        z.compress(m.as_bytes(), &mut body).unwrap();
+        let n = frames.clamp(1, body.len().max(1));
+        let step = body.len().div_ceil(n).max(1);
+        let parts: Vec<&[u8]> = body.chunks(step).collect();
+        for (k, part) in parts.iter().enumerate() {
+            let (op, rsv1) = if k == 0 { (1, true) } else { (0, false) };
+            wire.extend(encode_frame(k + 1 == parts.len(), rsv1, op, mask, part));
+            if k == 0 && parts.len() > 1 {
+                wire.extend(encode_frame(true, false, 9, mask, b"mid"));
+            }
+        }
+    }
+    wire
+}
+
+/// Edits the first message (so the proxy owns the compression), then a message over the decode
+/// limit follows: the receiver, inflating with the agreed window, gets both exactly (the second
+/// sent uncompressed, re-encoded from what it inflated to), and the records say so.
+fn over_cap_after_takeover(dir: Dir, big: &str, frames: usize, chunk: usize) {
+    let p = params(false, None);
+    let msgs = ["lorem".to_string(), big.to_string(), "after".to_string()];
+    let wire = fragmented_wire(dir, &p, &msgs, frames);
+    let mut c = cfg(dir, Some(p.clone()), false);
+    c.max_message = 64;
+    let mut w = interceptor(c);
+    let mut d = on_text(
+        "lorem",
+        Action::Replace {
+            re: regex::Regex::new("lorem").unwrap(),
+            with: "LOREM".into(),
+        },
+    );
+    let mut out = Out::default();
+    for piece in wire.chunks(chunk) {
+        w.push(piece, Instant::now(), &mut d, &mut out);
+    }
+    let got = received_payloads(dir, Some(&p), &bytes(&out));
+    let want: Vec<Payload> = ["LOREM", big, "after"]
+        .iter()
+        .map(|t| Payload::Text(t.to_string()))
+        .collect();
+    assert_eq!(got, want, "dir {dir:?}, {frames} frames, chunks of {chunk}");
+    let recs: Vec<_> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::WsMessage(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recs.len(), 3, "{:?}", out.events);
+    let r = recs[1];
+    assert!(r.truncated && !r.compressed && r.origin.is_none(), "{r:?}");
+    assert_eq!(r.len, big.len() as u64);
+    assert!(big.as_bytes().starts_with(r.payload.as_bytes()));
+    assert!(
+        !out.events.iter().any(|e| matches!(e,
+            EventKind::Anomaly { message, .. }
+                if message.contains("could not inflate whole") || message.contains("re-compress"))),
+        "{:?}",
+        out.events
+    );
+}
+
 #[test]
-fn ws_int_deflate_an_over_cap_message_after_takeover_is_recorded_as_written() {
-    // Regression (fuzz/regressions/intercept_ws/eio3-deflate-cap-binary-event-records): once an
-    // edit made the proxy own the compression, a message whose inflated size is over the decode
-    // cap goes as received; it was written without its `ws_message` record.
-    let lorem = regex::Regex::new("lorem").unwrap();
+fn ws_int_deflate_an_over_cap_message_after_takeover_goes_uncompressed_whole() {
+    // Found by `intercept_ws` (fuzz/regressions/intercept_ws/eio3-deflate-cap-binary-event-records
+    // and over-cap-after-takeover-garbles): once an edit made the proxy own the compression, a
+    // message over the decode limit went as received; its record was missing, and the
+    // receiver, whose window no longer matched, failed to inflate it or inflated other bytes.
+    let compressible = "x".repeat(300);
+    let varied: String = (0..3000).map(|i| format!("{i:x}")).collect();
     for dir in [C2S, S2C] {
-        let p = params(false, None);
-        let msgs = ["lorem".to_string(), "x".repeat(300)];
-        let wire = sender_wire(dir, &p, &msgs);
-        let mut c = cfg(dir, Some(p.clone()), false);
-        c.max_message = 64;
-        let mut w = interceptor(c);
-        let mut d = on_text(
-            "lorem",
-            Action::Replace {
-                re: lorem.clone(),
-                with: "LOREM".into(),
-            },
-        );
-        let out = run(&mut w, &wire, Instant::now(), &mut d);
-        let recs: Vec<_> = out
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                EventKind::WsMessage(m) => Some(m),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(recs.len(), 2, "{:?}", out.events);
-        assert_eq!(recs[0].payload, Payload::Text("LOREM".into()));
-        assert!(
-            recs[1].truncated && recs[1].origin.is_none(),
-            "{:?}",
-            recs[1]
-        );
-        assert!(out.events.iter().any(|e| matches!(e,
-            EventKind::Anomaly { message, .. } if message.contains("could not inflate whole"))));
-        // Two messages on the wire, as recorded.
-        let frames = receive(dir, Some(&p), &bytes(&out))
-            .into_iter()
-            .filter(|i| matches!(i, WsItem::Message(_)))
-            .count();
-        assert_eq!(frames, 2);
+        // Small on the wire, large inflated: read whole in one push, or as it streams.
+        over_cap_after_takeover(dir, &compressible, 1, 1 << 16);
+        over_cap_after_takeover(dir, &compressible, 1, 7);
+        // Large on the wire too: streams, fragmented or not, a ping inside.
+        for frames in [1, 3, 40] {
+            for chunk in [5, 97, 1 << 16] {
+                over_cap_after_takeover(dir, &varied, frames, chunk);
+            }
+        }
     }
 }
