@@ -117,8 +117,8 @@ impl WsDecoder {
         self.spill = on;
     }
 
-    /// The inflated bytes past the cap since the last call, of the open message or of the one
-    /// that just ended (spilling on for it).
+    /// What the open message (or the one that just ended) inflated to since the last call, kept
+    /// within the cap or not (spilling on for it).
     pub fn take_spill(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.spilled);
         if let Some(m) = &mut self.msg {
@@ -132,22 +132,12 @@ impl WsDecoder {
         self.msg.as_ref().is_some_and(|m| m.data.spill.is_some())
     }
 
-    /// The open message's opcode (1 text, 2 binary) and what it inflated so far within the cap.
-    pub fn open_prefix(&self) -> Option<(u8, &[u8])> {
-        let m = self.msg.as_ref()?;
-        let op = match m.opcode {
+    /// The open message's opcode (1 text, 2 binary).
+    pub fn open_opcode(&self) -> Option<u8> {
+        self.msg.as_ref().map(|m| match m.opcode {
             crate::event::WsOpcode::Text => 1,
             crate::event::WsOpcode::Binary => 2,
-        };
-        Some((op, &m.data.buf))
-    }
-
-    /// The open message keeps no more than it has: from now on everything it inflates spills
-    /// (the caller took what it kept, [`WsDecoder::open_prefix`]).
-    pub fn freeze_open(&mut self) {
-        if let Some(m) = &mut self.msg {
-            m.data.cap = m.data.buf.len();
-        }
+        })
     }
 
     /// Bytes the open message inflated so far (kept or not).
@@ -504,8 +494,10 @@ impl WsDecoder {
                 }
             }
         }
-        if let Some(s) = m.data.spill.take() {
-            self.spilled.extend(s);
+        // Kept for the caller only when the message went past the cap (else its record holds
+        // it all).
+        if m.data.spill.is_some() && m.data.truncated() {
+            self.spilled.extend(m.data.take_spill());
         }
         let msg = m.into_message(self.dir, out);
         out.push(WsItem::Message(msg));

@@ -46,6 +46,8 @@ pub(crate) struct CappedBuf {
     /// When set, what goes past the cap is kept here instead of dropped, for a caller that
     /// takes it away as it comes ([`CappedBuf::take_spill`]).
     pub spill: Option<Vec<u8>>,
+    /// How much of `buf` the caller has taken (spilling on).
+    taken: usize,
 }
 
 impl CappedBuf {
@@ -55,6 +57,7 @@ impl CappedBuf {
             cap,
             total: 0,
             spill: None,
+            taken: 0,
         }
     }
     /// Room left before the cap.
@@ -82,9 +85,15 @@ impl CappedBuf {
         self.total += data.len() as u64;
     }
 
-    /// What went past the cap since the last call (spilling on).
+    /// Everything appended since the last call, kept or not, in order (spilling on).
     pub fn take_spill(&mut self) -> Vec<u8> {
-        self.spill.as_mut().map(std::mem::take).unwrap_or_default()
+        let Some(spill) = &mut self.spill else {
+            return Vec::new();
+        };
+        let mut out = self.buf.get(self.taken..).unwrap_or_default().to_vec();
+        self.taken = self.buf.len();
+        out.append(spill);
+        out
     }
     /// Some bytes were dropped at the cap.
     pub fn truncated(&self) -> bool {
@@ -250,6 +259,28 @@ fn error_text(e: &flate2::DecompressError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ws_capped_buf_spill_hands_out_everything_once_in_order() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for cap in [0usize, 1, 64, 999, 1000, 5000] {
+            for step in [1usize, 7, 300, 1000] {
+                let mut b = CappedBuf::new(cap);
+                b.spill = Some(Vec::new());
+                let mut got = Vec::new();
+                for (i, c) in data.chunks(step).enumerate() {
+                    b.append(c);
+                    if i % 2 == 0 {
+                        got.extend(b.take_spill());
+                    }
+                }
+                got.extend(b.take_spill());
+                assert_eq!(got, data, "cap {cap} step {step}");
+                assert_eq!(b.buf, data[..cap.min(1000)], "the record's prefix");
+                assert!(b.take_spill().is_empty());
+            }
+        }
+    }
 
     #[test]
     fn ws_capped_buf_never_allocates_past_the_cap() {

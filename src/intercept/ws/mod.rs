@@ -119,10 +119,10 @@ impl WsInterceptor {
             self.tap(&mut data, out);
         }
         loop {
-            if self.writer.owns_compression() {
-                // Messages over the decode limit keep what they inflate to: the writer sends
-                // them uncompressed (read before the proxy owned the compression, one goes as
-                // received, with an anomaly).
+            if self.writer.may_own_compression() {
+                // Messages over the decode limit keep what they inflate to: written after the
+                // proxy took the compression over (an edit, a drop, an injection before them),
+                // they go uncompressed.
                 self.reader.dec.set_spill(true);
             }
             let Some(got) = self.reader.next(&mut data, &mut out.events) else {

@@ -51,6 +51,9 @@ pub(super) struct StreamPart {
     pub plain: Vec<u8>,
     /// The first part: the message's opcode (1 text, 2 binary).
     pub first: Option<u8>,
+    /// The first part: the message's number among the direction's compressed messages (the
+    /// writer sends it as received only if the receiver's context expects exactly it).
+    pub seq: u64,
     /// The last part.
     pub last: bool,
     /// With the last part: the message's record, as decoded (none when it did not decode).
@@ -66,8 +69,8 @@ pub(super) struct Msg {
     pub inner: Vec<(usize, Piece)>,
     /// What the decoder made of it (`None`: it did not decode; the anomaly was reported).
     pub rec: Option<WsMessage>,
-    /// What it inflated to past the decode limit (spilling on: the proxy owns the direction's
-    /// compression); with the record's payload, the whole message.
+    /// Over the decode limit in a direction the proxy may come to own the compression of: the
+    /// whole message as inflated (the record keeps only the limit's prefix).
     pub spill: Option<Vec<u8>>,
     /// Its number among the direction's compressed messages (RSV1 set), for the context check.
     pub seq: Option<u64>,
@@ -346,6 +349,7 @@ impl Reader {
                 )],
                 plain,
                 first: None,
+                seq: 0,
                 last: !self.streaming,
                 rec: last,
             }))]);
@@ -372,11 +376,8 @@ impl Reader {
             return Got::Pass(self.flush());
         }
         // The message's bytes so far become the first part, carrying what they inflated to.
-        let (op, prefix) = self.dec.open_prefix().unwrap_or((1, &[]));
-        let mut plain = prefix.to_vec();
-        // What it inflates from now on spills: the record keeps this prefix.
-        self.dec.freeze_open();
-        plain.extend(self.dec.take_spill());
+        let op = self.dec.open_opcode().unwrap_or(1);
+        let plain = self.dec.take_spill();
         let mut raw = Vec::new();
         if let Some(m) = self.msg.take() {
             let mut bytes = Bytes::from(m.raw);
@@ -395,10 +396,14 @@ impl Reader {
         if !self.cur.is_empty() {
             raw.push((true, raw_piece(Bytes::from(std::mem::take(&mut self.cur)))));
         }
+        // A compressed message counts among the sender's compressed messages, streamed or not.
+        let seq = self.seq;
+        self.seq += 1;
         Got::Pass(vec![Piece::Stream(Box::new(StreamPart {
             raw,
             plain,
             first: Some(op),
+            seq,
             last: false,
             rec: None,
         }))])

@@ -74,6 +74,8 @@ pub(super) struct Writer {
     /// first one's mask.
     stream_frames: u32,
     stream_mask: Option<[u8; 4]>,
+    /// That message goes as received (the receiver's context expected it).
+    stream_raw: bool,
 }
 
 impl Writer {
@@ -98,7 +100,14 @@ impl Writer {
             rng: MaskRng::new(),
             stream_frames: 0,
             stream_mask: None,
+            stream_raw: true,
         }
+    }
+
+    /// The proxy may come to own this direction's compression (permessage-deflate with
+    /// context takeover).
+    pub fn may_own_compression(&self) -> bool {
+        self.deflate && !self.nct
     }
 
     /// The proxy writes this direction's compressed messages itself from now on.
@@ -133,9 +142,18 @@ impl Writer {
     /// the compression: written uncompressed from what it inflated to, one frame per part (the
     /// receiver's compression context is left alone, as for injected messages).
     fn stream(&mut self, p: StreamPart, fw: &mut Vec<Bytes>, ev: &mut Vec<EventKind>) {
-        if !self.owns_compression() {
-            // (Read once the proxy owned the compression, which it keeps: not expected.) The
-            // receiver's inflater would follow the sender's: as received, in order.
+        if p.first.is_some() {
+            // As received only while the receiver's context expects exactly this message.
+            self.stream_raw = self.nct || (self.in_sync && p.seq == self.next_seq);
+            if self.stream_raw {
+                if !self.nct {
+                    self.next_seq += 1;
+                }
+            } else {
+                self.in_sync = false;
+            }
+        }
+        if self.stream_raw {
             for (_, piece) in p.raw {
                 self.write(piece, fw, ev);
             }
@@ -196,12 +214,9 @@ impl Writer {
         if let (Some(rec), Some(spill)) = (&m.rec, &m.spill)
             && rec.truncated
         {
-            // Over the decode limit, read while the proxy owned the compression: what it
-            // inflated to is all here, sent uncompressed.
-            let mut payload = rec.payload.as_bytes().to_vec();
-            payload.extend_from_slice(spill);
+            // Over the decode limit: what it inflated to is all here, sent uncompressed.
             let opcode = if rec.opcode == WsOpcode::Text { 1 } else { 2 };
-            let (bytes, new) = self.message(opcode, &payload, false);
+            let (bytes, new) = self.message(opcode, spill, false);
             let mut rec = rec.clone();
             rec.compressed = false;
             rec.wire_len = new.wire_len;
