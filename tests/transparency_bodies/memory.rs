@@ -16,11 +16,11 @@ const DOWNLOADS: usize = 20;
 const MAX_DECODE: &str = "32MiB";
 /// The memory the bound allows besides the proxy's RSS before the downloads, in MiB: the body
 /// copy budget (64 MiB, `sockscope::proxy::body::COPY_BUDGET`) plus the pipeline's queue (64 MiB,
-/// `sockscope::pipeline::QUEUE_BYTES`), plus one record on the pipeline thread (its payload, its
-/// base64 and the written line: 3 x 20 MiB), plus 64 MiB for everything else (allocator slack,
-/// hyper's buffers on 40 connections, the runtime). Without the budget, the 20 copies alone
-/// take 400 MiB.
-const BOUND_MIB: u64 = 64 + 64 + 3 * 20 + 64;
+/// `sockscope::pipeline::QUEUE_BYTES`), plus one record on the pipeline thread (its 20 MiB
+/// payload, its base64, 4/3 of that: 27 MiB, and the written line holding the base64: 27 MiB),
+/// plus 64 MiB for everything else (allocator slack, hyper's buffers on 40 connections, the
+/// runtime). Without the budget, the 20 copies alone take 400 MiB.
+const BOUND_MIB: u64 = 64 + 64 + (20 + 27 + 27) + 64;
 
 /// Byte `i` of every download (not UTF-8, so recorded as base64).
 fn pattern(i: usize) -> u8 {
