@@ -7,7 +7,9 @@
 //!   stays at its place inside the message's bytes ([`Msg::inner`]).
 //! - A message whose frames grow past the decode limit is not buffered: what was read goes out
 //!   and the rest streams through as it arrives ([`Got::Pass`]), with an anomaly saying rules
-//!   were not applied to it.
+//!   were not applied to it. In a direction with context takeover a compressed one streams as
+//!   [`Piece::Stream`] parts that carry what they inflate to, for the writer to send it
+//!   uncompressed should the receiver's context no longer follow the sender's.
 //! - After the decoder gives up on the direction everything passes through unread.
 
 use crate::event::{Dir, EventKind, WsMessage};
@@ -25,7 +27,7 @@ pub(super) enum Piece {
     /// direction's compression.
     Msg(Box<Msg>),
     /// A part of a compressed message past the decode limit streaming through, in a direction
-    /// whose compression the proxy owns: written uncompressed from what it inflated to.
+    /// with context takeover: written as received, or uncompressed from what it inflated to.
     Stream(Box<StreamPart>),
     /// A message the proxy writes (an edit, a copy): encoded when written.
     New {
