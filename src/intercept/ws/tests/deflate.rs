@@ -28,22 +28,9 @@ fn texts(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// The sender's frames: each message compressed with the sender's own context.
+/// The sender's frames: each message compressed with the sender's own context, one frame each.
 fn sender_wire(dir: Dir, p: &DeflateParams, msgs: &[String]) -> Vec<u8> {
-    let (nct, bits) = if dir == C2S {
-        (p.client_no_context_takeover, p.client_max_window_bits)
-    } else {
-        (p.server_no_context_takeover, p.server_max_window_bits)
-    };
-    let mut z = Deflater::new(bits.unwrap_or(15).max(9), nct).unwrap();
-    let mut wire = Vec::new();
-    for (i, m) in msgs.iter().enumerate() {
-        let mask = (dir == C2S).then_some([i as u8, 7, 8, 9]);
-        let mut body = Vec::new();
-        z.compress(m.as_bytes(), &mut body).unwrap();
-        wire.extend(encode_frame(true, true, 1, mask, &body));
-    }
-    wire
+    fragmented_wire(dir, p, msgs, 1)
 }
 
 /// A strict receiver: frames parsed by hand, inflated with a window of exactly the agreed bits,
@@ -275,8 +262,8 @@ fn ws_int_deflate_from_tap_carries_the_inflater_context_over() {
     }
 }
 
-/// A sender's message of `frames` fragments (the compressed payload cut in equal parts), a ping
-/// after the first fragment; single frames otherwise (`sender_wire`).
+/// The sender's frames: each message compressed with the sender's own context and cut into
+/// `frames` fragments (equal parts of the compressed payload), a ping after the first one.
 fn fragmented_wire(dir: Dir, p: &DeflateParams, msgs: &[String], frames: usize) -> Vec<u8> {
     let (nct, bits) = if dir == C2S {
         (p.client_no_context_takeover, p.client_max_window_bits)
