@@ -8,9 +8,11 @@
 //! message dropped, edited, duplicated or reordered, or a message the proxy compressed itself),
 //! the proxy owns the direction's compression for good: every later compressed message is
 //! written from its inflated payload with the proxy's own deflater (window bits within what the
-//! receiver agreed to; none with 8 bits, which zlib cannot make: those go uncompressed). With
-//! `*_no_context_takeover` every message stands alone: originals always stay valid, and a changed
-//! message is compressed alone.
+//! receiver agreed to; none with 8 bits, which zlib cannot make: those go uncompressed). A
+//! message over the decode limit is not kept whole: it goes uncompressed then, from what it
+//! inflated to (whole, or fragment by fragment as it streams), which leaves the receiver's context
+//! alone. With `*_no_context_takeover` every message stands alone: originals always stay valid,
+//! and a changed message is compressed alone.
 
 use super::read::{Msg, Piece, StreamPart};
 use crate::event::{DeflateParams, Dir, EventKind, Payload, WsMessage, WsOpcode, mask_hex};
@@ -138,9 +140,10 @@ impl Writer {
         }
     }
 
-    /// A part of a message streaming through past the decode limit, read while the proxy owns
-    /// the compression: written uncompressed from what it inflated to, one frame per part (the
-    /// receiver's compression context is left alone, as for injected messages).
+    /// A part of a compressed message streaming through past the decode limit: as received while
+    /// the receiver's context expects exactly that message (decided at its first part), else
+    /// uncompressed from what it inflated to, one frame per part (the receiver's compression
+    /// context is left alone, as for injected messages).
     fn stream(&mut self, p: StreamPart, fw: &mut Vec<Bytes>, ev: &mut Vec<EventKind>) {
         if p.first.is_some() {
             // As received only while the receiver's context expects exactly this message.
