@@ -8,6 +8,9 @@
 //! - Node `ws`: `close 1011 "bye"` gives both peers that close code and reason; `kill` gives both
 //!   an abnormal close (1006, no close frame), `kill rst` a connection reset as well
 //!   (`tests/peers/node/rules-ws-*.js`).
+//! - Python `websockets` again with a 1 KiB decode limit: after the edit the proxy owns the
+//!   client's compression, and messages over the limit still reach the server intact (sent
+//!   uncompressed).
 //! - A rule that matches nothing keeps every byte: the echo peers of `tests/ws_peers.rs` (random
 //!   text and binary messages, fragments, a ping) with `--rule 'kind:text /never/ => drop'`.
 //!
@@ -46,9 +49,14 @@ fn report(app: &App, key: &str) -> Value {
 
 /// Python `websockets` with compression: the client's first message, then 1,000 each way.
 fn python_run(rules: &[&str]) -> (Value, Value, Outcome) {
+    python_run_with(rules, &[])
+}
+
+/// [`python_run`] with extra proxy options.
+fn python_run_with(rules: &[&str], extra: &[&str]) -> (Value, Value, Outcome) {
     let srv = App::python("server", "rules_ws_server.py", &["--port", "0"]);
     let port = srv.ready();
-    let scope = Scope::reverse(&format!("http://127.0.0.1:{port}"), rules, &[]);
+    let scope = Scope::reverse(&format!("http://127.0.0.1:{port}"), rules, extra);
     let url = format!("ws://{}/rules", scope.addr);
     let cli = App::python("client", "rules_ws_client.py", &["--url", &url]);
     let c = report(&cli, "received_sha256");
@@ -78,12 +86,19 @@ fn python_run(rules: &[&str]) -> (Value, Value, Outcome) {
             "the {who} agreed deflate with context takeover: {ext:?}"
         );
     }
-    assert!(
-        count(&o.capture.records, "anomaly") == 0,
-        "no anomaly\n{}",
-        o.dump()
-    );
+    // None but the decode limit's own (messages over it are not acted on, and say so).
+    let anomalies: Vec<&Value> = o
+        .capture
+        .of_type("anomaly")
+        .into_iter()
+        .filter(|a| !s_of(a, "message").contains("larger than the decode limit"))
+        .collect();
+    assert!(anomalies.is_empty(), "no anomaly\n{}", o.dump());
     (c, s, o)
+}
+
+fn s_of<'a>(r: &'a Value, k: &str) -> &'a str {
+    r[k].as_str().unwrap_or("")
 }
 
 #[test]
@@ -112,6 +127,28 @@ fn replace_one_message_under_deflate_then_a_thousand_intact_each_way() {
         ),
         "{}",
         hits[0]
+    );
+}
+
+#[test]
+fn messages_over_the_decode_limit_after_a_replace_reach_the_peer_intact_under_deflate() {
+    // With a 1 KiB decode limit many of the 1,000 messages (up to 4 KiB, some all zeros, some
+    // random) are over it. After the first message is edited the proxy owns the client's
+    // compression, so those are re-sent uncompressed; the server's digest says whether it got
+    // every byte the client sent (its inflater would fail, or read other bytes, otherwise).
+    let rule = "kind:text /^REPLACE-ME/ => replace /REPLACE-ME/ replaced";
+    let (_, s, o) = python_run_with(&[rule], &["--max-decode-bytes", "1KiB"]);
+    assert_eq!(s["first"], "replaced: the first message", "{s}");
+    let resent = o
+        .capture
+        .of_type("ws_message")
+        .into_iter()
+        .filter(|m| m["dir"] == "c2s" && m["truncated"] == true && m.get("compressed").is_none())
+        .count();
+    assert!(
+        resent > 10,
+        "over-limit client messages sent uncompressed: {resent}\n{}",
+        o.dump()
     );
 }
 
